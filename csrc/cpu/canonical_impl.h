@@ -1,0 +1,159 @@
+/* Body of the canonicalization kernels, instantiated per (VT, IT) by instantiate.h. */
+
+/* Stable sort of (ind, val)[0..len) by ind; scratch holds len indices and values. */
+static void NAME(sort_row)(IT *ind, VT *val, int64_t len, IT *sind, VT *sval) {
+  if (len <= 24) { /* insertion sort */
+    for (int64_t i = 1; i < len; ++i) {
+      IT k = ind[i];
+      VT v = val[i];
+      int64_t j = i - 1;
+      while (j >= 0 && ind[j] > k) {
+        ind[j + 1] = ind[j];
+        val[j + 1] = val[j];
+        --j;
+      }
+      ind[j + 1] = k;
+      val[j + 1] = v;
+    }
+    return;
+  }
+  /* bottom-up merge sort, ping-ponging between the row and the scratch */
+  IT *a = ind, *b = sind;
+  VT *av = val, *bv = sval;
+  for (int64_t w = 1; w < len; w *= 2) {
+    for (int64_t lo = 0; lo < len; lo += 2 * w) {
+      int64_t mid = lo + w < len ? lo + w : len, hi = lo + 2 * w < len ? lo + 2 * w : len;
+      int64_t i = lo, j = mid, k = lo;
+      while (i < mid && j < hi) {
+        if (a[j] < a[i]) {
+          b[k] = a[j];
+          bv[k++] = av[j++];
+        } else {
+          b[k] = a[i];
+          bv[k++] = av[i++];
+        }
+      }
+      while (i < mid) {
+        b[k] = a[i];
+        bv[k++] = av[i++];
+      }
+      while (j < hi) {
+        b[k] = a[j];
+        bv[k++] = av[j++];
+      }
+    }
+    IT *ti = a;
+    a = b;
+    b = ti;
+    VT *tv = av;
+    av = bv;
+    bv = tv;
+  }
+  if (a != ind) {
+    memcpy(ind, a, (size_t)len * sizeof(IT));
+    memcpy(val, av, (size_t)len * sizeof(VT));
+  }
+}
+
+/* Sorted copy of each row and the CSR row pointer of its distinct columns.
+ * in: indptr[m+1], indices[nnz], data[nnz]; out: indices[nnz], data[nnz], uptr[m+1]
+ * (uptr = exclusive scan of distinct columns per row); iarg: m, n. */
+int NAME(csr_sort)(const msp_call *c) {
+  if (c->n_in != 3 || c->n_out != 3) return MSP_EINVAL;
+  int64_t m = c->iarg[0], n = c->iarg[1], nnz = c->in_len[1];
+  if (m < 0 || n < 0 || c->in_len[0] != m + 1 || c->in_len[2] != nnz || c->out_len[0] != nnz ||
+      c->out_len[1] != nnz || c->out_len[2] != m + 1)
+    return MSP_EINVAL;
+  const IT *indptr = (const IT *)c->in[0];
+  const IT *ind = (const IT *)c->in[1];
+  const VT *val = (const VT *)c->in[2];
+  IT *oind = (IT *)c->out[0];
+  VT *oval = (VT *)c->out[1];
+  IT *uptr = (IT *)c->out[2];
+  if ((int64_t)indptr[0] != 0 || (int64_t)indptr[m] != nnz) return MSP_EINDEX;
+  for (int64_t r = 0; r < m; ++r)
+    if (indptr[r + 1] < indptr[r]) return MSP_EINDEX;
+  int nt = msp_threads_for(c, nnz + m);
+  int bad = 0;
+#pragma omp parallel num_threads(nt) reduction(| : bad)
+  {
+    IT *sind = NULL;
+    VT *sval = NULL;
+    int64_t cap = 0;
+#pragma omp for schedule(dynamic, 1024)
+    for (int64_t r = 0; r < m; ++r) {
+      int64_t s = (int64_t)indptr[r], e = (int64_t)indptr[r + 1], len = e - s;
+      int sorted = 1;
+      for (int64_t j = s; j < e; ++j) {
+        if ((uint64_t)(int64_t)ind[j] >= (uint64_t)n) bad = 1;
+        if (j > s && ind[j] < ind[j - 1]) sorted = 0;
+        oind[j] = ind[j];
+        oval[j] = val[j];
+      }
+      if (!sorted) {
+        if (len > 24 && len > cap) {
+          free(sind);
+          free(sval);
+          sind = (IT *)malloc((size_t)len * sizeof(IT));
+          sval = (VT *)malloc((size_t)len * sizeof(VT));
+          cap = (sind && sval) ? len : 0;
+          if (cap == 0) {
+            bad |= 2;
+            continue;
+          }
+        }
+        NAME(sort_row)(oind + s, oval + s, len, sind, sval);
+      }
+      int64_t u = len > 0 ? 1 : 0;
+      for (int64_t j = s + 1; j < e; ++j) u += oind[j] != oind[j - 1];
+      uptr[r + 1] = (IT)u;
+    }
+    free(sind);
+    free(sval);
+  }
+  if (bad & 2) return MSP_ENOMEM;
+  if (bad) return MSP_EINDEX;
+  uptr[0] = 0;
+  for (int64_t r = 0; r < m; ++r) uptr[r + 1] = (IT)((int64_t)uptr[r + 1] + (int64_t)uptr[r]);
+  return MSP_OK;
+}
+
+/* Sum runs of equal columns of row-sorted CSR into canonical CSR.
+ * in: indptr[m+1], indices[nnz] (sorted in rows), data[nnz], uptr[m+1]; out: indices[nnz2],
+ * data[nnz2] with nnz2 = uptr[m]; iarg: m, n. */
+int NAME(csr_sumdup)(const msp_call *c) {
+  if (c->n_in != 4 || c->n_out != 2) return MSP_EINVAL;
+  int64_t m = c->iarg[0], nnz = c->in_len[1], nnz2 = c->out_len[0];
+  if (m < 0 || c->in_len[0] != m + 1 || c->in_len[2] != nnz || c->in_len[3] != m + 1 ||
+      c->out_len[1] != nnz2)
+    return MSP_EINVAL;
+  const IT *indptr = (const IT *)c->in[0];
+  const IT *ind = (const IT *)c->in[1];
+  const VT *val = (const VT *)c->in[2];
+  const IT *uptr = (const IT *)c->in[3];
+  IT *oind = (IT *)c->out[0];
+  VT *oval = (VT *)c->out[1];
+  if ((int64_t)uptr[m] != nnz2 || (int64_t)indptr[m] != nnz) return MSP_EINVAL;
+  int nt = msp_threads_for(c, nnz + m);
+  int bad = 0;
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad)
+  for (int64_t r = 0; r < m; ++r) {
+    int64_t s = (int64_t)indptr[r], e = (int64_t)indptr[r + 1];
+    int64_t p = (int64_t)uptr[r], pe = (int64_t)uptr[r + 1];
+    if (s < 0 || e < s || e > nnz || p < 0 || pe < p || pe > nnz2) {
+      bad = 1;
+      continue;
+    }
+    int64_t j = s;
+    while (j < e && p < pe) {
+      IT col = ind[j];
+      AT acc = LOAD(&val[j]);
+      for (++j; j < e && ind[j] == col; ++j) acc += LOAD(&val[j]);
+      oind[p] = col;
+      STORE(&oval[p], acc);
+      ++p;
+    }
+    if (j != e || p != pe) bad = 1;
+  }
+  return bad ? MSP_EINDEX : MSP_OK;
+}

@@ -1,0 +1,110 @@
+/* Includes the kernel body named by MSP_IMPL once per (value, index) pair; the one instantiation list. */
+/* A body uses VT (stored value), AT (accumulator), IT (index), LOAD(p) -> AT, STORE(p, a),
+ * AZERO, and NAME(op) -> msp_<MSP_FAMILY>_<op>_<vt>_<it>. */
+#include "types.h"
+
+#define NAME(op) MSP_CAT5(msp, MSP_FAMILY, op, VNAME, INAME)
+
+#define VT float
+#define AT float
+#define AZERO 0.0f
+#define LOAD(p) (*(p))
+#define STORE(p, a) (*(p) = (a))
+#define VNAME f32
+#define IT int32_t
+#define INAME i32
+#include MSP_IMPL
+#undef IT
+#undef INAME
+#define IT int64_t
+#define INAME i64
+#include MSP_IMPL
+#undef IT
+#undef INAME
+#undef VT
+#undef AT
+#undef AZERO
+#undef VNAME
+
+#define VT double
+#define AT double
+#define AZERO 0.0
+#define VNAME f64
+#define IT int32_t
+#define INAME i32
+#include MSP_IMPL
+#undef IT
+#undef INAME
+#define IT int64_t
+#define INAME i64
+#include MSP_IMPL
+#undef IT
+#undef INAME
+#undef VT
+#undef AT
+#undef AZERO
+#undef VNAME
+
+#define VT msp_c64
+#define AT msp_c64
+#define AZERO ((msp_c64)0.0f)
+#define VNAME c64
+#define IT int32_t
+#define INAME i32
+#include MSP_IMPL
+#undef IT
+#undef INAME
+#define IT int64_t
+#define INAME i64
+#include MSP_IMPL
+#undef IT
+#undef INAME
+#undef VT
+#undef AT
+#undef AZERO
+#undef VNAME
+#undef LOAD
+#undef STORE
+
+#define VT msp_f16
+#define AT float
+#define AZERO 0.0f
+#define LOAD(p) msp_f16_to_f32(*(p))
+#define STORE(p, a) (*(p) = msp_f32_to_f16(a))
+#define VNAME f16
+#define IT int32_t
+#define INAME i32
+#include MSP_IMPL
+#undef IT
+#undef INAME
+#define IT int64_t
+#define INAME i64
+#include MSP_IMPL
+#undef IT
+#undef INAME
+#undef VT
+#undef VNAME
+#undef LOAD
+#undef STORE
+
+#define VT msp_bf16
+#define LOAD(p) msp_bf16_to_f32(*(p))
+#define STORE(p, a) (*(p) = msp_f32_to_bf16(a))
+#define VNAME bf16
+#define IT int32_t
+#define INAME i32
+#include MSP_IMPL
+#undef IT
+#undef INAME
+#define IT int64_t
+#define INAME i64
+#include MSP_IMPL
+#undef IT
+#undef INAME
+#undef VT
+#undef AT
+#undef AZERO
+#undef VNAME
+#undef LOAD
+#undef STORE
+#undef NAME

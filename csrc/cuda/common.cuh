@@ -1,0 +1,102 @@
+// Shared CUDA helpers: value-type traits (load/accumulate/store), reductions, int64 scalar joins.
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <stdint.h>
+
+// MLX passes scalars as 32-bit ints: 64-bit sizes arrive as (lo, hi) pairs.
+__device__ __forceinline__ long long msp_join(int lo, int hi) {
+  return (long long)(((unsigned long long)(unsigned int)hi << 32) | (unsigned int)lo);
+}
+
+// Accumulator type per stored type: f16/bf16 accumulate in f32, complex64 as float2.
+template <class T> struct Acc { typedef float type; };
+template <> struct Acc<float2> { typedef float2 type; };
+
+__device__ __forceinline__ float ld(const float* p) { return __ldg(p); }
+__device__ __forceinline__ float ld(const __half* p) { return __half2float(__ldg(p)); }
+__device__ __forceinline__ float ld(const __nv_bfloat16* p) { return __bfloat162float(__ldg(p)); }
+__device__ __forceinline__ float2 ld(const float2* p) { return __ldg(p); }
+
+__device__ __forceinline__ void st(float* p, float a) { *p = a; }
+__device__ __forceinline__ void st(__half* p, float a) { *p = __float2half_rn(a); }
+__device__ __forceinline__ void st(__nv_bfloat16* p, float a) { *p = __float2bfloat16_rn(a); }
+__device__ __forceinline__ void st(float2* p, float2 a) { *p = a; }
+
+__device__ __forceinline__ void zero(float& a) { a = 0.f; }
+__device__ __forceinline__ void zero(float2& a) { a = make_float2(0.f, 0.f); }
+__device__ __forceinline__ void make_nan(float& a) { a = __int_as_float(0x7fc00000); }
+__device__ __forceinline__ void make_nan(float2& a) {
+  a = make_float2(__int_as_float(0x7fc00000), __int_as_float(0x7fc00000));
+}
+
+// acc += a * b
+__device__ __forceinline__ void fma_acc(float& acc, float a, float b) { acc = fmaf(a, b, acc); }
+__device__ __forceinline__ void fma_acc(float2& acc, float2 a, float2 b) {
+  acc.x = fmaf(a.x, b.x, fmaf(-a.y, b.y, acc.x));
+  acc.y = fmaf(a.x, b.y, fmaf(a.y, b.x, acc.y));
+}
+__device__ __forceinline__ void add_acc(float& acc, float a) { acc += a; }
+__device__ __forceinline__ void add_acc(float2& acc, float2 a) { acc.x += a.x; acc.y += a.y; }
+
+__device__ __forceinline__ float shfl_down(float v, int off, int width) {
+  return __shfl_down_sync(0xffffffffu, v, off, width);
+}
+__device__ __forceinline__ float2 shfl_down(float2 v, int off, int width) {
+  return make_float2(__shfl_down_sync(0xffffffffu, v.x, off, width),
+                     __shfl_down_sync(0xffffffffu, v.y, off, width));
+}
+
+// Sum over groups of G consecutive lanes; lane 0 of each group holds the result. All lanes call.
+template <int G, class A> __device__ __forceinline__ A group_sum(A v) {
+#pragma unroll
+  for (int off = G / 2; off > 0; off /= 2) add_acc(v, shfl_down(v, off, G));
+  return v;
+}
+
+// Block-wide sum (blockDim.x == B, a multiple of 32); thread 0 holds the result.
+template <int B, class A> __device__ __forceinline__ A block_sum(A v, A* scratch) {
+  v = group_sum<32>(v);
+  const int warp = threadIdx.x / 32;
+  if (threadIdx.x % 32 == 0) scratch[warp] = v;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    for (int w = 1; w < B / 32; ++w) add_acc(v, scratch[w]);
+  }
+  __syncthreads();
+  return v;
+}
+
+// atomic d[i] += a for each stored type (f16/bf16 need sm_80 for bf16 atomics).
+__device__ __forceinline__ void atomic_add(float* p, float a) { atomicAdd(p, a); }
+__device__ __forceinline__ void atomic_add(__half* p, float a) { atomicAdd(p, __float2half_rn(a)); }
+__device__ __forceinline__ void atomic_add(__nv_bfloat16* p, float a) {
+  atomicAdd(p, __float2bfloat16_rn(a));
+}
+__device__ __forceinline__ void atomic_add(float2* p, float2 a) {
+  atomicAdd(&p->x, a.x);
+  atomicAdd(&p->y, a.y);
+}
+
+// The value type this translation unit is built for (one blob per family and value type).
+#if defined(MSP_VT_F32)
+typedef float VT;
+#define VNAME f32
+#elif defined(MSP_VT_F16)
+typedef __half VT;
+#define VNAME f16
+#elif defined(MSP_VT_BF16)
+typedef __nv_bfloat16 VT;
+#define VNAME bf16
+#elif defined(MSP_VT_C64)
+typedef float2 VT;
+#define VNAME c64
+#else
+#error "define one of MSP_VT_F32, MSP_VT_F16, MSP_VT_BF16, MSP_VT_C64"
+#endif
+typedef Acc<VT>::type AT;
+
+#define MSP_CAT_(a, b) a##b
+#define MSP_CAT(a, b) MSP_CAT_(a, b)
+#define MSP_KNAME4(fam, op, v, i) msp_##fam##_##op##_##v##_##i
+#define MSP_KNAME(fam, op, v, i) MSP_KNAME4(fam, op, v, i)

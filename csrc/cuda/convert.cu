@@ -1,0 +1,58 @@
+// GPU format conversion: CSR -> dense, and the CSR row pointer of row-sorted entries.
+#include "common.cuh"
+
+// D += A on a zero-initialized row-major D, a warp per row (atomics sum duplicates).
+// in: indptr[m+1], indices[nnz], data[nnz]; out: dense[m*n] (init 0); scalars: m, n, nnz.
+template <class IT>
+__device__ void csr_todense(const IT* __restrict__ indptr, const IT* __restrict__ indices,
+                            const VT* __restrict__ data, VT* __restrict__ d, long long m,
+                            long long n, long long nnz) {
+  const long long warps = (long long)gridDim.x * blockDim.x / 32;
+  const int lane = threadIdx.x % 32;
+  for (long long r = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32; r < m; r += warps) {
+    long long s = (long long)indptr[r], e = (long long)indptr[r + 1];
+    if (s < 0 || e < s || e > nnz) {
+      AT bad;
+      make_nan(bad);
+      if (lane == 0 && n > 0) st(d + r * n, bad);
+      continue;
+    }
+    for (long long j = s + lane; j < e; j += 32) {
+      long long c = (long long)indices[j];
+      if ((unsigned long long)c < (unsigned long long)n) atomic_add(d + r * n + c, ld(data + j));
+    }
+  }
+}
+
+// indptr[r] = first position p with rows[p] >= r, for rows sorted ascending (k entries).
+// Thread p fills the rows in (rows[p-1], rows[p]]. in: rows[k]; out: indptr[m+1]; scalars: m, k.
+template <class IT>
+__device__ void indptr_from_rows(const IT* __restrict__ rows, IT* __restrict__ indptr, long long m,
+                                 long long k) {
+  const long long stride = (long long)gridDim.x * blockDim.x;
+  for (long long p = (long long)blockIdx.x * blockDim.x + threadIdx.x; p <= k; p += stride) {
+    long long lo = p == 0 ? -1 : (long long)rows[p - 1];
+    long long hi = p == k ? m : (long long)rows[p];
+    if (lo < -1) lo = -1;
+    if (hi > m) hi = m;
+    for (long long r = lo + 1; r <= hi; ++r) indptr[r] = (IT)p;
+  }
+}
+
+#define MSP_CONVERT(IT, INAME)                                                                  \
+  extern "C" __global__ void MSP_KNAME(convert, csr_todense, VNAME, INAME)(                     \
+      const IT* indptr, const IT* indices, const VT* data, VT* d, int m_lo, int m_hi, int n_lo, \
+      int n_hi, int nnz_lo, int nnz_hi) {                                                       \
+    csr_todense<IT>(indptr, indices, data, d, msp_join(m_lo, m_hi), msp_join(n_lo, n_hi),       \
+                    msp_join(nnz_lo, nnz_hi));                                                  \
+  }                                                                                             \
+  extern "C" __global__ void MSP_KNAME(convert, indptr_from_rows, VNAME, INAME)(                \
+      const IT* rows, IT* indptr, int m_lo, int m_hi, int k_lo, int k_hi) {                     \
+    indptr_from_rows<IT>(rows, indptr, msp_join(m_lo, m_hi), msp_join(k_lo, k_hi));             \
+  }
+
+#if defined(MSP_IT_I32)
+MSP_CONVERT(int, i32)
+#else
+MSP_CONVERT(long long, i64)
+#endif

@@ -1,0 +1,111 @@
+// MLX glue: one generic Primitive that runs a registered C kernel on the CPU stream, and the nanobind module.
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/variant.h>
+#include <nanobind/stl/vector.h>
+
+#include "mlx/backend/cpu/encoder.h"
+#include "mlx/mlx.h"
+#include "mlx/primitives.h"
+#include "mlx_sparse/msp.h"
+
+namespace nb = nanobind;
+namespace mx = mlx::core;
+
+namespace mlx_sparse {
+
+// A graph node whose outputs are computed by the C kernel `name_` from its inputs.
+class KernelNode : public mx::Primitive {
+ public:
+  KernelNode(mx::Stream stream, std::string name, msp_kernel_fn fn, std::vector<int64_t> iargs,
+             std::vector<double> dargs)
+      : mx::Primitive(stream), name_(std::move(name)), fn_(fn), iargs_(std::move(iargs)),
+        dargs_(std::move(dargs)) {}
+
+  void eval_cpu(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs) override {
+    msp_call call{};
+    call.n_in = static_cast<int>(inputs.size());
+    call.n_out = static_cast<int>(outputs.size());
+    auto& enc = mx::cpu::get_command_encoder(stream());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const auto& in = inputs[i];
+      if (!in.flags().row_contiguous) throw std::runtime_error(name_ + ": non-contiguous input");
+      call.in[i] = in.data<void>();
+      call.in_len[i] = static_cast<int64_t>(in.size());
+      enc.set_input_array(in);
+    }
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      auto& out = outputs[i];
+      out.set_data(mx::allocator::malloc(out.nbytes()));
+      call.out[i] = out.data<void>();
+      call.out_len[i] = static_cast<int64_t>(out.size());
+      enc.set_output_array(out);
+    }
+    for (size_t i = 0; i < iargs_.size(); ++i) call.iarg[i] = iargs_[i];
+    for (size_t i = 0; i < dargs_.size(); ++i) call.darg[i] = dargs_[i];
+    call.nthreads = 0;
+    enc.dispatch([call, fn = fn_, name = name_]() {
+      int st = fn(&call);
+      if (st != MSP_OK) throw std::runtime_error(name + ": " + msp_status_string(st));
+    });
+  }
+
+  void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
+    throw std::runtime_error(name_ + ": the C kernel node runs on the CPU stream only");
+  }
+
+  const char* name() const override { return name_.c_str(); }
+
+  bool is_equivalent(const mx::Primitive& other) const override {
+    auto& o = static_cast<const KernelNode&>(other);
+    return name_ == o.name_ && iargs_ == o.iargs_ && dargs_ == o.dargs_;
+  }
+
+ private:
+  std::string name_;
+  msp_kernel_fn fn_;
+  std::vector<int64_t> iargs_;
+  std::vector<double> dargs_;
+};
+
+// Add a node computing `name` on `inputs`; outputs have the given shapes and dtypes.
+std::vector<mx::array> cpu_call(const std::string& name, const std::vector<mx::array>& inputs,
+                                const std::vector<mx::Shape>& shapes,
+                                const std::vector<mx::Dtype>& dtypes,
+                                const std::vector<int64_t>& iargs, const std::vector<double>& dargs,
+                                mx::StreamOrDevice s) {
+  msp_kernel_fn fn = msp_find_kernel(name.c_str());
+  if (fn == nullptr) throw std::invalid_argument("mlx_sparse: no CPU kernel named " + name);
+  if (inputs.size() > MSP_MAX_IO || shapes.size() > MSP_MAX_IO || shapes.size() != dtypes.size() ||
+      iargs.size() > MSP_MAX_SCALARS || dargs.size() > MSP_MAX_SCALARS)
+    throw std::invalid_argument(name + ": too many arguments for the kernel contract");
+  auto stream = mx::to_stream(s);
+  if (stream.device != mx::Device::cpu)
+    throw std::invalid_argument(name + ": cpu_call needs a CPU stream");
+  std::vector<mx::array> ins;
+  ins.reserve(inputs.size());
+  for (const auto& a : inputs) ins.push_back(mx::contiguous(a, false, stream));
+  return mx::array::make_arrays(
+      shapes, dtypes, std::make_shared<KernelNode>(stream, name, fn, iargs, dargs), ins);
+}
+
+}  // namespace mlx_sparse
+
+NB_MODULE(_ext, m) {
+  m.doc() = "mlx_sparse native kernels (C kernel nodes for MLX's CPU stream)";
+  m.def("cpu_call", &mlx_sparse::cpu_call, nb::arg("name"), nb::arg("inputs"),
+        nb::arg("shapes"), nb::arg("dtypes"), nb::arg("iargs"), nb::arg("dargs"),
+        nb::arg("stream"));
+  m.def("kernel_names", []() {
+    std::vector<std::string> names;
+    for (const msp_kernel_entry* e = msp_kernel_table(); e->name != nullptr; ++e)
+      names.emplace_back(e->name);
+    return names;
+  });
+  m.def("set_num_threads", &msp_set_num_threads, nb::arg("n"));
+  m.def("get_num_threads", &msp_get_num_threads);
+}
