@@ -74,7 +74,7 @@ class KernelNode : public mx::Primitive {
 
 // Add a node computing `name` on `inputs`; outputs have the given shapes and dtypes.
 std::vector<mx::array> cpu_call(const std::string& name, const std::vector<mx::array>& inputs,
-                                const std::vector<mx::Shape>& shapes,
+                                const std::vector<std::vector<int>>& shapes,
                                 const std::vector<mx::Dtype>& dtypes,
                                 const std::vector<int64_t>& iargs, const std::vector<double>& dargs,
                                 mx::StreamOrDevice s) {
@@ -89,8 +89,10 @@ std::vector<mx::array> cpu_call(const std::string& name, const std::vector<mx::a
   std::vector<mx::array> ins;
   ins.reserve(inputs.size());
   for (const auto& a : inputs) ins.push_back(mx::contiguous(a, false, stream));
+  std::vector<mx::Shape> out_shapes;
+  for (const auto& sh : shapes) out_shapes.emplace_back(sh.begin(), sh.end());
   return mx::array::make_arrays(
-      shapes, dtypes, std::make_shared<KernelNode>(stream, name, fn, iargs, dargs), ins);
+      std::move(out_shapes), dtypes, std::make_shared<KernelNode>(stream, name, fn, iargs, dargs), ins);
 }
 
 }  // namespace mlx_sparse

@@ -1,0 +1,20 @@
+"""mlx_sparse: sparse arrays for MLX with native C (CPU) and CUDA (GPU) kernels, scipy.sparse-style."""
+
+from ._coo import coo_array
+from ._csr import csr_array, csr_matvec
+from ._device import use_cpu, use_device, use_gpu
+from ._kernels import get_num_threads, gpu_available, set_num_threads
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "coo_array",
+    "csr_array",
+    "csr_matvec",
+    "use_cpu",
+    "use_gpu",
+    "use_device",
+    "set_num_threads",
+    "get_num_threads",
+    "gpu_available",
+]

@@ -1,0 +1,151 @@
+"""Shared container plumbing: input coercion, dtype rules, validation modes, the sparse base class."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import mlx.core as mx
+import numpy as np
+
+from ._kernels import INDEX_TYPES, VALUE_TYPES
+
+VALIDATE_MODES = (False, "metadata", "full")
+_INT32_MAX = 2**31 - 1
+
+
+def check_validate(op: str, validate: Any) -> Any:
+    if validate is True:
+        return "full"
+    if validate not in VALIDATE_MODES:
+        raise ValueError(f"{op}: validate must be 'metadata', 'full' or False, got {validate!r}")
+    return validate
+
+
+def check_shape(op: str, shape: Any) -> tuple[int, int]:
+    try:
+        m, n = (int(s) for s in shape)
+    except Exception:
+        raise ValueError(f"{op}: shape must be a pair of non-negative ints, got {shape!r}") from None
+    if m < 0 or n < 0:
+        raise ValueError(f"{op}: shape must be non-negative, got {shape!r}")
+    return m, n
+
+
+def as_values(op: str, data: Any, dtype: Optional[mx.Dtype]) -> mx.array:
+    """The value buffer as a 1-D MLX array of a supported dtype."""
+    if not isinstance(data, mx.array):
+        a = np.asarray(data)
+        if a.dtype == np.complex128:
+            a = a.astype(np.complex64)
+        if a.dtype.kind in "iub":
+            a = a.astype(np.float32)
+        data = mx.array(a) if a.size else mx.array(a.astype(np.float32 if a.dtype.kind != "c" else a.dtype))
+    if dtype is not None:
+        if dtype not in VALUE_TYPES:
+            raise TypeError(f"{op}: unsupported value dtype {dtype}; use one of {', '.join(map(str, VALUE_TYPES))}")
+        data = data.astype(dtype)
+    if data.dtype not in VALUE_TYPES:
+        raise TypeError(
+            f"{op}: unsupported value dtype {data.dtype}; use one of {', '.join(map(str, VALUE_TYPES))} (or pass dtype=)"
+        )
+    if data.ndim != 1:
+        raise ValueError(f"{op}: data must be 1-D, got shape {tuple(data.shape)}")
+    return data
+
+
+def index_dtype_for(op: str, arrays: Sequence[Any], shape: tuple[int, int], nnz: int, index_dtype) -> mx.Dtype:
+    """int32 unless requested otherwise, or an input is an int64 MLX array, or sizes need int64."""
+    if index_dtype is not None:
+        dt = {np.int32: mx.int32, np.int64: mx.int64, "int32": mx.int32, "int64": mx.int64}.get(index_dtype, index_dtype)
+        if dt not in INDEX_TYPES:
+            raise TypeError(f"{op}: index_dtype must be int32 or int64, got {index_dtype!r}")
+        if dt == mx.int32 and max(shape[0], shape[1], nnz) > _INT32_MAX:
+            raise ValueError(f"{op}: shape {shape} / nnz {nnz} need int64 indices")
+        return dt
+    if max(shape[0], shape[1], nnz) > _INT32_MAX:
+        return mx.int64
+    for a in arrays:
+        if isinstance(a, mx.array) and a.dtype == mx.int64:
+            return mx.int64
+    return mx.int32
+
+
+def as_index(op: str, what: str, a: Any, dt: mx.Dtype) -> mx.array:
+    """A 1-D index buffer of dtype ``dt``. Host inputs are range-checked before narrowing."""
+    if isinstance(a, mx.array):
+        if a.dtype not in (mx.int32, mx.int64, mx.int16, mx.int8, mx.uint8, mx.uint16, mx.uint32, mx.uint64):
+            raise TypeError(f"{op}: {what} must be an integer array, got {a.dtype}")
+        if a.dtype == mx.int64 and dt == mx.int32:
+            raise TypeError(f"{op}: {what} is int64 but index_dtype is int32; cast it explicitly")
+        out = a.astype(dt) if a.dtype != dt else a
+    else:
+        h = np.asarray(a)
+        if h.size == 0:
+            h = h.astype(np.int64)
+        if h.dtype.kind not in "iu":
+            raise TypeError(f"{op}: {what} must be an integer array, got {h.dtype}")
+        if dt == mx.int32 and h.size and (h.max() > _INT32_MAX or h.min() < -_INT32_MAX - 1):
+            raise ValueError(f"{op}: {what} has values outside int32; pass index_dtype=mx.int64")
+        out = mx.array(h.astype(np.int32 if dt == mx.int32 else np.int64))
+    if out.ndim != 1:
+        raise ValueError(f"{op}: {what} must be 1-D, got shape {tuple(out.shape)}")
+    return out
+
+
+def promote_operand(op: str, a_dtype: mx.Dtype, x: Any) -> tuple[mx.Dtype, mx.array]:
+    """The result dtype of (sparse of a_dtype) times x, as MLX promotes; TypeError when unsupported."""
+    if not isinstance(x, mx.array):
+        x = mx.array(np.asarray(x))
+    rt = (mx.zeros((), dtype=a_dtype) + mx.zeros((), dtype=x.dtype)).dtype  # MLX's promotion rule
+    if rt not in VALUE_TYPES:
+        raise TypeError(f"{op}: no kernel for {a_dtype} with operand {x.dtype} (promotes to {rt})")
+    return rt, x
+
+
+class SparseArray:
+    """Behaviour shared by every format; subclasses hold immutable MLX buffers."""
+
+    format = "?"
+    ndim = 2
+    _shape: tuple[int, int]
+    data: mx.array
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self._shape
+
+    @property
+    def dtype(self) -> mx.Dtype:
+        return self.data.dtype
+
+    @property
+    def nnz(self) -> int:
+        """Stored entries, duplicates and explicit zeros included (metadata only)."""
+        return int(self.data.size)
+
+    def _buffers(self) -> list[mx.array]:
+        raise NotImplementedError
+
+    def eval(self):
+        """Evaluate every buffer in one ``mx.eval``; returns self."""
+        mx.eval(*self._buffers())
+        return self
+
+    def __repr__(self) -> str:
+        return (
+            f"<{self.shape[0]}x{self.shape[1]} {self.format}_array of {self.dtype} with {self.nnz} stored "
+            f"elements, {self.index_dtype} indices>"
+        )
+
+    def __matmul__(self, other):
+        return self.tocsr(canonical=False) @ other
+
+    def todense(self, stream=None) -> mx.array:
+        return self.tocsr(canonical=False).todense(stream=stream)
+
+    def toarray(self, stream=None) -> mx.array:
+        """Alias of :meth:`todense` (an MLX array, lazy)."""
+        return self.todense(stream=stream)
+
+    def to_scipy(self):
+        return self.tocsr(canonical=False).to_scipy()
