@@ -33,16 +33,19 @@ def check_shape(op: str, shape: Any) -> tuple[int, int]:
 
 def as_values(op: str, data: Any, dtype: Optional[mx.Dtype]) -> mx.array:
     """The value buffer as a 1-D MLX array of a supported dtype."""
+    if dtype is not None and dtype not in VALUE_TYPES:
+        raise TypeError(f"{op}: unsupported value dtype {dtype}; use one of {', '.join(map(str, VALUE_TYPES))}")
     if not isinstance(data, mx.array):
         a = np.asarray(data)
-        if a.dtype == np.complex128:
-            a = a.astype(np.complex64)
-        if a.dtype.kind in "iub":
-            a = a.astype(np.float32)
-        data = mx.array(a) if a.size else mx.array(a.astype(np.float32 if a.dtype.kind != "c" else a.dtype))
-    if dtype is not None:
-        if dtype not in VALUE_TYPES:
-            raise TypeError(f"{op}: unsupported value dtype {dtype}; use one of {', '.join(map(str, VALUE_TYPES))}")
+        if dtype is not None:  # convert once, straight to the requested type (keeps float64 exact)
+            data = mx.array(a.astype(np.float32) if a.dtype.kind in "iub" else a, dtype=dtype)
+        else:
+            if a.dtype == np.complex128:
+                a = a.astype(np.complex64)
+            if a.dtype.kind in "iub" or a.size == 0 and a.dtype.kind != "c":
+                a = a.astype(np.float32)
+            data = mx.array(a)  # float64 becomes float32, as mx.array does
+    elif dtype is not None and data.dtype != dtype:
         data = data.astype(dtype)
     if data.dtype not in VALUE_TYPES:
         raise TypeError(
@@ -100,6 +103,11 @@ def promote_operand(op: str, a_dtype: mx.Dtype, x: Any) -> tuple[mx.Dtype, mx.ar
     if rt not in VALUE_TYPES:
         raise TypeError(f"{op}: no kernel for {a_dtype} with operand {x.dtype} (promotes to {rt})")
     return rt, x
+
+
+def host(a: mx.array) -> np.ndarray:
+    """Host copy of a buffer (evaluates); bfloat16, which numpy lacks, comes back as float32."""
+    return np.array(a.astype(mx.float32) if a.dtype == mx.bfloat16 else a)
 
 
 class SparseArray:

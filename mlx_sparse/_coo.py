@@ -8,7 +8,7 @@ import mlx.core as mx
 import numpy as np
 
 from . import _kernels as K
-from ._base import SparseArray, as_index, as_values, check_shape, check_validate, index_dtype_for
+from ._base import SparseArray, host, as_index, as_values, check_shape, check_validate, index_dtype_for
 from ._csr import _is_scipy_sparse, _sumdup_cpu, canonical_from_triplets, csr_array, indptr_from_sorted_rows
 from ._device import StreamLike, is_gpu, resolve_stream
 
@@ -74,7 +74,7 @@ class coo_array(SparseArray):
 
     def to_numpy(self):
         """Host copies ``(data, (row, col))`` (evaluates)."""
-        return np.array(self.data), (np.array(self.row), np.array(self.col))
+        return host(self.data), (host(self.row), host(self.col))
 
     def to_scipy(self):
         import scipy.sparse as sp

@@ -14,6 +14,7 @@ from ._base import (
     as_values,
     check_shape,
     check_validate,
+    host,
     index_dtype_for,
     promote_operand,
 )
@@ -120,7 +121,7 @@ class csr_array(SparseArray):
 
     def to_numpy(self):
         """Host copies ``(data, indices, indptr)`` (evaluates)."""
-        return np.array(self.data), np.array(self.indices), np.array(self.indptr)
+        return host(self.data), host(self.indices), host(self.indptr)
 
     def to_scipy(self):
         """A ``scipy.sparse.csr_array`` holding host copies (evaluates)."""

@@ -22,9 +22,9 @@ def _as_device(device: Union[str, mx.Device, mx.DeviceType]) -> mx.Device:
     if isinstance(device, str):
         d = device.lower()
         if d in ("gpu", "cuda"):
-            return mx.gpu
+            return mx.Device(mx.gpu)
         if d == "cpu":
-            return mx.cpu
+            return mx.Device(mx.cpu)
     raise ValueError(f"use_device: expected 'gpu' or 'cpu' (or an mx.Device), got {device!r}")
 
 

@@ -1,0 +1,38 @@
+"""The device API: use_cpu / use_gpu / use_device, persistence, and clear errors without a GPU."""
+
+import mlx.core as mx
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import mlx_sparse as ms
+from conftest import has_gpu
+
+
+def test_use_cpu_persists():
+    ms.use_cpu()
+    assert mx.default_device() == mx.cpu
+    A = ms.csr_array(sp.random(10, 10, density=0.3, format="csr", random_state=0, dtype=np.float32))
+    assert np.array(A @ mx.ones(10)).shape == (10,)
+    assert mx.default_device() == mx.cpu
+
+
+def test_use_device_rejects_unknown():
+    with pytest.raises(ValueError, match="use_device"):
+        ms.use_device("tpu")
+
+
+@pytest.mark.skipif(mx.is_available(mx.gpu), reason="this machine has a GPU backend")
+def test_use_gpu_without_backend_says_what_to_install():
+    with pytest.raises(RuntimeError, match=r"mlx\[cuda13\]"):
+        ms.use_gpu()
+    assert mx.default_device() == mx.cpu  # unchanged
+
+
+@pytest.mark.skipif(has_gpu(), reason="GPU kernels present")
+def test_gpu_stream_without_kernels_raises():
+    if not mx.is_available(mx.gpu):
+        pytest.skip("no GPU backend to dispatch to")
+    A = ms.csr_array(sp.random(10, 10, density=0.3, format="csr", random_state=0, dtype=np.float32))
+    with pytest.raises(RuntimeError, match="csr_matvec"):
+        ms.csr_matvec(A, mx.ones(10), stream=mx.gpu)
