@@ -116,7 +116,7 @@ def launch(
             "reinstall with the CUDA toolkit on PATH, or run on the CPU (ms.use_cpu())"
         )
     return mx.fast.precompiled_cuda_kernel(
-        name=f"msp_{family}_{kernel}_{vt}_{it}{gpu.suffix}",
+        name=f"mspcu_{family}_{kernel}_{vt}_{it}{gpu.suffix}",
         compiled_source=_blob(family, vt, it),
         inputs=list(inputs),
         output_shapes=[tuple(s) for s in shapes],

@@ -98,5 +98,5 @@ typedef Acc<VT>::type AT;
 
 #define MSP_CAT_(a, b) a##b
 #define MSP_CAT(a, b) MSP_CAT_(a, b)
-#define MSP_KNAME4(fam, op, v, i) msp_##fam##_##op##_##v##_##i
+#define MSP_KNAME4(fam, op, v, i) mspcu_##fam##_##op##_##v##_##i  // distinct from the C symbols
 #define MSP_KNAME(fam, op, v, i) MSP_KNAME4(fam, op, v, i)

@@ -1,0 +1,122 @@
+// Peer harness for bench/spmv.py: cuSPARSE generic SpMV (every CSR algorithm) and D2D copy bandwidth.
+// Usage: cusparse_spmv FILE  (FILE: int64 m, n, nnz; int32 indptr[m+1], indices[nnz]; f32 data[nnz],
+// x[n], yref[m]).  Prints one JSON line per measurement.  Usage: cusparse_spmv --copy BYTES
+#include <cuda_runtime.h>
+#include <cusparse.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#define CK(x)                                                                             \
+  do {                                                                                    \
+    cudaError_t e = (x);                                                                  \
+    if (e != cudaSuccess) {                                                               \
+      fprintf(stderr, "CUDA %s at %d\n", cudaGetErrorString(e), __LINE__);                \
+      exit(1);                                                                            \
+    }                                                                                     \
+  } while (0)
+#define CS(x)                                                                             \
+  do {                                                                                    \
+    cusparseStatus_t s = (x);                                                             \
+    if (s != CUSPARSE_STATUS_SUCCESS) {                                                   \
+      fprintf(stderr, "cuSPARSE %d at %d\n", (int)s, __LINE__);                           \
+      exit(1);                                                                            \
+    }                                                                                     \
+  } while (0)
+
+template <class F> static float median_us(F f, int reps) {
+  cudaEvent_t a, b;
+  CK(cudaEventCreate(&a));
+  CK(cudaEventCreate(&b));
+  for (int i = 0; i < 5; ++i) f();
+  std::vector<float> t;
+  for (int i = 0; i < reps; ++i) {
+    CK(cudaEventRecord(a));
+    f();
+    CK(cudaEventRecord(b));
+    CK(cudaEventSynchronize(b));
+    float ms;
+    CK(cudaEventElapsedTime(&ms, a, b));
+    t.push_back(ms * 1000.f);
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "--copy") {
+    size_t bytes = strtoull(argv[2], nullptr, 10);
+    void *s, *d;
+    CK(cudaMalloc(&s, bytes));
+    CK(cudaMalloc(&d, bytes));
+    CK(cudaMemset(s, 1, bytes));
+    float us = median_us([&] { CK(cudaMemcpyAsync(d, s, bytes, cudaMemcpyDeviceToDevice)); }, 20);
+    printf("{\"copy_GBps\": %.1f}\n", 2.0 * bytes / (us * 1e3));
+    return 0;
+  }
+  if (argc != 2) {
+    fprintf(stderr, "usage: %s FILE | --copy BYTES\n", argv[0]);
+    return 2;
+  }
+  FILE* f = fopen(argv[1], "rb");
+  if (!f) return 2;
+  long long hdr[3];
+  if (fread(hdr, sizeof(long long), 3, f) != 3) return 2;
+  long long m = hdr[0], n = hdr[1], nnz = hdr[2];
+  std::vector<int> ip(m + 1), ind(nnz);
+  std::vector<float> val(nnz), x(n), yref(m), y(m);
+  size_t ok = fread(ip.data(), 4, m + 1, f) + fread(ind.data(), 4, nnz, f) + fread(val.data(), 4, nnz, f) +
+              fread(x.data(), 4, n, f) + fread(yref.data(), 4, m, f);
+  fclose(f);
+  if (ok != (size_t)(m + 1 + 2 * nnz + n + m)) return 2;
+  int *dip, *dind;
+  float *dval, *dx, *dy;
+  CK(cudaMalloc(&dip, 4 * (m + 1)));
+  CK(cudaMalloc(&dind, 4 * nnz));
+  CK(cudaMalloc(&dval, 4 * nnz));
+  CK(cudaMalloc(&dx, 4 * n));
+  CK(cudaMalloc(&dy, 4 * m));
+  CK(cudaMemcpy(dip, ip.data(), 4 * (m + 1), cudaMemcpyHostToDevice));
+  CK(cudaMemcpy(dind, ind.data(), 4 * nnz, cudaMemcpyHostToDevice));
+  CK(cudaMemcpy(dval, val.data(), 4 * nnz, cudaMemcpyHostToDevice));
+  CK(cudaMemcpy(dx, x.data(), 4 * n, cudaMemcpyHostToDevice));
+  cusparseHandle_t h;
+  CS(cusparseCreate(&h));
+  cusparseSpMatDescr_t A;
+  cusparseDnVecDescr_t X, Y;
+  CS(cusparseCreateCsr(&A, m, n, nnz, dip, dind, dval, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I,
+                       CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F));
+  CS(cusparseCreateDnVec(&X, n, dx, CUDA_R_32F));
+  CS(cusparseCreateDnVec(&Y, m, dy, CUDA_R_32F));
+  float alpha = 1.f, beta = 0.f;
+  struct {
+    cusparseSpMVAlg_t alg;
+    const char* name;
+  } algs[] = {{CUSPARSE_SPMV_ALG_DEFAULT, "default"}, {CUSPARSE_SPMV_CSR_ALG1, "csr_alg1"},
+              {CUSPARSE_SPMV_CSR_ALG2, "csr_alg2"}};
+  for (auto& a : algs) {
+    size_t ws = 0;
+    void* buf = nullptr;
+    CS(cusparseSpMV_bufferSize(h, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha, A, X, &beta, Y, CUDA_R_32F, a.alg, &ws));
+    if (ws) CK(cudaMalloc(&buf, ws));
+#if CUSPARSE_VERSION >= 12400
+    CS(cusparseSpMV_preprocess(h, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha, A, X, &beta, Y, CUDA_R_32F, a.alg, buf));
+#endif
+    float us = median_us(
+        [&] { CS(cusparseSpMV(h, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha, A, X, &beta, Y, CUDA_R_32F, a.alg, buf)); },
+        50);
+    CK(cudaMemcpy(y.data(), dy, 4 * m, cudaMemcpyDeviceToHost));
+    double num = 0, den = 0;
+    for (long long i = 0; i < m; ++i) {
+      num += (double)(y[i] - yref[i]) * (y[i] - yref[i]);
+      den += (double)yref[i] * yref[i];
+    }
+    printf("{\"alg\": \"%s\", \"us\": %.2f, \"relerr\": %.3g}\n", a.name, us, std::sqrt(num / (den + 1e-300)));
+    if (buf) CK(cudaFree(buf));
+  }
+  return 0;
+}

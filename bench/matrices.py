@@ -1,0 +1,78 @@
+"""Benchmark matrix families (float32, int32 CSR via scipy) and the binary exchange format of the peers."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def laplacian_2d(n: int) -> sp.csr_array:
+    """5-point Laplacian on an n x n grid (n^2 rows)."""
+    t = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(n, n), format="csr")
+    return sp.csr_array(sp.kronsum(t, t, format="csr")).astype(np.float32)
+
+
+def laplacian_3d(n: int) -> sp.csr_array:
+    """7-point Laplacian on an n^3 grid."""
+    t = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(n, n), format="csr")
+    return sp.csr_array(sp.kronsum(sp.kronsum(t, t, format="csr"), t, format="csr")).astype(np.float32)
+
+
+def uniform_random(m: int, per_row: int, seed: int = 0) -> sp.csr_array:
+    """m x m with `per_row` uniformly random columns in every row."""
+    rng = np.random.default_rng(seed)
+    cols = rng.integers(0, m, size=(m, per_row), dtype=np.int64)
+    cols.sort(axis=1)
+    indptr = np.arange(0, m * per_row + 1, per_row, dtype=np.int64)
+    a = sp.csr_array((rng.standard_normal(m * per_row).astype(np.float32), cols.ravel(), indptr), shape=(m, m))
+    a.sum_duplicates()
+    return a
+
+
+def rmat(scale: int, edge_factor: int = 16, seed: int = 0, p=(0.57, 0.19, 0.19, 0.05)) -> sp.csr_array:
+    """R-MAT power-law graph (Graph500 parameters): 2^scale vertices, edge_factor * 2^scale edges."""
+    rng = np.random.default_rng(seed)
+    n, e = 1 << scale, edge_factor << scale
+    row = np.zeros(e, dtype=np.int64)
+    col = np.zeros(e, dtype=np.int64)
+    cum = np.cumsum(p)
+    for level in range(scale):
+        r = rng.random(e, dtype=np.float32)
+        q = np.searchsorted(cum, r, side="right")  # 0..3
+        row |= ((q >> 1) & 1).astype(np.int64) << level
+        col |= (q & 1).astype(np.int64) << level
+    perm = rng.permutation(n)  # scramble vertex ids, as Graph500 does
+    row, col = perm[row], perm[col]
+    a = sp.csr_array((rng.standard_normal(e).astype(np.float32), (row, col)), shape=(n, n))
+    a.sum_duplicates()
+    return a
+
+
+FAMILIES = {
+    "lap2d": (lambda small: laplacian_2d(512 if small else 2048), "2-D 5-point Laplacian"),
+    "lap3d": (lambda small: laplacian_3d(64 if small else 160), "3-D 7-point Laplacian"),
+    "uniform": (lambda small: uniform_random((1 << 17) if small else (1 << 21), 16), "uniform random, 16/row"),
+    "rmat": (lambda small: rmat(17 if small else 21), "R-MAT power law, edge factor 16"),
+}
+
+
+def write_bin(path: str, a: sp.csr_array, x: np.ndarray, yref: np.ndarray) -> None:
+    """int64 m, n, nnz; int32 indptr, indices; float32 data, x, yref (read by cusparse_spmv and peers.py)."""
+    with open(path, "wb") as f:
+        np.array([a.shape[0], a.shape[1], a.nnz], dtype=np.int64).tofile(f)
+        a.indptr.astype(np.int32).tofile(f)
+        a.indices.astype(np.int32).tofile(f)
+        a.data.astype(np.float32).tofile(f)
+        x.astype(np.float32).tofile(f)
+        yref.astype(np.float32).tofile(f)
+
+
+def read_bin(path: str):
+    with open(path, "rb") as f:
+        m, n, nnz = np.fromfile(f, dtype=np.int64, count=3)
+        ip = np.fromfile(f, dtype=np.int32, count=m + 1)
+        ind = np.fromfile(f, dtype=np.int32, count=nnz)
+        val = np.fromfile(f, dtype=np.float32, count=nnz)
+        x = np.fromfile(f, dtype=np.float32, count=n)
+        yref = np.fromfile(f, dtype=np.float32, count=m)
+    return (int(m), int(n)), ip, ind, val, x, yref

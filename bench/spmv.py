@@ -1,0 +1,165 @@
+"""CSR SpMV benchmark: mlx_sparse vs scipy (CPU) or vs cuSPARSE, CuPy and torch (GPU), same run.
+
+    python bench/spmv.py [--device cpu|gpu] [--small] [--families lap2d,lap3d,uniform,rmat]
+
+Prints, per matrix family, the time of y = A x, the effective bandwidth (minimum bytes: indptr,
+indices, values, x and y each moved once) and its fraction of the copy bandwidth measured in the
+same run, and the ratios peer_time / our_time (> 1: we are faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import mlx.core as mx
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mlx_sparse as ms  # noqa: E402
+from matrices import FAMILIES, write_bin  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def median_time(fn, reps: int, per_call: int = 1) -> float:
+    fn()
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append((time.perf_counter() - t0) / per_call)
+    return float(np.median(ts))
+
+
+def cpu_copy_gbps() -> float:
+    a = np.ones(1 << 27, dtype=np.float32)  # 512 MiB
+    b = np.empty_like(a)
+    t = median_time(lambda: np.copyto(b, a), 5)
+    return 2 * a.nbytes / t / 1e9
+
+
+def build_cusparse_harness(workdir: str) -> str | None:
+    nvcc = shutil.which("nvcc")
+    if nvcc is None:
+        return None
+    exe = os.path.join(workdir, "cusparse_spmv")
+    cmd = [nvcc, "-O2", "-std=c++17", "-arch=native", os.path.join(HERE, "cusparse_spmv.cu"), "-lcusparse", "-o", exe]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        print("cusparse harness build failed:", r.stderr[-500:], file=sys.stderr)
+        return None
+    return exe
+
+
+def min_bytes(a, vbytes: int, ibytes: int) -> int:
+    m, n = a.shape
+    return (m + 1) * ibytes + a.nnz * (ibytes + vbytes) + n * vbytes + m * vbytes
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", choices=["cpu", "gpu"], default="gpu" if ms.gpu_available() else "cpu")
+    p.add_argument("--small", action="store_true", help="reduced sizes (smoke test)")
+    p.add_argument("--families", default=",".join(FAMILIES))
+    p.add_argument("--reps", type=int, default=0)
+    p.add_argument("--json", default="", help="write all numbers to this file")
+    args = p.parse_args()
+    gpu = args.device == "gpu"
+    dev = ms.use_gpu() if gpu else ms.use_cpu()
+    reps = args.reps or (20 if gpu else 7)
+    workdir = tempfile.mkdtemp(prefix="msp_bench_")
+    rows, extra = [], []
+    if gpu:
+        exe = build_cusparse_harness(workdir)
+        copy = json.loads(subprocess.run([exe, "--copy", str(1 << 30)], capture_output=True, text=True).stdout)["copy_GBps"] if exe else float("nan")
+        info = mx.device_info(mx.gpu)
+        print(f"device: {info.get('device_name', 'gpu')} ({info.get('architecture', '?')}), copy bandwidth {copy:.0f} GB/s")
+    else:
+        exe = None
+        copy = cpu_copy_gbps()
+        print(f"device: CPU, {os.cpu_count()} cores, mlx_sparse threads {ms.get_num_threads()}, copy bandwidth {copy:.1f} GB/s")
+    for fam in args.families.split(","):
+        make, desc = FAMILIES[fam]
+        t0 = time.perf_counter()
+        a = make(args.small)
+        m, n = a.shape
+        rng = np.random.default_rng(1)
+        x = rng.standard_normal(n).astype(np.float32)
+        yref = (a.astype(np.float64) @ x.astype(np.float64)).astype(np.float32)
+        gen_s = time.perf_counter() - t0
+        A = ms.csr_array(a, canonical=True)
+        xm = mx.array(x)
+        A.eval()
+        y = ms.csr_matvec(A, xm)
+        err = float(np.linalg.norm(np.array(y) - yref) / np.linalg.norm(yref))
+        batch = 20 if gpu else 1
+
+        def run_ms(A=A, xm=xm, batch=batch):
+            mx.eval([ms.csr_matvec(A, xm) for _ in range(batch)])
+
+        t_ms = median_time(run_ms, reps, batch)
+        bytes_ = min_bytes(a, 4, 4)
+        row = {"family": fam, "desc": desc, "m": m, "nnz": a.nnz, "max_row": int(np.diff(a.indptr).max()),
+               "ms_us": t_ms * 1e6, "GBps": bytes_ / t_ms / 1e9, "copy_frac": bytes_ / t_ms / 1e9 / copy, "relerr": err}
+        if gpu:
+            path = os.path.join(workdir, f"{fam}.bin")
+            write_bin(path, a, x, yref)
+            if exe:
+                res = [json.loads(line) for line in subprocess.run([exe, path], capture_output=True, text=True).stdout.splitlines() if line.startswith("{")]
+                best = min(res, key=lambda r: r["us"]) if res else None
+                row["cusparse_us"] = best["us"] if best else float("nan")
+                row["cusparse_alg"] = best["alg"] if best else "-"
+            r = subprocess.run([sys.executable, os.path.join(HERE, "peers.py"), path], capture_output=True, text=True)
+            peers = json.loads(r.stdout.strip().splitlines()[-1]) if r.stdout.strip() else {}
+            for k in ("cupy", "torch"):
+                row[f"{k}_us"] = peers.get(k, {}).get("us", float("nan"))
+                if "error" in peers.get(k, {}):
+                    print(f"  {k}: {peers[k]['error']}")
+            os.remove(path)
+        else:
+            import scipy.sparse as sp  # noqa: F401
+
+            row["scipy_us"] = median_time(lambda: a @ x, reps) * 1e6
+        rows.append(row)
+        print(f"  {fam}: generated in {gen_s:.1f}s, m={m}, nnz={a.nnz}, relerr={err:.2e}", flush=True)
+        # lower-precision and wide-index rows on the first family
+        if fam == args.families.split(",")[0]:
+            for label, B in (("float16", A.astype(mx.float16)), ("bfloat16", A.astype(mx.bfloat16)),
+                             ("int64 idx", ms.csr_array(a, canonical=True, index_dtype=mx.int64))):
+                xb = xm.astype(B.dtype)
+                B.eval()
+                t = median_time(lambda B=B, xb=xb: mx.eval([ms.csr_matvec(B, xb) for _ in range(batch)]), reps, batch)
+                vb = 2 if B.dtype in (mx.float16, mx.bfloat16) else 4
+                ib = 8 if B.index_dtype == mx.int64 else 4
+                gb = min_bytes(a, vb, ib) / t / 1e9
+                extra.append({"family": fam, "variant": label, "ms_us": t * 1e6, "GBps": gb, "copy_frac": gb / copy})
+    # ---- table ----
+    print()
+    if gpu:
+        print(f"{'family':8} {'rows':>9} {'nnz':>10} {'ours us':>9} {'GB/s':>7} {'%copy':>6} {'cuSPARSE':>9} {'x':>5} {'CuPy':>8} {'x':>5} {'torch':>8} {'x':>5}")
+        for r in rows:
+            print(f"{r['family']:8} {r['m']:9d} {r['nnz']:10d} {r['ms_us']:9.1f} {r['GBps']:7.0f} {100 * r['copy_frac']:5.0f}% "
+                  f"{r.get('cusparse_us', float('nan')):9.1f} {r.get('cusparse_us', float('nan')) / r['ms_us']:5.2f} "
+                  f"{r['cupy_us']:8.1f} {r['cupy_us'] / r['ms_us']:5.2f} {r['torch_us']:8.1f} {r['torch_us'] / r['ms_us']:5.2f}")
+    else:
+        print(f"{'family':8} {'rows':>9} {'nnz':>10} {'ours ms':>9} {'GB/s':>7} {'%copy':>6} {'scipy ms':>9} {'x':>5}")
+        for r in rows:
+            print(f"{r['family']:8} {r['m']:9d} {r['nnz']:10d} {r['ms_us'] / 1e3:9.2f} {r['GBps']:7.1f} {100 * r['copy_frac']:5.0f}% "
+                  f"{r['scipy_us'] / 1e3:9.2f} {r['scipy_us'] / r['ms_us']:5.2f}")
+    for e in extra:
+        print(f"{e['family']:8} {e['variant']:>20} {e['ms_us'] / (1 if gpu else 1e3):9.1f}{' us' if gpu else ' ms'} {e['GBps']:7.1f} GB/s {100 * e['copy_frac']:5.0f}%")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"device": args.device, "copy_GBps": copy, "rows": rows, "extra": extra}, f, indent=1)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
