@@ -67,7 +67,9 @@ bench() {
 cmd="${1:-all}"
 shift || true
 case "$cmd" in
-  receive) receive; [ "${1:-}" = all ] && { install && test_all; bench; } ;;
+  receive)
+    receive
+    if [ "${1:-}" = all ]; then install && test_all; bench; fi ;;
   install) install ;;
   test) test_all ;;
   bench) bench "$@" ;;
