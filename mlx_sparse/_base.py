@@ -99,7 +99,8 @@ def promote_operand(op: str, a_dtype: mx.Dtype, x: Any) -> tuple[mx.Dtype, mx.ar
     """The result dtype of (sparse of a_dtype) times x, as MLX promotes; TypeError when unsupported."""
     if not isinstance(x, mx.array):
         x = mx.array(np.asarray(x))
-    rt = (mx.zeros((), dtype=a_dtype) + mx.zeros((), dtype=x.dtype)).dtype  # MLX's promotion rule
+    # MLX's promotion rule, read off a never-evaluated CPU node (float64 nodes cannot exist on the GPU)
+    rt = mx.add(mx.zeros((), dtype=a_dtype, stream=mx.cpu), mx.zeros((), dtype=x.dtype, stream=mx.cpu), stream=mx.cpu).dtype
     if rt not in VALUE_TYPES:
         raise TypeError(f"{op}: no kernel for {a_dtype} with operand {x.dtype} (promotes to {rt})")
     return rt, x

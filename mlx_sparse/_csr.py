@@ -158,7 +158,7 @@ class csr_array(SparseArray):
         if self.nnz == 0:
             return csr_array._from_parts(self.data, self.indices, self.indptr, self.shape, True, True)
         if is_gpu(s):
-            rows = _expand_rows(self.indptr, self.nnz, s)
+            rows = _expand_rows("sum_duplicates", self, s)
             return canonical_from_triplets("sum_duplicates", rows, self.indices, self.data, self.shape, s)
         ind, val, uptr = K.launch(
             "sum_duplicates", "canonical", "csr_sort", self.dtype, self.index_dtype, s,
@@ -221,14 +221,12 @@ def _is_scipy_sparse(a) -> bool:
     return sp.issparse(a)
 
 
-def _expand_rows(indptr: mx.array, nnz: int, s: mx.Stream) -> mx.array:
-    """Row id of every stored entry (MLX ops: mark row starts, then cumsum); lazy."""
-    m = indptr.size - 1
-    with mx.stream(s):
-        marks = mx.zeros((nnz + 1,), dtype=indptr.dtype)
-        if m > 1:
-            marks = marks.at[indptr[1:m]].add(mx.ones((m - 1,), dtype=indptr.dtype))
-        return mx.cumsum(marks[:nnz])
+def _expand_rows(op: str, A: "csr_array", s: mx.Stream) -> mx.array:
+    """GPU: the row id of every stored entry (CSR -> COO rows); lazy."""
+    m = A.shape[0]
+    gpu = K.Gpu(threads=K.grid_threads(m * 32), scalars=K.split64(m) + K.split64(A.nnz))
+    (rows,) = K.launch(op, "convert", "expand_rows", A.dtype, A.index_dtype, s, [A.indptr], [(A.nnz,)], [A.index_dtype], gpu=gpu)
+    return rows
 
 
 def _sumdup_cpu(op, indptr, ind, val, uptr, shape, s) -> csr_array:

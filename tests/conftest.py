@@ -74,10 +74,11 @@ def device(request):
 
 
 @pytest.fixture(autouse=True)
-def _restore_default_device():
-    before = mx.default_device()
+def _cpu_default_device():
+    """Tests start with the CPU as default device (MLX picks the GPU when it has one) and leave it so."""
+    mx.set_default_device(mx.cpu)
     yield
-    mx.set_default_device(before)
+    mx.set_default_device(mx.cpu)
 
 
 def scipy_coo(data, row, col, shape):

@@ -39,6 +39,20 @@ __device__ void indptr_from_rows(const IT* __restrict__ rows, IT* __restrict__ i
   }
 }
 
+// rows[j] = r for every stored entry j of row r (CSR -> COO rows), a warp per row.
+// in: indptr[m+1]; out: rows[nnz]; scalars: m, nnz. Malformed rows are skipped (never out of bounds).
+template <class IT>
+__device__ void expand_rows(const IT* __restrict__ indptr, IT* __restrict__ rows, long long m,
+                            long long nnz) {
+  const long long warps = (long long)gridDim.x * blockDim.x / 32;
+  const int lane = threadIdx.x % 32;
+  for (long long r = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32; r < m; r += warps) {
+    long long s = (long long)indptr[r], e = (long long)indptr[r + 1];
+    if (s < 0 || e < s || e > nnz) continue;
+    for (long long j = s + lane; j < e; j += 32) rows[j] = (IT)r;
+  }
+}
+
 #define MSP_CONVERT(IT, INAME)                                                                  \
   extern "C" __global__ void MSP_KNAME(convert, csr_todense, VNAME, INAME)(                     \
       const IT* indptr, const IT* indices, const VT* data, VT* d, int m_lo, int m_hi, int n_lo, \
@@ -49,6 +63,10 @@ __device__ void indptr_from_rows(const IT* __restrict__ rows, IT* __restrict__ i
   extern "C" __global__ void MSP_KNAME(convert, indptr_from_rows, VNAME, INAME)(                \
       const IT* rows, IT* indptr, int m_lo, int m_hi, int k_lo, int k_hi) {                     \
     indptr_from_rows<IT>(rows, indptr, msp_join(m_lo, m_hi), msp_join(k_lo, k_hi));             \
+  }                                                                                             \
+  extern "C" __global__ void MSP_KNAME(convert, expand_rows, VNAME, INAME)(                     \
+      const IT* indptr, IT* rows, int m_lo, int m_hi, int nnz_lo, int nnz_hi) {                 \
+    expand_rows<IT>(indptr, rows, msp_join(m_lo, m_hi), msp_join(nnz_lo, nnz_hi));              \
   }
 
 #if defined(MSP_IT_I32)

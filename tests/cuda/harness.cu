@@ -218,6 +218,13 @@ static void test_spmv(const Csr& a) {
       orow, optr, lo32(m), hi32(m), lo32(nnz2), hi32(nnz2));
   CK(cudaGetLastError());
   CK(cudaDeviceSynchronize());
+  IT* erows = dev_poison<IT>(nnz);
+  MSP_KNAME(convert, expand_rows, VNAME, MSP_CAT(i, MSP_IBITS))<<<blocks_for(m * 32), 256>>>(
+      dp, erows, lo32(m), hi32(m), lo32(nnz), hi32(nnz));
+  CK(cudaGetLastError());
+  CK(cudaDeviceSynchronize());
+  CHECK(host(erows, nnz) == rows, "expand_rows m=%lld nnz=%lld", m, nnz);
+  cudaFree(erows);
   auto gi = host(oi, nnz2);
   auto gv = host(ov, nnz2);
   auto gp = host(optr, m + 1);
