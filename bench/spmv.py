@@ -70,6 +70,7 @@ def main() -> None:
     p.add_argument("--families", default=",".join(FAMILIES))
     p.add_argument("--reps", type=int, default=0)
     p.add_argument("--json", default="", help="write all numbers to this file")
+    p.add_argument("--variants", action="store_true", help="also time each GPU SpMV kernel variant")
     args = p.parse_args()
     gpu = args.device == "gpu"
     dev = ms.use_gpu() if gpu else ms.use_cpu()
@@ -105,6 +106,13 @@ def main() -> None:
             mx.eval([ms.csr_matvec(A, xm) for _ in range(batch)])
 
         t_ms = median_time(run_ms, reps, batch)
+        if args.variants:
+            for v in ("stream", "g2", "g4", "g8", "g16", "g32"):
+                os.environ["MLX_SPARSE_SPMV"] = v
+                tv = median_time(run_ms, reps, batch)
+                t1 = median_time(lambda: mx.eval(ms.csr_matvec(A, xm)), reps)
+                print(f"    variant {v:7} {tv * 1e6:8.1f} us/product in batches of {batch}, {t1 * 1e6:8.1f} us alone")
+            os.environ.pop("MLX_SPARSE_SPMV")
         bytes_ = min_bytes(a, 4, 4)
         row = {"family": fam, "desc": desc, "m": m, "nnz": a.nnz, "max_row": int(np.diff(a.indptr).max()),
                "ms_us": t_ms * 1e6, "GBps": bytes_ / t_ms / 1e9, "copy_frac": bytes_ / t_ms / 1e9 / copy, "relerr": err}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Optional
 
 import mlx.core as mx
@@ -197,15 +198,23 @@ def csr_matvec(A: csr_array, x: Any, stream: StreamLike = None) -> mx.array:
     if m == 0 or A.nnz == 0:
         return mx.zeros((m,), dtype=rt, stream=s)
     avg = A.nnz / max(m, 1)
-    g = 2
-    while g < 32 and g < avg:
-        g *= 2
-    rows_per_block = K.GPU_BLOCK // g
-    gpu = K.Gpu(
-        threads=K.grid_threads(-(-m // rows_per_block) * K.GPU_BLOCK),
-        scalars=K.split64(m) + K.split64(n) + K.split64(A.nnz),
-        suffix=f"_g{g}",
-    )
+    algorithm = os.environ.get("MLX_SPARSE_SPMV", "auto")
+    if algorithm == "stream" or (algorithm == "auto" and avg <= 24):
+        # a warp per 32 rows, nonzeros streamed in coalesced windows (short rows)
+        gpu = K.Gpu(threads=K.grid_threads(-(-m // 32) * 32), scalars=K.split64(m) + K.split64(n) + K.split64(A.nnz), suffix="_stream")
+    else:
+        # a group of g lanes per row, long rows deferred to the whole block
+        g = 2
+        while g < 32 and g < avg:
+            g *= 2
+        if algorithm.startswith("g") and algorithm[1:].isdigit() and int(algorithm[1:]) in (2, 4, 8, 16, 32):
+            g = int(algorithm[1:])
+        rows_per_block = K.GPU_BLOCK // g
+        gpu = K.Gpu(
+            threads=K.grid_threads(-(-m // rows_per_block) * K.GPU_BLOCK),
+            scalars=K.split64(m) + K.split64(n) + K.split64(A.nnz),
+            suffix=f"_g{g}",
+        )
     (y,) = K.launch(op, "spmv", "csr", rt, A.index_dtype, s, [A.indptr, A.indices, data, x], [(m,)], [rt], [m, n], gpu)
     return y
 

@@ -57,6 +57,80 @@ __device__ void spmv_csr(const IT* __restrict__ indptr, const IT* __restrict__ i
   }
 }
 
+// y = A x, a warp per chunk of 32 consecutive rows (CSR-stream): the chunk's nonzeros are
+// contiguous, so the warp loads them in coalesced windows of 256, stages the products in shared
+// memory, and lane i sums row i's share of each window (rows spanning windows keep their running
+// sum in a register). Many independent loads per warp hide latency on short rows. A chunk holding
+// more than HEAVY nonzeros is summed row by row by the whole warp instead. Deterministic.
+// in: indptr[m+1], indices[nnz], data[nnz], x[n]; out: y[m]; scalars: m, n, nnz as (lo, hi).
+template <class IT>
+__device__ void spmv_csr_stream(const IT* __restrict__ indptr, const IT* __restrict__ indices,
+                                const VT* __restrict__ data, const VT* __restrict__ x,
+                                VT* __restrict__ y, long long m, long long n, long long nnz) {
+  constexpr int WARPS = 8, PER = 8, WIN = 32 * PER, HEAVY = 32 * 64;
+  __shared__ AT s_prod[WARPS][WIN];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  AT* prod = s_prod[warp];
+  const long long nchunks = (m + 31) / 32;
+  const long long stride = (long long)gridDim.x * WARPS;
+  for (long long chunk = (long long)blockIdx.x * WARPS + warp; chunk < nchunks; chunk += stride) {
+    const long long r0 = chunk * 32, row = r0 + lane;
+    const long long nrows = m - r0 < 32 ? m - r0 : 32;
+    // lane i holds row r0+i's bounds; clamp malformed bounds into [0, nnz] and flag the row
+    long long rs = 0, re = 0;
+    bool bad = false;
+    if (row < m) {
+      rs = (long long)indptr[row];
+      re = (long long)indptr[row + 1];
+      if (rs < 0 || re < rs || re > nnz) bad = true, rs = re = 0;
+    }
+    // the windowed path needs the chunk's rows to tile [cs, ce) in order
+    const long long prev_re = __shfl_up_sync(0xffffffffu, re, 1);
+    const bool gap = lane > 0 && row < m && rs != prev_re;
+    const long long cs = __shfl_sync(0xffffffffu, rs, 0);
+    const long long ce = __shfl_sync(0xffffffffu, re, (int)nrows - 1);
+    AT acc;
+    zero(acc);
+    if (!__any_sync(0xffffffffu, bad || gap) && ce - cs <= HEAVY) {
+      for (long long w0 = cs; w0 < ce; w0 += WIN) {
+#pragma unroll
+        for (int k = 0; k < PER; ++k) {
+          const long long j = w0 + lane + 32 * k;
+          AT p;
+          zero(p);
+          if (j < ce) {
+            const long long c = (long long)indices[j];
+            if ((unsigned long long)c < (unsigned long long)n) fma_acc(p, ld(data + j), ld(x + c));
+            else make_nan(p);
+          }
+          prod[lane + 32 * k] = p;
+        }
+        __syncwarp();
+        const long long a = rs > w0 ? rs : w0, b = re < w0 + WIN ? re : w0 + WIN;
+        for (long long j = a; j < b; ++j) add_acc(acc, prod[j - w0]);
+        __syncwarp();
+      }
+      if (row < m) st(y + row, acc);
+    } else {
+      // heavy or malformed chunk: the whole warp sums one row at a time
+      for (int i = 0; i < (int)nrows; ++i) {
+        const long long s = __shfl_sync(0xffffffffu, rs, i), e = __shfl_sync(0xffffffffu, re, i);
+        const bool b = __shfl_sync(0xffffffffu, bad, i);
+        AT t;
+        zero(t);
+        for (long long j = s + lane; j < e; j += 32) {
+          const long long c = (long long)indices[j];
+          if ((unsigned long long)c < (unsigned long long)n) fma_acc(t, ld(data + j), ld(x + c));
+          else make_nan(t);
+        }
+        t = group_sum<32>(t);
+        if (b) make_nan(t);
+        if (lane == 0) st(y + r0 + i, t);
+      }
+    }
+  }
+}
+
 #define MSP_SPMV(IT, INAME, G)                                                                   \
   extern "C" __global__ void __launch_bounds__(256)                                              \
       MSP_CAT(MSP_KNAME(spmv, csr, VNAME, INAME), _g##G)(                                        \
@@ -65,7 +139,15 @@ __device__ void spmv_csr(const IT* __restrict__ indptr, const IT* __restrict__ i
     spmv_csr<IT, G>(indptr, indices, data, x, y, msp_join(m_lo, m_hi), msp_join(n_lo, n_hi),     \
                     msp_join(nnz_lo, nnz_hi));                                                   \
   }
+#define MSP_SPMV_STREAM(IT, INAME)                                                               \
+  extern "C" __global__ void __launch_bounds__(256) MSP_CAT(MSP_KNAME(spmv, csr, VNAME, INAME), _stream)( \
+      const IT* indptr, const IT* indices, const VT* data, const VT* x, VT* y, int m_lo, int m_hi,  \
+      int n_lo, int n_hi, int nnz_lo, int nnz_hi) {                                                \
+    spmv_csr_stream<IT>(indptr, indices, data, x, y, msp_join(m_lo, m_hi), msp_join(n_lo, n_hi),   \
+                        msp_join(nnz_lo, nnz_hi));                                                 \
+  }
 #define MSP_SPMV_ALL_G(IT, INAME) \
+  MSP_SPMV_STREAM(IT, INAME) \
   MSP_SPMV(IT, INAME, 2) MSP_SPMV(IT, INAME, 4) MSP_SPMV(IT, INAME, 8) MSP_SPMV(IT, INAME, 16) \
   MSP_SPMV(IT, INAME, 32)
 
