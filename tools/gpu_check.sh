@@ -51,7 +51,13 @@ test_all() {
   for v in F32 F16 BF16 C64; do
     for i in I32 I64; do
       nvcc -std=c++17 -O2 -arch=native -DMSP_VT_$v -DMSP_IT_$i -Icsrc/include -Icsrc/cuda tests/cuda/harness.cu \
-        /tmp/msp_c/libmsp.a -Xcompiler -fopenmp -o /tmp/harness_${v}_$i && /tmp/harness_${v}_$i | tail -3 || rc=1
+        /tmp/msp_c/libmsp.a -Xcompiler -fopenmp -o /tmp/harness_${v}_$i &
+    done
+  done
+  wait
+  for v in F32 F16 BF16 C64; do
+    for i in I32 I64; do
+      /tmp/harness_${v}_$i | tail -3 || rc=1
     done
   done
   (cd tests && "$PY" -m pytest -q -m gpu -p no:cacheprovider 2>&1 | tee "$LOG/pytest_gpu.log" | tail -15) || rc=1
