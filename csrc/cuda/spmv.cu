@@ -1,6 +1,36 @@
 // CSR SpMV on the GPU: adaptive groups of G lanes per row, long rows deferred to the whole block.
 #include "common.cuh"
 
+// acc += sum over j = j0, j0 + STEP, ... < e of data[j] * x[indices[j]], four elements per step
+// with all their loads issued before the first use (latency hiding); NaN for a bad column.
+template <int STEP, class IT>
+__device__ __forceinline__ void row_dot(const IT* __restrict__ indices, const VT* __restrict__ data,
+                                        const VT* __restrict__ x, long long j0, long long e,
+                                        long long n, AT& acc) {
+  for (long long j = j0; j < e; j += 4 * STEP) {
+    long long c[4];
+    AT v[4];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const long long jj = j + (long long)u * STEP;
+      c[u] = -1;
+      if (jj < e) {
+        c[u] = (long long)__ldg(indices + jj);
+        v[u] = ld(data + jj);
+      }
+    }
+    AT xv[4];
+#pragma unroll
+    for (int u = 0; u < 4; ++u)
+      if ((unsigned long long)c[u] < (unsigned long long)n) xv[u] = ld(x + c[u]);
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      if ((unsigned long long)c[u] < (unsigned long long)n) fma_acc(acc, v[u], xv[u]);
+      else if (j + (long long)u * STEP < e) make_nan(acc);
+    }
+  }
+}
+
 // y = A x for rows in tiles of B/G; a row longer than G*32 is summed by the whole block after the
 // tile's short rows, so power-law rows do not stall a group. Deterministic (fixed reduction order).
 // in: indptr[m+1], indices[nnz], data[nnz], x[n]; out: y[m]; scalars: m, n, nnz as (lo, hi).
@@ -29,11 +59,7 @@ __device__ void spmv_csr(const IT* __restrict__ indptr, const IT* __restrict__ i
         if (lane == 0) s_long[atomicAdd(&s_nlong, 1)] = grp;
       } else {
         own = true;
-        for (long long j = s + lane; j < e; j += G) {
-          long long c = (long long)indices[j];
-          if ((unsigned long long)c < (unsigned long long)n) fma_acc(acc, ld(data + j), ld(x + c));
-          else make_nan(acc);
-        }
+        row_dot<G>(indices, data, x, s + lane, e, n, acc);
       }
     }
     acc = group_sum<G>(acc);
@@ -45,11 +71,7 @@ __device__ void spmv_csr(const IT* __restrict__ indptr, const IT* __restrict__ i
       const long long s = (long long)indptr[r], e = (long long)indptr[r + 1];
       AT a;
       zero(a);
-      for (long long j = s + threadIdx.x; j < e; j += B) {
-        long long c = (long long)indices[j];
-        if ((unsigned long long)c < (unsigned long long)n) fma_acc(a, ld(data + j), ld(x + c));
-        else make_nan(a);
-      }
+      row_dot<B>(indices, data, x, s + threadIdx.x, e, n, a);
       a = block_sum<B>(a, s_red);
       if (threadIdx.x == 0) st(y + r, a);
     }
@@ -93,16 +115,26 @@ __device__ void spmv_csr_stream(const IT* __restrict__ indptr, const IT* __restr
     zero(acc);
     if (!__any_sync(0xffffffffu, bad || gap) && ce - cs <= HEAVY) {
       for (long long w0 = cs; w0 < ce; w0 += WIN) {
+        long long c[PER];
+        AT v[PER], xv[PER];
+#pragma unroll
+        for (int k = 0; k < PER; ++k) {  // all index and value loads of the window first
+          const long long j = w0 + lane + 32 * k;
+          c[k] = -1;
+          if (j < ce) {
+            c[k] = (long long)__ldg(indices + j);
+            v[k] = ld(data + j);
+          }
+        }
+#pragma unroll
+        for (int k = 0; k < PER; ++k)  // then the gathers of x
+          if ((unsigned long long)c[k] < (unsigned long long)n) xv[k] = ld(x + c[k]);
 #pragma unroll
         for (int k = 0; k < PER; ++k) {
-          const long long j = w0 + lane + 32 * k;
           AT p;
           zero(p);
-          if (j < ce) {
-            const long long c = (long long)indices[j];
-            if ((unsigned long long)c < (unsigned long long)n) fma_acc(p, ld(data + j), ld(x + c));
-            else make_nan(p);
-          }
+          if ((unsigned long long)c[k] < (unsigned long long)n) fma_acc(p, v[k], xv[k]);
+          else if (w0 + lane + 32 * k < ce) make_nan(p);
           prod[lane + 32 * k] = p;
         }
         __syncwarp();
@@ -118,11 +150,7 @@ __device__ void spmv_csr_stream(const IT* __restrict__ indptr, const IT* __restr
         const bool b = __shfl_sync(0xffffffffu, bad, i);
         AT t;
         zero(t);
-        for (long long j = s + lane; j < e; j += 32) {
-          const long long c = (long long)indices[j];
-          if ((unsigned long long)c < (unsigned long long)n) fma_acc(t, ld(data + j), ld(x + c));
-          else make_nan(t);
-        }
+        row_dot<32>(indices, data, x, s + lane, e, n, t);
         t = group_sum<32>(t);
         if (b) make_nan(t);
         if (lane == 0) st(y + r0 + i, t);
