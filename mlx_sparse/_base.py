@@ -95,12 +95,22 @@ def as_index(op: str, what: str, a: Any, dt: mx.Dtype) -> mx.array:
     return out
 
 
+_PROMOTED: dict = {}
+
+
+def _result_type(a: mx.Dtype, b: mx.Dtype) -> mx.Dtype:
+    """MLX's promotion rule, read once per pair off a never-evaluated CPU node (float64 can't be a GPU node)."""
+    key = (a, b)
+    if key not in _PROMOTED:
+        _PROMOTED[key] = mx.add(mx.zeros((), dtype=a, stream=mx.cpu), mx.zeros((), dtype=b, stream=mx.cpu), stream=mx.cpu).dtype
+    return _PROMOTED[key]
+
+
 def promote_operand(op: str, a_dtype: mx.Dtype, x: Any) -> tuple[mx.Dtype, mx.array]:
     """The result dtype of (sparse of a_dtype) times x, as MLX promotes; TypeError when unsupported."""
     if not isinstance(x, mx.array):
         x = mx.array(np.asarray(x))
-    # MLX's promotion rule, read off a never-evaluated CPU node (float64 nodes cannot exist on the GPU)
-    rt = mx.add(mx.zeros((), dtype=a_dtype, stream=mx.cpu), mx.zeros((), dtype=x.dtype, stream=mx.cpu), stream=mx.cpu).dtype
+    rt = _result_type(a_dtype, x.dtype)
     if rt not in VALUE_TYPES:
         raise TypeError(f"{op}: no kernel for {a_dtype} with operand {x.dtype} (promotes to {rt})")
     return rt, x

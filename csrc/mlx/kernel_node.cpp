@@ -1,4 +1,5 @@
 // MLX glue: one generic Primitive that runs a registered C kernel on the CPU stream, and the nanobind module.
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -18,6 +19,23 @@ namespace mx = mlx::core;
 
 namespace mlx_sparse {
 
+// Row-major copy of a strided array into dst (inputs that arrive as views: slices, transposes).
+static void strided_copy(const mx::array& in, char* dst) {
+  const size_t isz = in.itemsize(), n = in.size();
+  const char* src = in.data<char>();
+  const int nd = static_cast<int>(in.ndim());
+  std::vector<int64_t> idx(nd, 0);
+  for (size_t k = 0; k < n; ++k) {
+    int64_t off = 0;
+    for (int d = 0; d < nd; ++d) off += idx[d] * static_cast<int64_t>(in.strides()[d]);
+    std::memcpy(dst + k * isz, src + off * static_cast<int64_t>(isz), isz);
+    for (int d = nd - 1; d >= 0; --d) {
+      if (++idx[d] < in.shape()[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
 // A graph node whose outputs are computed by the C kernel `name_` from its inputs.
 class KernelNode : public mx::Primitive {
  public:
@@ -31,10 +49,18 @@ class KernelNode : public mx::Primitive {
     call.n_in = static_cast<int>(inputs.size());
     call.n_out = static_cast<int>(outputs.size());
     auto& enc = mx::cpu::get_command_encoder(stream());
+    std::vector<std::pair<mx::array, mx::array>> copies;  // (strided input, contiguous copy)
     for (size_t i = 0; i < inputs.size(); ++i) {
       const auto& in = inputs[i];
-      if (!in.flags().row_contiguous) throw std::runtime_error(name_ + ": non-contiguous input");
-      call.in[i] = in.data<void>();
+      if (in.flags().row_contiguous) {
+        call.in[i] = in.data<void>();
+      } else {
+        mx::array tmp(in.shape(), in.dtype(), nullptr, {});
+        tmp.set_data(mx::allocator::malloc(in.nbytes()));
+        call.in[i] = tmp.data<void>();
+        copies.emplace_back(in, tmp);
+        enc.add_temporary(tmp);
+      }
       call.in_len[i] = static_cast<int64_t>(in.size());
       enc.set_input_array(in);
     }
@@ -48,7 +74,8 @@ class KernelNode : public mx::Primitive {
     for (size_t i = 0; i < iargs_.size(); ++i) call.iarg[i] = iargs_[i];
     for (size_t i = 0; i < dargs_.size(); ++i) call.darg[i] = dargs_[i];
     call.nthreads = 0;
-    enc.dispatch([call, fn = fn_, name = name_]() {
+    enc.dispatch([call, fn = fn_, name = name_, copies = std::move(copies)]() {
+      for (const auto& [src, dst] : copies) strided_copy(src, const_cast<mx::array&>(dst).data<char>());
       int st = fn(&call);
       if (st != MSP_OK) throw std::runtime_error(name + ": " + msp_status_string(st));
     });
@@ -86,13 +113,10 @@ std::vector<mx::array> cpu_call(const std::string& name, const std::vector<mx::a
   auto stream = mx::to_stream(s);
   if (stream.device != mx::Device::cpu)
     throw std::invalid_argument(name + ": cpu_call needs a CPU stream");
-  std::vector<mx::array> ins;
-  ins.reserve(inputs.size());
-  for (const auto& a : inputs) ins.push_back(mx::contiguous(a, false, stream));
   std::vector<mx::Shape> out_shapes;
   for (const auto& sh : shapes) out_shapes.emplace_back(sh.begin(), sh.end());
   return mx::array::make_arrays(
-      std::move(out_shapes), dtypes, std::make_shared<KernelNode>(stream, name, fn, iargs, dargs), ins);
+      std::move(out_shapes), dtypes, std::make_shared<KernelNode>(stream, name, fn, iargs, dargs), inputs);
 }
 
 }  // namespace mlx_sparse
