@@ -207,7 +207,7 @@ def csr_matvec(A: csr_array, x: Any, stream: StreamLike = None) -> mx.array:
         g = 2
         while g < 32 and g < avg:
             g *= 2
-        if algorithm.startswith("g") and algorithm[1:].isdigit() and int(algorithm[1:]) in (2, 4, 8, 16, 32):
+        if algorithm.startswith("g") and algorithm[1:].isdigit() and int(algorithm[1:]) in (1, 2, 4, 8, 16, 32):
             g = int(algorithm[1:])
         rows_per_block = K.GPU_BLOCK // g
         gpu = K.Gpu(

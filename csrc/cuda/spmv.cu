@@ -1,32 +1,36 @@
 // CSR SpMV on the GPU: adaptive groups of G lanes per row, long rows deferred to the whole block.
 #include "common.cuh"
 
+// Positions, rows and columns are computed in the index type: int32 matrices have < 2^31 of each.
+template <class T> struct Unsigned { typedef unsigned long long type; };
+template <> struct Unsigned<int> { typedef unsigned int type; };
+
 // acc += sum over j = j0, j0 + STEP, ... < e of data[j] * x[indices[j]], four elements per step
 // with all their loads issued before the first use (latency hiding); NaN for a bad column.
 template <int STEP, class IT>
 __device__ __forceinline__ void row_dot(const IT* __restrict__ indices, const VT* __restrict__ data,
-                                        const VT* __restrict__ x, long long j0, long long e,
-                                        long long n, AT& acc) {
-  for (long long j = j0; j < e; j += 4 * STEP) {
-    long long c[4];
+                                        const VT* __restrict__ x, IT j0, IT e,
+                                        IT n, AT& acc) {
+  for (IT j = j0; j < e; j += 4 * STEP) {
+    IT c[4];
     AT v[4];
 #pragma unroll
     for (int u = 0; u < 4; ++u) {
-      const long long jj = j + (long long)u * STEP;
+      const IT jj = j + (IT)u * STEP;
       c[u] = -1;
       if (jj < e) {
-        c[u] = (long long)__ldg(indices + jj);
+        c[u] = (IT)__ldg(indices + jj);
         v[u] = ld(data + jj);
       }
     }
     AT xv[4];
 #pragma unroll
     for (int u = 0; u < 4; ++u)
-      if ((unsigned long long)c[u] < (unsigned long long)n) xv[u] = ld(x + c[u]);
+      if ((typename Unsigned<IT>::type)c[u] < (typename Unsigned<IT>::type)n) xv[u] = ld(x + c[u]);
 #pragma unroll
     for (int u = 0; u < 4; ++u) {
-      if ((unsigned long long)c[u] < (unsigned long long)n) fma_acc(acc, v[u], xv[u]);
-      else if (j + (long long)u * STEP < e) make_nan(acc);
+      if ((typename Unsigned<IT>::type)c[u] < (typename Unsigned<IT>::type)n) fma_acc(acc, v[u], xv[u]);
+      else if (j + (IT)u * STEP < e) make_nan(acc);
     }
   }
 }
@@ -37,21 +41,21 @@ __device__ __forceinline__ void row_dot(const IT* __restrict__ indices, const VT
 template <class IT, int G>
 __device__ void spmv_csr(const IT* __restrict__ indptr, const IT* __restrict__ indices,
                          const VT* __restrict__ data, const VT* __restrict__ x, VT* __restrict__ y,
-                         long long m, long long n, long long nnz) {
-  constexpr int B = 256, R = B / G, LIMIT = G * 32;
+                         IT m, IT n, IT nnz) {
+  constexpr int B = 256, R = B / G, LIMIT = G < 4 ? 128 : G * 32;
   __shared__ int s_long[R];
   __shared__ int s_nlong;
   __shared__ AT s_red[B / 32];
   const int lane = threadIdx.x % G, grp = threadIdx.x / G;
-  for (long long base = (long long)blockIdx.x * R; base < m; base += (long long)gridDim.x * R) {
+  for (IT base = (IT)blockIdx.x * R; base < m; base += (IT)gridDim.x * R) {
     if (threadIdx.x == 0) s_nlong = 0;
     __syncthreads();
-    const long long row = base + grp;
+    const IT row = base + grp;
     AT acc;
     zero(acc);
     bool own = false;
     if (row < m) {
-      long long s = (long long)indptr[row], e = (long long)indptr[row + 1];
+      IT s = (IT)indptr[row], e = (IT)indptr[row + 1];
       if (s < 0 || e < s || e > nnz) {
         own = true;
         if (lane == 0) make_nan(acc);
@@ -59,7 +63,7 @@ __device__ void spmv_csr(const IT* __restrict__ indptr, const IT* __restrict__ i
         if (lane == 0) s_long[atomicAdd(&s_nlong, 1)] = grp;
       } else {
         own = true;
-        row_dot<G>(indices, data, x, s + lane, e, n, acc);
+        row_dot<G, IT>(indices, data, x, s + lane, e, n, acc);
       }
     }
     acc = group_sum<G>(acc);
@@ -67,11 +71,11 @@ __device__ void spmv_csr(const IT* __restrict__ indptr, const IT* __restrict__ i
     __syncthreads();
     const int nl = s_nlong;
     for (int k = 0; k < nl; ++k) {
-      const long long r = base + s_long[k];
-      const long long s = (long long)indptr[r], e = (long long)indptr[r + 1];
+      const IT r = base + s_long[k];
+      const IT s = (IT)indptr[r], e = (IT)indptr[r + 1];
       AT a;
       zero(a);
-      row_dot<B>(indices, data, x, s + threadIdx.x, e, n, a);
+      row_dot<B, IT>(indices, data, x, s + threadIdx.x, e, n, a);
       a = block_sum<B>(a, s_red);
       if (threadIdx.x == 0) st(y + r, a);
     }
@@ -88,69 +92,69 @@ __device__ void spmv_csr(const IT* __restrict__ indptr, const IT* __restrict__ i
 template <class IT>
 __device__ void spmv_csr_stream(const IT* __restrict__ indptr, const IT* __restrict__ indices,
                                 const VT* __restrict__ data, const VT* __restrict__ x,
-                                VT* __restrict__ y, long long m, long long n, long long nnz) {
-  constexpr int WARPS = 8, PER = 8, WIN = 32 * PER, HEAVY = 32 * 64;
+                                VT* __restrict__ y, IT m, IT n, IT nnz) {
+  constexpr int WARPS = 8, PER = 4, WIN = 32 * PER, HEAVY = 32 * 64;
   __shared__ AT s_prod[WARPS][WIN];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   AT* prod = s_prod[warp];
-  const long long nchunks = (m + 31) / 32;
-  const long long stride = (long long)gridDim.x * WARPS;
-  for (long long chunk = (long long)blockIdx.x * WARPS + warp; chunk < nchunks; chunk += stride) {
-    const long long r0 = chunk * 32, row = r0 + lane;
-    const long long nrows = m - r0 < 32 ? m - r0 : 32;
+  const IT nchunks = (m + 31) / 32;
+  const IT stride = (IT)gridDim.x * WARPS;
+  for (IT chunk = (IT)blockIdx.x * WARPS + warp; chunk < nchunks; chunk += stride) {
+    const IT r0 = chunk * 32, row = r0 + lane;
+    const IT nrows = m - r0 < 32 ? m - r0 : 32;
     // lane i holds row r0+i's bounds; clamp malformed bounds into [0, nnz] and flag the row
-    long long rs = 0, re = 0;
+    IT rs = 0, re = 0;
     bool bad = false;
     if (row < m) {
-      rs = (long long)indptr[row];
-      re = (long long)indptr[row + 1];
+      rs = (IT)indptr[row];
+      re = (IT)indptr[row + 1];
       if (rs < 0 || re < rs || re > nnz) bad = true, rs = re = 0;
     }
     // the windowed path needs the chunk's rows to tile [cs, ce) in order
-    const long long prev_re = __shfl_up_sync(0xffffffffu, re, 1);
+    const IT prev_re = __shfl_up_sync(0xffffffffu, re, 1);
     const bool gap = lane > 0 && row < m && rs != prev_re;
-    const long long cs = __shfl_sync(0xffffffffu, rs, 0);
-    const long long ce = __shfl_sync(0xffffffffu, re, (int)nrows - 1);
+    const IT cs = __shfl_sync(0xffffffffu, rs, 0);
+    const IT ce = __shfl_sync(0xffffffffu, re, (int)nrows - 1);
     AT acc;
     zero(acc);
     if (!__any_sync(0xffffffffu, bad || gap) && ce - cs <= HEAVY) {
-      for (long long w0 = cs; w0 < ce; w0 += WIN) {
-        long long c[PER];
+      for (IT w0 = cs; w0 < ce; w0 += WIN) {
+        IT c[PER];
         AT v[PER], xv[PER];
 #pragma unroll
         for (int k = 0; k < PER; ++k) {  // all index and value loads of the window first
-          const long long j = w0 + lane + 32 * k;
+          const IT j = w0 + lane + 32 * k;
           c[k] = -1;
           if (j < ce) {
-            c[k] = (long long)__ldg(indices + j);
+            c[k] = (IT)__ldg(indices + j);
             v[k] = ld(data + j);
           }
         }
 #pragma unroll
         for (int k = 0; k < PER; ++k)  // then the gathers of x
-          if ((unsigned long long)c[k] < (unsigned long long)n) xv[k] = ld(x + c[k]);
+          if ((typename Unsigned<IT>::type)c[k] < (typename Unsigned<IT>::type)n) xv[k] = ld(x + c[k]);
 #pragma unroll
         for (int k = 0; k < PER; ++k) {
           AT p;
           zero(p);
-          if ((unsigned long long)c[k] < (unsigned long long)n) fma_acc(p, v[k], xv[k]);
+          if ((typename Unsigned<IT>::type)c[k] < (typename Unsigned<IT>::type)n) fma_acc(p, v[k], xv[k]);
           else if (w0 + lane + 32 * k < ce) make_nan(p);
           prod[lane + 32 * k] = p;
         }
         __syncwarp();
-        const long long a = rs > w0 ? rs : w0, b = re < w0 + WIN ? re : w0 + WIN;
-        for (long long j = a; j < b; ++j) add_acc(acc, prod[j - w0]);
+        const IT a = rs > w0 ? rs : w0, b = re < w0 + WIN ? re : w0 + WIN;
+        for (IT j = a; j < b; ++j) add_acc(acc, prod[j - w0]);
         __syncwarp();
       }
       if (row < m) st(y + row, acc);
     } else {
       // heavy or malformed chunk: the whole warp sums one row at a time
       for (int i = 0; i < (int)nrows; ++i) {
-        const long long s = __shfl_sync(0xffffffffu, rs, i), e = __shfl_sync(0xffffffffu, re, i);
+        const IT s = __shfl_sync(0xffffffffu, rs, i), e = __shfl_sync(0xffffffffu, re, i);
         const bool b = __shfl_sync(0xffffffffu, bad, i);
         AT t;
         zero(t);
-        row_dot<32>(indices, data, x, s + lane, e, n, t);
+        row_dot<32, IT>(indices, data, x, s + lane, e, n, t);
         t = group_sum<32>(t);
         if (b) make_nan(t);
         if (lane == 0) st(y + r0 + i, t);
@@ -160,7 +164,7 @@ __device__ void spmv_csr_stream(const IT* __restrict__ indptr, const IT* __restr
 }
 
 #define MSP_SPMV(IT, INAME, G)                                                                   \
-  extern "C" __global__ void __launch_bounds__(256)                                              \
+  extern "C" __global__ void __launch_bounds__(256, sizeof(IT) + sizeof(VT) > 8 ? 6 : 8)       \
       MSP_CAT(MSP_KNAME(spmv, csr, VNAME, INAME), _g##G)(                                        \
           const IT* indptr, const IT* indices, const VT* data, const VT* x, VT* y, int m_lo,      \
           int m_hi, int n_lo, int n_hi, int nnz_lo, int nnz_hi) {                                \
@@ -175,7 +179,7 @@ __device__ void spmv_csr_stream(const IT* __restrict__ indptr, const IT* __restr
                         msp_join(nnz_lo, nnz_hi));                                                 \
   }
 #define MSP_SPMV_ALL_G(IT, INAME) \
-  MSP_SPMV_STREAM(IT, INAME) \
+  MSP_SPMV_STREAM(IT, INAME) MSP_SPMV(IT, INAME, 1) \
   MSP_SPMV(IT, INAME, 2) MSP_SPMV(IT, INAME, 4) MSP_SPMV(IT, INAME, 8) MSP_SPMV(IT, INAME, 16) \
   MSP_SPMV(IT, INAME, 32)
 
