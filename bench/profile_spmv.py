@@ -11,7 +11,7 @@ import mlx_sparse as ms  # noqa: E402
 from matrices import FAMILIES  # noqa: E402
 
 fam = sys.argv[1] if len(sys.argv) > 1 else "lap2d"
-variants = sys.argv[2].split(",") if len(sys.argv) > 2 else ["stream", "g2", "g4"]
+variants = sys.argv[2].split(",") if len(sys.argv) > 2 else ["g1", "g2", "g4"]
 a = FAMILIES[fam][0](False)
 A = ms.csr_array(a, canonical=True).eval()
 x = mx.array(np.random.default_rng(0).standard_normal(a.shape[1]).astype(np.float32))

@@ -1,4 +1,4 @@
-// CSR SpMV on the GPU: adaptive groups of G lanes per row, long rows deferred to the whole block.
+// CSR SpMV on the GPU: groups of G lanes per row (G = 1..32 by mean row length), long rows deferred to the block.
 #include "common.cuh"
 
 // Positions, rows and columns are computed in the index type: int32 matrices have < 2^31 of each.
@@ -83,86 +83,6 @@ __device__ void spmv_csr(const IT* __restrict__ indptr, const IT* __restrict__ i
   }
 }
 
-// y = A x, a warp per chunk of 32 consecutive rows (CSR-stream): the chunk's nonzeros are
-// contiguous, so the warp loads them in coalesced windows of 256, stages the products in shared
-// memory, and lane i sums row i's share of each window (rows spanning windows keep their running
-// sum in a register). Many independent loads per warp hide latency on short rows. A chunk holding
-// more than HEAVY nonzeros is summed row by row by the whole warp instead. Deterministic.
-// in: indptr[m+1], indices[nnz], data[nnz], x[n]; out: y[m]; scalars: m, n, nnz as (lo, hi).
-template <class IT>
-__device__ void spmv_csr_stream(const IT* __restrict__ indptr, const IT* __restrict__ indices,
-                                const VT* __restrict__ data, const VT* __restrict__ x,
-                                VT* __restrict__ y, IT m, IT n, IT nnz) {
-  constexpr int WARPS = 8, PER = 4, WIN = 32 * PER, HEAVY = 32 * 64;
-  __shared__ AT s_prod[WARPS][WIN];
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  AT* prod = s_prod[warp];
-  const IT nchunks = (m + 31) / 32;
-  const IT stride = (IT)gridDim.x * WARPS;
-  for (IT chunk = (IT)blockIdx.x * WARPS + warp; chunk < nchunks; chunk += stride) {
-    const IT r0 = chunk * 32, row = r0 + lane;
-    const IT nrows = m - r0 < 32 ? m - r0 : 32;
-    // lane i holds row r0+i's bounds; clamp malformed bounds into [0, nnz] and flag the row
-    IT rs = 0, re = 0;
-    bool bad = false;
-    if (row < m) {
-      rs = (IT)indptr[row];
-      re = (IT)indptr[row + 1];
-      if (rs < 0 || re < rs || re > nnz) bad = true, rs = re = 0;
-    }
-    // the windowed path needs the chunk's rows to tile [cs, ce) in order
-    const IT prev_re = __shfl_up_sync(0xffffffffu, re, 1);
-    const bool gap = lane > 0 && row < m && rs != prev_re;
-    const IT cs = __shfl_sync(0xffffffffu, rs, 0);
-    const IT ce = __shfl_sync(0xffffffffu, re, (int)nrows - 1);
-    AT acc;
-    zero(acc);
-    if (!__any_sync(0xffffffffu, bad || gap) && ce - cs <= HEAVY) {
-      for (IT w0 = cs; w0 < ce; w0 += WIN) {
-        IT c[PER];
-        AT v[PER], xv[PER];
-#pragma unroll
-        for (int k = 0; k < PER; ++k) {  // all index and value loads of the window first
-          const IT j = w0 + lane + 32 * k;
-          c[k] = -1;
-          if (j < ce) {
-            c[k] = (IT)__ldg(indices + j);
-            v[k] = ld(data + j);
-          }
-        }
-#pragma unroll
-        for (int k = 0; k < PER; ++k)  // then the gathers of x
-          if ((typename Unsigned<IT>::type)c[k] < (typename Unsigned<IT>::type)n) xv[k] = ld(x + c[k]);
-#pragma unroll
-        for (int k = 0; k < PER; ++k) {
-          AT p;
-          zero(p);
-          if ((typename Unsigned<IT>::type)c[k] < (typename Unsigned<IT>::type)n) fma_acc(p, v[k], xv[k]);
-          else if (w0 + lane + 32 * k < ce) make_nan(p);
-          prod[lane + 32 * k] = p;
-        }
-        __syncwarp();
-        const IT a = rs > w0 ? rs : w0, b = re < w0 + WIN ? re : w0 + WIN;
-        for (IT j = a; j < b; ++j) add_acc(acc, prod[j - w0]);
-        __syncwarp();
-      }
-      if (row < m) st(y + row, acc);
-    } else {
-      // heavy or malformed chunk: the whole warp sums one row at a time
-      for (int i = 0; i < (int)nrows; ++i) {
-        const IT s = __shfl_sync(0xffffffffu, rs, i), e = __shfl_sync(0xffffffffu, re, i);
-        const bool b = __shfl_sync(0xffffffffu, bad, i);
-        AT t;
-        zero(t);
-        row_dot<32, IT>(indices, data, x, s + lane, e, n, t);
-        t = group_sum<32>(t);
-        if (b) make_nan(t);
-        if (lane == 0) st(y + r0 + i, t);
-      }
-    }
-  }
-}
-
 #define MSP_SPMV(IT, INAME, G)                                                                   \
   extern "C" __global__ void __launch_bounds__(256, sizeof(IT) + sizeof(VT) > 8 ? 6 : 8)       \
       MSP_CAT(MSP_KNAME(spmv, csr, VNAME, INAME), _g##G)(                                        \
@@ -171,15 +91,8 @@ __device__ void spmv_csr_stream(const IT* __restrict__ indptr, const IT* __restr
     spmv_csr<IT, G>(indptr, indices, data, x, y, msp_join(m_lo, m_hi), msp_join(n_lo, n_hi),     \
                     msp_join(nnz_lo, nnz_hi));                                                   \
   }
-#define MSP_SPMV_STREAM(IT, INAME)                                                               \
-  extern "C" __global__ void __launch_bounds__(256) MSP_CAT(MSP_KNAME(spmv, csr, VNAME, INAME), _stream)( \
-      const IT* indptr, const IT* indices, const VT* data, const VT* x, VT* y, int m_lo, int m_hi,  \
-      int n_lo, int n_hi, int nnz_lo, int nnz_hi) {                                                \
-    spmv_csr_stream<IT>(indptr, indices, data, x, y, msp_join(m_lo, m_hi), msp_join(n_lo, n_hi),   \
-                        msp_join(nnz_lo, nnz_hi));                                                 \
-  }
 #define MSP_SPMV_ALL_G(IT, INAME) \
-  MSP_SPMV_STREAM(IT, INAME) MSP_SPMV(IT, INAME, 1) \
+  MSP_SPMV(IT, INAME, 1) \
   MSP_SPMV(IT, INAME, 2) MSP_SPMV(IT, INAME, 4) MSP_SPMV(IT, INAME, 8) MSP_SPMV(IT, INAME, 16) \
   MSP_SPMV(IT, INAME, 32)
 
