@@ -1,4 +1,5 @@
-// Peer harness for bench/spmv.py: cuSPARSE generic SpMV (every CSR algorithm) and D2D copy bandwidth.
+// Kernel-level harness for bench/spmv.py: cuSPARSE generic SpMV (every CSR algorithm), our SpMV
+// kernels launched directly (same events, no framework around them) and D2D copy bandwidth.
 // Usage: cusparse_spmv FILE  (FILE: int64 m, n, nnz; int32 indptr[m+1], indices[nnz]; f32 data[nnz],
 // x[n], yref[m]).  Prints one JSON line per measurement.  Usage: cusparse_spmv --copy BYTES
 #include <cuda_runtime.h>
@@ -10,6 +11,11 @@
 #include <cstdlib>
 #include <string>
 #include <vector>
+
+#define MSP_VT_F32
+#define MSP_IT_I32
+#define MSP_ALL_LANES
+#include "../csrc/cuda/spmv.cu"
 
 #define CK(x)                                                                             \
   do {                                                                                    \
@@ -118,5 +124,26 @@ int main(int argc, char** argv) {
     printf("{\"alg\": \"%s\", \"us\": %.2f, \"relerr\": %.3g}\n", a.name, us, std::sqrt(num / (den + 1e-300)));
     if (buf) CK(cudaFree(buf));
   }
+  // our kernels, each lane count, launched as mlx_sparse launches them (grid-stride, 256 threads)
+  auto report = [&](const char* name, float us) {
+    CK(cudaMemcpy(y.data(), dy, 4 * m, cudaMemcpyDeviceToHost));
+    double num = 0, den = 0;
+    for (long long i = 0; i < m; ++i) {
+      num += (double)(y[i] - yref[i]) * (y[i] - yref[i]);
+      den += (double)yref[i] * yref[i];
+    }
+    printf("{\"alg\": \"%s\", \"us\": %.2f, \"relerr\": %.3g}\n", name, us, std::sqrt(num / (den + 1e-300)));
+  };
+  int lo = (int)(m & 0xffffffff), hi = (int)(m >> 32), nlo = (int)(n & 0xffffffff), nhi = (int)(n >> 32);
+  int zlo = (int)(nnz & 0xffffffff), zhi = (int)(nnz >> 32);
+#define OURS(G)                                                                                   \
+  {                                                                                               \
+    long long blocks = (m + 256 / G - 1) / (256 / G);                                             \
+    if (blocks > (1 << 20)) blocks = 1 << 20;                                                     \
+    float us = median_us([&] { mspcu_spmv_csr_f32_i32_g##G<<<(unsigned)blocks, 256>>>(dip, dind, dval, dx, dy, lo, hi, nlo, nhi, zlo, zhi); }, 50); \
+    CK(cudaGetLastError());                                                                       \
+    report("ours_g" #G, us);                                                                      \
+  }
+  OURS(1) OURS(2) OURS(4) OURS(8) OURS(16) OURS(32)
   return 0;
 }

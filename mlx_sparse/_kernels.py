@@ -32,7 +32,7 @@ class Gpu:
 
     threads: int
     scalars: Sequence[int] = field(default_factory=list)
-    suffix: str = ""
+    suffix: str = ""  # kernel variant: names both the kernel and its module
     init_value: Optional[float] = None
 
 
@@ -61,9 +61,9 @@ def _arch() -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def _blob(family: str, vt: str, it: str) -> bytes:
-    """The compiled module of one kernel family for one type pair: a cubin for this GPU, else PTX."""
-    stem = f"{family}_{vt}_{it}"
+def _blob(family: str, vt: str, it: str, variant: str = "") -> bytes:
+    """The compiled module of one kernel family (variant) for one type pair: a cubin for this GPU, else PTX."""
+    stem = f"{family}_{vt}_{it}{variant}"
     cubin = os.path.join(_KERNEL_DIR, f"{stem}.{_arch()}.cubin")
     if os.path.exists(cubin):
         with open(cubin, "rb") as f:
@@ -117,7 +117,7 @@ def launch(
         )
     return mx.fast.precompiled_cuda_kernel(
         name=f"mspcu_{family}_{kernel}_{vt}_{it}{gpu.suffix}",
-        compiled_source=_blob(family, vt, it),
+        compiled_source=_blob(family, vt, it, gpu.suffix),
         inputs=list(inputs),
         output_shapes=[tuple(s) for s in shapes],
         output_dtypes=list(dtypes),

@@ -49,9 +49,10 @@ __device__ __forceinline__ float2 shfl_down(float2 v, int off, int width) {
 
 // Sum over groups of G consecutive lanes; lane 0 of each group holds the result. All lanes call.
 template <int G, class A> __device__ __forceinline__ A group_sum(A v) {
-  if (G == 1) return v;
+  if constexpr (G > 1) {
 #pragma unroll
-  for (int off = G / 2; off > 0; off /= 2) add_acc(v, shfl_down(v, off, G));
+    for (int off = G / 2; off > 0; off /= 2) add_acc(v, shfl_down(v, off, G));
+  }
   return v;
 }
 

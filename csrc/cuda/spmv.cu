@@ -91,13 +91,19 @@ __device__ void spmv_csr(const IT* __restrict__ indptr, const IT* __restrict__ i
     spmv_csr<IT, G>(indptr, indices, data, x, y, msp_join(m_lo, m_hi), msp_join(n_lo, n_hi),     \
                     msp_join(nnz_lo, nnz_hi));                                                   \
   }
-#define MSP_SPMV_ALL_G(IT, INAME) \
-  MSP_SPMV(IT, INAME, 1) \
-  MSP_SPMV(IT, INAME, 2) MSP_SPMV(IT, INAME, 4) MSP_SPMV(IT, INAME, 8) MSP_SPMV(IT, INAME, 16) \
-  MSP_SPMV(IT, INAME, 32)
-
-#if defined(MSP_IT_I32)
-MSP_SPMV_ALL_G(int, i32)
+// One module per lane count (MSP_SPMV_G), since MLX hashes a module's bytes at every launch.
+#ifndef MSP_SPMV_G
+#define MSP_SPMV_G 1
+#endif
+#if defined(MSP_ALL_LANES)  // every lane count in one unit (the CUDA harness)
+#define MSP_SPMV_ALL(IT, INAME) \
+  MSP_SPMV(IT, INAME, 1) MSP_SPMV(IT, INAME, 2) MSP_SPMV(IT, INAME, 4) MSP_SPMV(IT, INAME, 8) \
+  MSP_SPMV(IT, INAME, 16) MSP_SPMV(IT, INAME, 32)
 #else
-MSP_SPMV_ALL_G(long long, i64)
+#define MSP_SPMV_ALL(IT, INAME) MSP_SPMV(IT, INAME, MSP_SPMV_G)
+#endif
+#if defined(MSP_IT_I32)
+MSP_SPMV_ALL(int, i32)
+#else
+MSP_SPMV_ALL(long long, i64)
 #endif

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "mlx_sparse/msp.h"
+#define MSP_ALL_LANES  // instantiate every lane count of the SpMV kernel
 #include "../../csrc/cuda/spmv.cu"
 #include "../../csrc/cuda/convert.cu"
 #include "../../csrc/cuda/canonical.cu"
