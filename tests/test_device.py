@@ -36,3 +36,24 @@ def test_gpu_stream_without_kernels_raises():
     A = ms.csr_array(sp.random(10, 10, density=0.3, format="csr", random_state=0, dtype=np.float32))
     with pytest.raises(RuntimeError, match="csr_matvec"):
         ms.csr_matvec(A, mx.ones(10), stream=mx.gpu)
+
+
+def test_cuda_modules_name_their_kernels():
+    """Every shipped CUDA module holds the kernel the dispatcher will ask it for (checked without a GPU)."""
+    import glob
+    import os
+
+    from mlx_sparse import _kernels as K
+
+    if not os.path.isdir(K._KERNEL_DIR):
+        pytest.skip("built without nvcc")
+    files = glob.glob(os.path.join(K._KERNEL_DIR, "*"))
+    assert files
+    expected = {"spmv": ["csr"], "convert": ["csr_todense", "indptr_from_rows", "expand_rows"], "canonical": ["sumdup_sorted"]}
+    for path in files:
+        stem = os.path.basename(path).split(".")[0]  # family_vt_it[_variant]
+        parts = stem.split("_")
+        family, vt, it, variant = parts[0], parts[1], parts[2], "".join("_" + p for p in parts[3:])
+        blob = open(path, "rb").read()
+        for op in expected[family]:
+            assert f"mspcu_{family}_{op}_{vt}_{it}{variant}".encode() in blob, (path, op)

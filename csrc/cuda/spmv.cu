@@ -100,7 +100,8 @@ __device__ void spmv_csr(const IT* __restrict__ indptr, const IT* __restrict__ i
   MSP_SPMV(IT, INAME, 1) MSP_SPMV(IT, INAME, 2) MSP_SPMV(IT, INAME, 4) MSP_SPMV(IT, INAME, 8) \
   MSP_SPMV(IT, INAME, 16) MSP_SPMV(IT, INAME, 32)
 #else
-#define MSP_SPMV_ALL(IT, INAME) MSP_SPMV(IT, INAME, MSP_SPMV_G)
+#define MSP_SPMV_EXPAND(IT, INAME, G) MSP_SPMV(IT, INAME, G)  // expands MSP_SPMV_G before pasting
+#define MSP_SPMV_ALL(IT, INAME) MSP_SPMV_EXPAND(IT, INAME, MSP_SPMV_G)
 #endif
 #if defined(MSP_IT_I32)
 MSP_SPMV_ALL(int, i32)
