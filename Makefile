@@ -1,0 +1,44 @@
+# mlx-sparse entry points: `make demo` and `make test` each set up a virtual environment and build first.
+PY ?= python3
+VENV ?= .venv
+VPY := $(VENV)/bin/python
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# MLX's CUDA backend where an NVIDIA GPU and driver answer, its CPU backend elsewhere
+MLX_EXTRA ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo cuda13 || echo cpu)
+
+.PHONY: demo test install ctest pytest bench clean
+
+$(VENV)/.ready: pyproject.toml Makefile
+	$(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q "mlx[$(MLX_EXTRA)]>=0.32,<0.33" numpy scipy pytest \
+		"nanobind>=3,<4" "scikit-build-core>=0.10" cmake ninja
+	touch $@
+
+install: $(VENV)/.ready
+	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(VPY) -m pip install -q --no-build-isolation --no-deps .
+
+demo: install
+	cd examples && ../$(VPY) demo.py
+
+# C kernel tests (plain and with ASan+UBSan), then pytest (and the GPU suite when a GPU is usable)
+test: ctest pytest
+
+ctest: $(VENV)/.ready
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cmake -S . -B build/c -DMSP_CUDA=OFF > /dev/null
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cmake --build build/c -j $(JOBS) > /dev/null
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cmake -S . -B build/asan -DMSP_CUDA=OFF -DMSP_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug > /dev/null
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cmake --build build/asan -j $(JOBS) > /dev/null
+	@echo "C kernel tests (ASan+UBSan):" && ASAN_OPTIONS=detect_leaks=1 ./build/asan/test_kernels | tail -1
+	@echo "C kernel tests:" && cd build/c && PATH=$(CURDIR)/$(VENV)/bin:$$PATH ctest --output-on-failure
+
+pytest: install
+	@if $(VPY) -c "import mlx_sparse as ms, sys; sys.exit(0 if ms.gpu_available() else 1)" 2>/dev/null; then \
+		cd tests && ../$(VPY) -m pytest -q -m gpu; fi
+	cd tests && ../$(VPY) -m pytest -q
+
+bench: install
+	$(VPY) bench/spmv.py
+
+clean:
+	rm -rf build $(VENV)
