@@ -89,3 +89,26 @@ int NAME(csr_todense)(const msp_call *c) {
   }
   return bad ? MSP_EINDEX : MSP_OK;
 }
+
+/* rows[j] = r for every stored entry j of row r (CSR -> COO rows).
+ * in: indptr[m+1]; out: rows[nnz]; iarg: m. */
+int NAME(expand_rows)(const msp_call *c) {
+  if (c->n_in != 1 || c->n_out != 1) return MSP_EINVAL;
+  int64_t m = c->iarg[0], nnz = c->out_len[0];
+  if (m < 0 || c->in_len[0] != m + 1) return MSP_EINVAL;
+  const IT *indptr = (const IT *)c->in[0];
+  IT *rows = (IT *)c->out[0];
+  if ((int64_t)indptr[0] != 0 || (int64_t)indptr[m] != nnz) return MSP_EINDEX;
+  int bad = 0;
+  int nt = msp_threads_for(c, nnz + m);
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad)
+  for (int64_t r = 0; r < m; ++r) {
+    int64_t s = (int64_t)indptr[r], e = (int64_t)indptr[r + 1];
+    if (s < 0 || e < s || e > nnz) {
+      bad = 1;
+      continue;
+    }
+    for (int64_t j = s; j < e; ++j) rows[j] = (IT)r;
+  }
+  return bad ? MSP_EINDEX : MSP_OK;
+}

@@ -1,9 +1,10 @@
 /* Includes the kernel body named by MSP_IMPL once per (value, index) pair; the one instantiation list. */
 /* A body uses VT (stored value), AT (accumulator), IT (index), LOAD(p) -> AT, STORE(p, a),
- * AZERO, and NAME(op) -> msp_<MSP_FAMILY>_<op>_<vt>_<it>. */
+ * AZERO, CONJ(a) (complex conjugate, identity for real types) and NAME(op) -> msp_<MSP_FAMILY>_<op>_<vt>_<it>. */
 #include "types.h"
 
 #define NAME(op) MSP_CAT5(msp, MSP_FAMILY, op, VNAME, INAME)
+#define CONJ(a) (a)
 
 #define VT float
 #define AT float
@@ -45,6 +46,8 @@
 #undef AZERO
 #undef VNAME
 
+#undef CONJ
+#define CONJ(a) conjf(a)
 #define VT msp_c64
 #define AT msp_c64
 #define AZERO ((msp_c64)0.0f)
@@ -65,6 +68,8 @@
 #undef VNAME
 #undef LOAD
 #undef STORE
+#undef CONJ
+#define CONJ(a) (a)
 
 #define VT msp_f16
 #define AT float
@@ -108,3 +113,4 @@
 #undef LOAD
 #undef STORE
 #undef NAME
+#undef CONJ

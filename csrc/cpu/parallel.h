@@ -31,4 +31,28 @@ static inline int msp_threads_for(const msp_call *c, int64_t work) {
 #endif
 }
 
+/* Row boundaries b[0..parts] splitting rows so each part holds about (nnz + m) / parts work units
+ * (a row costs its nonzeros plus one). Computed serially, so monotone even for malformed indptr. */
+#define MSP_DEFINE_PARTITION(IT, SUF)                                                             \
+  static inline void msp_partition_##SUF(const IT *indptr, int64_t m, int64_t nnz, int parts,     \
+                                         int64_t *b) {                                            \
+    int64_t w = nnz + m;                                                                          \
+    b[0] = 0;                                                                                     \
+    for (int t = 1; t < parts; ++t) {                                                             \
+      int64_t target = (w * t) / parts, lo = b[t - 1], hi = m;                                    \
+      while (lo < hi) {                                                                           \
+        int64_t mid = lo + (hi - lo) / 2;                                                         \
+        if ((int64_t)indptr[mid] + mid < target) lo = mid + 1;                                    \
+        else hi = mid;                                                                            \
+      }                                                                                           \
+      b[t] = lo;                                                                                  \
+    }                                                                                             \
+    b[parts] = m;                                                                                 \
+  }
+MSP_DEFINE_PARTITION(int32_t, i32)
+MSP_DEFINE_PARTITION(int64_t, i64)
+#define MSP_PARTITION_(SUF) msp_partition_##SUF
+#define MSP_PARTITION(SUF) MSP_PARTITION_(SUF)
+#define MSP_MAX_PARTS 512
+
 #endif /* MSP_CPU_PARALLEL_H */

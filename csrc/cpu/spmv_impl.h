@@ -1,22 +1,5 @@
 /* Body of the CSR SpMV kernels, instantiated per (VT, IT) by instantiate.h. */
 
-/* Row boundaries b[0..nt] splitting rows so each part holds about (nnz + m) / nt work units
- * (a row costs its nonzeros plus one). Monotone even for malformed indptr. */
-static void NAME(partition)(const IT *indptr, int64_t m, int64_t nnz, int nt, int64_t *b) {
-  int64_t w = nnz + m;
-  b[0] = 0;
-  for (int t = 1; t < nt; ++t) {
-    int64_t target = (w * t) / nt, lo = b[t - 1], hi = m;
-    while (lo < hi) {
-      int64_t mid = lo + (hi - lo) / 2;
-      if ((int64_t)indptr[mid] + mid < target) lo = mid + 1;
-      else hi = mid;
-    }
-    b[t] = lo;
-  }
-  b[nt] = m;
-}
-
 /* y[r] = sum_j A[r, j] x[j] for rows [r0, r1); returns MSP_EINDEX on malformed structure. */
 static int NAME(rows)(const IT *indptr, const IT *indices, const VT *data, const VT *x, VT *y,
                       int64_t r0, int64_t r1, int64_t n, int64_t nnz) {
@@ -56,9 +39,9 @@ int NAME(csr)(const msp_call *c) {
   if (m == 0) return MSP_OK;
   int nt = msp_threads_for(c, nnz + m);
   if (nt == 1) return NAME(rows)(indptr, indices, data, x, y, 0, m, n, nnz);
-  int64_t b[65];
-  if (nt > 64) nt = 64;
-  NAME(partition)(indptr, m, nnz, nt, b);
+  int64_t b[MSP_MAX_PARTS + 1];
+  if (nt > MSP_MAX_PARTS) nt = MSP_MAX_PARTS;
+  MSP_PARTITION(INAME)(indptr, m, nnz, nt, b);
   int status = MSP_OK;
 #pragma omp parallel for num_threads(nt) schedule(static, 1) reduction(| : status)
   for (int t = 0; t < nt; ++t)

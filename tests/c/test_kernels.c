@@ -199,6 +199,67 @@ static int run_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int threa
   CHECK(ok, "spmv_csr %s %s m=%lld n=%lld status %d", VTS[vt], ITS[it], (long long)m,
         (long long)n, st);
 
+  /* spmm: Y = op(A) X for k = 3 and k = 70 (two column blocks), op in {A, A^H, A^T, conj(A)} */
+  for (int kk = 0; kk < 2; ++kk) {
+    int64_t k = kk == 0 ? 3 : 70;
+    int64_t rows_x = m > n ? m : n;
+    void *X = malloc(vs * (size_t)(rows_x * k + 1)), *Y = malloc(vs * (size_t)(rows_x * k + 1));
+    double *Xre = malloc(sizeof(double) * (size_t)(rows_x * k + 1)), *Xim = malloc(sizeof(double) * (size_t)(rows_x * k + 1));
+    for (int64_t q = 0; q < rows_x * k; ++q) {
+      Xre[q] = (double)rand_int(-2, 2);
+      Xim[q] = vt == 4 ? (double)rand_int(-2, 2) : 0;
+      put_val(vt, X, q, Xre[q], Xim[q]);
+    }
+    for (int trans = 0; trans < 2; ++trans)
+      for (int conj = 0; conj < 2; ++conj) {
+        int64_t out_rows = trans ? n : m, in_rows = trans ? m : n;
+        memset(&c, 0, sizeof c);
+        c.n_in = 4, c.n_out = 1;
+        c.in[0] = indptr, c.in[1] = ind, c.in[2] = cval, c.in[3] = X;
+        c.in_len[0] = m + 1, c.in_len[1] = c.in_len[2] = z, c.in_len[3] = in_rows * k;
+        c.out[0] = Y, c.out_len[0] = out_rows * k;
+        c.iarg[0] = m, c.iarg[1] = n, c.iarg[2] = k, c.iarg[3] = conj, c.nthreads = threads;
+        st = find(trans ? "spmm_csr_t" : "spmm_csr", vt, it)(&c);
+        ok = st == MSP_OK;
+        /* reference from the COO triplets (duplicates included) */
+        double *Rre = calloc((size_t)(out_rows * k + 1), sizeof(double));
+        double *Rim = calloc((size_t)(out_rows * k + 1), sizeof(double));
+        for (int64_t e = 0; e < z; ++e) {
+          int64_t ro = trans ? a.col[e] : a.row[e], ri = trans ? a.row[e] : a.col[e];
+          double are = a.re[e], aim = vt == 4 ? (conj ? -a.im[e] : a.im[e]) : 0;
+          for (int64_t q = 0; q < k; ++q) {
+            Rre[ro * k + q] += are * Xre[ri * k + q] - aim * Xim[ri * k + q];
+            Rim[ro * k + q] += are * Xim[ri * k + q] + aim * Xre[ri * k + q];
+          }
+        }
+        for (int64_t q = 0; q < out_rows * k && ok; ++q) {
+          double re, im;
+          get_val(vt, Y, q, &re, &im);
+          ok = re == Rre[q] && im == Rim[q];
+        }
+        free(Rre), free(Rim);
+        CHECK(ok, "spmm %s %s trans=%d conj=%d k=%lld m=%lld n=%lld status %d", VTS[vt], ITS[it],
+              trans, conj, (long long)k, (long long)m, (long long)n, st);
+      }
+    free(X), free(Y), free(Xre), free(Xim);
+  }
+
+  /* expand_rows: the row of every stored entry */
+  {
+    void *rws = malloc(is * (size_t)(z + 1));
+    memset(&c, 0, sizeof c);
+    c.n_in = 1, c.n_out = 1;
+    c.in[0] = indptr, c.in_len[0] = m + 1, c.out[0] = rws, c.out_len[0] = z;
+    c.iarg[0] = m, c.nthreads = threads;
+    st = find("convert_expand_rows", vt, it)(&c);
+    ok = st == MSP_OK;
+    for (int64_t r = 0; r < m && ok; ++r)
+      for (int64_t p = get_idx(it, indptr, r); p < get_idx(it, indptr, r + 1) && ok; ++p)
+        ok = get_idx(it, rws, p) == r;
+    CHECK(ok, "expand_rows %s %s status %d", VTS[vt], ITS[it], st);
+    free(rws);
+  }
+
   /* canonical: sort + count, then sum duplicates; compare with the dense reference */
   void *sind = malloc(is * (size_t)(z + 1)), *sval = malloc(vs * (size_t)(z + 1));
   void *uptr = malloc(is * (size_t)(m + 1));
