@@ -74,7 +74,7 @@
 #define VT msp_f16
 #define AT float
 #define AZERO 0.0f
-#define LOAD(p) msp_f16_to_f32(*(p))
+#define LOAD(p) msp_f16_load(*(p))
 #define STORE(p, a) (*(p) = msp_f32_to_f16(a))
 #define VNAME f16
 #define IT int32_t

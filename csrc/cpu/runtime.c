@@ -51,6 +51,15 @@ const char *msp_status_string(int status) {
   }
 }
 
+float msp_f16_table[65536];
+
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((constructor))
+#endif
+static void msp_init_f16_table(void) {
+  for (uint32_t h = 0; h < 65536u; ++h) msp_f16_table[h] = msp_f16_to_f32((msp_f16)h);
+}
+
 static int msp_default_threads = 0;
 
 void msp_set_num_threads(int n) { msp_default_threads = n > 0 ? n : 0; }

@@ -39,6 +39,11 @@ static inline float msp_f16_to_f32(msp_f16 h) {
   return f;
 }
 
+/* float16 -> float32 through a 64K-entry table (built once at load): an array read per value
+ * instead of the bit manipulation above. */
+extern float msp_f16_table[65536];
+static inline float msp_f16_load(msp_f16 h) { return msp_f16_table[h]; }
+
 static inline msp_f16 msp_f32_to_f16(float f) {
   uint32_t x;
   memcpy(&x, &f, sizeof x);
