@@ -34,6 +34,7 @@ class Gpu:
     scalars: Sequence[int] = field(default_factory=list)
     suffix: str = ""  # kernel variant: names both the kernel and its module
     init_value: Optional[float] = None
+    module: Optional[str] = None  # module variant when it differs from the kernel's suffix
 
 
 def split64(v: int) -> list[int]:
@@ -117,11 +118,11 @@ def launch(
         )
     return mx.fast.precompiled_cuda_kernel(
         name=f"mspcu_{family}_{kernel}_{vt}_{it}{gpu.suffix}",
-        compiled_source=_blob(family, vt, it, gpu.suffix),
+        compiled_source=_blob(family, vt, it, gpu.suffix if gpu.module is None else gpu.module),
         inputs=list(inputs),
         output_shapes=[tuple(s) for s in shapes],
         output_dtypes=list(dtypes),
-        scalars=[int(s) for s in gpu.scalars],
+        scalars=[s if isinstance(s, bool) else int(s) for s in gpu.scalars],
         grid=(int(gpu.threads), 1, 1),
         threadgroup=(GPU_BLOCK, 1, 1),
         init_value=gpu.init_value,
