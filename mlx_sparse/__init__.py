@@ -1,7 +1,8 @@
 """mlx_sparse: sparse arrays for MLX with native C (CPU) and CUDA (GPU) kernels, scipy.sparse-style."""
 
 from ._coo import coo_array
-from ._csr import csr_array, csr_matvec
+from ._csc import csc_array
+from ._csr import csr_array, csr_matmul, csr_matvec, rmatmul, sddmm
 from ._device import use_cpu, use_device, use_gpu
 from ._kernels import get_num_threads, gpu_available, set_num_threads
 
@@ -11,6 +12,10 @@ __all__ = [
     "coo_array",
     "csr_array",
     "csr_matvec",
+    "csr_matmul",
+    "csc_array",
+    "rmatmul",
+    "sddmm",
     "use_cpu",
     "use_gpu",
     "use_device",

@@ -126,6 +126,7 @@ class SparseArray:
 
     format = "?"
     ndim = 2
+    __array_ufunc__ = None  # numpy defers `ndarray @ sparse` to __rmatmul__
     _shape: tuple[int, int]
     data: mx.array
 
@@ -158,6 +159,9 @@ class SparseArray:
 
     def __matmul__(self, other):
         return self.tocsr(canonical=False) @ other
+
+    def __rmatmul__(self, other):
+        return other @ self.tocsr(canonical=False)
 
     def todense(self, stream=None) -> mx.array:
         return self.tocsr(canonical=False).todense(stream=stream)

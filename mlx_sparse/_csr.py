@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, Optional
 
 import mlx.core as mx
@@ -20,6 +19,7 @@ from ._base import (
     promote_operand,
 )
 from ._device import StreamLike, is_gpu, resolve_stream
+from ._products import expand_rows, product
 
 
 class csr_array(SparseArray):
@@ -108,6 +108,11 @@ class csr_array(SparseArray):
     def _buffers(self):
         return [self.data, self.indices, self.indptr]
 
+    @property
+    def _csr_shape(self) -> tuple[int, int]:
+        """Shape of the CSR matrix the buffers describe (the array itself for CSR)."""
+        return self._shape
+
     # ---- conversions --------------------------------------------------------------------
     def tocsr(self, canonical: bool = False, stream: StreamLike = None) -> "csr_array":
         return self.sum_duplicates(stream=stream) if canonical and not self._canonical else self
@@ -159,7 +164,7 @@ class csr_array(SparseArray):
         if self.nnz == 0:
             return csr_array._from_parts(self.data, self.indices, self.indptr, self.shape, True, True)
         if is_gpu(s):
-            rows = _expand_rows("sum_duplicates", self, s)
+            rows = expand_rows("sum_duplicates", self.indptr, self.nnz, self.dtype, s)
             return canonical_from_triplets("sum_duplicates", rows, self.indices, self.data, self.shape, s)
         ind, val, uptr = K.launch(
             "sum_duplicates", "canonical", "csr_sort", self.dtype, self.index_dtype, s,
@@ -171,52 +176,164 @@ class csr_array(SparseArray):
     canonicalize = sum_duplicates
 
     # ---- products -------------------------------------------------------------------------
+    @property
+    def T(self) -> "csc_array":
+        """The transpose as a CSC view of the same buffers (nothing is copied or computed)."""
+        from ._csc import csc_array
+
+        return csc_array._from_parts(self.data, self.indices, self.indptr, (self.shape[1], self.shape[0]), self._sorted, self._canonical)
+
+    def transpose(self) -> "csc_array":
+        return self.T
+
+    @property
+    def H(self) -> "csc_array":
+        """The conjugate transpose (a CSC view; values conjugated lazily for complex dtypes)."""
+        t = self.T
+        if mx.issubdtype(self.dtype, mx.complexfloating):
+            t.data = mx.conj(self.data)
+        return t
+
     def __matmul__(self, other):
-        x = other if isinstance(other, mx.array) else mx.array(np.asarray(other))
-        if x.ndim == 1:
-            return csr_matvec(self, x)
-        raise NotImplementedError(
-            f"csr @ operand of shape {tuple(x.shape)}: only vectors (1-D) are supported by this version"
-        )
+        return csr_matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return rmatmul(other, self)
 
     def matvec(self, x, stream: StreamLike = None) -> mx.array:
         return csr_matvec(self, x, stream=stream)
 
+    def dot(self, other, stream: StreamLike = None) -> mx.array:
+        return csr_matmul(self, other, stream=stream)
 
-def csr_matvec(A: csr_array, x: Any, stream: StreamLike = None) -> mx.array:
-    """``y = A @ x`` for CSR ``A`` (m, n) and a dense vector ``x`` (n,); lazy."""
-    op = "csr_matvec"
-    if not isinstance(A, csr_array):
-        raise TypeError(f"{op}: A must be a csr_array, got {type(A).__name__}")
+    def multiply(self, other, stream: StreamLike = None) -> "csr_array":
+        """Elementwise product with a dense array broadcastable to the shape (sparse result)."""
+        return multiply_dense(self, other, stream=stream)
+
+
+def product_rows(op: str, A, x, stream, trans: bool) -> mx.array:
+    """op(A) applied to the last axis of x: x (..., rows_in) -> (..., rows_out); lazy, differentiable.
+    ``A`` is any sparse array whose buffers are CSR of shape ``A._csr_shape``."""
+    if not isinstance(A, SparseArray):
+        raise TypeError(f"{op}: A must be a sparse array, got {type(A).__name__}")
     rt, x = promote_operand(op, A.dtype, x)
-    m, n = A.shape
-    if x.ndim != 1 or x.shape[0] != n:
-        raise ValueError(f"{op}: shape mismatch, A is {A.shape} and x is {tuple(x.shape)} (expected ({n},))")
     s = resolve_stream(stream)
+    m, n = A._csr_shape
+    rows_in, rows_out = (m, n) if trans else (n, m)
+    if x.ndim == 0 or x.shape[-1] != rows_in:
+        raise ValueError(f"{op}: shape mismatch, A is {A.shape} and x is {tuple(x.shape)} (last axis must be {rows_in})")
     data = A.data if A.dtype == rt else A.data.astype(rt, stream=s)
     x = x if x.dtype == rt else x.astype(rt, stream=s)
-    if m == 0 or A.nnz == 0:
-        return mx.zeros((m,), dtype=rt, stream=s)
-    g = _spmv_lanes(A.nnz / max(m, 1))
-    gpu = K.Gpu(
-        threads=K.grid_threads(-(-m // (K.GPU_BLOCK // g)) * K.GPU_BLOCK),
-        scalars=K.split64(m) + K.split64(n) + K.split64(A.nnz),
-        suffix=f"_g{g}",
-    )
-    (y,) = K.launch(op, "spmv", "csr", rt, A.index_dtype, s, [A.indptr, A.indices, data, x], [(m,)], [rt], [m, n], gpu)
-    return y
+    if x.ndim == 1:
+        return product(op, data, A.indices, A.indptr, (m, n), x, trans, s)
+    batch = x.shape[:-1]
+    with mx.stream(s):
+        xt = mx.transpose(x.reshape(-1, rows_in))  # (rows_in, B): batch as columns
+    y = product(op, data, A.indices, A.indptr, (m, n), xt, trans, s)
+    with mx.stream(s):
+        return mx.transpose(y).reshape(*batch, rows_out)
 
 
-def _spmv_lanes(avg_row: float) -> int:
-    """Lanes per row of the GPU SpMV kernel, from the mean row length (H100 measurements: one lane
-    per row is fastest up to ~8 nonzeros per row, four lanes around 16). MLX_SPARSE_SPMV=g<N> forces N."""
-    forced = os.environ.get("MLX_SPARSE_SPMV", "")
-    if forced[:1] == "g" and forced[1:] in ("1", "2", "4", "8", "16", "32"):
-        return int(forced[1:])
-    for g, limit in ((1, 8), (4, 24), (8, 64), (16, 128)):
-        if avg_row <= limit:
-            return g
-    return 32
+def product_matrix(op: str, A, X, stream, trans: bool) -> mx.array:
+    """op(A) @ X with matmul semantics: X (rows_in,) or (..., rows_in, k); lazy, differentiable."""
+    if not isinstance(A, SparseArray):
+        raise TypeError(f"{op}: A must be a sparse array, got {type(A).__name__}")
+    rt, X = promote_operand(op, A.dtype, X)
+    if X.ndim <= 1:
+        return product_rows(op, A, X, stream, trans)
+    s = resolve_stream(stream)
+    m, n = A._csr_shape
+    rows_in, rows_out = (m, n) if trans else (n, m)
+    if X.shape[-2] != rows_in:
+        raise ValueError(f"{op}: shape mismatch, A is {A.shape} and X is {tuple(X.shape)} (expected (..., {rows_in}, k))")
+    data = A.data if A.dtype == rt else A.data.astype(rt, stream=s)
+    X = X if X.dtype == rt else X.astype(rt, stream=s)
+    if X.ndim == 2:
+        return product(op, data, A.indices, A.indptr, (m, n), X, trans, s)
+    batch, k = X.shape[:-2], X.shape[-1]
+    with mx.stream(s):  # (..., rows_in, k) -> (rows_in, B * k): batches side by side as columns
+        X2 = mx.transpose(X.reshape(-1, rows_in, k), (1, 0, 2)).reshape(rows_in, -1)
+    Y2 = product(op, data, A.indices, A.indptr, (m, n), X2, trans, s)
+    with mx.stream(s):
+        return mx.transpose(Y2.reshape(rows_out, -1, k), (1, 0, 2)).reshape(*batch, rows_out, k)
+
+
+def _entry_coords(op: str, A, s):
+    """(row, col) of every stored entry of A (lazy)."""
+    m, n = A._csr_shape
+    r = expand_rows(op, A.indptr, A.nnz, A.dtype, s)
+    return (r, A.indices) if A.format != "csc" else (A.indices, r)
+
+
+def sddmm(A, X: Any, Y: Any, stream: StreamLike = None):
+    """Sampled dense-dense product: ``A ⊙ (X @ Y)`` on A's pattern, X (m, k), Y (k, n); lazy,
+    differentiable in A's values, X and Y (MLX gathers and a row-wise dot)."""
+    op = "sddmm"
+    if not isinstance(A, SparseArray):
+        raise TypeError(f"{op}: A must be a sparse array, got {type(A).__name__}")
+    A = A if A.format in ("csr", "csc") else A.tocsr(canonical=False)
+    X = X if isinstance(X, mx.array) else mx.array(np.asarray(X))
+    Y = Y if isinstance(Y, mx.array) else mx.array(np.asarray(Y))
+    m, n = A.shape
+    if X.ndim != 2 or Y.ndim != 2 or X.shape[0] != m or Y.shape[1] != n or X.shape[1] != Y.shape[0]:
+        raise ValueError(f"{op}: shapes A {A.shape}, X {tuple(X.shape)}, Y {tuple(Y.shape)} do not chain")
+    s = resolve_stream(stream)
+    r, c = _entry_coords(op, A, s)
+    with mx.stream(s):
+        vals = A.data * mx.sum(mx.take(X, r, axis=0) * mx.take(mx.transpose(Y), c, axis=0), axis=-1)
+    return type(A)._from_parts(vals, A.indices, A.indptr, A.shape, A.sorted_indices, A.has_canonical_format)
+
+
+def multiply_dense(A, other: Any, stream: StreamLike = None):
+    """Elementwise ``A * other`` for a dense ``other`` broadcastable to A's shape: a sparse result
+    on A's pattern (values gathered from ``other``); lazy and differentiable."""
+    op = "multiply"
+    if isinstance(other, SparseArray):
+        raise TypeError(f"{op}: sparse * sparse is not supported yet")
+    D = other if isinstance(other, mx.array) else mx.array(np.asarray(other))
+    m, n = A.shape
+    try:
+        np.broadcast_shapes(tuple(D.shape), (m, n))
+    except ValueError:
+        raise ValueError(f"{op}: operand of shape {tuple(D.shape)} does not broadcast to {A.shape}") from None
+    s = resolve_stream(stream)
+    if D.ndim == 0 or D.size == 1:
+        with mx.stream(s):
+            vals = A.data * D.reshape(())
+    else:
+        r, c = _entry_coords(op, A, s)
+        with mx.stream(s):
+            D2 = mx.broadcast_to(D, (m, n))
+            vals = A.data * D2[r.astype(mx.int64), c.astype(mx.int64)]
+    return type(A)._from_parts(vals, A.indices, A.indptr, A.shape, A.sorted_indices, A.has_canonical_format)
+
+
+def csr_matvec(A, x: Any, stream: StreamLike = None) -> mx.array:
+    """``y = A x`` over the last axis of ``x``: ``x`` (..., n) -> (..., m); lazy, differentiable."""
+    if not isinstance(A, csr_array):
+        raise TypeError(f"csr_matvec: A must be a csr_array, got {type(A).__name__}")
+    return product_rows("csr_matvec", A, x, stream, trans=False)
+
+
+def csr_matmul(A, X: Any, stream: StreamLike = None) -> mx.array:
+    """``A @ X`` with matmul semantics (X: (n,), (n, k) or (..., n, k)); lazy, differentiable."""
+    return product_matrix("matmul", A, X, stream, trans=A.format == "csc")
+
+
+def rmatmul(X: Any, A, stream: StreamLike = None) -> mx.array:
+    """``X @ A`` (dense @ sparse): (..., m) or (..., p, m) @ A (m, n), computed as (A^T X^T)^T
+    without forming A^T. (``mx.array.__matmul__`` does not defer to other types, so with an MLX
+    array on the left call this function, or write ``(A.T @ X.T).T``.)"""
+    X = X if isinstance(X, mx.array) else mx.array(np.asarray(X))
+    trans = A.format != "csc"
+    if X.ndim <= 1:
+        return product_rows("rmatmul", A, X, stream, trans)
+    s = resolve_stream(stream)
+    with mx.stream(s):
+        Xt = mx.swapaxes(X, -1, -2)
+    Y = product_matrix("rmatmul", A, Xt, stream, trans)
+    with mx.stream(s):
+        return mx.swapaxes(Y, -1, -2)
 
 
 # ---- structural helpers shared with COO -----------------------------------------------------
@@ -228,14 +345,6 @@ def _is_scipy_sparse(a) -> bool:
     except ImportError:  # pragma: no cover
         return False
     return sp.issparse(a)
-
-
-def _expand_rows(op: str, A: "csr_array", s: mx.Stream) -> mx.array:
-    """GPU: the row id of every stored entry (CSR -> COO rows); lazy."""
-    m = A.shape[0]
-    gpu = K.Gpu(threads=K.grid_threads(m * 32), scalars=K.split64(m) + K.split64(A.nnz))
-    (rows,) = K.launch(op, "convert", "expand_rows", A.dtype, A.index_dtype, s, [A.indptr], [(A.nnz,)], [A.index_dtype], gpu=gpu)
-    return rows
 
 
 def _sumdup_cpu(op, indptr, ind, val, uptr, shape, s) -> csr_array:

@@ -63,8 +63,14 @@ def test_promotion_follows_mlx():
 
 def test_spmv_errors():
     A = ms.csr_array(sp.random(4, 3, density=0.5, format="csr", random_state=0, dtype=np.float32))
-    with pytest.raises(ValueError, match="csr_matvec.*shape"):
+    with pytest.raises(ValueError, match="matmul.*shape"):
         A @ mx.ones(4)
+    with pytest.raises(ValueError, match="matmul.*shape"):
+        A @ mx.ones((4, 2))
+    with pytest.raises(ValueError, match="rmatmul.*shape"):
+        ms.rmatmul(mx.ones(3), A)
+    with pytest.raises(ValueError, match="rmatmul.*shape"):
+        np.ones(3, np.float32) @ A
     with pytest.raises(ValueError, match="csr_matvec.*shape"):
         ms.csr_matvec(A, mx.ones((3, 1, 1)))
     with pytest.raises(TypeError, match="csr_matvec"):

@@ -1,0 +1,114 @@
+"""CSC arrays: the transpose layout of CSR. Products use the CSR kernels with the roles swapped."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import mlx.core as mx
+
+from ._base import SparseArray, host
+from ._csr import csr_array, csr_matmul, multiply_dense, rmatmul
+from ._device import StreamLike, resolve_stream
+
+
+class csc_array(SparseArray):
+    """Compressed sparse column array: ``csc_array((data, indices, indptr), shape=(m, n))`` with
+    ``indptr`` over columns (n + 1) and ``indices`` the row of each entry; or from scipy.
+    Its buffers are exactly those of the CSR array of its transpose, so ``.T`` is free."""
+
+    format = "csc"
+
+    def __init__(self, arg: Any, shape: Optional[tuple[int, int]] = None, **kwargs):
+        if hasattr(arg, "tocsc") and not isinstance(arg, (tuple, SparseArray)):
+            c = arg.tocsc()
+            shape = c.shape if shape is None else shape
+            kwargs.setdefault("canonical", bool(c.has_canonical_format))
+            arg = (c.data, c.indices, c.indptr)
+        if shape is None:
+            raise ValueError("csc_array: shape is required")
+        t = csr_array(arg, shape=(int(shape[1]), int(shape[0])), **kwargs)
+        self._init_from(t)
+
+    def _init_from(self, t: csr_array):
+        self.data, self.indices, self.indptr = t.data, t.indices, t.indptr
+        self._shape = (t.shape[1], t.shape[0])
+        self._sorted, self._canonical = t.sorted_indices, t.has_canonical_format
+        return self
+
+    @classmethod
+    def _from_parts(cls, data, indices, indptr, shape, sorted_indices=False, canonical=False):
+        t = csr_array._from_parts(data, indices, indptr, (shape[1], shape[0]), sorted_indices, canonical)
+        return cls.__new__(cls)._init_from(t)
+
+    @property
+    def index_dtype(self) -> mx.Dtype:
+        return self.indices.dtype
+
+    @property
+    def sorted_indices(self) -> bool:
+        return self._sorted
+
+    @property
+    def has_canonical_format(self) -> bool:
+        return self._canonical
+
+    @property
+    def _csr_shape(self) -> tuple[int, int]:
+        return (self._shape[1], self._shape[0])
+
+    def _buffers(self):
+        return [self.data, self.indices, self.indptr]
+
+    @property
+    def T(self) -> csr_array:
+        """The transpose: a CSR view of the same buffers."""
+        return csr_array._from_parts(self.data, self.indices, self.indptr, self._csr_shape, self._sorted, self._canonical)
+
+    def transpose(self) -> csr_array:
+        return self.T
+
+    @property
+    def H(self) -> csr_array:
+        t = self.T
+        if mx.issubdtype(self.dtype, mx.complexfloating):
+            t.data = mx.conj(self.data)
+        return t
+
+    def astype(self, dtype: mx.Dtype, stream: StreamLike = None) -> "csc_array":
+        return self.T.astype(dtype, stream=stream).T
+
+    def todense(self, stream: StreamLike = None) -> mx.array:
+        s = resolve_stream(stream)
+        return mx.transpose(self.T.todense(stream=s), stream=s)
+
+    def tocsr(self, canonical: bool = False, stream: StreamLike = None) -> csr_array:
+        """CSR form (a structural transpose: entries regrouped by row)."""
+        from ._coo import coo_array
+        from ._products import expand_rows
+
+        s = resolve_stream(stream)
+        cols = expand_rows("tocsr", self.indptr, self.nnz, self.dtype, s)
+        coo = coo_array.__new__(coo_array)
+        coo.data, coo.row, coo.col, coo._shape = self.data, self.indices, cols, self.shape
+        return coo.tocsr(canonical=canonical, stream=s)
+
+    def to_numpy(self):
+        return host(self.data), host(self.indices), host(self.indptr)
+
+    def to_scipy(self):
+        import scipy.sparse as sp
+
+        d, i, p = self.to_numpy()
+        return sp.csc_array((d, i, p), shape=self.shape)
+
+    def __matmul__(self, other):
+        return csr_matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return rmatmul(other, self)
+
+    def matvec(self, x, stream: StreamLike = None) -> mx.array:
+        return csr_matmul(self, x, stream=stream)
+
+    def multiply(self, other, stream: StreamLike = None) -> "csc_array":
+        return multiply_dense(self, other, stream=stream)
