@@ -139,21 +139,35 @@ class csr_array(SparseArray):
         return out
 
     def todense(self, stream: StreamLike = None) -> mx.array:
-        """Dense ``(m, n)`` MLX array (duplicates summed); lazy."""
+        """Dense ``(m, n)`` MLX array (duplicates summed); lazy, differentiable in the values."""
         s = resolve_stream(stream)
         m, n = self.shape
         if m * n == 0 or self.nnz == 0:
             return mx.zeros((m, n), dtype=self.dtype, stream=s)
-        gpu = K.Gpu(
-            threads=K.grid_threads(m * 32),
-            scalars=K.split64(m) + K.split64(n) + K.split64(self.nnz),
-            init_value=0.0,
-        )
-        (d,) = K.launch(
-            "todense", "convert", "csr_todense", self.dtype, self.index_dtype, s,
-            [self.indptr, self.indices, self.data], [(m * n,)], [self.dtype], [m, n], gpu,
-        )
-        return d.reshape(m, n, stream=s)
+        indices, indptr, nnz = self.indices, self.indptr, self.nnz
+
+        def raw(d):
+            gpu = K.Gpu(threads=K.grid_threads(m * 32), scalars=K.split64(m) + K.split64(n) + K.split64(nnz), init_value=0.0)
+            (out,) = K.launch("todense", "convert", "csr_todense", d.dtype, indices.dtype, s,
+                              [indptr, indices, d], [(m * n,)], [d.dtype], [m, n], gpu)
+            return out.reshape(m, n, stream=s)
+
+        @mx.custom_function
+        def f(d):
+            return raw(mx.stop_gradient(d, stream=s))
+
+        @f.vjp
+        def f_vjp(primals, cotangent, output):  # d data_j = G[row_j, col_j]
+            rows = expand_rows("todense", indptr, nnz, self.dtype, s)
+            with mx.stream(s):
+                flat = rows.astype(mx.int64) * n + indices.astype(mx.int64)
+                return mx.take(cotangent.reshape(-1), flat).astype(primals[0].dtype)
+
+        @f.jvp
+        def f_jvp(primals, tangents):
+            return raw(tangents[0].astype(primals[0].dtype, stream=s))
+
+        return f(self.data)
 
     def sum_duplicates(self, stream: StreamLike = None) -> "csr_array":
         """Canonical CSR (sorted, duplicates summed, explicit zeros kept). Synchronizes once on the new nnz."""

@@ -74,6 +74,8 @@ def product(op, data, indices, indptr, shape, x, trans: bool, s: mx.Stream) -> m
 
     @mx.custom_function
     def f(d, xx):
+        # the kernel node sees detached inputs, so MLX's jvp tape holds only this function's rule
+        d, xx = mx.stop_gradient(d, stream=s), mx.stop_gradient(xx, stream=s)
         return raw_product(op, d, indices, indptr, shape, xx, trans, False, s)
 
     @f.vjp

@@ -1,0 +1,225 @@
+"""Sparse x dense products against scipy: A @ X, batches, transposes, dense @ sparse, sddmm, multiply,
+and autodiff (vjp/jvp against dense equivalents and finite differences), on every format."""
+
+import mlx.core as mx
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import mlx_sparse as ms
+from conftest import GPU_VALUE_DTYPES, INDEX_DTYPES, RTOL, VALUE_DTYPES, random_coo, rel_err, scipy_coo, to_host
+
+SHAPES = [(0, 5, 0), (6, 0, 0), (1, 1, 1), (13, 9, 40), (300, 200, 5000)]
+
+
+def _skip(device, vt):
+    if device == mx.gpu and vt not in GPU_VALUE_DTYPES:
+        pytest.skip("float64 is CPU-only")
+
+
+def _dense(shape, vt, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(shape)
+    if vt == "complex64":
+        a = a + 1j * rng.standard_normal(shape)
+    return mx.array(a.astype(VALUE_DTYPES[vt][1])).astype(VALUE_DTYPES[vt][0])
+
+
+def _mats(m, n, nnz, vt, it, seed=0):
+    data, row, col = random_coo(m, n, nnz, vt, seed=seed)
+    coo = ms.coo_array((data, (row, col)), shape=(m, n), dtype=VALUE_DTYPES[vt][0], index_dtype=INDEX_DTYPES[it])
+    ref = scipy_coo(data, row, col, (m, n)).tocsr()
+    return coo, ref
+
+
+def _ref64(x):
+    return to_host(x).astype(np.complex128)
+
+
+@pytest.mark.parametrize("vt", list(VALUE_DTYPES))
+@pytest.mark.parametrize("it", list(INDEX_DTYPES))
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("k", [1, 3, 70])
+def test_matmul_every_format(device, vt, it, shape, k):
+    _skip(device, vt)
+    m, n, nnz = shape
+    coo, ref = _mats(m, n, nnz, vt, it, seed=k)
+    X = _dense((n, k), vt, 1)
+    csr = coo.tocsr(canonical=False, stream=device)
+    csc = ms.csc_array(ref.tocsc(), dtype=VALUE_DTYPES[vt][0], index_dtype=INDEX_DTYPES[it])
+    expect = ref @ _ref64(X)
+    tol = 4 * RTOL[vt]
+    with mx.stream(device):
+        for A in (coo, csr, csc):
+            Y = A @ X
+            assert Y.shape == (m, k) and Y.dtype == VALUE_DTYPES[vt][0]
+            assert rel_err(_ref64(Y), expect) <= tol, A.format
+
+
+@pytest.mark.parametrize("vt", list(VALUE_DTYPES))
+@pytest.mark.parametrize("it", list(INDEX_DTYPES))
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_transposes_and_dense_at_sparse(device, vt, it, shape):
+    _skip(device, vt)
+    m, n, nnz = shape
+    coo, ref = _mats(m, n, nnz, vt, it, seed=5)
+    A = coo.tocsr(stream=device)
+    x, X = _dense((m,), vt, 2), _dense((m, 4), vt, 3)
+    tol = 4 * RTOL[vt]
+    with mx.stream(device):
+        assert A.T.shape == (n, m) and A.T.format == "csc"
+        assert rel_err(_ref64(A.T @ x), ref.T @ _ref64(x)) <= tol
+        assert rel_err(_ref64(A.H @ X), ref.conj().T @ _ref64(X)) <= tol
+        assert rel_err(_ref64(A.T.T @ _dense((n,), vt, 4)), ref @ _ref64(_dense((n,), vt, 4))) <= tol
+        P = _dense((3, m), vt, 6)
+        assert rel_err(_ref64(ms.rmatmul(P, A)), _ref64(P) @ ref) <= tol
+        assert rel_err(_ref64(ms.rmatmul(x, A)), _ref64(x) @ ref) <= tol
+        assert rel_err(_ref64(A.T.todense()), ref.T.toarray()) <= tol
+        assert rel_err(_ref64(A.T.tocsr().todense()), ref.T.toarray()) <= tol
+
+
+def test_numpy_left_operand_defers():
+    s = sp.random(8, 5, density=0.4, format="csr", random_state=0, dtype=np.float32)
+    A = ms.csr_array(s)
+    x = np.arange(8, dtype=np.float32)
+    np.testing.assert_allclose(np.array(x @ A), x @ s, rtol=1e-5)
+
+
+@pytest.mark.parametrize("vt", ["float32", "complex64", "bfloat16"])
+def test_batched(device, vt):
+    coo, ref = _mats(40, 30, 300, vt, "int32", seed=2)
+    A = coo.tocsr(stream=device)
+    xb = _dense((2, 3, 30), vt, 7)
+    Xb = _dense((2, 30, 5), vt, 8)
+    with mx.stream(device):
+        y = ms.csr_matvec(A, xb)
+        assert y.shape == (2, 3, 40)
+        assert rel_err(_ref64(y), np.einsum("mn,abn->abm", ref.toarray(), _ref64(xb))) <= 4 * RTOL[vt]
+        Y = A @ Xb
+        assert Y.shape == (2, 40, 5)
+        assert rel_err(_ref64(Y), np.einsum("mn,bnk->bmk", ref.toarray(), _ref64(Xb))) <= 4 * RTOL[vt]
+        # batch b equals the single product
+        assert rel_err(_ref64(Y[1]), _ref64(A @ Xb[1])) <= 4 * RTOL[vt]
+
+
+@pytest.mark.parametrize("vt", ["float32", "float64", "complex64"])
+def test_sddmm_and_multiply(device, vt):
+    _skip(device, vt)
+    coo, ref = _mats(20, 15, 80, vt, "int32", seed=4)
+    A = coo.tocsr(stream=device)
+    X, Y = _dense((20, 6), vt, 1), _dense((6, 15), vt, 2)
+    with mx.stream(device):
+        S = ms.sddmm(A, X, Y)
+        assert S.format == "csr" and S.nnz == A.nnz
+        expect = ref.multiply(_ref64(X) @ _ref64(Y)).toarray()
+        assert rel_err(_ref64(S.todense()), expect) <= 4 * RTOL[vt]
+        D = _dense((20, 15), vt, 3)
+        assert rel_err(_ref64(A.multiply(D).todense()), ref.multiply(_ref64(D)).toarray()) <= 4 * RTOL[vt]
+        r = _dense((15,), vt, 4)  # broadcast along rows
+        assert rel_err(_ref64(A.multiply(r).todense()), ref.multiply(_ref64(r)[None, :]).toarray()) <= 4 * RTOL[vt]
+        assert rel_err(_ref64(A.multiply(mx.array(2.0)).todense()), 2 * ref.toarray()) <= 4 * RTOL[vt]
+    with pytest.raises(ValueError, match="sddmm"):
+        ms.sddmm(A, X, Y.T)
+    with pytest.raises(ValueError, match="multiply"):
+        A.multiply(mx.ones((3, 3)))
+
+
+def _dense_equivalent(m, n, rows, cols):
+    def build(d):
+        return mx.zeros((m, n), dtype=d.dtype).at[rows, cols].add(d)
+
+    return build
+
+
+@pytest.mark.parametrize("vt", ["float32", "complex64"])
+@pytest.mark.parametrize("trans", [False, True])
+@pytest.mark.parametrize("k", [None, 3])
+def test_vjp_and_jvp_match_dense(device, vt, trans, k):
+    m, n = 25, 18
+    data, row, col = random_coo(m, n, 120, vt, seed=3)
+    A0 = ms.coo_array((data, (row, col)), shape=(m, n)).tocsr(stream=device)
+    idx, ptr = A0.indices, A0.indptr
+    rows = mx.array(np.repeat(np.arange(m), np.diff(np.array(ptr))).astype(np.int32))
+    dense = _dense_equivalent(m, n, rows, idx)
+    rows_in = m if trans else n
+    x = _dense((rows_in,) if k is None else (rows_in, k), vt, 9)
+    d0 = A0.data
+
+    def sparse_fn(d, x):
+        A = ms.csr_array((d, idx, ptr), shape=(m, n), validate=False)  # built inside: no sync
+        return (A.T @ x) if trans else (A @ x)
+
+    def dense_fn(d, x):
+        D = dense(d)
+        return (D.T @ x) if trans else (D @ x)
+
+    with mx.stream(device):
+        out_s, out_d = sparse_fn(d0, x), dense_fn(d0, x)
+        assert rel_err(_ref64(out_s), _ref64(out_d)) < 1e-5
+        g = _dense(out_s.shape, vt, 11)
+        _, vs = mx.vjp(sparse_fn, [d0, x], [g])
+        _, vd = mx.vjp(dense_fn, [d0, x], [g])
+        for a, b in zip(vs, vd):
+            assert rel_err(_ref64(a), _ref64(b)) < 1e-5
+        td, tx = _dense(d0.shape, vt, 12), _dense(x.shape, vt, 13)
+        _, js = mx.jvp(sparse_fn, [d0, x], [td, tx])
+        jd = dense_fn(td, x) + dense_fn(d0, tx)  # the product is bilinear (MLX's scatter has no jvp)
+        assert rel_err(_ref64(js[0]), _ref64(jd)) < 1e-5
+
+
+def test_grad_finite_differences():
+    m, n = 12, 9
+    data, row, col = random_coo(m, n, 40, "float64", seed=1, dups=False)
+    A = ms.coo_array((data, (row, col)), shape=(m, n), dtype=mx.float64).tocsr()
+    idx, ptr = A.indices, A.indptr
+    x = mx.array(np.random.default_rng(0).standard_normal(n), dtype=mx.float64)
+
+    def loss(d, x):
+        B = ms.csr_array((d, idx, ptr), shape=(m, n), validate=False)
+        return mx.sum((B @ x) ** 2 * (B @ (x * x)))  # polynomial: MLX's float64 sin is float32-accurate
+
+    gd, gx = mx.grad(loss, argnums=(0, 1))(A.data, x)
+    eps = 1e-6
+    d_np, x_np = np.array(A.data), np.array(x)
+    for j in (0, 7, len(d_np) - 1):
+        e = np.zeros_like(d_np)
+        e[j] = eps
+        fd = (loss(mx.array(d_np + e, dtype=mx.float64), x).item() - loss(mx.array(d_np - e, dtype=mx.float64), x).item()) / (2 * eps)
+        assert abs(fd - np.array(gd)[j]) < 1e-6 * max(1, abs(fd))
+    for j in (0, n - 1):
+        e = np.zeros_like(x_np)
+        e[j] = eps
+        fd = (loss(A.data, mx.array(x_np + e, dtype=mx.float64)).item() - loss(A.data, mx.array(x_np - e, dtype=mx.float64)).item()) / (2 * eps)
+        assert abs(fd - np.array(gx)[j]) < 1e-6 * max(1, abs(fd))
+
+
+def test_grad_through_todense_multiply_sddmm_and_astype():
+    m, n = 10, 8
+    data, row, col = random_coo(m, n, 30, "float32", seed=2, dups=False)
+    A = ms.coo_array((data, (row, col)), shape=(m, n)).tocsr()
+    idx, ptr = A.indices, A.indptr
+    X, Y = _dense((m, 3), "float32", 1), _dense((3, n), "float32", 2)
+    rows = mx.array(np.repeat(np.arange(m), np.diff(np.array(ptr))).astype(np.int32))
+    dense = _dense_equivalent(m, n, rows, idx)
+
+    def s_fn(d, X):
+        B = ms.csr_array((d, idx, ptr), shape=(m, n), validate=False)
+        return mx.sum(ms.sddmm(B, X, Y).astype(mx.float32).todense() ** 2) + mx.sum(B.multiply(X[:, :1]).todense())
+
+    def d_fn(d, X):
+        D = dense(d)
+        return mx.sum((D * (X @ Y)) ** 2) + mx.sum(D * X[:, :1])
+
+    gs = mx.grad(s_fn, argnums=(0, 1))(A.data, X)
+    gd = mx.grad(d_fn, argnums=(0, 1))(A.data, X)
+    for a, b in zip(gs, gd):
+        assert rel_err(np.array(a), np.array(b)) < 1e-5
+
+
+def test_compile():
+    s = sp.random(30, 20, density=0.3, format="csr", random_state=0, dtype=np.float32)
+    A = ms.csr_array(s)
+    f = mx.compile(lambda x: mx.sin(A @ x) + 1.0)
+    x = mx.array(np.random.default_rng(0).standard_normal(20).astype(np.float32))
+    np.testing.assert_allclose(np.array(f(x)), np.sin(s @ np.array(x)) + 1.0, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.array(f(2 * x)), np.sin(s @ (2 * np.array(x))) + 1.0, rtol=1e-5, atol=1e-6)
