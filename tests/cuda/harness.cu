@@ -11,6 +11,22 @@
 #include "../../csrc/cuda/spmv.cu"
 #include "../../csrc/cuda/convert.cu"
 #include "../../csrc/cuda/canonical.cu"
+#undef MSP_SPMV
+#define MSP_SPMM_V 1
+#include "../../csrc/cuda/spmm.cu"
+#undef MSP_SPMM
+#define MSP_SPMM_EXTRA(IT, INAME, V)                                                              \
+  extern "C" __global__ void MSP_CAT(MSP_KNAME(spmm, csr, VNAME, INAME), _v##V)(                  \
+      const IT* indptr, const IT* indices, const VT* data, const VT* X, VT* Y, int m_lo, int m_hi,  \
+      int n_lo, int n_hi, int k_lo, int k_hi, int z_lo, int z_hi, bool conj) {                   \
+    spmm_csr<IT, V>(indptr, indices, data, X, Y, msp_join(m_lo, m_hi), msp_join(n_lo, n_hi),     \
+                    msp_join(k_lo, k_hi), msp_join(z_lo, z_hi), conj);                           \
+  }
+#if defined(MSP_IT_I32)
+MSP_SPMM_EXTRA(int, i32, 2) MSP_SPMM_EXTRA(int, i32, 4)
+#else
+MSP_SPMM_EXTRA(long long, i64, 2) MSP_SPMM_EXTRA(long long, i64, 4)
+#endif
 
 #if defined(MSP_IT_I32)
 typedef int IT;
@@ -237,11 +253,81 @@ static void test_spmv(const Csr& a) {
   cudaFree(ov), cudaFree(optr), cudaFree(dp), cudaFree(di), cudaFree(dv), cudaFree(dx);
 }
 
+// host rounding of an accumulator value to the stored type (for the A^T X accumulator outputs)
+static VT round_acc(AT a) {
+#if defined(MSP_VT_C64)
+  return a;
+#else
+  return hval(a, 0.f);
+#endif
+}
+
+static void test_spmm(const Csr& a) {
+  long long m = a.m, n = a.n, nnz = (long long)a.ind.size();
+  IT *dp = dev(a.indptr), *di = dev(a.ind);
+  VT* dv = dev(a.val);
+  for (long long k : {1LL, 5LL, 64LL, 130LL}) {
+    for (int conj = 0; conj < 2; ++conj) {
+      for (int trans = 0; trans < 2; ++trans) {
+        long long in_rows = trans ? m : n, out_rows = trans ? n : m;
+        std::vector<VT> x(in_rows * k), yref(out_rows * k);
+        for (auto& v : x) v = hval((float)rnd(-2, 2), (float)rnd(-2, 2));
+        msp_call c;
+        memset(&c, 0, sizeof c);
+        c.n_in = 4, c.n_out = 1;
+        c.in[0] = a.indptr.data(), c.in[1] = a.ind.data(), c.in[2] = a.val.data(), c.in[3] = x.data();
+        c.in_len[0] = m + 1, c.in_len[1] = c.in_len[2] = nnz, c.in_len[3] = in_rows * k;
+        c.out[0] = yref.data(), c.out_len[0] = out_rows * k;
+        c.iarg[0] = m, c.iarg[1] = n, c.iarg[2] = k, c.iarg[3] = conj;
+        CHECK(call_c(trans ? "spmm_csr_t" : "spmm_csr", &c) == MSP_OK, "C spmm status");
+        VT* dx = dev(x);
+        if (!trans) {
+          for (int v = 1; v <= 4; v *= 2) {
+            VT* dy = dev_poison<VT>(out_rows * k);
+            unsigned blocks = blocks_for(m * 32);
+            if (v == 1)
+              MSP_CAT(MSP_KNAME(spmm, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _v1)<<<blocks, 256>>>(
+                  dp, di, dv, dx, dy, lo32(m), hi32(m), lo32(n), hi32(n), lo32(k), hi32(k), lo32(nnz), hi32(nnz), conj);
+            else if (v == 2)
+              MSP_CAT(MSP_KNAME(spmm, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _v2)<<<blocks, 256>>>(
+                  dp, di, dv, dx, dy, lo32(m), hi32(m), lo32(n), hi32(n), lo32(k), hi32(k), lo32(nnz), hi32(nnz), conj);
+            else
+              MSP_CAT(MSP_KNAME(spmm, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _v4)<<<blocks, 256>>>(
+                  dp, di, dv, dx, dy, lo32(m), hi32(m), lo32(n), hi32(n), lo32(k), hi32(k), lo32(nnz), hi32(nnz), conj);
+            CK(cudaGetLastError());
+            CK(cudaDeviceSynchronize());
+            auto y = host(dy, out_rows * k);
+            CHECK(same(y.data(), yref.data(), out_rows * k), "spmm v=%d k=%lld conj=%d m=%lld n=%lld", v, k, conj, m, n);
+            CK(cudaFree(dy));
+          }
+        } else {
+          AT* dy = nullptr;
+          CK(cudaMalloc(&dy, sizeof(AT) * (out_rows * k + 1)));
+          CK(cudaMemset(dy, 0, sizeof(AT) * (out_rows * k + 1)));  // MLX's init_value = 0
+          MSP_KNAME(spmm, csr_t, VNAME, MSP_CAT(i, MSP_IBITS))<<<blocks_for(m * 32), 256>>>(
+              dp, di, dv, dx, dy, lo32(m), hi32(m), lo32(n), hi32(n), lo32(k), hi32(k), lo32(nnz), hi32(nnz), conj);
+          CK(cudaGetLastError());
+          CK(cudaDeviceSynchronize());
+          auto y = host(dy, out_rows * k);
+          std::vector<VT> yr(out_rows * k);
+          for (long long q = 0; q < out_rows * k; ++q) yr[q] = round_acc(y[q]);
+          CHECK(same(yr.data(), yref.data(), out_rows * k), "spmm_t k=%lld conj=%d m=%lld n=%lld", k, conj, m, n);
+          CK(cudaFree(dy));
+        }
+        CK(cudaFree(dx));
+      }
+    }
+  }
+  cudaFree(dp), cudaFree(di), cudaFree(dv);
+}
+
 int main() {
   const long long cases[][4] = {{1, 1, 1, 0},        {7, 5, 2, 0},       {100, 80, 3, 0},
                                 {1000, 700, 16, 3},  {5000, 4000, 5, 4}, {20000, 3000, 40, 10},
                                 {3, 100000, 1, 1},   {100000, 50, 1, 0}};
   for (const auto& cs : cases) test_spmv(make(cs[0], cs[1], (int)cs[2], (int)cs[3]));
+  const long long mm_cases[][4] = {{1, 1, 1, 0}, {7, 5, 2, 0}, {300, 200, 6, 2}, {2000, 1500, 12, 3}};
+  for (const auto& cs : mm_cases) test_spmm(make(cs[0], cs[1], (int)cs[2], (int)cs[3]));
   printf("harness " STR(VNAME) "_" INAME_S ": %d passed, %d failed\n", n_pass, n_fail);
   return n_fail != 0;
 }

@@ -1,0 +1,127 @@
+"""Products benchmark (first version): y = A x, y = A^T x and Y = A X (k = 64) through MLX, with
+torch and CuPy on the GPU or scipy on the CPU as peers measured in the same run.
+
+    python bench/products.py [--device cpu|gpu] [--small] [--families lap2d,uniform]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import mlx.core as mx
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mlx_sparse as ms  # noqa: E402
+from matrices import FAMILIES  # noqa: E402
+
+PEER = r"""
+import sys, json, numpy as np
+d = np.load(sys.argv[1]); ip, ind, val, shape = d["indptr"], d["indices"], d["data"], tuple(d["shape"])
+k = int(sys.argv[2]); out = {}
+def med(fn, start, stop, reps=20):
+    for _ in range(3): fn()
+    ts = []
+    for _ in range(reps):
+        start.record(); fn(); stop.record(); stop.synchronize(); ts.append(start.elapsed_ms(stop) * 1e3)
+    return float(np.median(ts))
+try:
+    import torch
+    A = torch.sparse_csr_tensor(torch.from_numpy(ip), torch.from_numpy(ind), torch.from_numpy(val), size=shape).cuda()
+    At = A.t().to_sparse_csr()  # torch has no lazy transpose product for CSR: materialized here, not timed
+    x = torch.randn(shape[1], device="cuda"); xt = torch.randn(shape[0], device="cuda"); X = torch.randn(shape[1], k, device="cuda")
+    class E:
+        def __init__(s): s.e = torch.cuda.Event(enable_timing=True)
+        def record(s): s.e.record()
+        def synchronize(s): s.e.synchronize()
+        def elapsed_ms(s, o): return s.e.elapsed_time(o.e)
+    a, b = E(), E()
+    out["torch"] = {"spmv": med(lambda: torch.mv(A, x), a, b), "spmv_t(materialized)": med(lambda: torch.mv(At, xt), a, b),
+                    "spmm": med(lambda: torch.sparse.mm(A, X), a, b)}
+except Exception as e:
+    out["torch"] = {"error": repr(e)[:200]}
+try:
+    import cupy as cp, cupyx.scipy.sparse as cps
+    A = cps.csr_matrix((cp.asarray(val), cp.asarray(ind), cp.asarray(ip)), shape=shape)
+    x = cp.random.standard_normal(shape[1], dtype=cp.float32); xt = cp.random.standard_normal(shape[0], dtype=cp.float32)
+    X = cp.random.standard_normal((shape[1], k), dtype=cp.float32)
+    class E:
+        def __init__(s): s.e = cp.cuda.Event()
+        def record(s): s.e.record()
+        def synchronize(s): s.e.synchronize()
+        def elapsed_ms(s, o): return cp.cuda.get_elapsed_time(s.e, o.e)
+    a, b = E(), E()
+    out["cupy"] = {"spmv": med(lambda: A @ x, a, b), "spmv_t": med(lambda: A.T @ xt, a, b), "spmm": med(lambda: A @ X, a, b)}
+except Exception as e:
+    out["cupy"] = {"error": repr(e)[:200]}
+print(json.dumps(out))
+"""
+
+
+def median_time(fn, reps, per_call=1):
+    fn()
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append((time.perf_counter() - t0) / per_call)
+    return float(np.median(ts))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", choices=["cpu", "gpu"], default="gpu" if ms.gpu_available() else "cpu")
+    p.add_argument("--small", action="store_true")
+    p.add_argument("--families", default="lap2d,uniform")
+    p.add_argument("--k", type=int, default=64)
+    args = p.parse_args()
+    gpu = args.device == "gpu"
+    ms.use_gpu() if gpu else ms.use_cpu()
+    reps, batch = (20, 10) if gpu else (5, 1)
+    print(f"{'family':8} {'op':18} {'ours us':>10} {'peer':>8} {'peer us':>10} {'x':>6}")
+    for fam in args.families.split(","):
+        a = FAMILIES[fam][0](args.small)
+        m, n = a.shape
+        A = ms.csr_array(a, canonical=True).eval()
+        x, xt = mx.random.normal((n,)), mx.random.normal((m,))
+        X = mx.random.normal((n, args.k))
+        mx.eval(x, xt, X)
+        ours = {
+            "spmv": median_time(lambda: mx.eval([A @ x for _ in range(batch)]), reps, batch),
+            "spmv_t": median_time(lambda: mx.eval([A.T @ xt for _ in range(batch)]), reps, batch),
+            "spmm": median_time(lambda: mx.eval([A @ X for _ in range(batch)]), reps, batch),
+        }
+        peers = {}
+        if gpu:
+            f = tempfile.NamedTemporaryFile(suffix=".npz", delete=False)
+            np.savez(f, indptr=a.indptr.astype(np.int32), indices=a.indices.astype(np.int32), data=a.data, shape=np.array(a.shape))
+            f.close()
+            r = subprocess.run([sys.executable, "-c", PEER, f.name, str(args.k)], capture_output=True, text=True)
+            os.unlink(f.name)
+            peers = json.loads(r.stdout.strip().splitlines()[-1]) if r.stdout.strip() else {"error": r.stderr[-300:]}
+        else:
+            xn, xtn, Xn = np.array(x), np.array(xt), np.array(X)
+            peers = {"scipy": {"spmv": 1e6 * median_time(lambda: a @ xn, reps), "spmv_t": 1e6 * median_time(lambda: a.T @ xtn, reps),
+                               "spmm": 1e6 * median_time(lambda: a @ Xn, reps)}}
+        for op, t in ours.items():
+            for peer, res in peers.items():
+                if not isinstance(res, dict):
+                    continue
+                pk = next((key for key in res if key.startswith(op) and (key == op or key.startswith(op + "("))), None)
+                pu = res.get(pk, float("nan")) if pk else float("nan")
+                label = pk or op
+                print(f"{fam:8} {label:18} {t * 1e6:10.1f} {peer:>8} {pu:10.1f} {pu / (t * 1e6):6.2f}")
+                if "error" in res:
+                    print(f"  {peer}: {res['error']}")
+        gflops = 2 * a.nnz * args.k / ours["spmm"] / 1e9
+        print(f"{fam:8} spmm k={args.k}: {gflops:.0f} GFLOP/s; A^T x / A x time: {ours['spmv_t'] / ours['spmv']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
