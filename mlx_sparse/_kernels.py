@@ -21,6 +21,7 @@ VALUE_TYPES = {
 }
 INDEX_TYPES = {mx.int32: "i32", mx.int64: "i64"}
 GPU_VALUE_TYPES = {"f32", "f16", "bf16", "c64"}
+GPU_DTYPES = {d for d, v in VALUE_TYPES.items() if v in GPU_VALUE_TYPES}
 GPU_BLOCK = 256
 
 _KERNEL_DIR = os.path.join(os.path.dirname(__file__), "kernels")

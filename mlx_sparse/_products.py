@@ -62,7 +62,7 @@ def raw_product(op, data, indices, indptr, shape, x, trans: bool, conj: bool, s:
     # transpose: the GPU scatters with atomics into a zero-filled accumulator (float32 for 16-bit types)
     acc_t = mx.float32 if vt in (mx.float16, mx.bfloat16) else vt
     out_t = acc_t if is_gpu(s) else vt
-    gpu = K.Gpu(threads=K.grid_threads(m * 32), scalars=scalars, init_value=0.0, module="_v1")
+    gpu = K.Gpu(threads=K.grid_threads(m * 32 if k >= 8 else m), scalars=scalars, init_value=0.0, module="_v1")
     (y,) = K.launch(op, "spmm", "csr_t", vt, it, s, [indptr, indices, data, x], [out_shape], [out_t], [m, n, k, int(conj)], gpu)
     return y.astype(vt, stream=s) if out_t != vt else y
 
@@ -71,6 +71,11 @@ def product(op, data, indices, indptr, shape, x, trans: bool, s: mx.Stream) -> m
     """op(A) @ x (op = A or A^T) with vjp/jvp rules for both ``data`` and ``x``; lazy.
     The structure (indices, indptr) is fixed: gradients flow to values and the dense operand only."""
     nnz = int(data.size)
+    if is_gpu(s) and data.dtype not in K.GPU_DTYPES:
+        raise RuntimeError(
+            f"{op}: dtype {data.dtype} is not supported on the GPU (device {s.device}); "
+            "use float32, float16, bfloat16 or complex64, or run on the CPU"
+        )
 
     @mx.custom_function
     def f(d, xx):

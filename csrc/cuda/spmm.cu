@@ -55,6 +55,25 @@ __device__ void spmm_csr_t(const IT* __restrict__ indptr, const IT* __restrict__
                            const VT* __restrict__ data, const VT* __restrict__ X, AT* __restrict__ Y,
                            long long m, long long n, long long k, long long nnz, bool conj) {
   typedef typename UnsignedOf<IT>::type U;
+  if (k < 8) {  // few columns: a thread per row (full warps), scattering k values per nonzero
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long r = (long long)blockIdx.x * blockDim.x + threadIdx.x; r < m; r += stride) {
+      const IT s = indptr[r], e = indptr[r + 1];
+      if (s < 0 || e < s || (long long)e > nnz) continue;
+      for (IT j = s; j < e; ++j) {
+        const IT c = __ldg(indices + j);
+        if ((U)c >= (U)n) continue;
+        const AT a = conj_if(ld(data + j), conj);
+        for (long long q = 0; q < k; ++q) {
+          AT p;
+          zero(p);
+          fma_acc(p, a, ld(X + r * k + q));
+          atomic_add(Y + (long long)c * k + q, p);
+        }
+      }
+    }
+    return;
+  }
   const int lane = threadIdx.x % 32;
   const long long warps = (long long)gridDim.x * blockDim.x / 32;
   for (long long r = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32; r < m; r += warps) {
@@ -73,7 +92,6 @@ __device__ void spmm_csr_t(const IT* __restrict__ indptr, const IT* __restrict__
     }
   }
 }
-
 
 #define MSP_SPMM(IT, INAME)                                                                       \
   extern "C" __global__ void __launch_bounds__(256) MSP_CAT(MSP_KNAME(spmm, csr, VNAME, INAME), MSP_CAT(_v, MSP_SPMM_V))( \
