@@ -129,7 +129,7 @@ def main() -> None:
                 peers_k = [r for r in res if not r["alg"].startswith("ours")]
                 ours_k = {r["alg"]: r["us"] for r in res if r["alg"].startswith("ours")}
                 best = min(peers_k, key=lambda r: r["us"]) if peers_k else None
-                g = ms._csr._spmv_lanes(a.nnz / max(m, 1))
+                g = ms._products._spmv_lanes(a.nnz / max(m, 1))
                 row["kernel_us"] = ours_k.get(f"ours_g{g}", float("nan"))
                 row["kernel_all"] = ours_k
                 row["cusparse_us"] = best["us"] if best else float("nan")
