@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import mlx.core as mx
 import numpy as np
@@ -20,6 +19,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mlx_sparse as ms  # noqa: E402
 from matrices import FAMILIES  # noqa: E402
+from spmv import median_time  # noqa: E402
 
 PEER = r"""
 import sys, json, numpy as np
@@ -62,16 +62,6 @@ except Exception as e:
     out["cupy"] = {"error": repr(e)[:200]}
 print(json.dumps(out))
 """
-
-
-def median_time(fn, reps, per_call=1):
-    fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append((time.perf_counter() - t0) / per_call)
-    return float(np.median(ts))
 
 
 def main():

@@ -172,3 +172,27 @@ class SparseArray:
 
     def to_scipy(self):
         return self.tocsr(canonical=False).to_scipy()
+
+
+class CompressedArray(SparseArray):
+    """CSR and CSC: buffers (data, indices, indptr) plus what is known about their order."""
+
+    indices: mx.array
+    indptr: mx.array
+    _sorted: bool
+    _canonical: bool
+
+    @property
+    def index_dtype(self) -> mx.Dtype:
+        return self.indices.dtype
+
+    @property
+    def sorted_indices(self) -> bool:
+        return self._sorted
+
+    @property
+    def has_canonical_format(self) -> bool:
+        return self._canonical
+
+    def _buffers(self):
+        return [self.data, self.indices, self.indptr]

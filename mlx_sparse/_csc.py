@@ -6,12 +6,12 @@ from typing import Any, Optional
 
 import mlx.core as mx
 
-from ._base import SparseArray, host
+from ._base import CompressedArray, SparseArray, host
 from ._csr import csr_array, csr_matmul, multiply_dense, rmatmul
 from ._device import StreamLike, resolve_stream
 
 
-class csc_array(SparseArray):
+class csc_array(CompressedArray):
     """Compressed sparse column array: ``csc_array((data, indices, indptr), shape=(m, n))`` with
     ``indptr`` over columns (n + 1) and ``indices`` the row of each entry; or from scipy.
     Its buffers are exactly those of the CSR array of its transpose, so ``.T`` is free."""
@@ -41,23 +41,8 @@ class csc_array(SparseArray):
         return cls.__new__(cls)._init_from(t)
 
     @property
-    def index_dtype(self) -> mx.Dtype:
-        return self.indices.dtype
-
-    @property
-    def sorted_indices(self) -> bool:
-        return self._sorted
-
-    @property
-    def has_canonical_format(self) -> bool:
-        return self._canonical
-
-    @property
     def _csr_shape(self) -> tuple[int, int]:
         return (self._shape[1], self._shape[0])
-
-    def _buffers(self):
-        return [self.data, self.indices, self.indptr]
 
     @property
     def T(self) -> csr_array:

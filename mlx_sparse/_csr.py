@@ -9,6 +9,7 @@ import numpy as np
 
 from . import _kernels as K
 from ._base import (
+    CompressedArray,
     SparseArray,
     as_index,
     as_values,
@@ -22,7 +23,7 @@ from ._device import StreamLike, is_gpu, resolve_stream
 from ._products import expand_rows, product
 
 
-class csr_array(SparseArray):
+class csr_array(CompressedArray):
     """Compressed sparse row array backed by MLX buffers ``data``, ``indices``, ``indptr``.
 
     ``csr_array((data, indices, indptr), shape=(m, n))`` or ``csr_array(scipy_sparse)``.
@@ -93,21 +94,6 @@ class csr_array(SparseArray):
         return cls.__new__(cls)._init(data, indices, indptr, tuple(shape), sorted_indices or canonical, canonical)
 
     # ---- properties -------------------------------------------------------------------
-    @property
-    def index_dtype(self) -> mx.Dtype:
-        return self.indices.dtype
-
-    @property
-    def sorted_indices(self) -> bool:
-        return self._sorted
-
-    @property
-    def has_canonical_format(self) -> bool:
-        return self._canonical
-
-    def _buffers(self):
-        return [self.data, self.indices, self.indptr]
-
     @property
     def _csr_shape(self) -> tuple[int, int]:
         """Shape of the CSR matrix the buffers describe (the array itself for CSR)."""
