@@ -44,6 +44,9 @@ def raw_product(op, data, indices, indptr, shape, x, trans: bool, conj: bool, s:
     if out_rows == 0 or k == 0 or nnz == 0:
         return mx.zeros(out_shape, dtype=data.dtype, stream=s)
     vt, it = data.dtype, indices.dtype
+    if k == 1 and not vec:  # a single column is a vector product
+        y = raw_product(op, data, indices, indptr, shape, x.reshape(-1, stream=s), trans, conj, s)
+        return y.reshape(out_rows, 1, stream=s)
     if vec and not trans and not conj:
         g = _spmv_lanes(nnz / max(m, 1))
         gpu = K.Gpu(
