@@ -40,7 +40,7 @@ install() {
   "$PY" -c "import mlx.core as mx; print('MLX', mx.__version__, 'gpu available:', mx.is_available(mx.gpu)); print(mx.device_info(mx.gpu))"
   "$PY" -m pip install -q --no-build-isolation --no-deps --no-index --target "$SITE" \
     -C cmake.define.MSP_CUDA=ON -C cmake.define.MSP_CUDA_ARCHS="${MSP_CUDA_ARCHS:-90}" . 2>&1 | tail -20
-  "$PY" -c "import mlx_sparse as ms; print('mlx_sparse gpu kernels:', ms.gpu_available())"
+  (cd /tmp && "$PY" -c "import mlx_sparse as ms; print('mlx_sparse gpu kernels:', ms.gpu_available())")
   set +e
 }
 
