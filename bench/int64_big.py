@@ -1,7 +1,8 @@
-"""Proof run for int64 indices beyond 2^31 stored entries: y = A x on a structured matrix whose
-exact result is known, on the GPU (or CPU). Needs ~40 GB of host memory and ~30 GB on the device.
+"""Large int64 run: y = A x on a structured matrix with int64 indices whose exact result is known,
+on the GPU (or CPU). Needs ~40 GB of host memory and ~30 GB on the device. MLX 0.32 limits a 1-D
+array to 2^31 - 1 elements, so --nnz above that fails in mx.array (see docs/architecture.md).
 
-    python bench/int64_big.py [--nnz 2200000000] [--device gpu]
+    python bench/int64_big.py [--nnz 2100000000] [--device gpu]
 """
 
 import argparse
@@ -13,7 +14,7 @@ import numpy as np
 import mlx_sparse as ms
 
 p = argparse.ArgumentParser()
-p.add_argument("--nnz", type=int, default=(1 << 31) + (1 << 26))
+p.add_argument("--nnz", type=int, default=2_100_000_000)
 p.add_argument("--per-row", type=int, default=512)
 p.add_argument("--device", default="gpu" if ms.gpu_available() else "cpu")
 args = p.parse_args()
