@@ -16,6 +16,8 @@
 #define MSP_IT_I32
 #define MSP_ALL_LANES
 #include "../csrc/cuda/spmv.cu"
+#define MSP_SPMM_V 2
+#include "../csrc/cuda/spmm.cu"
 
 #define CK(x)                                                                             \
   do {                                                                                    \
@@ -64,8 +66,9 @@ int main(int argc, char** argv) {
     printf("{\"copy_GBps\": %.1f}\n", 2.0 * bytes / (us * 1e3));
     return 0;
   }
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s FILE | --copy BYTES\n", argv[0]);
+  const long long kcols = (argc == 4 && std::string(argv[2]) == "--spmm") ? atoll(argv[3]) : 0;
+  if (argc != 2 && kcols <= 0) {
+    fprintf(stderr, "usage: %s FILE [--spmm K] | --copy BYTES\n", argv[0]);
     return 2;
   }
   FILE* f = fopen(argv[1], "rb");
@@ -92,6 +95,62 @@ int main(int argc, char** argv) {
   CK(cudaMemcpy(dx, x.data(), 4 * n, cudaMemcpyHostToDevice));
   cusparseHandle_t h;
   CS(cusparseCreate(&h));
+  if (kcols > 0) {  // Y = A X, X (n x k) and Y (m x k) row-major: cuSPARSE SpMM vs our kernel
+    const long long k = kcols;
+    float *dX, *dY;
+    CK(cudaMalloc(&dX, 4 * n * k));
+    CK(cudaMalloc(&dY, 4 * m * k));
+    std::vector<float> hx(n * k);
+    for (long long i = 0; i < n * k; ++i) hx[i] = (float)((i * 7) % 5) - 2.f;
+    CK(cudaMemcpy(dX, hx.data(), 4 * n * k, cudaMemcpyHostToDevice));
+    cusparseSpMatDescr_t Am;
+    cusparseDnMatDescr_t Xm, Ym;
+    CS(cusparseCreateCsr(&Am, m, n, nnz, dip, dind, dval, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I,
+                         CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F));
+    CS(cusparseCreateDnMat(&Xm, n, k, k, dX, CUDA_R_32F, CUSPARSE_ORDER_ROW));
+    CS(cusparseCreateDnMat(&Ym, m, k, k, dY, CUDA_R_32F, CUSPARSE_ORDER_ROW));
+    float alpha = 1.f, beta = 0.f;
+    std::vector<float> yc(m * k), yo(m * k);
+    struct {
+      cusparseSpMMAlg_t alg;
+      const char* name;
+    } malgs[] = {{CUSPARSE_SPMM_ALG_DEFAULT, "spmm_default"}, {CUSPARSE_SPMM_CSR_ALG1, "spmm_csr_alg1"},
+                 {CUSPARSE_SPMM_CSR_ALG2, "spmm_csr_alg2"}, {CUSPARSE_SPMM_CSR_ALG3, "spmm_csr_alg3"}};
+    for (auto& a : malgs) {
+      size_t ws = 0;
+      void* buf = nullptr;
+      if (cusparseSpMM_bufferSize(h, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha, Am,
+                                  Xm, &beta, Ym, CUDA_R_32F, a.alg, &ws) != CUSPARSE_STATUS_SUCCESS)
+        continue;
+      if (ws) CK(cudaMalloc(&buf, ws));
+      if (cusparseSpMM_preprocess(h, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha, Am,
+                                  Xm, &beta, Ym, CUDA_R_32F, a.alg, buf) != CUSPARSE_STATUS_SUCCESS) {
+        if (buf) cudaFree(buf);
+        continue;
+      }
+      float us = median_us([&] {
+        cusparseSpMM(h, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha, Am, Xm, &beta, Ym,
+                     CUDA_R_32F, a.alg, buf);
+      }, 20);
+      CK(cudaMemcpy(yc.data(), dY, 4 * m * k, cudaMemcpyDeviceToHost));
+      printf("{\"alg\": \"%s\", \"us\": %.2f, \"gflops\": %.0f}\n", a.name, us, 2.0 * nnz * k / (us * 1e3));
+      if (buf) CK(cudaFree(buf));
+    }
+    int lo = (int)(m & 0xffffffff), hi = (int)(m >> 32), nlo = (int)(n & 0xffffffff), nhi = (int)(n >> 32);
+    int klo = (int)(k & 0xffffffff), khi = (int)(k >> 32), zlo = (int)(nnz & 0xffffffff), zhi = (int)(nnz >> 32);
+    long long blocks = (m * 32 + 255) / 256;
+    if (blocks > (1 << 20)) blocks = 1 << 20;
+    float us = median_us([&] {
+      mspcu_spmm_csr_f32_i32_v2<<<(unsigned)blocks, 256>>>(dip, dind, dval, dX, dY, lo, hi, nlo, nhi, klo, khi, zlo, zhi, false);
+    }, 20);
+    CK(cudaGetLastError());
+    CK(cudaMemcpy(yo.data(), dY, 4 * m * k, cudaMemcpyDeviceToHost));
+    double num = 0, den = 0;
+    for (long long i = 0; i < m * k; ++i) num += (double)(yo[i] - yc[i]) * (yo[i] - yc[i]), den += (double)yc[i] * yc[i];
+    printf("{\"alg\": \"ours_spmm_v2\", \"us\": %.2f, \"gflops\": %.0f, \"relerr_vs_cusparse\": %.3g}\n", us,
+           2.0 * nnz * k / (us * 1e3), std::sqrt(num / (den + 1e-300)));
+    return 0;
+  }
   cusparseSpMatDescr_t A;
   cusparseDnVecDescr_t X, Y;
   CS(cusparseCreateCsr(&A, m, n, nnz, dip, dind, dval, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I,

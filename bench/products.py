@@ -19,7 +19,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mlx_sparse as ms  # noqa: E402
 from matrices import FAMILIES  # noqa: E402
-from spmv import median_time  # noqa: E402
+from spmv import build_cusparse_harness, median_time  # noqa: E402
+from matrices import write_bin  # noqa: E402
 
 PEER = r"""
 import sys, json, numpy as np
@@ -109,6 +110,21 @@ def main():
                 print(f"{fam:8} {label:18} {t * 1e6:10.1f} {peer:>8} {pu:10.1f} {pu / (t * 1e6):6.2f}")
                 if "error" in res:
                     print(f"  {peer}: {res['error']}")
+        if gpu:  # kernel level: cuSPARSE SpMM (every CSR algorithm) vs our kernel, CUDA events
+            exe = build_cusparse_harness(tempfile.mkdtemp())
+            if exe:
+                path = tempfile.mktemp(suffix=".bin")
+                xs = np.zeros(n, np.float32)
+                write_bin(path, a, xs, np.zeros(m, np.float32))
+                res = [json.loads(line) for line in subprocess.run([exe, path, "--spmm", str(args.k)], capture_output=True, text=True).stdout.splitlines() if line.startswith("{")]
+                os.unlink(path)
+                peer = [r for r in res if not r["alg"].startswith("ours")]
+                mine = [r for r in res if r["alg"].startswith("ours")]
+                if peer and mine:
+                    best = min(peer, key=lambda r: r["us"])
+                    print(f"{fam:8} spmm kernel k={args.k}: ours {mine[0]['us']:.1f} us ({mine[0]['gflops']:.0f} GFLOP/s, "
+                          f"rel. diff {mine[0]['relerr_vs_cusparse']:.1e}) vs cuSPARSE {best['alg']} {best['us']:.1f} us "
+                          f"({best['gflops']:.0f} GFLOP/s): {best['us'] / mine[0]['us']:.2f}x")
         gflops = 2 * a.nnz * args.k / ours["spmm"] / 1e9
         print(f"{fam:8} spmm k={args.k}: {gflops:.0f} GFLOP/s; A^T x / A x time: {ours['spmv_t'] / ours['spmv']:.2f}")
 
