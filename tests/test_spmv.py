@@ -121,3 +121,16 @@ def test_thread_count_does_not_change_results():
     ms.set_num_threads(0)
     assert np.array_equal(ys[0], ys[2]) and np.array_equal(ys[0], ys[4])  # rows are summed in one order
     assert np.array_equal(ys[1], ys[3]) and np.array_equal(ys[1], ys[5])  # structure bit-identical
+
+
+def test_strided_operands():
+    """Views (column slices, transposes, broadcasts) are copied to row-major order for the kernels."""
+    s = sp.random(30, 20, density=0.3, format="csr", random_state=0, dtype=np.float32)
+    A = ms.csr_array(s)
+    Xn = np.random.default_rng(1).standard_normal((20, 6)).astype(np.float32)
+    X = mx.array(Xn)
+    np.testing.assert_allclose(np.array(A @ X[:, 1]), s @ Xn[:, 1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.array(A @ X.T[2]), s @ Xn[:, 2], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.array(A @ X[:, 1:5]), s @ Xn[:, 1:5], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.array(A @ X[:, ::2]), s @ Xn[:, ::2], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.array(A @ mx.broadcast_to(mx.array(2.0), (20,))), s @ np.full(20, 2.0), rtol=1e-5)

@@ -20,16 +20,21 @@ namespace mx = mlx::core;
 namespace mlx_sparse {
 
 // Row-major copy of a strided array into dst (inputs that arrive as views: slices, transposes).
+// Runs along the last axis are copied whole when that axis is contiguous.
 static void strided_copy(const mx::array& in, char* dst) {
   const size_t isz = in.itemsize(), n = in.size();
+  if (n == 0) return;
   const char* src = in.data<char>();
   const int nd = static_cast<int>(in.ndim());
+  const int64_t inner = nd > 0 ? in.shape()[nd - 1] : 1;
+  const bool run = nd > 0 && in.strides()[nd - 1] == 1;
+  const size_t step = run ? static_cast<size_t>(inner) : 1;
   std::vector<int64_t> idx(nd, 0);
-  for (size_t k = 0; k < n; ++k) {
+  for (size_t k = 0; k < n; k += step) {
     int64_t off = 0;
     for (int d = 0; d < nd; ++d) off += idx[d] * static_cast<int64_t>(in.strides()[d]);
-    std::memcpy(dst + k * isz, src + off * static_cast<int64_t>(isz), isz);
-    for (int d = nd - 1; d >= 0; --d) {
+    std::memcpy(dst + k * isz, src + off * static_cast<int64_t>(isz), step * isz);
+    for (int d = (run ? nd - 2 : nd - 1); d >= 0; --d) {
       if (++idx[d] < in.shape()[d]) break;
       idx[d] = 0;
     }
