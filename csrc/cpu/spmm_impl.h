@@ -95,6 +95,18 @@ int NAME(csr_t)(const msp_call *c) {
         continue;
       }
       const VT *xr = x + r * k;
+      if (k == 1) { /* vector: one scattered update per nonzero */
+        const AT xv = LOAD(&xr[0]);
+        for (int64_t j = s; j < e; ++j) {
+          int64_t col = (int64_t)indices[j];
+          if ((uint64_t)col >= (uint64_t)n) {
+            bad = 1;
+            continue;
+          }
+          a[col] += (conj ? CONJ(LOAD(&data[j])) : LOAD(&data[j])) * xv;
+        }
+        continue;
+      }
       for (int64_t j = s; j < e; ++j) {
         int64_t col = (int64_t)indices[j];
         if ((uint64_t)col >= (uint64_t)n) {
