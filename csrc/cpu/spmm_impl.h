@@ -33,20 +33,24 @@ static int NAME(rows)(const IT *indptr, const IT *indices, const VT *data, const
   return bad;
 }
 
+/* Unpack and check the common SpMM call: X has rows_in rows, Y rows_out (both k columns). */
+#define MSP_SPMM_ARGS(rows_in, rows_out)                                                      \
+  if (c->n_in != 4 || c->n_out != 1) return MSP_EINVAL;                                      \
+  int64_t m = c->iarg[0], n = c->iarg[1], k = c->iarg[2], nnz = c->in_len[1];                \
+  int conj = c->iarg[3] != 0;                                                                 \
+  if (m < 0 || n < 0 || k < 0 || c->in_len[0] != m + 1 || c->in_len[2] != nnz ||             \
+      c->in_len[3] != (rows_in) * k || c->out_len[0] != (rows_out) * k)                       \
+    return MSP_EINVAL;                                                                        \
+  const IT *indptr = (const IT *)c->in[0];                                                    \
+  const IT *indices = (const IT *)c->in[1];                                                   \
+  const VT *data = (const VT *)c->in[2];                                                      \
+  const VT *x = (const VT *)c->in[3];                                                         \
+  VT *y = (VT *)c->out[0]
+
 /* Y = A X (conj: Y = conj(A) X). in: indptr[m+1], indices[nnz], data[nnz], X[n*k];
  * out: Y[m*k]; iarg: m, n, k, conj. */
 int NAME(csr)(const msp_call *c) {
-  if (c->n_in != 4 || c->n_out != 1) return MSP_EINVAL;
-  int64_t m = c->iarg[0], n = c->iarg[1], k = c->iarg[2], nnz = c->in_len[1];
-  int conj = c->iarg[3] != 0;
-  if (m < 0 || n < 0 || k < 0 || c->in_len[0] != m + 1 || c->in_len[2] != nnz ||
-      c->in_len[3] != n * k || c->out_len[0] != m * k)
-    return MSP_EINVAL;
-  const IT *indptr = (const IT *)c->in[0];
-  const IT *indices = (const IT *)c->in[1];
-  const VT *data = (const VT *)c->in[2];
-  const VT *x = (const VT *)c->in[3];
-  VT *y = (VT *)c->out[0];
+  MSP_SPMM_ARGS(n, m);
   if (m == 0 || k == 0) return MSP_OK;
   int nt = msp_threads_for(c, (nnz + m) * (k < 16 ? k : 16));
   int bad = 0;
@@ -64,17 +68,7 @@ int NAME(csr)(const msp_call *c) {
 /* Y = A^T X (conj: A^H X). in: indptr[m+1], indices[nnz], data[nnz], X[m*k]; out: Y[n*k];
  * iarg: m, n, k, conj. Scatter into per-thread accumulators, summed in thread order. */
 int NAME(csr_t)(const msp_call *c) {
-  if (c->n_in != 4 || c->n_out != 1) return MSP_EINVAL;
-  int64_t m = c->iarg[0], n = c->iarg[1], k = c->iarg[2], nnz = c->in_len[1];
-  int conj = c->iarg[3] != 0;
-  if (m < 0 || n < 0 || k < 0 || c->in_len[0] != m + 1 || c->in_len[2] != nnz ||
-      c->in_len[3] != m * k || c->out_len[0] != n * k)
-    return MSP_EINVAL;
-  const IT *indptr = (const IT *)c->in[0];
-  const IT *indices = (const IT *)c->in[1];
-  const VT *data = (const VT *)c->in[2];
-  const VT *x = (const VT *)c->in[3];
-  VT *y = (VT *)c->out[0];
+  MSP_SPMM_ARGS(m, n);
   if (n * k == 0) return MSP_OK;
   int nt = msp_threads_for(c, (nnz + m) * (k < 16 ? k : 16));
   /* private accumulators cost nt * n * k; stay single-threaded beyond 256 MiB of them */
@@ -95,18 +89,7 @@ int NAME(csr_t)(const msp_call *c) {
         continue;
       }
       const VT *xr = x + r * k;
-      if (k == 1) { /* vector: one scattered update per nonzero */
-        const AT xv = LOAD(&xr[0]);
-        for (int64_t j = s; j < e; ++j) {
-          int64_t col = (int64_t)indices[j];
-          if ((uint64_t)col >= (uint64_t)n) {
-            bad = 1;
-            continue;
-          }
-          a[col] += (conj ? CONJ(LOAD(&data[j])) : LOAD(&data[j])) * xv;
-        }
-        continue;
-      }
+      const AT x0 = LOAD(&xr[0]);
       for (int64_t j = s; j < e; ++j) {
         int64_t col = (int64_t)indices[j];
         if ((uint64_t)col >= (uint64_t)n) {
@@ -114,6 +97,10 @@ int NAME(csr_t)(const msp_call *c) {
           continue;
         }
         AT v = conj ? CONJ(LOAD(&data[j])) : LOAD(&data[j]);
+        if (k == 1) { /* vector: one scattered update (loop-invariant branch) */
+          a[col] += v * x0;
+          continue;
+        }
         AT *ar = a + col * k;
         for (int64_t q = 0; q < k; ++q) ar[q] += v * LOAD(&xr[q]);
       }
@@ -130,3 +117,4 @@ int NAME(csr_t)(const msp_call *c) {
   return bad ? MSP_EINDEX : MSP_OK;
 }
 #undef MSP_KB
+#undef MSP_SPMM_ARGS
