@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _kernels as K
 from ._base import SparseArray, host, as_index, as_values, check_shape, check_validate, index_dtype_for
-from ._csr import _is_scipy_sparse, _sumdup_cpu, canonical_from_triplets, csr_array, indptr_from_sorted_rows
+from ._csr import _is_scipy_sparse, _sumdup_cpu, value_permuting, canonical_from_triplets, csr_array, indptr_from_sorted_rows
 from ._device import StreamLike, is_gpu, resolve_stream
 
 
@@ -108,14 +108,13 @@ class coo_array(SparseArray):
                 rs, cs, ds = mx.take(self.row, perm), mx.take(self.col, perm), mx.take(self.data, perm)
             indptr = indptr_from_sorted_rows(op, rs, m, vt, s)
             return csr_array._from_parts(ds, cs, indptr, self.shape, True, False)
-        indptr, ind, val = K.launch(
-            op, "convert", "coo_tocsr", vt, it, s, [self.row, self.col, self.data],
-            [(m + 1,), (nnz,), (nnz,)], [it, it, vt], [m, n],
+        indptr, ind, val = value_permuting(
+            op, "convert", "coo_tocsr", [self.row, self.col, self.data], 2, 2, [(m + 1,), (nnz,), (nnz,)], [it, it, None], [m, n], s
         )
         if not canonical:
             return csr_array._from_parts(val, ind, indptr, self.shape, False, False)
-        sind, sval, uptr = K.launch(
-            op, "canonical", "csr_sort", vt, it, s, [indptr, ind, val], [(nnz,), (nnz,), (m + 1,)], [it, vt, it], [m, n]
+        sind, sval, uptr = value_permuting(
+            op, "canonical", "csr_sort", [indptr, ind, val], 2, 1, [(nnz,), (nnz,), (m + 1,)], [it, None, it], [m, n], s
         )
         return _sumdup_cpu(op, indptr, sind, sval, uptr, self.shape, s)
 

@@ -130,30 +130,26 @@ class csr_array(CompressedArray):
         m, n = self.shape
         if m * n == 0 or self.nnz == 0:
             return mx.zeros((m, n), dtype=self.dtype, stream=s)
-        indices, indptr, nnz = self.indices, self.indptr, self.nnz
+        nnz = self.nnz
 
-        def raw(d):
+        def raw(d, indices, indptr, **rules):
             gpu = K.Gpu(threads=K.grid_threads(m * 32), scalars=K.split64(m) + K.split64(n) + K.split64(nnz), init_value=0.0)
             (out,) = K.launch("todense", "convert", "csr_todense", d.dtype, indices.dtype, s,
-                              [indptr, indices, d], [(m * n,)], [d.dtype], [m, n], gpu)
+                              [indptr, indices, d], [(m * n,)], [d.dtype], [m, n], gpu, **rules)
             return out.reshape(m, n, stream=s)
 
-        @mx.custom_function
-        def f(d):
-            return raw(mx.stop_gradient(d, stream=s))
-
-        @f.vjp
-        def f_vjp(primals, cotangent, output):  # d data_j = G[row_j, col_j]
-            rows = expand_rows("todense", indptr, nnz, self.dtype, s)
+        def vjp(primals, cotangents, outputs):  # d data_j = G[row_j, col_j]
+            indptr, indices, d = primals
+            rows = expand_rows("todense", indptr, nnz, d.dtype, s)
             with mx.stream(s):
                 flat = rows.astype(mx.int64) * n + indices.astype(mx.int64)
-                return mx.take(cotangent.reshape(-1), flat).astype(primals[0].dtype)
+                return [None, None, mx.take(cotangents[0], flat)]
 
-        @f.jvp
-        def f_jvp(primals, tangents):
-            return raw(tangents[0].astype(primals[0].dtype, stream=s))
+        def jvp(primals, tangents):
+            t = tangents[2].astype(primals[2].dtype, stream=s)
+            return [raw(t, primals[1], primals[0], vjp=vjp, jvp=jvp).reshape(-1, stream=s)]
 
-        return f(self.data)
+        return raw(self.data, self.indices, self.indptr, vjp=vjp, jvp=jvp)
 
     def sum_duplicates(self, stream: StreamLike = None) -> "csr_array":
         """Canonical CSR (sorted, duplicates summed, explicit zeros kept). Synchronizes once on the new nnz."""
@@ -166,10 +162,9 @@ class csr_array(CompressedArray):
         if is_gpu(s):
             rows = expand_rows("sum_duplicates", self.indptr, self.nnz, self.dtype, s)
             return canonical_from_triplets("sum_duplicates", rows, self.indices, self.data, self.shape, s)
-        ind, val, uptr = K.launch(
-            "sum_duplicates", "canonical", "csr_sort", self.dtype, self.index_dtype, s,
-            [self.indptr, self.indices, self.data], [(self.nnz,), (self.nnz,), (m + 1,)],
-            [self.index_dtype, self.dtype, self.index_dtype], [m, n],
+        ind, val, uptr = value_permuting(
+            "sum_duplicates", "canonical", "csr_sort", [self.indptr, self.indices, self.data], 2, 1,
+            [(self.nnz,), (self.nnz,), (m + 1,)], [self.index_dtype, None, self.index_dtype], [m, n], s,
         )
         return _sumdup_cpu("sum_duplicates", self.indptr, ind, val, uptr, self.shape, s)
 
@@ -347,14 +342,60 @@ def _is_scipy_sparse(a) -> bool:
     return sp.issparse(a)
 
 
+def value_permuting(op, family, kernel, inputs, vi, vo, shapes, out_dtypes, iargs, s):
+    """Launch a CPU node whose value output ``vo`` is a permutation of its value input ``vi`` (a
+    sort), with derivative rules: the permutation is read off the same node run on 0..nnz-1 as
+    float64 (exact), so the vjp is a scatter and the jvp the node itself on the tangent."""
+    index_t = inputs[0].dtype
+
+    def run(xs, **rules):
+        dts = [xs[vi].dtype if i == vo else t for i, t in enumerate(out_dtypes)]
+        return K.launch(op, family, kernel, xs[vi].dtype, index_t, s, xs, shapes, dts, iargs, **rules)
+
+    def vjp(primals, cotangents, outputs):
+        xs, nnz = list(primals), int(primals[vi].size)
+        xs[vi] = mx.arange(nnz, dtype=mx.float64, stream=s)
+        perm = run(xs)[vo].astype(mx.int64, stream=s)
+        ct = cotangents[vo]
+        with mx.stream(s):
+            g = mx.zeros((nnz,), dtype=ct.dtype).at[perm].add(ct)
+        return [g if i == vi else None for i in range(len(primals))]
+
+    def jvp(primals, tangents):
+        xs = list(primals)
+        xs[vi] = tangents[vi].astype(primals[vi].dtype, stream=s)
+        return [o if i == vo else mx.zeros_like(o, stream=s) for i, o in enumerate(run(xs, vjp=vjp, jvp=jvp))]
+
+    return run(list(inputs), vjp=vjp, jvp=jvp)
+
+
+def _run_ids(op, indptr, ind, nnz, vt, s) -> mx.array:
+    """For row-sorted entries with sorted columns: the index of each entry's run of equal (row, col)."""
+    rows = expand_rows(op, indptr, nnz, vt, s)
+    with mx.stream(s):
+        new = mx.logical_or(rows[1:] != rows[:-1], ind[1:] != ind[:-1])
+        return mx.cumsum(mx.concatenate([mx.zeros((1,), dtype=mx.int64), new.astype(mx.int64)]))
+
+
 def _sumdup_cpu(op, indptr, ind, val, uptr, shape, s) -> csr_array:
     m, n = shape
     mx.eval(uptr)  # the one synchronization: the canonical nnz
     nnz2 = int(uptr[m].item())
     it, vt = ind.dtype, val.dtype
-    oind, oval = K.launch(
-        op, "canonical", "csr_sumdup", vt, it, s, [indptr, ind, val, uptr], [(nnz2,), (nnz2,)], [it, vt], [m, n]
-    )
+
+    def run(v, **rules):
+        return K.launch(
+            op, "canonical", "csr_sumdup", v.dtype, it, s, [indptr, ind, v, uptr], [(nnz2,), (nnz2,)], [it, v.dtype], [m, n], **rules
+        )
+
+    def vjp(primals, cotangents, outputs):  # each entry receives its run's cotangent
+        return [None, None, mx.take(cotangents[1], _run_ids(op, primals[0], primals[1], int(primals[2].size), vt, s), stream=s), None]
+
+    def jvp(primals, tangents):
+        oind, oval = run(tangents[2].astype(vt, stream=s), vjp=vjp, jvp=jvp)
+        return [mx.zeros_like(oind, stream=s), oval]
+
+    oind, oval = run(val, vjp=vjp, jvp=jvp)
     return csr_array._from_parts(oval, oind, uptr, shape, True, True)
 
 
@@ -379,9 +420,19 @@ def canonical_from_triplets(op, rows, cols, data, shape, s) -> csr_array:
         raise ValueError(f"{op}: row or column index out of range for shape {shape}")
     nnz2 = int(nnz2_a.item())
     gpu = K.Gpu(threads=K.grid_threads(k), scalars=K.split64(k) + K.split64(nnz2))
-    oind, oval, orow = K.launch(
-        op, "canonical", "sumdup_sorted", vt, it, s, [rs, cs, ds, pos], [(nnz2,), (nnz2,), (nnz2,)], [it, vt, it], gpu=gpu
-    )
+
+    def run(v, **rules):
+        return K.launch(op, "canonical", "sumdup_sorted", vt, it, s, [rs, cs, v, pos],
+                        [(nnz2,), (nnz2,), (nnz2,)], [it, vt, it], gpu=gpu, **rules)
+
+    def vjp(primals, cotangents, outputs):  # each entry receives its run's cotangent
+        return [None, None, mx.take(cotangents[1], primals[3], stream=s), None]
+
+    def jvp(primals, tangents):
+        o = run(tangents[2].astype(vt, stream=s), vjp=vjp, jvp=jvp)
+        return [mx.zeros_like(o[0], stream=s), o[1], mx.zeros_like(o[2], stream=s)]
+
+    oind, oval, orow = run(ds, vjp=vjp, jvp=jvp)
     indptr = indptr_from_sorted_rows(op, orow, m, vt, s)
     return csr_array._from_parts(oval, oind, indptr, shape, True, True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import mlx.core as mx
 
@@ -85,6 +85,61 @@ def type_names(op: str, dtype: mx.Dtype, index_dtype: mx.Dtype) -> tuple[str, st
     return VALUE_TYPES[dtype], INDEX_TYPES[index_dtype]
 
 
+def _is_index(a: mx.array) -> bool:
+    return not (mx.issubdtype(a.dtype, mx.floating) or mx.issubdtype(a.dtype, mx.complexfloating))
+
+
+class Rules:
+    """The transforms of one kernel node, called by its primitive (``_ext.with_rules``).
+
+    ``vjp(primals, cotangents, outputs)`` returns one cotangent per *value* input (index inputs get
+    ``None``); ``jvp(primals, tangents)`` takes a tangent per input (``None`` where not requested) and
+    returns one per output; ``vmap(inputs, axes)`` may return ``None`` to use the generic rule (one
+    node per batch entry, stacked). Without a vjp/jvp the node is not differentiable. A derivative
+    requested of an index input (the sparse structure) raises ``ValueError``."""
+
+    def __init__(self, op: str, relaunch: Callable, out_dtypes, vjp=None, jvp=None, vmap=None):
+        self.op, self.relaunch, self.out_dtypes = op, relaunch, list(out_dtypes)
+        self._vjp, self._jvp, self._vmap = vjp, jvp, vmap
+
+    def _check(self, primals, argnums, how):
+        for a in argnums:
+            if _is_index(primals[a]):
+                raise ValueError(
+                    f"{self.op}: {how} with respect to a sparse array's index arrays (its structure) are not "
+                    "defined; differentiate with respect to the values or the dense operand"
+                )
+        if (self._vjp if how == "gradients" else self._jvp) is None:
+            raise ValueError(f"{self.op}: this operation is not differentiable with respect to its values")
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        self._check(primals, argnums, "gradients")
+        cts = self._vjp(primals, cotangents, outputs)
+        return [cts[a].astype(primals[a].dtype) if cts[a].dtype != primals[a].dtype else cts[a] for a in argnums]
+
+    def jvp(self, primals, tangents, argnums):
+        self._check(primals, argnums, "derivatives")
+        full = [None] * len(primals)
+        for t, a in zip(tangents, argnums):
+            full[a] = t
+        return self._cast(self._jvp(primals, full))
+
+    def _cast(self, outs):
+        return [o.astype(t) if o.dtype != t else o for o, t in zip(outs, self.out_dtypes)]
+
+    def vmap(self, inputs, axes):
+        axes = [None if a < 0 else a for a in axes]
+        if self._vmap is not None:
+            out = self._vmap(inputs, axes)
+            if out is not None:
+                return self._cast(out[0]), out[1]
+        b = next(x.shape[a] for x, a in zip(inputs, axes) if a is not None)
+        per = [
+            self.relaunch([x if a is None else mx.take(x, i, axis=a) for x, a in zip(inputs, axes)]) for i in range(b)
+        ]
+        return [mx.stack(list(o)) for o in zip(*per)], [0] * len(per[0])
+
+
 def launch(
     op: str,
     family: str,
@@ -97,14 +152,24 @@ def launch(
     dtypes: Sequence[mx.Dtype],
     iargs: Sequence[int] = (),
     gpu: Optional[Gpu] = None,
+    vjp=None,
+    jvp=None,
+    vmap=None,
 ) -> list[mx.array]:
-    """Add the node for ``family_kernel_<vt>_<it>`` on ``stream``; ``op`` names the user's call in errors."""
+    """Add the node for ``family_kernel_<vt>_<it>`` on ``stream``; ``op`` names the user's call in
+    errors; ``vjp``/``jvp``/``vmap``: the node's transform rules (see :class:`Rules`)."""
     vt, it = type_names(op, dtype, index_dtype)
+
+    def relaunch(ins):
+        return launch(op, family, kernel, dtype, index_dtype, stream, ins, shapes, dtypes, iargs, gpu, vjp, jvp, vmap)
+
+    rules = Rules(op, relaunch, dtypes, vjp, jvp, vmap)
+    name = f"{family}_{kernel}_{vt}_{it}"
     if not is_gpu(stream):
-        return _ext.cpu_call(
-            f"{family}_{kernel}_{vt}_{it}", list(inputs), [list(s) for s in shapes], list(dtypes),
-            [int(a) for a in iargs], [], stream,
+        outs = _ext.cpu_call(
+            name, list(inputs), [list(s) for s in shapes], list(dtypes), [int(a) for a in iargs], [], stream
         )
+        return _ext.with_rules(outs, rules, name)
     if gpu is None:
         raise RuntimeError(f"{op}: no GPU kernel for this operation (dtype {dtype}, index {index_dtype}); run it on the CPU")
     if vt not in GPU_VALUE_TYPES:
@@ -117,8 +182,8 @@ def launch(
             f"{op}: this build of mlx_sparse has no CUDA kernels (it was built without nvcc); "
             "reinstall with the CUDA toolkit on PATH, or run on the CPU (ms.use_cpu())"
         )
-    return mx.fast.precompiled_cuda_kernel(
-        name=f"mspcu_{family}_{kernel}_{vt}_{it}{gpu.suffix}",
+    outs = mx.fast.precompiled_cuda_kernel(
+        name=f"mspcu_{name}{gpu.suffix}",
         compiled_source=_blob(family, vt, it, gpu.suffix if gpu.module is None else gpu.module),
         inputs=list(inputs),
         output_shapes=[tuple(s) for s in shapes],
@@ -130,6 +195,7 @@ def launch(
         ensure_row_contiguous=True,
         stream=stream,
     )
+    return _ext.with_rules(outs, rules, name)
 
 
 def set_num_threads(n: int) -> None:

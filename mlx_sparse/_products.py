@@ -34,7 +34,8 @@ def expand_rows(op: str, indptr: mx.array, nnz: int, dtype: mx.Dtype, s: mx.Stre
 
 def raw_product(op, data, indices, indptr, shape, x, trans: bool, conj: bool, s: mx.Stream) -> mx.array:
     """op(A) @ x for CSR buffers of shape (m, n); x is (rows,) or (rows, k) in A's dtype; lazy.
-    op(A) = A, A^T (trans), conj(A) (conj) or A^H (both)."""
+    op(A) = A, A^T (trans), conj(A) (conj) or A^H (both). The node carries its vjp/jvp/vmap rules
+    with respect to ``data`` and ``x``; the structure (indices, indptr) is not differentiable."""
     m, n = shape
     nnz = int(data.size)
     vec = x.ndim == 1
@@ -47,6 +48,8 @@ def raw_product(op, data, indices, indptr, shape, x, trans: bool, conj: bool, s:
     if k == 1 and not vec:  # a single column is a vector product
         y = raw_product(op, data, indices, indptr, shape, x.reshape(-1, stream=s), trans, conj, s)
         return y.reshape(out_rows, 1, stream=s)
+    inputs = [indptr, indices, data, x]
+    rules = _product_rules(op, shape, trans, conj, s)
     if vec and not trans and not conj:
         g = _spmv_lanes(nnz / max(m, 1))
         gpu = K.Gpu(
@@ -54,58 +57,71 @@ def raw_product(op, data, indices, indptr, shape, x, trans: bool, conj: bool, s:
             scalars=K.split64(m) + K.split64(n) + K.split64(nnz),
             suffix=f"_g{g}",
         )
-        (y,) = K.launch(op, "spmv", "csr", vt, it, s, [indptr, indices, data, x], [(m,)], [vt], [m, n], gpu)
+        (y,) = K.launch(op, "spmv", "csr", vt, it, s, inputs, [(m,)], [vt], [m, n], gpu, **rules)
         return y
     scalars = K.split64(m) + K.split64(n) + K.split64(k) + K.split64(nnz) + [bool(conj)]
     if not trans:
         v = 4 if k >= 128 else 2 if k >= 64 else 1
         gpu = K.Gpu(threads=K.grid_threads(m * 32), scalars=scalars, suffix=f"_v{v}")
-        (y,) = K.launch(op, "spmm", "csr", vt, it, s, [indptr, indices, data, x], [out_shape], [vt], [m, n, k, int(conj)], gpu)
+        (y,) = K.launch(op, "spmm", "csr", vt, it, s, inputs, [out_shape], [vt], [m, n, k, int(conj)], gpu, **rules)
         return y
     # transpose: the GPU scatters with atomics into a zero-filled accumulator (float32 for 16-bit types)
     acc_t = mx.float32 if vt in (mx.float16, mx.bfloat16) else vt
     out_t = acc_t if is_gpu(s) else vt
     gpu = K.Gpu(threads=K.grid_threads(m * 32 if k >= 8 else m), scalars=scalars, init_value=0.0, module="_v1")
-    (y,) = K.launch(op, "spmm", "csr_t", vt, it, s, [indptr, indices, data, x], [out_shape], [out_t], [m, n, k, int(conj)], gpu)
+    (y,) = K.launch(op, "spmm", "csr_t", vt, it, s, inputs, [out_shape], [out_t], [m, n, k, int(conj)], gpu, **rules)
     return y.astype(vt, stream=s) if out_t != vt else y
 
 
+def _product_rules(op, shape, trans: bool, conj: bool, s: mx.Stream) -> dict:
+    """vjp/jvp/vmap of the node y = op(A) x (inputs indptr, indices, data, x)."""
+    nnz_of = lambda d: int(d.size)  # noqa: E731
+
+    def vjp(primals, cotangents, outputs):
+        ptr, ind, d, xx = primals
+        g = cotangents[0].astype(d.dtype, stream=s)
+        # d/dx: op(A)^H g.  d/d data_j (MLX's convention, cotangent times conjugate derivative):
+        # g[out_j] conj(x[in_j]), or conj(g[out_j]) x[in_j] when op conjugates A; summed over columns
+        dx = raw_product(op, d, ind, ptr, shape, g, not trans, not conj, s)
+        rows = expand_rows(op, ptr, nnz_of(d), d.dtype, s)
+        out_idx, in_idx = (ind, rows) if trans else (rows, ind)
+        with mx.stream(s):
+            go, xi = mx.take(g, out_idx, axis=0), mx.take(xx, in_idx, axis=0)
+            gx = mx.conj(go) * xi if conj else go * mx.conj(xi)
+            dd = gx if gx.ndim == 1 else mx.sum(gx, axis=1)
+        return [None, None, dd, dx]
+
+    def jvp(primals, tangents):
+        ptr, ind, d, xx = primals
+        td, tx = tangents[2], tangents[3]
+        parts = []
+        if td is not None:
+            parts.append(raw_product(op, td.astype(d.dtype, stream=s), ind, ptr, shape, xx, trans, conj, s))
+        if tx is not None:
+            parts.append(raw_product(op, d, ind, ptr, shape, tx.astype(d.dtype, stream=s), trans, conj, s))
+        out = parts[0] if len(parts) == 1 else mx.add(parts[0], parts[1], stream=s)
+        return [out]
+
+    def vmap(inputs, axes):
+        ptr, ind, d, xx = inputs
+        if axes[3] is None or any(a is not None for a in axes[:3]):
+            return None  # batched values or structure: one product per batch entry
+        with mx.stream(s):  # a batched dense operand becomes extra columns of one product
+            xb = mx.moveaxis(xx, axes[3], 1)  # (rows_in, B) or (rows_in, B, k)
+            if xb.ndim == 2:
+                return [raw_product(op, d, ind, ptr, shape, xb, trans, conj, s)], [1]
+            b, k = xb.shape[1], xb.shape[2]
+            y = raw_product(op, d, ind, ptr, shape, xb.reshape(xb.shape[0], b * k), trans, conj, s)
+            return [y.reshape(y.shape[0], b, k)], [1]
+
+    return {"vjp": vjp, "jvp": jvp, "vmap": vmap}
+
+
 def product(op, data, indices, indptr, shape, x, trans: bool, s: mx.Stream) -> mx.array:
-    """op(A) @ x (op = A or A^T) with vjp/jvp rules for both ``data`` and ``x``; lazy.
-    The structure (indices, indptr) is fixed: gradients flow to values and the dense operand only."""
-    nnz = int(data.size)
+    """op(A) @ x (op = A or A^T); lazy, differentiable in ``data`` and ``x``."""
     if is_gpu(s) and data.dtype not in K.GPU_DTYPES:
         raise RuntimeError(
             f"{op}: dtype {data.dtype} is not supported on the GPU (device {s.device}); "
             "use float32, float16, bfloat16 or complex64, or run on the CPU"
         )
-
-    @mx.custom_function
-    def f(d, xx):
-        # the kernel node sees detached inputs, so MLX's jvp tape holds only this function's rule
-        d, xx = mx.stop_gradient(d, stream=s), mx.stop_gradient(xx, stream=s)
-        return raw_product(op, d, indices, indptr, shape, xx, trans, False, s)
-
-    @f.vjp
-    def f_vjp(primals, cotangent, output):
-        d, xx = primals
-        g = cotangent.astype(d.dtype, stream=s) if cotangent.dtype != d.dtype else cotangent
-        # d/dx: op(A)^H g;  d/d data_j: g[out_j] * conj(x[in_j]) summed over columns
-        dx = raw_product(op, d, indices, indptr, shape, g, not trans, True, s)
-        rows = expand_rows(op, indptr, nnz, d.dtype, s)
-        out_idx, in_idx = (indices, rows) if trans else (rows, indices)
-        with mx.stream(s):
-            gx = mx.take(g, out_idx, axis=0) * mx.conj(mx.take(xx, in_idx, axis=0))
-            dd = gx if gx.ndim == 1 else mx.sum(gx, axis=1)
-        # (MLX's complex convention: the cotangent times the conjugate derivative, as above)
-        return dd.astype(d.dtype, stream=s), dx.astype(xx.dtype, stream=s)
-
-    @f.jvp
-    def f_jvp(primals, tangents):
-        d, xx = primals
-        td, tx = tangents
-        a = raw_product(op, td.astype(d.dtype, stream=s), indices, indptr, shape, xx, trans, False, s)
-        b = raw_product(op, d, indices, indptr, shape, tx.astype(d.dtype, stream=s), trans, False, s)
-        return mx.add(a, b, stream=s)
-
-    return f(data, x)
+    return raw_product(op, data, indices, indptr, shape, x, trans, False, s)

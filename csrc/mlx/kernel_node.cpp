@@ -1,5 +1,7 @@
 // MLX glue: one generic Primitive that runs a registered C kernel on the CPU stream, and the nanobind module.
 #include <cstring>
+#include <mutex>
+#include <typeinfo>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -7,6 +9,7 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/variant.h>
+#include <nanobind/stl/pair.h>
 #include <nanobind/stl/vector.h>
 
 #include "mlx/backend/cpu/encoder.h"
@@ -104,6 +107,94 @@ class KernelNode : public mx::Primitive {
   std::vector<double> dargs_;
 };
 
+// Python rule objects whose last reference was dropped on a thread without the GIL; released at the
+// next call into this module (which holds it).
+static std::mutex graveyard_mu;
+static std::vector<PyObject*> graveyard;
+
+static void drain_graveyard() {
+  std::vector<PyObject*> dead;
+  {
+    std::lock_guard<std::mutex> lock(graveyard_mu);
+    dead.swap(graveyard);
+  }
+  for (PyObject* p : dead) Py_DECREF(p);
+}
+
+// A node that evaluates like an inner node (our KernelNode on the CPU, MLX's precompiled CUDA kernel
+// on the GPU) and takes its transforms from a Python rules object: vjp(primals, cotangents, argnums,
+// outputs), jvp(primals, tangents, argnums), vmap(inputs, axes). The transforms see which arguments
+// are requested, so a derivative asked of an index array raises, and mx.vmap never walks into the
+// inner kernel (which has no batching rule).
+class RuledNode : public mx::Primitive {
+ public:
+  RuledNode(std::shared_ptr<mx::Primitive> inner, nb::object rules, std::string name)
+      : mx::Primitive(inner->stream()), inner_(std::move(inner)), rules_(std::move(rules)),
+        name_(std::move(name)) {}
+
+  ~RuledNode() override {
+    if (!rules_.is_valid()) return;
+    if (Py_IsInitialized() && PyGILState_Check()) {
+      rules_.reset();
+    } else {
+      std::lock_guard<std::mutex> lock(graveyard_mu);
+      graveyard.push_back(rules_.release().ptr());
+    }
+  }
+
+  void eval_cpu(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs) override {
+    inner_->eval_cpu(inputs, outputs);
+  }
+  void eval_gpu(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs) override {
+    inner_->eval_gpu(inputs, outputs);
+  }
+
+  std::vector<mx::array> jvp(const std::vector<mx::array>& primals, const std::vector<mx::array>& tangents,
+                             const std::vector<int>& argnums) override {
+    nb::gil_scoped_acquire gil;
+    return nb::cast<std::vector<mx::array>>(rules_.attr("jvp")(primals, tangents, argnums));
+  }
+  std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
+                             const std::vector<int>& argnums, const std::vector<mx::array>& outputs) override {
+    nb::gil_scoped_acquire gil;
+    return nb::cast<std::vector<mx::array>>(rules_.attr("vjp")(primals, cotangents, argnums, outputs));
+  }
+  std::pair<std::vector<mx::array>, std::vector<int>> vmap(const std::vector<mx::array>& inputs,
+                                                           const std::vector<int>& axes) override {
+    nb::gil_scoped_acquire gil;
+    return nb::cast<std::pair<std::vector<mx::array>, std::vector<int>>>(rules_.attr("vmap")(inputs, axes));
+  }
+
+  const char* name() const override { return name_.c_str(); }
+
+  bool is_equivalent(const mx::Primitive& other) const override {
+    auto& o = static_cast<const RuledNode&>(other);
+    const mx::Primitive &a = *inner_, &b = *o.inner_;
+    return typeid(a) == typeid(b) && a.is_equivalent(b) && rules_.is(o.rules_);
+  }
+
+ private:
+  std::shared_ptr<mx::Primitive> inner_;
+  nb::object rules_;
+  std::string name_;
+};
+
+// The outputs of a freshly made (unevaluated) node, re-made as a RuledNode over the same inputs.
+std::vector<mx::array> with_rules(const std::vector<mx::array>& outs, nb::object rules, const std::string& name) {
+  drain_graveyard();
+  if (outs.empty() || !outs[0].has_primitive())
+    throw std::invalid_argument(name + ": with_rules needs the outputs of an unevaluated node");
+  std::vector<mx::Shape> shapes;
+  std::vector<mx::Dtype> dtypes;
+  for (const auto& o : outs) {
+    shapes.push_back(o.shape());
+    dtypes.push_back(o.dtype());
+  }
+  return mx::array::make_arrays(std::move(shapes), dtypes,
+                                std::make_shared<RuledNode>(outs[0].primitive_ptr(), std::move(rules), name),
+                                outs[0].inputs());
+}
+
 // Add a node computing `name` on `inputs`; outputs have the given shapes and dtypes.
 std::vector<mx::array> cpu_call(const std::string& name, const std::vector<mx::array>& inputs,
                                 const std::vector<std::vector<int>>& shapes,
@@ -131,6 +222,7 @@ NB_MODULE(_ext, m) {
   m.def("cpu_call", &mlx_sparse::cpu_call, nb::arg("name"), nb::arg("inputs"),
         nb::arg("shapes"), nb::arg("dtypes"), nb::arg("iargs"), nb::arg("dargs"),
         nb::arg("stream"));
+  m.def("with_rules", &mlx_sparse::with_rules, nb::arg("outputs"), nb::arg("rules"), nb::arg("name"));
   m.def("kernel_names", []() {
     std::vector<std::string> names;
     for (const msp_kernel_entry* e = msp_kernel_table(); e->name != nullptr; ++e)
