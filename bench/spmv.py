@@ -45,12 +45,12 @@ def cpu_copy_gbps() -> float:
     return 2 * a.nbytes / t / 1e9
 
 
-def build_cusparse_harness(workdir: str) -> str | None:
+def build_cusparse_harness(workdir: str, flags: tuple = (), tag: str = "") -> str | None:
     nvcc = shutil.which("nvcc")
     if nvcc is None:
         return None
-    exe = os.path.join(workdir, "cusparse_spmv")
-    cmd = [nvcc, "-O2", "-std=c++17", "-arch=native", "-I", os.path.join(HERE, "..", "csrc", "cuda"),
+    exe = os.path.join(workdir, "cusparse_spmv" + tag)
+    cmd = [nvcc, "-O2", "-std=c++17", "-arch=native", *flags, "-I", os.path.join(HERE, "..", "csrc", "cuda"),
            os.path.join(HERE, "cusparse_spmv.cu"), "-lcusparse", "-o", exe]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
@@ -76,6 +76,7 @@ def main() -> None:
     p.add_argument("--reps", type=int, default=0)
     p.add_argument("--json", default="", help="write all numbers to this file")
     p.add_argument("--variants", action="store_true", help="also time each GPU SpMV kernel variant")
+    p.add_argument("--ab", default="", help="also time our kernels built with this extra nvcc flag (e.g. -DMSP_NO_STREAM_HINTS)")
     args = p.parse_args()
     gpu = args.device == "gpu"
     dev = ms.use_gpu() if gpu else ms.use_cpu()
@@ -84,6 +85,7 @@ def main() -> None:
     rows, extra = [], []
     if gpu:
         exe = build_cusparse_harness(workdir)
+        exe_ab = build_cusparse_harness(workdir, (args.ab,), "_ab") if args.ab else None
         copy = json.loads(subprocess.run([exe, "--copy", str(1 << 30)], capture_output=True, text=True).stdout)["copy_GBps"] if exe else float("nan")
         info = mx.device_info(mx.gpu)
         print(f"device: {info.get('device_name', 'gpu')} ({info.get('architecture', '?')}), copy bandwidth {copy:.0f} GB/s")
@@ -134,6 +136,10 @@ def main() -> None:
                 row["kernel_all"] = ours_k
                 row["cusparse_us"] = best["us"] if best else float("nan")
                 row["cusparse_alg"] = best["alg"] if best else "-"
+                if exe_ab:
+                    res = [json.loads(line) for line in subprocess.run([exe_ab, path], capture_output=True, text=True).stdout.splitlines() if line.startswith("{")]
+                    row["kernel_ab_us"] = {r["alg"]: r["us"] for r in res if r["alg"].startswith("ours")}.get(f"ours_g{g}", float("nan"))
+                    print(f"  {fam}: ours {row['kernel_us']:.1f} us, with {args.ab}: {row['kernel_ab_us']:.1f} us", flush=True)
             r = subprocess.run([sys.executable, os.path.join(HERE, "peers.py"), path], capture_output=True, text=True)
             peers = json.loads(r.stdout.strip().splitlines()[-1]) if r.stdout.strip() else {}
             for k in ("cupy", "torch"):

@@ -61,14 +61,13 @@ def raw_product(op, data, indices, indptr, shape, x, trans: bool, conj: bool, s:
         return y
     scalars = K.split64(m) + K.split64(n) + K.split64(k) + K.split64(nnz) + [bool(conj)]
     if not trans:
-        v = 4 if k >= 128 else 2 if k >= 64 else 1
-        gpu = K.Gpu(threads=K.grid_threads(m * 32), scalars=scalars, suffix=f"_v{v}")
+        gpu = K.Gpu(threads=K.grid_threads(m * 32), scalars=scalars, module="_n")
         (y,) = K.launch(op, "spmm", "csr", vt, it, s, inputs, [out_shape], [vt], [m, n, k, int(conj)], gpu, **rules)
         return y
     # transpose: the GPU scatters with atomics into a zero-filled accumulator (float32 for 16-bit types)
     acc_t = mx.float32 if vt in (mx.float16, mx.bfloat16) else vt
     out_t = acc_t if is_gpu(s) else vt
-    gpu = K.Gpu(threads=K.grid_threads(m * 32 if k >= 8 else m), scalars=scalars, init_value=0.0, module="_v1")
+    gpu = K.Gpu(threads=K.grid_threads(m * 32 if k >= 8 else m), scalars=scalars, init_value=0.0, module="_t")
     (y,) = K.launch(op, "spmm", "csr_t", vt, it, s, inputs, [out_shape], [out_t], [m, n, k, int(conj)], gpu, **rules)
     return y.astype(vt, stream=s) if out_t != vt else y
 

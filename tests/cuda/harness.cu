@@ -11,22 +11,8 @@
 #include "../../csrc/cuda/spmv.cu"
 #include "../../csrc/cuda/convert.cu"
 #include "../../csrc/cuda/canonical.cu"
-#undef MSP_SPMV
-#define MSP_SPMM_V 1
+#define MSP_SPMM_BOTH
 #include "../../csrc/cuda/spmm.cu"
-#undef MSP_SPMM
-#define MSP_SPMM_EXTRA(IT, INAME, V)                                                              \
-  extern "C" __global__ void MSP_CAT(MSP_KNAME(spmm, csr, VNAME, INAME), _v##V)(                  \
-      const IT* indptr, const IT* indices, const VT* data, const VT* X, VT* Y, int m_lo, int m_hi,  \
-      int n_lo, int n_hi, int k_lo, int k_hi, int z_lo, int z_hi, bool conj) {                   \
-    spmm_csr<IT, V>(indptr, indices, data, X, Y, msp_join(m_lo, m_hi), msp_join(n_lo, n_hi),     \
-                    msp_join(k_lo, k_hi), msp_join(z_lo, z_hi), conj);                           \
-  }
-#if defined(MSP_IT_I32)
-MSP_SPMM_EXTRA(int, i32, 2) MSP_SPMM_EXTRA(int, i32, 4)
-#else
-MSP_SPMM_EXTRA(long long, i64, 2) MSP_SPMM_EXTRA(long long, i64, 4)
-#endif
 
 #if defined(MSP_IT_I32)
 typedef int IT;
@@ -266,7 +252,7 @@ static void test_spmm(const Csr& a) {
   long long m = a.m, n = a.n, nnz = (long long)a.ind.size();
   IT *dp = dev(a.indptr), *di = dev(a.ind);
   VT* dv = dev(a.val);
-  for (long long k : {1LL, 5LL, 64LL, 130LL}) {
+  for (long long k : {1LL, 5LL, 8LL, 24LL, 64LL, 130LL, 256LL}) {
     for (int conj = 0; conj < 2; ++conj) {
       for (int trans = 0; trans < 2; ++trans) {
         long long in_rows = trans ? m : n, out_rows = trans ? n : m;
@@ -282,23 +268,19 @@ static void test_spmm(const Csr& a) {
         CHECK(call_c(trans ? "spmm_csr_t" : "spmm_csr", &c) == MSP_OK, "C spmm status");
         VT* dx = dev(x);
         if (!trans) {
-          for (int v = 1; v <= 4; v *= 2) {
+          for (int mis = 0; mis < 2; ++mis) {  // aligned X (16-byte loads when k allows) and misaligned X
+            VT* dxm = nullptr;
+            CK(cudaMalloc(&dxm, sizeof(VT) * (in_rows * k + 1)));
+            CK(cudaMemcpy(dxm + mis, x.data(), sizeof(VT) * in_rows * k, cudaMemcpyHostToDevice));
             VT* dy = dev_poison<VT>(out_rows * k);
-            unsigned blocks = blocks_for(m * 32);
-            if (v == 1)
-              MSP_CAT(MSP_KNAME(spmm, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _v1)<<<blocks, 256>>>(
-                  dp, di, dv, dx, dy, lo32(m), hi32(m), lo32(n), hi32(n), lo32(k), hi32(k), lo32(nnz), hi32(nnz), conj);
-            else if (v == 2)
-              MSP_CAT(MSP_KNAME(spmm, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _v2)<<<blocks, 256>>>(
-                  dp, di, dv, dx, dy, lo32(m), hi32(m), lo32(n), hi32(n), lo32(k), hi32(k), lo32(nnz), hi32(nnz), conj);
-            else
-              MSP_CAT(MSP_KNAME(spmm, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _v4)<<<blocks, 256>>>(
-                  dp, di, dv, dx, dy, lo32(m), hi32(m), lo32(n), hi32(n), lo32(k), hi32(k), lo32(nnz), hi32(nnz), conj);
+            MSP_KNAME(spmm, csr, VNAME, MSP_CAT(i, MSP_IBITS))<<<blocks_for(m * 32), 256>>>(
+                dp, di, dv, dxm + mis, dy, lo32(m), hi32(m), lo32(n), hi32(n), lo32(k), hi32(k), lo32(nnz), hi32(nnz), conj);
             CK(cudaGetLastError());
             CK(cudaDeviceSynchronize());
             auto y = host(dy, out_rows * k);
-            CHECK(same(y.data(), yref.data(), out_rows * k), "spmm v=%d k=%lld conj=%d m=%lld n=%lld", v, k, conj, m, n);
+            CHECK(same(y.data(), yref.data(), out_rows * k), "spmm misaligned=%d k=%lld conj=%d m=%lld n=%lld", mis, k, conj, m, n);
             CK(cudaFree(dy));
+            CK(cudaFree(dxm));
           }
         } else {
           AT* dy = nullptr;
