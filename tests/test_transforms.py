@@ -152,7 +152,7 @@ def test_derivatives_through_tocsr(device, canonical):
 
 
 def _raises_index_error(fn, *args):
-    with pytest.raises(ValueError, match="index arrays"):
+    with pytest.raises(ValueError, match="index arrays|indices"):  # ours, or MLX gather's
         mx.eval(fn(*args))
 
 

@@ -8,92 +8,117 @@ template <> struct UnsignedOf<int> { typedef unsigned int type; };
 __device__ __forceinline__ float conj_if(float a, bool) { return a; }
 __device__ __forceinline__ float2 conj_if(float2 a, bool c) { return c ? make_float2(a.x, -a.y) : a; }
 
-// W consecutive values as AT: one 16-byte load when W * sizeof(VT) == 16, else W scalar loads.
-template <int W> __device__ __forceinline__ void ldw(const VT* p, AT* out) {
-  if constexpr (W * sizeof(VT) == 16) {
-    union {
-      uint4 u;
-      VT v[W];
-    } t;
-    t.u = __ldg(reinterpret_cast<const uint4*>(p));
+// 16 bytes of values as AT (VW of them) and back, by bit moves only (no unions, which would put
+// the values in local memory).
+constexpr int VW = 16 / sizeof(VT);
+#if defined(MSP_VT_F32)
+__device__ __forceinline__ void ld16(const VT* p, AT* o) {
+  const float4 v = __ldg(reinterpret_cast<const float4*>(p));
+  o[0] = v.x, o[1] = v.y, o[2] = v.z, o[3] = v.w;
+}
+__device__ __forceinline__ void st16(VT* p, const AT* a) {
+  *reinterpret_cast<float4*>(p) = make_float4(a[0], a[1], a[2], a[3]);
+}
+#elif defined(MSP_VT_C64)
+__device__ __forceinline__ void ld16(const VT* p, AT* o) {
+  const float4 v = __ldg(reinterpret_cast<const float4*>(p));
+  o[0] = make_float2(v.x, v.y), o[1] = make_float2(v.z, v.w);
+}
+__device__ __forceinline__ void st16(VT* p, const AT* a) {
+  *reinterpret_cast<float4*>(p) = make_float4(a[0].x, a[0].y, a[1].x, a[1].y);
+}
+#else  // float16 / bfloat16: eight values, two per 32-bit word
+#if defined(MSP_VT_F16)
+__device__ __forceinline__ float half_bits(unsigned short u) { return __half2float(__ushort_as_half(u)); }
+__device__ __forceinline__ unsigned short bits_half(float a) { return __half_as_ushort(__float2half_rn(a)); }
+#else
+__device__ __forceinline__ float half_bits(unsigned short u) { return __bfloat162float(__ushort_as_bfloat16(u)); }
+__device__ __forceinline__ unsigned short bits_half(float a) { return __bfloat16_as_ushort(__float2bfloat16_rn(a)); }
+#endif
+__device__ __forceinline__ void ld16(const VT* p, AT* o) {
+  const uint4 v = __ldg(reinterpret_cast<const uint4*>(p));
+  const unsigned u[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
-    for (int w = 0; w < W; ++w) out[w] = ld_reg(t.v[w]);
+  for (int q = 0; q < 4; ++q)
+    o[2 * q] = half_bits((unsigned short)(u[q] & 0xffffu)), o[2 * q + 1] = half_bits((unsigned short)(u[q] >> 16));
+}
+__device__ __forceinline__ void st16(VT* p, const AT* a) {
+  unsigned u[4];
+#pragma unroll
+  for (int q = 0; q < 4; ++q) u[q] = (unsigned)bits_half(a[2 * q]) | ((unsigned)bits_half(a[2 * q + 1]) << 16);
+  *reinterpret_cast<uint4*>(p) = make_uint4(u[0], u[1], u[2], u[3]);
+}
+#endif
+template <int W> __device__ __forceinline__ void ldw(const VT* p, AT* out) {
+  if constexpr (W == VW) {
+    ld16(p, out);
   } else {
 #pragma unroll
     for (int w = 0; w < W; ++w) out[w] = ld(p + w);
   }
 }
 template <int W> __device__ __forceinline__ void stw(VT* p, const AT* a) {
-  if constexpr (W * sizeof(VT) == 16) {
-    union {
-      uint4 u;
-      VT v[W];
-    } t;
-#pragma unroll
-    for (int w = 0; w < W; ++w) st(&t.v[w], a[w]);
-    *reinterpret_cast<uint4*>(p) = t.u;
+  if constexpr (W == VW) {
+    st16(p, a);
   } else {
 #pragma unroll
     for (int w = 0; w < W; ++w) st(p + w, a[w]);
   }
 }
 
-// One row of Y = A X: the warp splits into P = 32 / L slices of L lanes; lane sl of a slice owns
-// columns k0 + sl*W .. +W-1 (W per 16-byte load). The warp loads 32 (column, value) pairs at a time
-// with one coalesced access and broadcasts them by shuffle; slice p takes pairs p, p+P, ..., four
-// X loads in flight per lane; the slices' partial sums are then added in a fixed order.
+// Y[m x k] = A X[n x k], row-major. Each row is owned by L lanes (L = 32 when k needs it, fewer
+// for narrow X, so 32 / L rows share a warp); lane sl owns columns k0 + sl*W .. +W-1 of each
+// L*W-wide column block, W values per 16-byte load. Nonzeros are taken in order, two per step
+// with both X loads in flight: the row's sum has one fixed order (deterministic).
 template <class IT, int W>
-__device__ __forceinline__ void spmm_row(const IT* __restrict__ indices, const VT* __restrict__ data,
-                                         const VT* __restrict__ X, VT* __restrict__ Y, long long r,
-                                         IT s, IT e, bool bad, long long n, long long k, int L, bool conj) {
+__device__ __forceinline__ void spmm_rows(const IT* __restrict__ indptr, const IT* __restrict__ indices,
+                                          const VT* __restrict__ data, const VT* __restrict__ X,
+                                          VT* __restrict__ Y, long long m, long long n, long long k,
+                                          long long nnz, int L, bool conj) {
   typedef typename UnsignedOf<IT>::type U;
-  const int lane = threadIdx.x % 32, P = 32 / L, sub = lane / L, sl = lane % L;
-  for (long long k0 = 0; k0 < k; k0 += (long long)L * W) {
-    const long long col = k0 + (long long)sl * W;
-    const bool active = col < k;
-    AT acc[W];
+  const int P = 32 / L, sub = (threadIdx.x % 32) / L, sl = threadIdx.x % L;
+  const long long slots = (long long)gridDim.x * blockDim.x / 32 * P;
+  for (long long r = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32 * P + sub; r < m; r += slots) {
+    IT s = indptr[r], e = indptr[r + 1];
+    const bool bad = s < 0 || e < s || (long long)e > nnz;
+    if (bad) s = e = 0;
+    for (long long k0 = 0; k0 < k; k0 += (long long)L * W) {
+      const long long col = k0 + (long long)sl * W;
+      if (col >= k) break;
+      AT acc[W];
 #pragma unroll
-    for (int w = 0; w < W; ++w) zero(acc[w]);
-    bool badcol = false;
-    for (IT jb = s; jb < e; jb += 32) {
-      const IT j = jb + lane;
-      IT cl = 0;
-      AT al;
-      zero(al);
-      if (j < e) {
-        cl = lds(indices + j);
-        al = conj_if(lds(data + j), conj);
-      }
-      const int cnt = (int)min((long long)(e - jb), 32LL);
-      for (int t0 = 0; t0 < cnt; t0 += 4 * P) {
-        AT xv[4][W], av[4];
-        bool use[4];
+      for (int w = 0; w < W; ++w) zero(acc[w]);
+      bool badcol = false;
+      IT j = s;
+      for (; j + 1 < e; j += 2) {
+        const IT c0 = lds(indices + j), c1 = lds(indices + j + 1);
+        const AT a0 = conj_if(lds(data + j), conj), a1 = conj_if(lds(data + j + 1), conj);
+        const bool ok0 = (U)c0 < (U)n, ok1 = (U)c1 < (U)n;
+        badcol |= !ok0 || !ok1;
+        AT x0[W], x1[W];
+        if (ok0) ldw<W>(X + (long long)c0 * k + col, x0);
+        if (ok1) ldw<W>(X + (long long)c1 * k + col, x1);
+        if (ok0) {
 #pragma unroll
-        for (int u = 0; u < 4; ++u) {
-          const int t = t0 + u * P + sub;
-          const IT c = shfl_idx(cl, t & 31);
-          av[u] = shfl_idx(al, t & 31);
-          use[u] = t < cnt && active;
-          if (use[u] && (U)c >= (U)n) {
-            badcol = true;
-            use[u] = false;
-          }
-          if (use[u]) ldw<W>(X + (long long)c * k + col, xv[u]);
+          for (int w = 0; w < W; ++w) fma_acc(acc[w], a0, x0[w]);
         }
+        if (ok1) {
 #pragma unroll
-        for (int u = 0; u < 4; ++u)
-          if (use[u]) {
-#pragma unroll
-            for (int w = 0; w < W; ++w) fma_acc(acc[w], av[u], xv[u][w]);
-          }
+          for (int w = 0; w < W; ++w) fma_acc(acc[w], a1, x1[w]);
+        }
       }
-    }
-    for (int off = L; off < 32; off *= 2) {  // slices 0..P-1 summed pairwise: fixed order
+      if (j < e) {
+        const IT c0 = lds(indices + j);
+        const AT a0 = conj_if(lds(data + j), conj);
+        if ((U)c0 < (U)n) {
+          AT x0[W];
+          ldw<W>(X + (long long)c0 * k + col, x0);
 #pragma unroll
-      for (int w = 0; w < W; ++w) add_acc(acc[w], shfl_xor(acc[w], off));
-      badcol = __shfl_xor_sync(0xffffffffu, (int)badcol, off) != 0 || badcol;
-    }
-    if (sub == 0 && active) {
+          for (int w = 0; w < W; ++w) fma_acc(acc[w], a0, x0[w]);
+        } else {
+          badcol = true;
+        }
+      }
       if (bad || badcol) {
 #pragma unroll
         for (int w = 0; w < W; ++w) make_nan(acc[w]);
@@ -107,29 +132,21 @@ __device__ __forceinline__ void spmm_row(const IT* __restrict__ indices, const V
   }
 }
 
-// Y[m x k] = A X[n x k], row-major, a warp per row. 16-byte loads of X when k is a multiple of
-// 16 / sizeof(VT) and X is 16-byte aligned, else one value per lane. in: indptr, indices, data, X;
-// out: Y; scalars: m, n, k, nnz (lo, hi pairs), conj.
+// 16-byte loads of X when k is a multiple of 16 / sizeof(VT) and X and Y are 16-byte aligned,
+// else one value per lane. in: indptr, indices, data, X; out: Y; scalars: m, n, k, nnz, conj.
 template <class IT>
 __device__ void spmm_csr(const IT* __restrict__ indptr, const IT* __restrict__ indices,
                          const VT* __restrict__ data, const VT* __restrict__ X, VT* __restrict__ Y,
                          long long m, long long n, long long k, long long nnz, bool conj) {
-  constexpr int VW = 16 / sizeof(VT);
   const bool vec = k % VW == 0 && (reinterpret_cast<uintptr_t>(X) % 16) == 0 &&
                    (reinterpret_cast<uintptr_t>(Y) % 16) == 0;
   const long long per = vec ? k / VW : k;  // lanes a full row of X needs
   int L = 1;
   while (L < 32 && L < per) L *= 2;
-  const long long warps = (long long)gridDim.x * blockDim.x / 32;
-  for (long long r = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32; r < m; r += warps) {
-    IT s = indptr[r], e = indptr[r + 1];
-    const bool bad = s < 0 || e < s || (long long)e > nnz;
-    if (bad) s = e = 0;
-    if (vec)
-      spmm_row<IT, VW>(indices, data, X, Y, r, s, e, bad, n, k, L, conj);
-    else
-      spmm_row<IT, 1>(indices, data, X, Y, r, s, e, bad, n, k, L, conj);
-  }
+  if (vec)
+    spmm_rows<IT, VW>(indptr, indices, data, X, Y, m, n, k, nnz, L, conj);
+  else
+    spmm_rows<IT, 1>(indptr, indices, data, X, Y, m, n, k, nnz, L, conj);
 }
 
 // Yacc[n x k] += A^T X[m x k] (conj: A^H X); Yacc zero-initialized, accumulator type (f32 or
