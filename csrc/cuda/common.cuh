@@ -18,26 +18,6 @@ __device__ __forceinline__ float ld(const __half* p) { return __half2float(__ldg
 __device__ __forceinline__ float ld(const __nv_bfloat16* p) { return __bfloat162float(__ldg(p)); }
 __device__ __forceinline__ float2 ld(const float2* p) { return __ldg(p); }
 
-// Streamed operands (the matrix: read once) load with the evict-first hint, so that the vector
-// gathered through them stays in L2 (MSP_NO_STREAM_HINTS turns the hint off, for measurements).
-#ifndef MSP_NO_STREAM_HINTS
-#define MSP_LDS(p) __ldcs(p)
-#else
-#define MSP_LDS(p) __ldg(p)
-#endif
-__device__ __forceinline__ int lds(const int* p) { return MSP_LDS(p); }
-__device__ __forceinline__ long long lds(const long long* p) { return MSP_LDS(p); }
-__device__ __forceinline__ float lds(const float* p) { return MSP_LDS(p); }
-__device__ __forceinline__ float lds(const __half* p) { return __half2float(MSP_LDS(p)); }
-__device__ __forceinline__ float lds(const __nv_bfloat16* p) { return __bfloat162float(MSP_LDS(p)); }
-__device__ __forceinline__ float2 lds(const float2* p) { return MSP_LDS(p); }
-
-// A stored value already in a register, as its accumulator type.
-__device__ __forceinline__ float ld_reg(float v) { return v; }
-__device__ __forceinline__ float ld_reg(__half v) { return __half2float(v); }
-__device__ __forceinline__ float ld_reg(__nv_bfloat16 v) { return __bfloat162float(v); }
-__device__ __forceinline__ float2 ld_reg(float2 v) { return v; }
-
 __device__ __forceinline__ void st(float* p, float a) { *p = a; }
 __device__ __forceinline__ void st(__half* p, float a) { *p = __float2half_rn(a); }
 __device__ __forceinline__ void st(__nv_bfloat16* p, float a) { *p = __float2bfloat16_rn(a); }
@@ -65,17 +45,6 @@ __device__ __forceinline__ float shfl_down(float v, int off, int width) {
 __device__ __forceinline__ float2 shfl_down(float2 v, int off, int width) {
   return make_float2(__shfl_down_sync(0xffffffffu, v.x, off, width),
                      __shfl_down_sync(0xffffffffu, v.y, off, width));
-}
-
-__device__ __forceinline__ float shfl_xor(float v, int off) { return __shfl_xor_sync(0xffffffffu, v, off); }
-__device__ __forceinline__ float2 shfl_xor(float2 v, int off) {
-  return make_float2(__shfl_xor_sync(0xffffffffu, v.x, off), __shfl_xor_sync(0xffffffffu, v.y, off));
-}
-__device__ __forceinline__ int shfl_idx(int v, int src) { return __shfl_sync(0xffffffffu, v, src); }
-__device__ __forceinline__ long long shfl_idx(long long v, int src) { return __shfl_sync(0xffffffffu, v, src); }
-__device__ __forceinline__ float shfl_idx(float v, int src) { return __shfl_sync(0xffffffffu, v, src); }
-__device__ __forceinline__ float2 shfl_idx(float2 v, int src) {
-  return make_float2(__shfl_sync(0xffffffffu, v.x, src), __shfl_sync(0xffffffffu, v.y, src));
 }
 
 // Sum over groups of G consecutive lanes; lane 0 of each group holds the result. All lanes call.

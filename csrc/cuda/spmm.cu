@@ -91,8 +91,8 @@ __device__ __forceinline__ void spmm_rows(const IT* __restrict__ indptr, const I
       bool badcol = false;
       IT j = s;
       for (; j + 1 < e; j += 2) {
-        const IT c0 = lds(indices + j), c1 = lds(indices + j + 1);
-        const AT a0 = conj_if(lds(data + j), conj), a1 = conj_if(lds(data + j + 1), conj);
+        const IT c0 = __ldg(indices + j), c1 = __ldg(indices + j + 1);
+        const AT a0 = conj_if(ld(data + j), conj), a1 = conj_if(ld(data + j + 1), conj);
         const bool ok0 = (U)c0 < (U)n, ok1 = (U)c1 < (U)n;
         badcol |= !ok0 || !ok1;
         AT x0[W], x1[W];
@@ -108,8 +108,8 @@ __device__ __forceinline__ void spmm_rows(const IT* __restrict__ indptr, const I
         }
       }
       if (j < e) {
-        const IT c0 = lds(indices + j);
-        const AT a0 = conj_if(lds(data + j), conj);
+        const IT c0 = __ldg(indices + j);
+        const AT a0 = conj_if(ld(data + j), conj);
         if ((U)c0 < (U)n) {
           AT x0[W];
           ldw<W>(X + (long long)c0 * k + col, x0);
@@ -162,9 +162,9 @@ __device__ void spmm_csr_t(const IT* __restrict__ indptr, const IT* __restrict__
       const IT s = indptr[r], e = indptr[r + 1];
       if (s < 0 || e < s || (long long)e > nnz) continue;
       for (IT j = s; j < e; ++j) {
-        const IT c = lds(indices + j);
+        const IT c = __ldg(indices + j);
         if ((U)c >= (U)n) continue;
-        const AT a = conj_if(lds(data + j), conj);
+        const AT a = conj_if(ld(data + j), conj);
         for (long long q = 0; q < k; ++q) {
           AT p;
           zero(p);

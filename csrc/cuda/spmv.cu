@@ -19,8 +19,8 @@ __device__ __forceinline__ void row_dot(const IT* __restrict__ indices, const VT
       const IT jj = j + (IT)u * STEP;
       c[u] = -1;
       if (jj < e) {
-        c[u] = (IT)lds(indices + jj);
-        v[u] = lds(data + jj);
+        c[u] = (IT)__ldg(indices + jj);
+        v[u] = ld(data + jj);
       }
     }
     AT xv[4];
@@ -35,22 +35,20 @@ __device__ __forceinline__ void row_dot(const IT* __restrict__ indices, const VT
   }
 }
 
-// y = A x for rows in tiles of B/G. A row longer than LIMIT is deferred until the tile's short rows
-// are done: up to HUGE entries it is summed by one warp (the block's warps take the deferred rows in
-// turn), beyond that by the whole block; so power-law rows neither stall a group nor leave most of
-// the block idle. Deterministic: each row has one fixed reduction order.
+// y = A x for rows in tiles of B/G; a row longer than G*32 is summed by the whole block after the
+// tile's short rows, so power-law rows do not stall a group. Deterministic (fixed reduction order).
 // in: indptr[m+1], indices[nnz], data[nnz], x[n]; out: y[m]; scalars: m, n, nnz as (lo, hi).
 template <class IT, int G>
 __device__ void spmv_csr(const IT* __restrict__ indptr, const IT* __restrict__ indices,
                          const VT* __restrict__ data, const VT* __restrict__ x, VT* __restrict__ y,
                          IT m, IT n, IT nnz) {
-  constexpr int B = 256, R = B / G, LIMIT = G < 4 ? 128 : G * 32, HUGE = 4096;
-  __shared__ int s_long[R], s_huge[R];
-  __shared__ int s_nlong, s_nhuge;
+  constexpr int B = 256, R = B / G, LIMIT = G < 4 ? 128 : G * 32;
+  __shared__ int s_long[R];
+  __shared__ int s_nlong;
   __shared__ AT s_red[B / 32];
   const int lane = threadIdx.x % G, grp = threadIdx.x / G;
   for (IT base = (IT)blockIdx.x * R; base < m; base += (IT)gridDim.x * R) {
-    if (threadIdx.x == 0) s_nlong = 0, s_nhuge = 0;
+    if (threadIdx.x == 0) s_nlong = 0;
     __syncthreads();
     const IT row = base + grp;
     AT acc;
@@ -62,10 +60,7 @@ __device__ void spmv_csr(const IT* __restrict__ indptr, const IT* __restrict__ i
         own = true;
         if (lane == 0) make_nan(acc);
       } else if (e - s > LIMIT) {
-        if (lane == 0) {
-          if (e - s > HUGE) s_huge[atomicAdd(&s_nhuge, 1)] = grp;
-          else s_long[atomicAdd(&s_nlong, 1)] = grp;
-        }
+        if (lane == 0) s_long[atomicAdd(&s_nlong, 1)] = grp;
       } else {
         own = true;
         row_dot<G, IT>(indices, data, x, s + lane, e, n, acc);
@@ -74,17 +69,9 @@ __device__ void spmv_csr(const IT* __restrict__ indptr, const IT* __restrict__ i
     acc = group_sum<G>(acc);
     if (own && lane == 0) st(y + row, acc);
     __syncthreads();
-    const int nl = s_nlong, nh = s_nhuge, wl = threadIdx.x % 32;
-    for (int k = threadIdx.x / 32; k < nl; k += B / 32) {
+    const int nl = s_nlong;
+    for (int k = 0; k < nl; ++k) {
       const IT r = base + s_long[k];
-      AT a;
-      zero(a);
-      row_dot<32, IT>(indices, data, x, (IT)indptr[r] + wl, (IT)indptr[r + 1], n, a);
-      a = group_sum<32>(a);
-      if (wl == 0) st(y + r, a);
-    }
-    for (int k = 0; k < nh; ++k) {
-      const IT r = base + s_huge[k];
       const IT s = (IT)indptr[r], e = (IT)indptr[r + 1];
       AT a;
       zero(a);
