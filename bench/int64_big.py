@@ -1,8 +1,9 @@
 """Large int64 run: y = A x on a structured matrix with int64 indices whose exact result is known,
-on the GPU (or CPU). Needs ~40 GB of host memory and ~30 GB on the device. MLX 0.32 limits a 1-D
-array to 2^31 - 1 elements, so --nnz above that fails in mx.array (see docs/architecture.md).
+on the GPU (or CPU). MLX 0.32 limits a 1-D array to 2^31 - 1 elements, so the values and indices
+are held as paged buffers (2-D, one page per row here). --nnz 2200000000 needs ~60 GB of host
+memory and ~27 GB on the device.
 
-    python bench/int64_big.py [--nnz 2100000000] [--device gpu]
+    python bench/int64_big.py [--nnz 2200000000] [--device gpu]
 """
 
 import argparse
@@ -14,7 +15,7 @@ import numpy as np
 import mlx_sparse as ms
 
 p = argparse.ArgumentParser()
-p.add_argument("--nnz", type=int, default=2_100_000_000)
+p.add_argument("--nnz", type=int, default=2_200_000_000)
 p.add_argument("--per-row", type=int, default=512)
 p.add_argument("--device", default="gpu" if ms.gpu_available() else "cpu")
 args = p.parse_args()
@@ -35,8 +36,9 @@ for r0 in range(0, m, chunk):
     data[r0 * k : (r0 + r.shape[0]) * k] = (((r + j) % 3) - 1).astype(np.float32).ravel()
 x_np = ((np.arange(n) % 5) - 2).astype(np.float32)
 print(f"built m={m} nnz={nnz} (> 2^31: {nnz > 2**31}) on the host in {time.perf_counter() - t0:.1f}s", flush=True)
-A = ms.csr_array((mx.array(data), mx.array(indices), mx.array(indptr)), shape=(m, n), validate=False)
-assert A.index_dtype == mx.int64
+A = ms.csr_array((mx.array(data.reshape(m, k)), mx.array(indices.reshape(m, k)), mx.array(indptr)), shape=(m, n), validate=False)
+del data, indices
+assert A.index_dtype == mx.int64 and A.paged and A.nnz == nnz
 x = mx.array(x_np)
 mx.eval(A.data, A.indices, A.indptr, x)
 y = A @ x

@@ -31,8 +31,8 @@ def check_shape(op: str, shape: Any) -> tuple[int, int]:
     return m, n
 
 
-def as_values(op: str, data: Any, dtype: Optional[mx.Dtype]) -> mx.array:
-    """The value buffer as a 1-D MLX array of a supported dtype."""
+def as_values(op: str, data: Any, dtype: Optional[mx.Dtype], paged_ok: bool = False) -> mx.array:
+    """The value buffer as a 1-D MLX array of a supported dtype (or 2-D paged, see csr_array)."""
     if dtype is not None and dtype not in VALUE_TYPES:
         raise TypeError(f"{op}: unsupported value dtype {dtype}; use one of {', '.join(map(str, VALUE_TYPES))}")
     if not isinstance(data, mx.array):
@@ -51,8 +51,8 @@ def as_values(op: str, data: Any, dtype: Optional[mx.Dtype]) -> mx.array:
         raise TypeError(
             f"{op}: unsupported value dtype {data.dtype}; use one of {', '.join(map(str, VALUE_TYPES))} (or pass dtype=)"
         )
-    if data.ndim != 1:
-        raise ValueError(f"{op}: data must be 1-D, got shape {tuple(data.shape)}")
+    if data.ndim != 1 and not (paged_ok and data.ndim == 2):
+        raise ValueError(f"{op}: data must be 1-D{' (or 2-D paged)' if paged_ok else ''}, got shape {tuple(data.shape)}")
     return data
 
 
@@ -73,7 +73,7 @@ def index_dtype_for(op: str, arrays: Sequence[Any], shape: tuple[int, int], nnz:
     return mx.int32
 
 
-def as_index(op: str, what: str, a: Any, dt: mx.Dtype) -> mx.array:
+def as_index(op: str, what: str, a: Any, dt: mx.Dtype, paged_ok: bool = False) -> mx.array:
     """A 1-D index buffer of dtype ``dt``. Host inputs are range-checked before narrowing."""
     if isinstance(a, mx.array):
         if a.dtype not in (mx.int32, mx.int64, mx.int16, mx.int8, mx.uint8, mx.uint16, mx.uint32, mx.uint64):
@@ -90,8 +90,8 @@ def as_index(op: str, what: str, a: Any, dt: mx.Dtype) -> mx.array:
         if dt == mx.int32 and h.size and (h.max() > _INT32_MAX or h.min() < -_INT32_MAX - 1):
             raise ValueError(f"{op}: {what} has values outside int32; pass index_dtype=mx.int64")
         out = mx.array(h.astype(np.int32 if dt == mx.int32 else np.int64))
-    if out.ndim != 1:
-        raise ValueError(f"{op}: {what} must be 1-D, got shape {tuple(out.shape)}")
+    if out.ndim != 1 and not (paged_ok and out.ndim == 2):
+        raise ValueError(f"{op}: {what} must be 1-D{' (or 2-D paged)' if paged_ok else ''}, got shape {tuple(out.shape)}")
     return out
 
 
@@ -117,8 +117,9 @@ def promote_operand(op: str, a_dtype: mx.Dtype, x: Any) -> tuple[mx.Dtype, mx.ar
 
 
 def host(a: mx.array) -> np.ndarray:
-    """Host copy of a buffer (evaluates); bfloat16, which numpy lacks, comes back as float32."""
-    return np.array(a.astype(mx.float32) if a.dtype == mx.bfloat16 else a)
+    """Host copy of a buffer as 1-D (evaluates; paged buffers are flattened on the host);
+    bfloat16, which numpy lacks, comes back as float32."""
+    return np.array(a.astype(mx.float32) if a.dtype == mx.bfloat16 else a).reshape(-1)
 
 
 class SparseArray:
@@ -176,6 +177,18 @@ class SparseArray:
 
 class CompressedArray(SparseArray):
     """CSR and CSC: buffers (data, indices, indptr) plus what is known about their order."""
+
+    @property
+    def paged(self) -> bool:
+        """True when ``data``/``indices`` are 2-D paged buffers (how more than 2^31 - 1 entries are held)."""
+        return self.data.ndim == 2
+
+    def _flat_only(self, op: str) -> None:
+        if self.paged:
+            raise ValueError(
+                f"{op}: not available for paged buffers (2-D data/indices, used for nnz >= 2^31); "
+                "paged arrays support products (@, .T @, .H @), todense, astype, to_numpy/to_scipy and eval"
+            )
 
     indices: mx.array
     indptr: mx.array

@@ -72,6 +72,7 @@ class csc_array(CompressedArray):
         from ._products import expand_rows
 
         s = resolve_stream(stream)
+        self._flat_only("tocsr")
         cols = expand_rows("tocsr", self.indptr, self.nnz, self.dtype, s)
         coo = coo_array.__new__(coo_array)
         coo.data, coo.row, coo.col, coo._shape = self.data, self.indices, cols, self.shape

@@ -27,6 +27,10 @@ class csr_array(CompressedArray):
     """Compressed sparse row array backed by MLX buffers ``data``, ``indices``, ``indptr``.
 
     ``csr_array((data, indices, indptr), shape=(m, n))`` or ``csr_array(scipy_sparse)``.
+    More than 2^31 - 1 stored entries (MLX's limit on a 1-D array) are held in *paged* buffers:
+    ``data`` and ``indices`` as 2-D MLX arrays of one shape ``(pages, page_size)`` whose row-major
+    order is the CSR order (pad the last row with explicit zeros if needed); products, ``todense``,
+    ``astype`` and host copies accept them, other operations raise ``ValueError``.
     ``sorted_indices`` / ``canonical`` declare what the caller knows about the structure
     (canonical: sorted, no duplicates). ``validate``: ``"metadata"`` (default; checks sizes and
     dtypes, never synchronizes), ``"full"`` (evaluates the structure and checks it, including the
@@ -62,7 +66,7 @@ class csr_array(CompressedArray):
         if not (isinstance(arg, tuple) and len(arg) == 3):
             raise TypeError(f"{op}: expected (data, indices, indptr) or a sparse array, got {type(arg).__name__}")
         data, indices, indptr = arg
-        data = as_values(op, data, dtype)
+        data = as_values(op, data, dtype, paged_ok=True)
         nnz = int(data.size)
         if shape is None:
             ip = indptr if isinstance(indptr, mx.array) else np.asarray(indptr)
@@ -71,8 +75,10 @@ class csr_array(CompressedArray):
             shape = (int(ip.size) - 1, ncols)
         m, n = check_shape(op, shape)
         it = index_dtype_for(op, (indices, indptr), (m, n), nnz, index_dtype)
-        indices = as_index(op, "indices", indices, it)
+        indices = as_index(op, "indices", indices, it, paged_ok=data.ndim == 2)
         indptr = as_index(op, "indptr", indptr, it)
+        if data.ndim == 2 and indices.shape != data.shape:
+            raise ValueError(f"{op}: paged data {tuple(data.shape)} and indices {tuple(indices.shape)} must have one shape")
         if validate:
             if indptr.size != m + 1:
                 raise ValueError(f"{op}: indptr has {indptr.size} entries, expected shape[0] + 1 = {m + 1}")
@@ -142,7 +148,7 @@ class csr_array(CompressedArray):
             indptr, indices, d = primals
             rows = expand_rows("todense", indptr, nnz, d.dtype, s)
             with mx.stream(s):
-                flat = rows.astype(mx.int64) * n + indices.astype(mx.int64)
+                flat = rows.astype(mx.int64) * n + indices.reshape(-1).astype(mx.int64)
                 return [None, None, mx.take(cotangents[0], flat)]
 
         def jvp(primals, tangents):
@@ -156,6 +162,7 @@ class csr_array(CompressedArray):
         s = resolve_stream(stream)
         if self._canonical:
             return self
+        self._flat_only("sum_duplicates")
         m, n = self.shape
         if self.nnz == 0:
             return csr_array._from_parts(self.data, self.indices, self.indptr, self.shape, True, True)
@@ -272,6 +279,7 @@ def sddmm(A, X: Any, Y: Any, stream: StreamLike = None):
     m, n = A.shape
     if X.ndim != 2 or Y.ndim != 2 or X.shape[0] != m or Y.shape[1] != n or X.shape[1] != Y.shape[0]:
         raise ValueError(f"{op}: shapes A {A.shape}, X {tuple(X.shape)}, Y {tuple(Y.shape)} do not chain")
+    A._flat_only(op)
     s = resolve_stream(stream)
     r, c = _entry_coords(op, A, s)
     with mx.stream(s):
@@ -291,15 +299,17 @@ def multiply_dense(A, other: Any, stream: StreamLike = None):
         np.broadcast_shapes(tuple(D.shape), (m, n))
     except ValueError:
         raise ValueError(f"{op}: operand of shape {tuple(D.shape)} does not broadcast to {A.shape}") from None
-    s = resolve_stream(stream)
     if D.ndim == 0 or D.size == 1:
+        s = resolve_stream(stream)
         with mx.stream(s):
             vals = A.data * D.reshape(())
-    else:
-        r, c = _entry_coords(op, A, s)
-        with mx.stream(s):
-            D2 = mx.broadcast_to(D, (m, n))
-            vals = A.data * D2[r.astype(mx.int64), c.astype(mx.int64)]
+        return type(A)._from_parts(vals, A.indices, A.indptr, A.shape, A.sorted_indices, A.has_canonical_format)
+    A._flat_only(op)
+    s = resolve_stream(stream)
+    r, c = _entry_coords(op, A, s)
+    with mx.stream(s):
+        D2 = mx.broadcast_to(D, (m, n))
+        vals = A.data * D2[r.astype(mx.int64), c.astype(mx.int64)]
     return type(A)._from_parts(vals, A.indices, A.indptr, A.shape, A.sorted_indices, A.has_canonical_format)
 
 
@@ -448,7 +458,7 @@ def indptr_from_sorted_rows(op, rows, m, vt, s) -> mx.array:
 def _validate_full(op: str, A: csr_array) -> None:
     """Evaluate the structure and check it (host side): indptr, index bounds, declared flags."""
     m, n = A.shape
-    ip, ind = np.array(A.indptr).astype(np.int64), np.array(A.indices).astype(np.int64)
+    ip, ind = np.array(A.indptr).astype(np.int64), np.array(A.indices).astype(np.int64).reshape(-1)
     if ip[0] != 0:
         raise ValueError(f"{op}: indptr[0] must be 0, got {ip[0]}")
     if ip[-1] != A.nnz:

@@ -115,7 +115,11 @@ class Rules:
     def vjp(self, primals, cotangents, argnums, outputs):
         self._check(primals, argnums, "gradients")
         cts = self._vjp(primals, cotangents, outputs)
-        return [cts[a].astype(primals[a].dtype) if cts[a].dtype != primals[a].dtype else cts[a] for a in argnums]
+        out = []
+        for a in argnums:  # dtype and shape of the primal (paged value buffers are 2-D)
+            c = cts[a].astype(primals[a].dtype) if cts[a].dtype != primals[a].dtype else cts[a]
+            out.append(c.reshape(primals[a].shape) if c.shape != primals[a].shape else c)
+        return out
 
     def jvp(self, primals, tangents, argnums):
         self._check(primals, argnums, "derivatives")

@@ -25,6 +25,9 @@ def _spmv_lanes(avg_row: float) -> int:
 def expand_rows(op: str, indptr: mx.array, nnz: int, dtype: mx.Dtype, s: mx.Stream) -> mx.array:
     """Row id of every stored entry (CSR -> COO rows); lazy."""
     m = indptr.size - 1
+    if nnz > 2**31 - 1:
+        raise ValueError(f"{op}: more than 2^31 - 1 entries need the row of each entry as a paged buffer; "
+                         "gradients and entry-wise operations are not available at this size")
     if nnz == 0:
         return mx.zeros((0,), dtype=indptr.dtype, stream=s)
     gpu = K.Gpu(threads=K.grid_threads(m * 32), scalars=K.split64(m) + K.split64(nnz))
@@ -83,6 +86,7 @@ def _product_rules(op, shape, trans: bool, conj: bool, s: mx.Stream) -> dict:
         # g[out_j] conj(x[in_j]), or conj(g[out_j]) x[in_j] when op conjugates A; summed over columns
         dx = raw_product(op, d, ind, ptr, shape, g, not trans, not conj, s)
         rows = expand_rows(op, ptr, nnz_of(d), d.dtype, s)
+        ind = ind.reshape(-1, stream=s)  # paged buffers: entry order is row-major
         out_idx, in_idx = (ind, rows) if trans else (rows, ind)
         with mx.stream(s):
             go, xi = mx.take(g, out_idx, axis=0), mx.take(xx, in_idx, axis=0)

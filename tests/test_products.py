@@ -225,3 +225,34 @@ def test_compile():
     x = mx.array(np.random.default_rng(0).standard_normal(20).astype(np.float32))
     np.testing.assert_allclose(np.array(f(x)), np.sin(s @ np.array(x)) + 1.0, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.array(f(2 * x)), np.sin(s @ (2 * np.array(x))) + 1.0, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("it", list(INDEX_DTYPES))
+def test_paged_buffers(device, it):
+    """Paged (2-D) data/indices, the form that holds more than 2^31 - 1 entries: products, todense,
+    host copies and value gradients match scipy; other operations raise ValueError."""
+    S = sp.random(60, 45, density=0.15, format="csr", random_state=3, dtype=np.float32)
+    P = 16
+    pad = (-S.nnz) % P  # the last row is padded with explicit zeros
+    ind = np.concatenate([S.indices, np.zeros(pad, np.int64)]).reshape(-1, P).astype(np.int32 if it == "int32" else np.int64)
+    dat = np.concatenate([S.data, np.zeros(pad, np.float32)]).reshape(-1, P)
+    ptr = S.indptr.astype(np.int64)
+    ptr[-1] += pad
+    A = ms.csr_array((mx.array(dat), mx.array(ind), ptr), shape=S.shape, index_dtype=INDEX_DTYPES[it])
+    assert A.paged and A.nnz == S.nnz + pad and A.indices.shape == (dat.shape[0], P)
+    x, X, z = _dense((45,), "float32", 1), _dense((45, 7), "float32", 2), _dense((60,), "float32", 3)
+    with mx.stream(device):
+        assert rel_err(to_host(A @ x), S @ np.array(x)) < 1e-5
+        assert rel_err(to_host(A @ X), S @ np.array(X)) < 1e-5
+        assert rel_err(to_host(A.T @ z), S.T @ np.array(z)) < 1e-5
+        assert rel_err(to_host(A.todense()), S.toarray()) < 1e-6
+        g = mx.grad(lambda d: mx.sum(ms.csr_array((d, A.indices, A.indptr), shape=S.shape, validate=False) @ x))(A.data)
+    rows = np.repeat(np.arange(60), np.diff(ptr))
+    assert g.shape == A.data.shape
+    assert rel_err(to_host(g).reshape(-1), np.array(x)[ind.reshape(-1)] * (rows >= 0)) < 1e-6
+    assert abs(A.to_scipy() - S).max() == 0
+    for fn in (lambda: A.sum_duplicates(), lambda: A.multiply(mx.ones((60, 45))), lambda: ms.sddmm(A, mx.ones((60, 2)), mx.ones((2, 45)))):
+        with pytest.raises(ValueError, match="paged"):
+            fn()
+    with pytest.raises(ValueError, match="one shape"):
+        ms.csr_array((mx.array(dat), mx.array(ind.reshape(P, -1)), ptr), shape=S.shape)
