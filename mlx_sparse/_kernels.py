@@ -173,7 +173,7 @@ def launch(
         outs = _ext.cpu_call(
             name, list(inputs), [list(s) for s in shapes], list(dtypes), [int(a) for a in iargs], [], stream
         )
-        return _detach_structure(_ext.with_rules(outs, rules, name), stream)
+        return _detach_structure(_ext.with_rules(outs, rules, name), dtypes, stream)
     if gpu is None:
         raise RuntimeError(f"{op}: no GPU kernel for this operation (dtype {dtype}, index {index_dtype}); run it on the CPU")
     if vt not in GPU_VALUE_TYPES:
@@ -199,13 +199,14 @@ def launch(
         ensure_row_contiguous=True,
         stream=stream,
     )
-    return _detach_structure(_ext.with_rules(outs, rules, name), stream)
+    return _detach_structure(_ext.with_rules(outs, rules, name), dtypes, stream)
 
 
-def _detach_structure(outs: list[mx.array], stream: mx.Stream) -> list[mx.array]:
+def _detach_structure(outs: list[mx.array], dtypes, stream: mx.Stream) -> list[mx.array]:
     """Index outputs of a node that also computes values (a sort) leave the differentiable graph, as
     MLX asks of integer results (otherwise a derivative of the values would reach them and raise)."""
-    if all(_is_index(o) for o in outs):
+    n_index = sum(d in INDEX_TYPES for d in dtypes)
+    if n_index == 0 or n_index == len(dtypes):
         return outs
     return [mx.stop_gradient(o, stream=stream) if _is_index(o) else o for o in outs]
 

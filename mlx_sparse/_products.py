@@ -53,25 +53,26 @@ def raw_product(op, data, indices, indptr, shape, x, trans: bool, conj: bool, s:
         return y.reshape(out_rows, 1, stream=s)
     inputs = [indptr, indices, data, x]
     rules = _product_rules(op, shape, trans, conj, s)
+    gpu = is_gpu(s)  # launch parameters are built for the GPU only
     if vec and not trans and not conj:
-        g = _spmv_lanes(nnz / max(m, 1))
-        gpu = K.Gpu(
+        g = _spmv_lanes(nnz / max(m, 1)) if gpu else 0
+        launch = K.Gpu(
             threads=K.grid_threads(-(-m // (K.GPU_BLOCK // g)) * K.GPU_BLOCK),
             scalars=K.split64(m) + K.split64(n) + K.split64(nnz),
             suffix=f"_g{g}",
-        )
-        (y,) = K.launch(op, "spmv", "csr", vt, it, s, inputs, [(m,)], [vt], [m, n], gpu, **rules)
+        ) if gpu else None
+        (y,) = K.launch(op, "spmv", "csr", vt, it, s, inputs, [(m,)], [vt], [m, n], launch, **rules)
         return y
-    scalars = K.split64(m) + K.split64(n) + K.split64(k) + K.split64(nnz) + [bool(conj)]
+    scalars = K.split64(m) + K.split64(n) + K.split64(k) + K.split64(nnz) + [bool(conj)] if gpu else None
     if not trans:
-        gpu = K.Gpu(threads=K.grid_threads(m * 32), scalars=scalars, module="_n")
-        (y,) = K.launch(op, "spmm", "csr", vt, it, s, inputs, [out_shape], [vt], [m, n, k, int(conj)], gpu, **rules)
+        launch = K.Gpu(threads=K.grid_threads(m * 32), scalars=scalars, module="_n") if gpu else None
+        (y,) = K.launch(op, "spmm", "csr", vt, it, s, inputs, [out_shape], [vt], [m, n, k, int(conj)], launch, **rules)
         return y
     # transpose: the GPU scatters with atomics into a zero-filled accumulator (float32 for 16-bit types)
     acc_t = mx.float32 if vt in (mx.float16, mx.bfloat16) else vt
-    out_t = acc_t if is_gpu(s) else vt
-    gpu = K.Gpu(threads=K.grid_threads(m * 32 if k >= 8 else m), scalars=scalars, init_value=0.0, module="_t")
-    (y,) = K.launch(op, "spmm", "csr_t", vt, it, s, inputs, [out_shape], [out_t], [m, n, k, int(conj)], gpu, **rules)
+    out_t = acc_t if gpu else vt
+    launch = K.Gpu(threads=K.grid_threads(m * 32 if k >= 8 else m), scalars=scalars, init_value=0.0, module="_t") if gpu else None
+    (y,) = K.launch(op, "spmm", "csr_t", vt, it, s, inputs, [out_shape], [out_t], [m, n, k, int(conj)], launch, **rules)
     return y.astype(vt, stream=s) if out_t != vt else y
 
 
