@@ -167,6 +167,97 @@ class SparseArray:
     def todense(self, stream=None) -> mx.array:
         return self.tocsr(canonical=False).todense(stream=stream)
 
+    # ---- value-wise operations (same pattern; lazy and differentiable in the values) ----------
+    def _with_data(self, data: mx.array) -> "SparseArray":
+        """The same structure (and format) with new values."""
+        raise NotImplementedError
+
+    def _map(self, op: str, fn, stream=None) -> "SparseArray":
+        from ._device import resolve_stream
+
+        with mx.stream(resolve_stream(stream)):
+            data = fn(self.data)
+        if data.dtype not in VALUE_TYPES:
+            raise TypeError(f"{op}: result dtype {data.dtype} is not a supported value type")
+        return self._with_data(data)
+
+    def _scalar(self, op: str, c: Any) -> mx.array:
+        if isinstance(c, SparseArray):
+            raise TypeError(f"{op}: sparse-sparse elementwise operations are not supported yet")
+        c = c if isinstance(c, mx.array) else mx.array(c) if np.ndim(c) == 0 else None
+        if c is None or c.ndim != 0:
+            raise TypeError(f"{op}: expected a scalar")
+        return c
+
+    def __mul__(self, other):
+        """``A * c`` (scalar: same pattern) or ``A * dense`` (broadcasting; see :meth:`multiply`)."""
+        return self.multiply(other)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        c = self._scalar("divide", other)
+        return self._map("divide", lambda d: d / c)
+
+    def __neg__(self):
+        return self._map("negative", lambda d: -d)
+
+    def multiply(self, other, stream=None):
+        """Elementwise product with a scalar or a dense array broadcastable to the shape."""
+        if not isinstance(other, SparseArray) and np.ndim(other) == 0:
+            c = self._scalar("multiply", other)
+            return self._map("multiply", lambda d: d * c, stream)
+        from ._csr import multiply_dense
+
+        return multiply_dense(self.tocsr(canonical=False) if self.format == "coo" else self, other, stream=stream)
+
+    def conj(self, stream=None) -> "SparseArray":
+        """Complex conjugate of the values (a no-op node for real types)."""
+        return self._map("conj", mx.conj, stream)
+
+    conjugate = conj
+
+    def _deduped(self, stream=None) -> "SparseArray":
+        """The same array, same format, with duplicates summed (synchronizes once unless canonical)."""
+        raise NotImplementedError
+
+    def power(self, p, stream=None) -> "SparseArray":
+        """Elementwise power (scipy's ``power``): duplicates are summed first, the pattern is kept."""
+        if not isinstance(p, mx.array) and np.ndim(p) == 0 and p == 0:
+            raise ValueError("power: a zero power would make every entry 1 (dense); use todense() ** 0")
+        c = self._scalar("power", p)
+        real = not mx.issubdtype(self.dtype, mx.complexfloating)
+        return self._deduped(stream)._map("power", lambda d: mx.power(d, c.astype(d.dtype) if real else c), stream)
+
+    def __abs__(self):
+        """Elementwise absolute value; duplicates are summed first (|a + b|, as scipy)."""
+        return self._deduped()._map("abs", mx.abs)
+
+    def __pow__(self, p):
+        return self.power(p)
+
+    def sum(self, axis=None, stream=None) -> mx.array:
+        """Sum of all entries (``axis=None``: a scalar), of each column (``axis=0``: shape (n,)) or of
+        each row (``axis=1``: shape (m,)); duplicates count, as in scipy. Lazy and differentiable."""
+        from ._device import resolve_stream
+
+        s = resolve_stream(stream)
+        m, n = self.shape
+        if axis is None:
+            return mx.sum(self.data, stream=s)
+        if axis not in (0, 1, -1, -2):
+            raise ValueError(f"sum: axis must be None, 0 or 1, got {axis!r}")
+        if axis in (1, -1):
+            return self.__matmul__(mx.ones((n,), dtype=self.dtype, stream=s)) if n else mx.zeros((m,), self.dtype, stream=s)
+        return self.T.__matmul__(mx.ones((m,), dtype=self.dtype, stream=s)) if m else mx.zeros((n,), self.dtype, stream=s)
+
+    def mean(self, axis=None, stream=None) -> mx.array:
+        """Mean over all m*n entries (zeros included) or along an axis, as scipy."""
+        m, n = self.shape
+        count = m * n if axis is None else (m if axis in (0, -2) else n)
+        total = self.sum(axis=axis, stream=stream)
+        return total / count if count else total * float("nan")
+
     def toarray(self, stream=None) -> mx.array:
         """Alias of :meth:`todense` (an MLX array, lazy)."""
         return self.todense(stream=stream)
@@ -209,3 +300,13 @@ class CompressedArray(SparseArray):
 
     def _buffers(self):
         return [self.data, self.indices, self.indptr]
+
+    def _with_data(self, data: mx.array):
+        return type(self)._from_parts(data, self.indices, self.indptr, self.shape, self._sorted, self._canonical)
+
+    def _deduped(self, stream=None):
+        if self._canonical:
+            return self
+        if self.format == "csr":
+            return self.sum_duplicates(stream=stream)
+        return self.T.sum_duplicates(stream=stream).T

@@ -82,6 +82,28 @@ class coo_array(SparseArray):
         d, (r, c) = self.to_numpy()
         return sp.coo_array((d, (r, c)), shape=self.shape)
 
+    def _with_data(self, data: mx.array) -> "coo_array":
+        out = coo_array.__new__(coo_array)
+        out.data, out.row, out.col, out._shape = data, self.row, self.col, self.shape
+        return out
+
+    def _deduped(self, stream: StreamLike = None) -> "coo_array":
+        from ._products import expand_rows
+
+        s = resolve_stream(stream)
+        c = self.tocsr(canonical=True, stream=s)
+        out = coo_array.__new__(coo_array)
+        out.data, out.col, out._shape = c.data, c.indices, self.shape
+        out.row = expand_rows("sum_duplicates", c.indptr, c.nnz, c.dtype, s)
+        return out
+
+    @property
+    def T(self) -> "coo_array":
+        """The transpose (rows and columns swapped; nothing is copied)."""
+        out = coo_array.__new__(coo_array)
+        out.data, out.row, out.col, out._shape = self.data, self.col, self.row, (self.shape[1], self.shape[0])
+        return out
+
     def astype(self, dtype: mx.Dtype, stream: StreamLike = None) -> "coo_array":
         out = coo_array.__new__(coo_array)
         out.data = self.data.astype(dtype, stream=resolve_stream(stream))

@@ -209,3 +209,65 @@ def test_compile_vmap_grad_together():
         rows = np.repeat(np.arange(m), np.diff(S.indptr))
         gref = np.einsum("br,bc->rc", 2 * Y, np.array(X))[rows, S.indices]
         assert rel_err(to_host(g), gref) < 1e-5
+
+
+@pytest.mark.parametrize("vt", ["float32", "complex64", "float64", "float16"])
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+def test_scalar_ops_and_reductions(device, vt, fmt):
+    if device == mx.gpu and vt == "float64":
+        pytest.skip("float64 is CPU-only")
+    m, n = 17, 12
+    data, row, col = random_coo(m, n, 60, vt, seed=20)  # duplicates and explicit zeros included
+    S = sp.coo_array((data.astype(np.complex128), (row, col)), shape=(m, n))
+    dt = {"float32": mx.float32, "complex64": mx.complex64, "float64": mx.float64, "float16": mx.float16}[vt]
+    A = ms.coo_array((data, (row, col)), shape=(m, n), dtype=dt)
+    A = {"coo": A, "csr": A.tocsr(canonical=False, stream=device), "csc": ms.csc_array((S if vt == "complex64" else S.real).tocsc(), dtype=dt)}[fmt]
+    tol = 3e-3 if vt == "float16" else 1e-5
+    D = S.toarray()
+    with mx.stream(device):
+        results = {
+            "sum": (A.sum(), D.sum()),
+            "sum0": (A.sum(axis=0), D.sum(axis=0)),
+            "sum1": (A.sum(axis=1), D.sum(axis=1)),
+            "mean": (A.mean(), D.mean()),
+            "mean1": (A.mean(axis=1), D.mean(axis=1)),
+            "scale": ((2.5 * A).todense(), 2.5 * D),
+            "div": ((A / 4).todense(), D / 4),
+            "neg": ((-A).todense(), -D),
+            "conj": (A.conj().todense(), D.conj()),
+            "abs": (abs(A).todense(), np.abs(S).toarray()),
+            "power": (A.power(2).todense(), S.power(2).toarray()),
+            "dense": ((A * mx.arange(n, dtype=mx.float32)).todense(), D * np.arange(n)),
+        }
+    for name, (got, ref) in results.items():
+        assert got.dtype in (dt, mx.float32) or name == "abs", name
+        assert rel_err(to_host(got), ref) < tol, name
+    assert type(2 * A) is type(A) and type(A.T) is not None
+    with pytest.raises(ValueError, match="axis"):
+        A.sum(axis=2)
+    with pytest.raises(TypeError, match="divide"):
+        A / mx.ones((3,))
+
+
+def test_grad_through_reductions_scalar_ops_astype_and_transposes(device):
+    m, n = 11, 9
+    data, row, col = random_coo(m, n, 40, seed=21, dups=False)
+    r, c = mx.array(row.astype(np.int32)), mx.array(col.astype(np.int32))
+    x = _rand((m,), seed=22)
+
+    def f(d):
+        A = ms.coo_array((d, (r, c)), shape=(m, n)).tocsr(canonical=False, stream=device)
+        B = (-(2 * A) / -(8 / 7)).astype(mx.float16).astype(mx.float32)  # 1.75 A
+        return mx.sum(B.sum(axis=0) ** 2) + mx.sum(B.T @ x) + A.power(2).mean() + mx.sum(B.sum(axis=1))
+
+    def dense_f(d):
+        D = mx.zeros((m, n)).at[r, c].add(d)
+        B = 1.75 * D
+        return mx.sum(mx.sum(B, axis=0) ** 2) + mx.sum(B.T @ x) + mx.sum(D ** 2) / (m * n) + mx.sum(B)
+
+    d0 = mx.array(data.astype(np.float32))
+    with mx.stream(device):
+        g = mx.grad(f)(d0)
+    with mx.stream(mx.cpu):
+        gref = mx.grad(dense_f)(d0)
+    assert rel_err(to_host(g), to_host(gref)) < 2e-3  # a float16 round trip inside
