@@ -1,27 +1,42 @@
 /* Body of the SpMM kernels, instantiated per (VT, IT) by instantiate.h. */
 
-#define MSP_KB 64 /* columns of X per pass: the accumulators stay in registers/L1 */
+#define MSP_KB 16 /* columns of X per pass: a fixed width, so the accumulators live in registers */
 
-/* Y[r, :] for rows [r0, r1). Returns MSP_EINDEX on malformed structure. */
+/* Y[r, :] for rows [r0, r1). The row's nonzeros are walked once per 16-column block of X, with the
+ * 16 sums in (vector) registers; the last k % 16 columns take a variable-width pass. Returns nonzero
+ * on malformed structure. (A GCC target_clones AVX2 build of this function measured 2.3x slower
+ * than the portable one, so there is none.) */
 static int NAME(rows)(const IT *indptr, const IT *indices, const VT *data, const VT *x, VT *y,
                       int64_t r0, int64_t r1, int64_t n, int64_t k, int64_t nnz, int conj) {
   int bad = 0;
-  AT acc[MSP_KB];
   for (int64_t r = r0; r < r1; ++r) {
     int64_t s = (int64_t)indptr[r], e = (int64_t)indptr[r + 1];
     if (s < 0 || e < s || e > nnz) {
       bad = 1;
       e = s = 0;
     }
-    for (int64_t kb = 0; kb < k; kb += MSP_KB) {
-      int64_t kw = k - kb < MSP_KB ? k - kb : MSP_KB;
+    for (int64_t j = s; j < e; ++j) bad |= (uint64_t)(int64_t)indices[j] >= (uint64_t)n;
+    int64_t kb = 0;
+    for (; kb + MSP_KB <= k; kb += MSP_KB) {
+      AT acc[MSP_KB];
+      for (int t = 0; t < MSP_KB; ++t) acc[t] = AZERO;
+      for (int64_t j = s; j < e; ++j) {
+        int64_t col = (int64_t)indices[j];
+        if ((uint64_t)col >= (uint64_t)n) continue;
+        AT a = conj ? CONJ(LOAD(&data[j])) : LOAD(&data[j]);
+        const VT *xr = x + col * k + kb;
+        for (int t = 0; t < MSP_KB; ++t) acc[t] += a * LOAD(&xr[t]);
+      }
+      VT *yr = y + r * k + kb;
+      for (int t = 0; t < MSP_KB; ++t) STORE(&yr[t], acc[t]);
+    }
+    if (kb < k) {
+      int64_t kw = k - kb;
+      AT acc[MSP_KB];
       for (int64_t t = 0; t < kw; ++t) acc[t] = AZERO;
       for (int64_t j = s; j < e; ++j) {
         int64_t col = (int64_t)indices[j];
-        if ((uint64_t)col >= (uint64_t)n) {
-          bad = 1;
-          continue;
-        }
+        if ((uint64_t)col >= (uint64_t)n) continue;
         AT a = conj ? CONJ(LOAD(&data[j])) : LOAD(&data[j]);
         const VT *xr = x + col * k + kb;
         for (int64_t t = 0; t < kw; ++t) acc[t] += a * LOAD(&xr[t]);
