@@ -40,7 +40,8 @@ static inline float msp_f16_to_f32(msp_f16 h) {
 }
 
 /* float16 -> float32 through a 64K-entry table (built once at load): an array read per value
- * instead of the bit manipulation above. */
+ * instead of the bit manipulation above. (A branch-free conversion, the bits moved into float
+ * position and scaled by 2^112, measured 1.8x slower than the table in SpMV on random values.) */
 extern float msp_f16_table[65536];
 static inline float msp_f16_load(msp_f16 h) { return msp_f16_table[h]; }
 
