@@ -71,6 +71,7 @@ def main():
     p.add_argument("--small", action="store_true")
     p.add_argument("--families", default="lap2d,uniform")
     p.add_argument("--k", type=int, default=64)
+    p.add_argument("--ab", default="", help="also time our SpMM kernel built with this extra nvcc flag (e.g. -DMSP_SPMM_U=4)")
     args = p.parse_args()
     gpu = args.device == "gpu"
     ms.use_gpu() if gpu else ms.use_cpu()
@@ -117,6 +118,10 @@ def main():
                 xs = np.zeros(n, np.float32)
                 write_bin(path, a, xs, np.zeros(m, np.float32))
                 res = [json.loads(line) for line in subprocess.run([exe, path, "--spmm", str(args.k)], capture_output=True, text=True).stdout.splitlines() if line.startswith("{")]
+                exe_ab = build_cusparse_harness(tempfile.mkdtemp(), (args.ab,), "_ab") if args.ab else None
+                if exe_ab:
+                    ab = [json.loads(line) for line in subprocess.run([exe_ab, path, "--spmm", str(args.k)], capture_output=True, text=True).stdout.splitlines() if line.startswith('{"alg": "ours')]
+                    print(f"{fam:8} spmm kernel with {args.ab}: {ab[0]['us']:.1f} us ({ab[0]['gflops']:.0f} GFLOP/s)" if ab else "  (A/B build failed)")
                 os.unlink(path)
                 peer = [r for r in res if not r["alg"].startswith("ours")]
                 mine = [r for r in res if r["alg"].startswith("ours")]

@@ -66,10 +66,14 @@ template <int W> __device__ __forceinline__ void stw(VT* p, const AT* a) {
   }
 }
 
+#ifndef MSP_SPMM_U
+#define MSP_SPMM_U 2  // nonzeros per step (bench: -DMSP_SPMM_U=4)
+#endif
+
 // Y[m x k] = A X[n x k], row-major. Each row is owned by L lanes (L = 32 when k needs it, fewer
 // for narrow X, so 32 / L rows share a warp); lane sl owns columns k0 + sl*W .. +W-1 of each
-// L*W-wide column block, W values per 16-byte load. Nonzeros are taken in order, two per step
-// with both X loads in flight: the row's sum has one fixed order (deterministic).
+// L*W-wide column block, W values per 16-byte load. Nonzeros are taken in order, MSP_SPMM_U per
+// step with their X loads in flight: the row's sum has one fixed order (deterministic).
 template <class IT, int W>
 __device__ __forceinline__ void spmm_rows(const IT* __restrict__ indptr, const IT* __restrict__ indices,
                                           const VT* __restrict__ data, const VT* __restrict__ X,
@@ -90,24 +94,28 @@ __device__ __forceinline__ void spmm_rows(const IT* __restrict__ indptr, const I
       for (int w = 0; w < W; ++w) zero(acc[w]);
       bool badcol = false;
       IT j = s;
-      for (; j + 1 < e; j += 2) {
-        const IT c0 = __ldg(indices + j), c1 = __ldg(indices + j + 1);
-        const AT a0 = conj_if(ld(data + j), conj), a1 = conj_if(ld(data + j + 1), conj);
-        const bool ok0 = (U)c0 < (U)n, ok1 = (U)c1 < (U)n;
-        badcol |= !ok0 || !ok1;
-        AT x0[W], x1[W];
-        if (ok0) ldw<W>(X + (long long)c0 * k + col, x0);
-        if (ok1) ldw<W>(X + (long long)c1 * k + col, x1);
-        if (ok0) {
+      for (; j + (MSP_SPMM_U - 1) < e; j += MSP_SPMM_U) {  // U nonzeros' loads in flight
+        IT c[MSP_SPMM_U];
+        AT a[MSP_SPMM_U], xv[MSP_SPMM_U][W];
+        bool ok[MSP_SPMM_U];
 #pragma unroll
-          for (int w = 0; w < W; ++w) fma_acc(acc[w], a0, x0[w]);
+        for (int u = 0; u < MSP_SPMM_U; ++u) {
+          c[u] = __ldg(indices + j + u);
+          a[u] = conj_if(ld(data + j + u), conj);
+          ok[u] = (U)c[u] < (U)n;
+          badcol |= !ok[u];
         }
-        if (ok1) {
 #pragma unroll
-          for (int w = 0; w < W; ++w) fma_acc(acc[w], a1, x1[w]);
-        }
+        for (int u = 0; u < MSP_SPMM_U; ++u)
+          if (ok[u]) ldw<W>(X + (long long)c[u] * k + col, xv[u]);
+#pragma unroll
+        for (int u = 0; u < MSP_SPMM_U; ++u)
+          if (ok[u]) {
+#pragma unroll
+            for (int w = 0; w < W; ++w) fma_acc(acc[w], a[u], xv[u][w]);
+          }
       }
-      if (j < e) {
+      for (; j < e; ++j) {
         const IT c0 = __ldg(indices + j);
         const AT a0 = conj_if(ld(data + j), conj);
         if ((U)c0 < (U)n) {
