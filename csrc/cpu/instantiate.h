@@ -1,6 +1,7 @@
 /* Includes the kernel body named by MSP_IMPL once per (value, index) pair; the one instantiation list. */
 /* A body uses VT (stored value), AT (accumulator), IT (index), LOAD(p) -> AT, STORE(p, a),
- * AZERO, CONJ(a) (complex conjugate, identity for real types) and NAME(op) -> msp_<MSP_FAMILY>_<op>_<vt>_<it>. */
+ * AZERO, CONJ(a) (complex conjugate, identity for real types), ACC_IS_VT (1 when AT is VT) and
+ * NAME(op) -> msp_<MSP_FAMILY>_<op>_<vt>_<it>. */
 #include "types.h"
 
 #define NAME(op) MSP_CAT5(msp, MSP_FAMILY, op, VNAME, INAME)
@@ -8,6 +9,7 @@
 
 #define VT float
 #define AT float
+#define ACC_IS_VT 1
 #define AZERO 0.0f
 #define LOAD(p) (*(p))
 #define STORE(p, a) (*(p) = (a))
@@ -71,6 +73,8 @@
 #undef CONJ
 #define CONJ(a) (a)
 
+#undef ACC_IS_VT
+#define ACC_IS_VT 0 /* 16-bit values accumulate in float */
 #define VT msp_f16
 #define AT float
 #define AZERO 0.0f
@@ -114,3 +118,4 @@
 #undef STORE
 #undef NAME
 #undef CONJ
+#undef ACC_IS_VT

@@ -6,8 +6,9 @@
  * 16 sums in (vector) registers; the last k % 16 columns take a variable-width pass. Returns nonzero
  * on malformed structure. (A GCC target_clones AVX2 build of this function measured 2.3x slower
  * than the portable one, so there is none.) */
-static int NAME(rows)(const IT *indptr, const IT *indices, const VT *data, const VT *x, VT *y,
-                      int64_t r0, int64_t r1, int64_t n, int64_t k, int64_t nnz, int conj) {
+static int NAME(rows)(const IT *restrict indptr, const IT *restrict indices, const VT *restrict data,
+                      const VT *restrict x, VT *restrict y, int64_t r0, int64_t r1, int64_t n,
+                      int64_t k, int64_t nnz, int conj) {
   int bad = 0;
   for (int64_t r = r0; r < r1; ++r) {
     int64_t s = (int64_t)indptr[r], e = (int64_t)indptr[r + 1];
@@ -80,14 +81,51 @@ int NAME(csr)(const msp_call *c) {
   return bad ? MSP_EINDEX : MSP_OK;
 }
 
+/* acc[col * k + q] += op(A)[r, col] X[r, q] for rows [r0, r1): the scatter of Y = A^T X. */
+static int NAME(scatter)(const IT *restrict indptr, const IT *restrict indices, const VT *restrict data,
+                         const VT *restrict x, AT *restrict acc, int64_t r0, int64_t r1, int64_t n,
+                         int64_t k, int64_t nnz, int conj) {
+  int bad = 0;
+  for (int64_t r = r0; r < r1; ++r) {
+    int64_t s = (int64_t)indptr[r], e = (int64_t)indptr[r + 1];
+    if (s < 0 || e < s || e > nnz) {
+      bad = 1;
+      continue;
+    }
+    const VT *xr = x + r * k;
+    const AT x0 = LOAD(&xr[0]);
+    for (int64_t j = s; j < e; ++j) {
+      int64_t col = (int64_t)indices[j];
+      if ((uint64_t)col >= (uint64_t)n) {
+        bad = 1;
+        continue;
+      }
+      AT v = conj ? CONJ(LOAD(&data[j])) : LOAD(&data[j]);
+      if (k == 1) { /* vector: one scattered update (loop-invariant branch) */
+        acc[col] += v * x0;
+        continue;
+      }
+      AT *ar = acc + col * k;
+      for (int64_t q = 0; q < k; ++q) ar[q] += v * LOAD(&xr[q]);
+    }
+  }
+  return bad;
+}
+
 /* Y = A^T X (conj: A^H X). in: indptr[m+1], indices[nnz], data[nnz], X[m*k]; out: Y[n*k];
- * iarg: m, n, k, conj. Scatter into per-thread accumulators, summed in thread order. */
+ * iarg: m, n, k, conj. One thread scatters straight into Y (when Y holds the accumulator type);
+ * several scatter into per-thread accumulators, summed in thread order. */
 int NAME(csr_t)(const msp_call *c) {
   MSP_SPMM_ARGS(m, n);
   if (n * k == 0) return MSP_OK;
   int nt = msp_threads_for(c, (nnz + m) * (k < 16 ? k : 16));
   /* private accumulators cost nt * n * k; stay single-threaded beyond 256 MiB of them */
   if (nt > 1 && (double)nt * (double)(n * k) * sizeof(AT) > 268435456.0) nt = 1;
+  if (nt == 1 && ACC_IS_VT) {
+    AT *acc = (AT *)(void *)y;
+    for (int64_t i = 0; i < n * k; ++i) acc[i] = AZERO;
+    return NAME(scatter)(indptr, indices, data, x, acc, 0, m, n, k, nnz, conj) ? MSP_EINDEX : MSP_OK;
+  }
   AT *acc = (AT *)malloc((size_t)nt * (size_t)(n * k) * sizeof(AT));
   if (acc == NULL) return MSP_ENOMEM;
   int bad = 0;
@@ -96,30 +134,7 @@ int NAME(csr_t)(const msp_call *c) {
     int t = MSP_THREAD_ID();
     AT *a = acc + (size_t)t * (size_t)(n * k);
     for (int64_t i = 0; i < n * k; ++i) a[i] = AZERO;
-    int64_t r0 = m * t / nt, r1 = m * (t + 1) / nt;
-    for (int64_t r = r0; r < r1; ++r) {
-      int64_t s = (int64_t)indptr[r], e = (int64_t)indptr[r + 1];
-      if (s < 0 || e < s || e > nnz) {
-        bad = 1;
-        continue;
-      }
-      const VT *xr = x + r * k;
-      const AT x0 = LOAD(&xr[0]);
-      for (int64_t j = s; j < e; ++j) {
-        int64_t col = (int64_t)indices[j];
-        if ((uint64_t)col >= (uint64_t)n) {
-          bad = 1;
-          continue;
-        }
-        AT v = conj ? CONJ(LOAD(&data[j])) : LOAD(&data[j]);
-        if (k == 1) { /* vector: one scattered update (loop-invariant branch) */
-          a[col] += v * x0;
-          continue;
-        }
-        AT *ar = a + col * k;
-        for (int64_t q = 0; q < k; ++q) ar[q] += v * LOAD(&xr[q]);
-      }
-    }
+    bad |= NAME(scatter)(indptr, indices, data, x, a, m * t / nt, m * (t + 1) / nt, n, k, nnz, conj);
 #pragma omp barrier
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < n * k; ++i) {

@@ -1,8 +1,9 @@
 /* Body of the CSR SpMV kernels, instantiated per (VT, IT) by instantiate.h. */
 
 /* y[r] = sum_j A[r, j] x[j] for rows [r0, r1); returns MSP_EINDEX on malformed structure. */
-static int NAME(rows)(const IT *indptr, const IT *indices, const VT *data, const VT *x, VT *y,
-                      int64_t r0, int64_t r1, int64_t n, int64_t nnz) {
+static int NAME(rows)(const IT *restrict indptr, const IT *restrict indices, const VT *restrict data,
+                      const VT *restrict x, VT *restrict y, int64_t r0, int64_t r1, int64_t n,
+                      int64_t nnz) {
   int bad = 0;
   for (int64_t r = r0; r < r1; ++r) {
     int64_t s = (int64_t)indptr[r], e = (int64_t)indptr[r + 1];
