@@ -229,6 +229,9 @@ def product_rows(op: str, A, x, stream, trans: bool) -> mx.array:
     if x.ndim == 1:
         return product(op, data, A.indices, A.indptr, (m, n), x, trans, s)
     batch = x.shape[:-1]
+    if not is_gpu(s):  # the CPU kernels take the vectors as rows: no transposes
+        y = product(op, data, A.indices, A.indptr, (m, n), x.reshape(-1, rows_in, stream=s), trans, s, bm=True)
+        return y.reshape(*batch, rows_out, stream=s)
     with mx.stream(s):
         xt = mx.transpose(x.reshape(-1, rows_in))  # (rows_in, B): batch as columns
     y = product(op, data, A.indices, A.indptr, (m, n), xt, trans, s)

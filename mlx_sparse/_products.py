@@ -35,25 +35,28 @@ def expand_rows(op: str, indptr: mx.array, nnz: int, dtype: mx.Dtype, s: mx.Stre
     return rows
 
 
-def raw_product(op, data, indices, indptr, shape, x, trans: bool, conj: bool, s: mx.Stream) -> mx.array:
+def raw_product(op, data, indices, indptr, shape, x, trans: bool, conj: bool, s: mx.Stream, bm: bool = False) -> mx.array:
     """op(A) @ x for CSR buffers of shape (m, n); x is (rows,) or (rows, k) in A's dtype; lazy.
-    op(A) = A, A^T (trans), conj(A) (conj) or A^H (both). The node carries its vjp/jvp/vmap rules
-    with respect to ``data`` and ``x``; the structure (indices, indptr) is not differentiable."""
+    op(A) = A, A^T (trans), conj(A) (conj) or A^H (both). ``bm`` (batch-major, CPU only): x is
+    (k, rows), k vectors, and the result (k, out_rows), with no transposes. The node carries its
+    vjp/jvp/vmap rules with respect to ``data`` and ``x``; the structure is not differentiable."""
     m, n = shape
     nnz = int(data.size)
     vec = x.ndim == 1
-    k = 1 if vec else int(x.shape[1])
+    k = 1 if vec else int(x.shape[0 if bm else 1])
     out_rows = n if trans else m
-    out_shape = (out_rows,) if vec else (out_rows, k)
+    out_shape = (out_rows,) if vec else (k, out_rows) if bm else (out_rows, k)
     if out_rows == 0 or k == 0 or nnz == 0:
         return mx.zeros(out_shape, dtype=data.dtype, stream=s)
     vt, it = data.dtype, indices.dtype
     if k == 1 and not vec:  # a single column is a vector product
         y = raw_product(op, data, indices, indptr, shape, x.reshape(-1, stream=s), trans, conj, s)
-        return y.reshape(out_rows, 1, stream=s)
+        return y.reshape(out_shape, stream=s)
     inputs = [indptr, indices, data, x]
-    rules = _product_rules(op, shape, trans, conj, s)
+    rules = _product_rules(op, shape, trans, conj, s, bm)
     gpu = is_gpu(s)  # launch parameters are built for the GPU only
+    if bm and gpu:
+        raise RuntimeError(f"{op}: internal error, batch-major products run on the CPU only")
     if vec and not trans and not conj:
         g = _spmv_lanes(nnz / max(m, 1)) if gpu else 0
         launch = K.Gpu(
@@ -66,33 +69,34 @@ def raw_product(op, data, indices, indptr, shape, x, trans: bool, conj: bool, s:
     scalars = K.split64(m) + K.split64(n) + K.split64(k) + K.split64(nnz) + [bool(conj)] if gpu else None
     if not trans:
         launch = K.Gpu(threads=K.grid_threads(m * 32), scalars=scalars, module="_n") if gpu else None
-        (y,) = K.launch(op, "spmm", "csr", vt, it, s, inputs, [out_shape], [vt], [m, n, k, int(conj)], launch, **rules)
+        (y,) = K.launch(op, "spmm", "csr", vt, it, s, inputs, [out_shape], [vt], [m, n, k, int(conj), int(bm)], launch, **rules)
         return y
     # transpose: the GPU scatters with atomics into a zero-filled accumulator (float32 for 16-bit types)
     acc_t = mx.float32 if vt in (mx.float16, mx.bfloat16) else vt
     out_t = acc_t if gpu else vt
     launch = K.Gpu(threads=K.grid_threads(m * 32 if k >= 8 else m), scalars=scalars, init_value=0.0, module="_t") if gpu else None
-    (y,) = K.launch(op, "spmm", "csr_t", vt, it, s, inputs, [out_shape], [out_t], [m, n, k, int(conj)], launch, **rules)
+    (y,) = K.launch(op, "spmm", "csr_t", vt, it, s, inputs, [out_shape], [out_t], [m, n, k, int(conj), int(bm)], launch, **rules)
     return y.astype(vt, stream=s) if out_t != vt else y
 
 
-def _product_rules(op, shape, trans: bool, conj: bool, s: mx.Stream) -> dict:
-    """vjp/jvp/vmap of the node y = op(A) x (inputs indptr, indices, data, x)."""
+def _product_rules(op, shape, trans: bool, conj: bool, s: mx.Stream, bm: bool = False) -> dict:
+    """vjp/jvp/vmap of the node y = op(A) x (inputs indptr, indices, data, x; ``bm``: x is (k, rows))."""
     nnz_of = lambda d: int(d.size)  # noqa: E731
+    ax = 1 if bm else 0  # the axis of x and y that runs over rows
 
     def vjp(primals, cotangents, outputs):
         ptr, ind, d, xx = primals
         g = cotangents[0].astype(d.dtype, stream=s)
         # d/dx: op(A)^H g.  d/d data_j (MLX's convention, cotangent times conjugate derivative):
         # g[out_j] conj(x[in_j]), or conj(g[out_j]) x[in_j] when op conjugates A; summed over columns
-        dx = raw_product(op, d, ind, ptr, shape, g, not trans, not conj, s)
+        dx = raw_product(op, d, ind, ptr, shape, g, not trans, not conj, s, bm)
         rows = expand_rows(op, ptr, nnz_of(d), d.dtype, s)
         ind = ind.reshape(-1, stream=s)  # paged buffers: entry order is row-major
         out_idx, in_idx = (ind, rows) if trans else (rows, ind)
         with mx.stream(s):
-            go, xi = mx.take(g, out_idx, axis=0), mx.take(xx, in_idx, axis=0)
+            go, xi = mx.take(g, out_idx, axis=ax if g.ndim > 1 else 0), mx.take(xx, in_idx, axis=ax if xx.ndim > 1 else 0)
             gx = mx.conj(go) * xi if conj else go * mx.conj(xi)
-            dd = gx if gx.ndim == 1 else mx.sum(gx, axis=1)
+            dd = gx if gx.ndim == 1 else mx.sum(gx, axis=1 - ax)
         return [None, None, dd, dx]
 
     def jvp(primals, tangents):
@@ -100,9 +104,9 @@ def _product_rules(op, shape, trans: bool, conj: bool, s: mx.Stream) -> dict:
         td, tx = tangents[2], tangents[3]
         parts = []
         if td is not None:
-            parts.append(raw_product(op, td.astype(d.dtype, stream=s), ind, ptr, shape, xx, trans, conj, s))
+            parts.append(raw_product(op, td.astype(d.dtype, stream=s), ind, ptr, shape, xx, trans, conj, s, bm))
         if tx is not None:
-            parts.append(raw_product(op, d, ind, ptr, shape, tx.astype(d.dtype, stream=s), trans, conj, s))
+            parts.append(raw_product(op, d, ind, ptr, shape, tx.astype(d.dtype, stream=s), trans, conj, s, bm))
         out = parts[0] if len(parts) == 1 else mx.add(parts[0], parts[1], stream=s)
         return [out]
 
@@ -110,7 +114,14 @@ def _product_rules(op, shape, trans: bool, conj: bool, s: mx.Stream) -> dict:
         ptr, ind, d, xx = inputs
         if axes[3] is None or any(a is not None for a in axes[:3]):
             return None  # batched values or structure: one product per batch entry
-        with mx.stream(s):  # a batched dense operand becomes extra columns of one product
+        with mx.stream(s):
+            if bm or (xx.ndim == 2 and not is_gpu(s)):
+                # CPU: the batch joins (or becomes) the vectors of one batch-major product
+                xb = mx.moveaxis(xx, axes[3], 0)  # (B, rows_in) or (B, k, rows_in)
+                b = xb.shape[0]
+                y = raw_product(op, d, ind, ptr, shape, xb.reshape(-1, xb.shape[-1]), trans, conj, s, True)
+                return [y.reshape(b, *xb.shape[1:-1], y.shape[-1])], [0]
+            # a batched dense operand becomes extra columns of one product
             xb = mx.moveaxis(xx, axes[3], 1)  # (rows_in, B) or (rows_in, B, k)
             if xb.ndim == 2:
                 return [raw_product(op, d, ind, ptr, shape, xb, trans, conj, s)], [1]
@@ -121,11 +132,11 @@ def _product_rules(op, shape, trans: bool, conj: bool, s: mx.Stream) -> dict:
     return {"vjp": vjp, "jvp": jvp, "vmap": vmap}
 
 
-def product(op, data, indices, indptr, shape, x, trans: bool, s: mx.Stream) -> mx.array:
-    """op(A) @ x (op = A or A^T); lazy, differentiable in ``data`` and ``x``."""
+def product(op, data, indices, indptr, shape, x, trans: bool, s: mx.Stream, bm: bool = False) -> mx.array:
+    """op(A) @ x (op = A or A^T; ``bm``: x holds vectors as rows, CPU); lazy, differentiable."""
     if is_gpu(s) and data.dtype not in K.GPU_DTYPES:
         raise RuntimeError(
             f"{op}: dtype {data.dtype} is not supported on the GPU (device {s.device}); "
             "use float32, float16, bfloat16 or complex64, or run on the CPU"
         )
-    return raw_product(op, data, indices, indptr, shape, x, trans, False, s)
+    return raw_product(op, data, indices, indptr, shape, x, trans, False, s, bm)

@@ -1,14 +1,30 @@
 /* Body of the SpMM kernels, instantiated per (VT, IT) by instantiate.h. */
 
-#define MSP_KB 16 /* columns of X per pass: a fixed width, so the accumulators live in registers */
+/* One block of W columns of Y[r, :]: the row's nonzeros walked once with the W sums in (vector)
+ * registers. X(c, q) is x[c * xr + q * xq], Y(r, q) is y[r * yr + q * yq]. */
+#define MSP_SPMM_BLOCK(W)                                                        \
+  for (; kb + (W) <= k; kb += (W)) {                                             \
+    AT acc[W];                                                                   \
+    for (int t = 0; t < (W); ++t) acc[t] = AZERO;                                \
+    for (int64_t j = s; j < e; ++j) {                                            \
+      int64_t col = (int64_t)indices[j];                                         \
+      if ((uint64_t)col >= (uint64_t)n) continue;                                \
+      AT a = conj ? CONJ(LOAD(&data[j])) : LOAD(&data[j]);                       \
+      const VT *xc = x + col * xr + kb * xq;                                     \
+      for (int t = 0; t < (W); ++t) acc[t] += a * LOAD(&xc[t * xq]);            \
+    }                                                                            \
+    VT *yc = y + r * yr + kb * yq;                                               \
+    for (int t = 0; t < (W); ++t) STORE(&yc[t * yq], acc[t]);                    \
+  }
 
-/* Y[r, :] for rows [r0, r1). The row's nonzeros are walked once per 16-column block of X, with the
- * 16 sums in (vector) registers; the last k % 16 columns take a variable-width pass. Returns nonzero
- * on malformed structure. (A GCC target_clones AVX2 build of this function measured 2.3x slower
+/* Y[r, :] for rows [r0, r1) in blocks of 16, 8, 4 and 1 columns (fixed widths keep the sums in
+ * registers). Inlined with literal strides, so the row-major case (xq = yq = 1) vectorizes.
+ * Returns nonzero on malformed structure. (A GCC target_clones AVX2 build measured 2.3x slower
  * than the portable one, so there is none.) */
-static int NAME(rows)(const IT *restrict indptr, const IT *restrict indices, const VT *restrict data,
-                      const VT *restrict x, VT *restrict y, int64_t r0, int64_t r1, int64_t n,
-                      int64_t k, int64_t nnz, int conj) {
+static MSP_ALWAYS_INLINE int NAME(rows)(const IT *restrict indptr, const IT *restrict indices,
+                                        const VT *restrict data, const VT *restrict x, VT *restrict y,
+                                        int64_t r0, int64_t r1, int64_t n, int64_t k, int64_t nnz,
+                                        int conj, int64_t xr, int64_t xq, int64_t yr, int64_t yq) {
   int bad = 0;
   for (int64_t r = r0; r < r1; ++r) {
     int64_t s = (int64_t)indptr[r], e = (int64_t)indptr[r + 1];
@@ -18,33 +34,10 @@ static int NAME(rows)(const IT *restrict indptr, const IT *restrict indices, con
     }
     for (int64_t j = s; j < e; ++j) bad |= (uint64_t)(int64_t)indices[j] >= (uint64_t)n;
     int64_t kb = 0;
-    for (; kb + MSP_KB <= k; kb += MSP_KB) {
-      AT acc[MSP_KB];
-      for (int t = 0; t < MSP_KB; ++t) acc[t] = AZERO;
-      for (int64_t j = s; j < e; ++j) {
-        int64_t col = (int64_t)indices[j];
-        if ((uint64_t)col >= (uint64_t)n) continue;
-        AT a = conj ? CONJ(LOAD(&data[j])) : LOAD(&data[j]);
-        const VT *xr = x + col * k + kb;
-        for (int t = 0; t < MSP_KB; ++t) acc[t] += a * LOAD(&xr[t]);
-      }
-      VT *yr = y + r * k + kb;
-      for (int t = 0; t < MSP_KB; ++t) STORE(&yr[t], acc[t]);
-    }
-    if (kb < k) {
-      int64_t kw = k - kb;
-      AT acc[MSP_KB];
-      for (int64_t t = 0; t < kw; ++t) acc[t] = AZERO;
-      for (int64_t j = s; j < e; ++j) {
-        int64_t col = (int64_t)indices[j];
-        if ((uint64_t)col >= (uint64_t)n) continue;
-        AT a = conj ? CONJ(LOAD(&data[j])) : LOAD(&data[j]);
-        const VT *xr = x + col * k + kb;
-        for (int64_t t = 0; t < kw; ++t) acc[t] += a * LOAD(&xr[t]);
-      }
-      VT *yr = y + r * k + kb;
-      for (int64_t t = 0; t < kw; ++t) STORE(&yr[t], acc[t]);
-    }
+    MSP_SPMM_BLOCK(16)
+    MSP_SPMM_BLOCK(8)
+    MSP_SPMM_BLOCK(4)
+    MSP_SPMM_BLOCK(1)
   }
   return bad;
 }
@@ -64,10 +57,12 @@ static int NAME(rows)(const IT *restrict indptr, const IT *restrict indices, con
   VT *y = (VT *)c->out[0]
 
 /* Y = A X (conj: Y = conj(A) X). in: indptr[m+1], indices[nnz], data[nnz], X[n*k];
- * out: Y[m*k]; iarg: m, n, k, conj. */
+ * out: Y[m*k]; iarg: m, n, k, conj, layout (0: X and Y row-major, (n, k) and (m, k); 1: batch-major,
+ * X stored as (k, n) and Y as (k, m): k vectors side by side, no transposes needed). */
 int NAME(csr)(const msp_call *c) {
   MSP_SPMM_ARGS(n, m);
   if (m == 0 || k == 0) return MSP_OK;
+  const int bm = c->iarg[4] != 0;
   int nt = msp_threads_for(c, (nnz + m) * (k < 16 ? k : 16));
   int bad = 0;
   /* 8 chunks per thread balanced by nonzeros + rows, taken dynamically */
@@ -77,14 +72,18 @@ int NAME(csr)(const msp_call *c) {
   MSP_PARTITION(INAME)(indptr, m, nnz, parts, b);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(| : bad)
   for (int p = 0; p < parts; ++p)
-    if (b[p + 1] > b[p]) bad |= NAME(rows)(indptr, indices, data, x, y, b[p], b[p + 1], n, k, nnz, conj);
+    if (b[p + 1] > b[p])
+      bad |= bm ? NAME(rows)(indptr, indices, data, x, y, b[p], b[p + 1], n, k, nnz, conj, 1, n, 1, m)
+                : NAME(rows)(indptr, indices, data, x, y, b[p], b[p + 1], n, k, nnz, conj, k, 1, k, 1);
   return bad ? MSP_EINDEX : MSP_OK;
 }
 
-/* acc[col * k + q] += op(A)[r, col] X[r, q] for rows [r0, r1): the scatter of Y = A^T X. */
-static int NAME(scatter)(const IT *restrict indptr, const IT *restrict indices, const VT *restrict data,
-                         const VT *restrict x, AT *restrict acc, int64_t r0, int64_t r1, int64_t n,
-                         int64_t k, int64_t nnz, int conj) {
+/* acc(col, q) += op(A)[r, col] X(r, q) for rows [r0, r1): the scatter of Y = A^T X.
+ * X(r, q) is x[r * xr + q * xq], acc(c, q) is acc[c * ar + q * aq]; inlined with literal strides. */
+static MSP_ALWAYS_INLINE int NAME(scatter)(const IT *restrict indptr, const IT *restrict indices,
+                                           const VT *restrict data, const VT *restrict x, AT *restrict acc,
+                                           int64_t r0, int64_t r1, int64_t n, int64_t k, int64_t nnz,
+                                           int conj, int64_t xr, int64_t xq, int64_t ar, int64_t aq) {
   int bad = 0;
   for (int64_t r = r0; r < r1; ++r) {
     int64_t s = (int64_t)indptr[r], e = (int64_t)indptr[r + 1];
@@ -92,8 +91,8 @@ static int NAME(scatter)(const IT *restrict indptr, const IT *restrict indices, 
       bad = 1;
       continue;
     }
-    const VT *xr = x + r * k;
-    const AT x0 = LOAD(&xr[0]);
+    const VT *xrow = x + r * xr;
+    const AT x0 = LOAD(&xrow[0]);
     for (int64_t j = s; j < e; ++j) {
       int64_t col = (int64_t)indices[j];
       if ((uint64_t)col >= (uint64_t)n) {
@@ -102,29 +101,35 @@ static int NAME(scatter)(const IT *restrict indptr, const IT *restrict indices, 
       }
       AT v = conj ? CONJ(LOAD(&data[j])) : LOAD(&data[j]);
       if (k == 1) { /* vector: one scattered update (loop-invariant branch) */
-        acc[col] += v * x0;
+        acc[col * ar] += v * x0;
         continue;
       }
-      AT *ar = acc + col * k;
-      for (int64_t q = 0; q < k; ++q) ar[q] += v * LOAD(&xr[q]);
+      AT *arow = acc + col * ar;
+      for (int64_t q = 0; q < k; ++q) arow[q * aq] += v * LOAD(&xrow[q * xq]);
     }
   }
   return bad;
 }
 
 /* Y = A^T X (conj: A^H X). in: indptr[m+1], indices[nnz], data[nnz], X[m*k]; out: Y[n*k];
- * iarg: m, n, k, conj. One thread scatters straight into Y (when Y holds the accumulator type);
- * several scatter into per-thread accumulators, summed in thread order. */
+ * iarg: m, n, k, conj, layout (as for csr: 1 = X stored (k, m), Y stored (k, n)). One thread
+ * scatters straight into Y (when Y holds the accumulator type); several scatter into per-thread
+ * row-major accumulators, summed in thread order. */
 int NAME(csr_t)(const msp_call *c) {
   MSP_SPMM_ARGS(m, n);
   if (n * k == 0) return MSP_OK;
+  const int bm = c->iarg[4] != 0;
+  const int64_t xr = bm ? 1 : k, xq = bm ? m : 1;
   int nt = msp_threads_for(c, (nnz + m) * (k < 16 ? k : 16));
   /* private accumulators cost nt * n * k; stay single-threaded beyond 256 MiB of them */
   if (nt > 1 && (double)nt * (double)(n * k) * sizeof(AT) > 268435456.0) nt = 1;
   if (nt == 1 && ACC_IS_VT) {
     AT *acc = (AT *)(void *)y;
     for (int64_t i = 0; i < n * k; ++i) acc[i] = AZERO;
-    return NAME(scatter)(indptr, indices, data, x, acc, 0, m, n, k, nnz, conj) ? MSP_EINDEX : MSP_OK;
+    int bad = k == 1 ? NAME(scatter)(indptr, indices, data, x, acc, 0, m, n, 1, nnz, conj, 1, 1, 1, 1)
+              : bm   ? NAME(scatter)(indptr, indices, data, x, acc, 0, m, n, k, nnz, conj, 1, m, 1, n)
+                     : NAME(scatter)(indptr, indices, data, x, acc, 0, m, n, k, nnz, conj, k, 1, k, 1);
+    return bad ? MSP_EINDEX : MSP_OK;
   }
   AT *acc = (AT *)malloc((size_t)nt * (size_t)(n * k) * sizeof(AT));
   if (acc == NULL) return MSP_ENOMEM;
@@ -134,17 +139,19 @@ int NAME(csr_t)(const msp_call *c) {
     int t = MSP_THREAD_ID();
     AT *a = acc + (size_t)t * (size_t)(n * k);
     for (int64_t i = 0; i < n * k; ++i) a[i] = AZERO;
-    bad |= NAME(scatter)(indptr, indices, data, x, a, m * t / nt, m * (t + 1) / nt, n, k, nnz, conj);
+    bad |= NAME(scatter)(indptr, indices, data, x, a, m * t / nt, m * (t + 1) / nt, n, k, nnz, conj, xr, xq, k, 1);
 #pragma omp barrier
 #pragma omp for schedule(static)
-    for (int64_t i = 0; i < n * k; ++i) {
-      AT s = acc[i];
-      for (int u = 1; u < nt; ++u) s += acc[(size_t)u * (size_t)(n * k) + (size_t)i];
-      STORE(&y[i], s);
-    }
+    for (int64_t col = 0; col < n; ++col)
+      for (int64_t q = 0; q < k; ++q) {
+        const size_t i = (size_t)(col * k + q);
+        AT s = acc[i];
+        for (int u = 1; u < nt; ++u) s += acc[(size_t)u * (size_t)(n * k) + i];
+        STORE(&y[bm ? q * n + col : col * k + q], s);
+      }
   }
   free(acc);
   return bad ? MSP_EINDEX : MSP_OK;
 }
-#undef MSP_KB
+#undef MSP_SPMM_BLOCK
 #undef MSP_SPMM_ARGS

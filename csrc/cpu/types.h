@@ -9,6 +9,12 @@
 
 #include "mlx_sparse/msp.h"
 
+#if defined(__GNUC__) || defined(__clang__)
+#define MSP_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define MSP_ALWAYS_INLINE inline
+#endif
+
 typedef uint16_t msp_f16; /* IEEE binary16 storage */
 typedef uint16_t msp_bf16; /* bfloat16 storage */
 typedef float _Complex msp_c64;

@@ -199,9 +199,11 @@ static int run_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int threa
   CHECK(ok, "spmv_csr %s %s m=%lld n=%lld status %d", VTS[vt], ITS[it], (long long)m,
         (long long)n, st);
 
-  /* spmm: Y = op(A) X for k = 3 and k = 70 (two column blocks), op in {A, A^H, A^T, conj(A)} */
-  for (int kk = 0; kk < 2; ++kk) {
-    int64_t k = kk == 0 ? 3 : 70;
+  /* spmm: Y = op(A) X for k = 3, 21 and 70 (blocks of 16, 8, 4 and 1 columns), op in {A, A^H, A^T,
+   * conj(A)}, X and Y row-major or batch-major (layout 1: stored as (k, rows)) */
+  for (int kk = 0; kk < 6; ++kk) {
+    int64_t k = (int64_t[]){3, 21, 70}[kk % 3];
+    const int bm = kk >= 3;
     int64_t rows_x = m > n ? m : n;
     void *X = malloc(vs * (size_t)(rows_x * k + 1)), *Y = malloc(vs * (size_t)(rows_x * k + 1));
     double *Xre = malloc(sizeof(double) * (size_t)(rows_x * k + 1)), *Xim = malloc(sizeof(double) * (size_t)(rows_x * k + 1));
@@ -218,7 +220,7 @@ static int run_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int threa
         c.in[0] = indptr, c.in[1] = ind, c.in[2] = cval, c.in[3] = X;
         c.in_len[0] = m + 1, c.in_len[1] = c.in_len[2] = z, c.in_len[3] = in_rows * k;
         c.out[0] = Y, c.out_len[0] = out_rows * k;
-        c.iarg[0] = m, c.iarg[1] = n, c.iarg[2] = k, c.iarg[3] = conj, c.nthreads = threads;
+        c.iarg[0] = m, c.iarg[1] = n, c.iarg[2] = k, c.iarg[3] = conj, c.iarg[4] = bm, c.nthreads = threads;
         st = find(trans ? "spmm_csr_t" : "spmm_csr", vt, it)(&c);
         ok = st == MSP_OK;
         /* reference from the COO triplets (duplicates included) */
@@ -228,18 +230,20 @@ static int run_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int threa
           int64_t ro = trans ? a.col[e] : a.row[e], ri = trans ? a.row[e] : a.col[e];
           double are = a.re[e], aim = vt == 4 ? (conj ? -a.im[e] : a.im[e]) : 0;
           for (int64_t q = 0; q < k; ++q) {
-            Rre[ro * k + q] += are * Xre[ri * k + q] - aim * Xim[ri * k + q];
-            Rim[ro * k + q] += are * Xim[ri * k + q] + aim * Xre[ri * k + q];
+            const int64_t xi = bm ? q * in_rows + ri : ri * k + q;
+            Rre[ro * k + q] += are * Xre[xi] - aim * Xim[xi];
+            Rim[ro * k + q] += are * Xim[xi] + aim * Xre[xi];
           }
         }
         for (int64_t q = 0; q < out_rows * k && ok; ++q) {
           double re, im;
-          get_val(vt, Y, q, &re, &im);
+          const int64_t ro = q / k, qq = q % k;
+          get_val(vt, Y, bm ? qq * out_rows + ro : q, &re, &im);
           ok = re == Rre[q] && im == Rim[q];
         }
         free(Rre), free(Rim);
-        CHECK(ok, "spmm %s %s trans=%d conj=%d k=%lld m=%lld n=%lld status %d", VTS[vt], ITS[it],
-              trans, conj, (long long)k, (long long)m, (long long)n, st);
+        CHECK(ok, "spmm %s %s trans=%d conj=%d k=%lld layout=%d m=%lld n=%lld status %d", VTS[vt], ITS[it],
+              trans, conj, (long long)k, bm, (long long)m, (long long)n, st);
       }
     free(X), free(Y), free(Xre), free(Xim);
   }
