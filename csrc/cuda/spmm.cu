@@ -6,10 +6,6 @@ template <class T> struct UnsignedOf { typedef unsigned long long type; };
 template <> struct UnsignedOf<int> { typedef unsigned int type; };
 
 __device__ __forceinline__ float conj_if(float a, bool) { return a; }
-__device__ __forceinline__ float shfl_at(float v, int src) { return __shfl_sync(0xffffffffu, v, src); }
-__device__ __forceinline__ float2 shfl_at(float2 v, int src) {
-  return make_float2(__shfl_sync(0xffffffffu, v.x, src), __shfl_sync(0xffffffffu, v.y, src));
-}
 __device__ __forceinline__ float2 conj_if(float2 a, bool c) { return c ? make_float2(a.x, -a.y) : a; }
 
 // 16 bytes of values as AT (VW of them) and back, by bit moves only (no unions, which would put
@@ -168,55 +164,6 @@ __device__ void spmm_csr_t(const IT* __restrict__ indptr, const IT* __restrict__
                            const VT* __restrict__ data, const VT* __restrict__ X, AT* __restrict__ Y,
                            long long m, long long n, long long k, long long nnz, bool conj) {
   typedef typename UnsignedOf<IT>::type U;
-  if (k == 1) {  // vector: a warp per 32 rows, lanes over the rows' nonzeros as one flat range
-    const int lane = threadIdx.x % 32;
-    const long long stride = (long long)gridDim.x * blockDim.x;
-    for (long long r0 = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32 * 32; r0 < m; r0 += stride) {
-      const long long r = r0 + lane, rend = r0 + 32 < m ? r0 + 32 : m;
-      const IT E = indptr[rend];
-      IT s = E, e = E;
-      AT xr;
-      zero(xr);
-      if (r < m) {
-        s = indptr[r], e = indptr[r + 1];
-        xr = ld(X + r);
-      }
-      const bool bad = s < 0 || e < s || (long long)e > nnz || (long long)E > nnz;
-      if (__any_sync(0xffffffffu, bad)) {  // malformed rows: each lane takes its own row, as below
-        if (r < m && !(s < 0 || e < s || (long long)e > nnz))
-          for (IT j = s; j < e; ++j) {
-            const IT c = __ldg(indices + j);
-            if ((U)c >= (U)n) continue;
-            AT p;
-            zero(p);
-            fma_acc(p, conj_if(ld(data + j), conj), xr);
-            atomic_add(Y + c, p);
-          }
-        continue;
-      }
-      // lane l holds row r0 + l's start; the row of entry j is the last lane whose start is <= j
-      for (IT jb = __shfl_sync(0xffffffffu, s, 0); jb < E; jb += 32) {
-        const IT j = jb + (IT)lane;
-        int lo = 0;
-#pragma unroll
-        for (int step = 16; step > 0; step /= 2) {
-          const IT cand = __shfl_sync(0xffffffffu, s, lo + step);
-          if (cand <= j) lo += step;
-        }
-        const AT xv = shfl_at(xr, lo);
-        if (j < E) {
-          const IT c = __ldg(indices + j);
-          if ((U)c < (U)n) {
-            AT p;
-            zero(p);
-            fma_acc(p, conj_if(ld(data + j), conj), xv);
-            atomic_add(Y + c, p);
-          }
-        }
-      }
-    }
-    return;
-  }
   if (k < 8) {  // few columns: a thread per row (full warps), scattering k values per nonzero
     const long long stride = (long long)gridDim.x * blockDim.x;
     for (long long r = (long long)blockIdx.x * blockDim.x + threadIdx.x; r < m; r += stride) {
