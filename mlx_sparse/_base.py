@@ -106,10 +106,30 @@ def _result_type(a: mx.Dtype, b: mx.Dtype) -> mx.Dtype:
     return _PROMOTED[key]
 
 
+def as_dense(op: str, x: Any) -> mx.array:
+    """A dense operand as an MLX array; TypeError for sparse or non-numeric input."""
+    if isinstance(x, mx.array):
+        return x
+    if isinstance(x, SparseArray) or _is_scipy_sparse(x):
+        raise TypeError(f"{op}: sparse-sparse products and elementwise operations are not supported yet; "
+                        "pass a dense operand (or call .todense() on one side)")
+    try:
+        h = np.asarray(x)
+    except Exception:
+        h = None
+    if h is None or h.dtype.kind not in "biufc":
+        raise TypeError(f"{op}: expected a numeric dense operand, got {type(x).__name__}")
+    return mx.array(h)
+
+
+def _is_scipy_sparse(x: Any) -> bool:
+    mod = type(x).__module__ or ""
+    return mod.startswith("scipy.sparse")
+
+
 def promote_operand(op: str, a_dtype: mx.Dtype, x: Any) -> tuple[mx.Dtype, mx.array]:
     """The result dtype of (sparse of a_dtype) times x, as MLX promotes; TypeError when unsupported."""
-    if not isinstance(x, mx.array):
-        x = mx.array(np.asarray(x))
+    x = as_dense(op, x)
     rt = _result_type(a_dtype, x.dtype)
     if rt not in VALUE_TYPES:
         raise TypeError(f"{op}: no kernel for {a_dtype} with operand {x.dtype} (promotes to {rt})")
@@ -184,9 +204,9 @@ class SparseArray:
     def _scalar(self, op: str, c: Any) -> mx.array:
         if isinstance(c, SparseArray):
             raise TypeError(f"{op}: sparse-sparse elementwise operations are not supported yet")
-        c = c if isinstance(c, mx.array) else mx.array(c) if np.ndim(c) == 0 else None
-        if c is None or c.ndim != 0:
-            raise TypeError(f"{op}: expected a scalar")
+        c = as_dense(op, c)
+        if c.ndim != 0:
+            raise TypeError(f"{op}: expected a scalar, got shape {tuple(c.shape)}")
         return c
 
     def __mul__(self, other):

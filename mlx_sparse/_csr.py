@@ -11,6 +11,7 @@ from . import _kernels as K
 from ._base import (
     CompressedArray,
     SparseArray,
+    as_dense,
     as_index,
     as_values,
     check_shape,
@@ -277,8 +278,7 @@ def sddmm(A, X: Any, Y: Any, stream: StreamLike = None):
     if not isinstance(A, SparseArray):
         raise TypeError(f"{op}: A must be a sparse array, got {type(A).__name__}")
     A = A if A.format in ("csr", "csc") else A.tocsr(canonical=False)
-    X = X if isinstance(X, mx.array) else mx.array(np.asarray(X))
-    Y = Y if isinstance(Y, mx.array) else mx.array(np.asarray(Y))
+    X, Y = as_dense(op, X), as_dense(op, Y)
     m, n = A.shape
     if X.ndim != 2 or Y.ndim != 2 or X.shape[0] != m or Y.shape[1] != n or X.shape[1] != Y.shape[0]:
         raise ValueError(f"{op}: shapes A {A.shape}, X {tuple(X.shape)}, Y {tuple(Y.shape)} do not chain")
@@ -296,7 +296,7 @@ def multiply_dense(A, other: Any, stream: StreamLike = None):
     op = "multiply"
     if isinstance(other, SparseArray):
         raise TypeError(f"{op}: sparse * sparse is not supported yet")
-    D = other if isinstance(other, mx.array) else mx.array(np.asarray(other))
+    D = as_dense(op, other)
     m, n = A.shape
     try:
         np.broadcast_shapes(tuple(D.shape), (m, n))
@@ -332,7 +332,7 @@ def rmatmul(X: Any, A, stream: StreamLike = None) -> mx.array:
     """``X @ A`` (dense @ sparse): (..., m) or (..., p, m) @ A (m, n), computed as (A^T X^T)^T
     without forming A^T. (``mx.array.__matmul__`` does not defer to other types, so with an MLX
     array on the left call this function, or write ``(A.T @ X.T).T``.)"""
-    X = X if isinstance(X, mx.array) else mx.array(np.asarray(X))
+    X = as_dense("rmatmul", X)
     trans = A.format != "csc"
     if X.ndim <= 1:
         return product_rows("rmatmul", A, X, stream, trans)
