@@ -178,14 +178,35 @@ class SparseArray:
             f"elements, {self.index_dtype} indices>"
         )
 
+    def _compressed(self, stream=None) -> "CompressedArray":
+        """CSR/CSC buffers for products: the array itself, or (COO) its CSR form, converted once per
+        stream and kept (the buffers are immutable)."""
+        if isinstance(self, CompressedArray):
+            return self
+        from ._device import resolve_stream
+
+        s = resolve_stream(stream)
+        cache = self.__dict__.setdefault("_csr_cache", {})
+        key = (str(s), *map(id, self._buffers()))
+        if key not in cache:
+            cache.clear()  # buffers replaced: drop the stale form
+            cache[key] = (self.tocsr(canonical=False, stream=s), self._buffers())
+        return cache[key][0]
+
     def __matmul__(self, other):
-        return self.tocsr(canonical=False) @ other
+        return self._compressed() @ other
 
     def __rmatmul__(self, other):
-        return other @ self.tocsr(canonical=False)
+        return other @ self._compressed()
+
+    @property
+    def H(self) -> "SparseArray":
+        """The conjugate transpose (values conjugated lazily for complex dtypes)."""
+        t = self.T
+        return t.conj() if mx.issubdtype(self.dtype, mx.complexfloating) else t
 
     def todense(self, stream=None) -> mx.array:
-        return self.tocsr(canonical=False).todense(stream=stream)
+        return self._compressed(stream).todense(stream=stream)
 
     # ---- value-wise operations (same pattern; lazy and differentiable in the values) ----------
     def _with_data(self, data: mx.array) -> "SparseArray":
@@ -229,7 +250,7 @@ class SparseArray:
             return self._map("multiply", lambda d: d * c, stream)
         from ._csr import multiply_dense
 
-        return multiply_dense(self.tocsr(canonical=False) if self.format == "coo" else self, other, stream=stream)
+        return multiply_dense(self._compressed(stream), other, stream=stream)
 
     def conj(self, stream=None) -> "SparseArray":
         """Complex conjugate of the values (a no-op node for real types)."""

@@ -219,6 +219,7 @@ def product_rows(op: str, A, x, stream, trans: bool) -> mx.array:
     ``A`` is any sparse array whose buffers are CSR of shape ``A._csr_shape``."""
     if not isinstance(A, SparseArray):
         raise TypeError(f"{op}: A must be a sparse array, got {type(A).__name__}")
+    A = A._compressed(stream)
     rt, x = promote_operand(op, A.dtype, x)
     s = resolve_stream(stream)
     m, n = A._csr_shape
@@ -244,6 +245,7 @@ def product_matrix(op: str, A, X, stream, trans: bool) -> mx.array:
     """op(A) @ X with matmul semantics: X (rows_in,) or (..., rows_in, k); lazy, differentiable."""
     if not isinstance(A, SparseArray):
         raise TypeError(f"{op}: A must be a sparse array, got {type(A).__name__}")
+    A = A._compressed(stream)
     rt, X = promote_operand(op, A.dtype, X)
     if X.ndim <= 1:
         return product_rows(op, A, X, stream, trans)

@@ -272,3 +272,23 @@ def test_bad_operands_raise_typeerror_naming_the_operation():
             fn()
     with pytest.raises(ValueError, match="power"):
         A.power(0)
+
+
+def test_coo_products_transposes_and_cached_csr(device):
+    S = sp.random(16, 11, density=0.3, format="coo", random_state=5, dtype=np.complex64)
+    A = ms.coo_array(S)
+    x11, x16 = _dense((11,), "complex64", 1), _dense((16,), "complex64", 2)
+    with mx.stream(device):
+        got = {
+            "A x": (A @ x11, S @ np.array(x11)),
+            "A.T x": (A.T @ x16, S.T @ np.array(x16)),
+            "A.H x": (A.H @ x16, S.conj().T @ np.array(x16)),
+            "x A": (ms.rmatmul(x16, A), np.array(x16) @ S),
+            "A (x, x)": (A @ mx.stack([x11, x11], axis=1), S @ np.stack([np.array(x11)] * 2, axis=1)),
+        }
+        for name, (y, ref) in got.items():
+            assert rel_err(to_host(y), ref) < 1e-5, name
+        first = A._compressed(device)
+        assert A._compressed(device) is first  # converted once per stream
+        A.data = A.data * 2  # replaced buffers invalidate the cached form
+        assert rel_err(to_host(A @ x11), 2 * (S @ np.array(x11))) < 1e-5
