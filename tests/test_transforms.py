@@ -271,3 +271,26 @@ def test_grad_through_reductions_scalar_ops_astype_and_transposes(device):
     with mx.stream(mx.cpu):
         gref = mx.grad(dense_f)(d0)
     assert rel_err(to_host(g), to_host(gref)) < 2e-3  # a float16 round trip inside
+
+
+@pytest.mark.parametrize("canonical", [False, True])
+def test_tocsr_and_reductions_against_finite_differences(canonical):
+    """float64 on the CPU: gradients through tocsr (permutation / duplicate sums), todense, sum and
+    power against central differences."""
+    m, n = 9, 7
+    data, row, col = random_coo(m, n, 30, "float64", seed=30)  # duplicates included
+    r, c = mx.array(row.astype(np.int32)), mx.array(col.astype(np.int32))
+    x = mx.array(np.random.default_rng(1).standard_normal(n), dtype=mx.float64)
+
+    def loss(d):
+        A = ms.coo_array((d, (r, c)), shape=(m, n)).tocsr(canonical=canonical, stream=mx.cpu)
+        return mx.sum((A @ x) ** 3) + mx.sum(A.sum(axis=0) ** 2) + mx.sum(A.todense() * 0.5) + A.power(2).sum()
+
+    d0 = np.array(data, dtype=np.float64)
+    g = np.array(mx.grad(loss)(mx.array(d0, dtype=mx.float64)))
+    eps = 1e-6
+    for j in (0, 5, len(d0) // 2, len(d0) - 1):
+        e = np.zeros_like(d0)
+        e[j] = eps
+        fd = (loss(mx.array(d0 + e, dtype=mx.float64)).item() - loss(mx.array(d0 - e, dtype=mx.float64)).item()) / (2 * eps)
+        assert abs(fd - g[j]) < 1e-5 * max(1.0, abs(fd)), j
