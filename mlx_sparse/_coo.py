@@ -7,7 +7,6 @@ from typing import Any, Optional
 import mlx.core as mx
 import numpy as np
 
-from . import _kernels as K
 from ._base import SparseArray, host, as_index, as_values, check_shape, check_validate, index_dtype_for
 from ._csr import _is_scipy_sparse, _sumdup_cpu, value_permuting, canonical_from_triplets, csr_array, indptr_from_sorted_rows
 from ._device import StreamLike, is_gpu, resolve_stream
