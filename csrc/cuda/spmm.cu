@@ -1,4 +1,4 @@
-// GPU sparse times dense matrix: Y = A X (a warp per row, lanes across columns) and
+// GPU sparse times dense matrix: Y = A X (L lanes per row across columns, 16-byte loads) and
 // Y = A^T X / A^H X (rows scattered with atomics into a zero-initialized accumulator output).
 #include "common.cuh"
 
