@@ -40,6 +40,11 @@ class coo_array(SparseArray):
         if not (isinstance(arg, tuple) and len(arg) == 2 and isinstance(arg[1], (tuple, list)) and len(arg[1]) == 2):
             raise TypeError(f"{op}: expected (data, (row, col)), got {type(arg).__name__}")
         data, (row, col) = arg
+        if not isinstance(data, mx.array) and np.size(data) > 2**31 - 1:
+            raise ValueError(
+                f"{op}: {np.size(data)} entries exceed MLX's largest 1-D array (2^31 - 1); "
+                "build a csr_array, which holds them in paged buffers"
+            )
         data = as_values(op, data, dtype)
         nnz = int(data.size)
         if shape is None:  # infer from the largest indices: synchronizes, as scipy would read them

@@ -30,8 +30,10 @@ class csr_array(CompressedArray):
     ``csr_array((data, indices, indptr), shape=(m, n))`` or ``csr_array(scipy_sparse)``.
     More than 2^31 - 1 stored entries (MLX's limit on a 1-D array) are held in *paged* buffers:
     ``data`` and ``indices`` as 2-D MLX arrays of one shape ``(pages, page_size)`` whose row-major
-    order is the CSR order (pad the last row with explicit zeros if needed); products, ``todense``,
-    ``astype`` and host copies accept them, other operations raise ``ValueError``.
+    order is the CSR order. Host (numpy/scipy) buffers that long are paged automatically (exact
+    pages when nnz has a divisor in [2^26, 2^30], else the last row padded with explicit zeros);
+    with MLX arrays, pass them paged. Products, ``todense``, ``astype`` and host copies accept
+    paged arrays; other operations raise ``ValueError``.
     ``sorted_indices`` / ``canonical`` declare what the caller knows about the structure
     (canonical: sorted, no duplicates). ``validate``: ``"metadata"`` (default; checks sizes and
     dtypes, never synchronizes), ``"full"`` (evaluates the structure and checks it, including the
@@ -67,6 +69,9 @@ class csr_array(CompressedArray):
         if not (isinstance(arg, tuple) and len(arg) == 3):
             raise TypeError(f"{op}: expected (data, indices, indptr) or a sparse array, got {type(arg).__name__}")
         data, indices, indptr = arg
+        data, indices, indptr, padded = _auto_page(op, data, indices, indptr)
+        if padded:
+            sorted_indices = canonical = False
         data = as_values(op, data, dtype, paged_ok=True)
         nnz = int(data.size)
         if shape is None:
@@ -347,6 +352,48 @@ def rmatmul(X: Any, A, stream: StreamLike = None) -> mx.array:
 
 
 # ---- structural helpers shared with COO -----------------------------------------------------
+
+_PAGE_LIMIT = 2**31 - 1  # MLX's largest 1-D array
+
+
+def _largest_divisor(v: int, lo: int, hi: int) -> int:
+    """The largest divisor of v in [lo, hi], or 0 (trial division up to sqrt(v))."""
+    best, d = 0, 1
+    while d * d <= v:
+        if v % d == 0:
+            for q in (d, v // d):
+                if lo <= q <= hi and q > best:
+                    best = q
+        d += 1
+    return best
+
+
+def _auto_page(op, data, indices, indptr):
+    """Host (numpy) value and index buffers longer than a 1-D MLX array can be become paged 2-D
+    buffers: pages of a size that divides nnz when one in [2^26, 2^30] does (no copy), otherwise
+    2^30 with the last row padded by explicit zeros at column 0. Returns (data, indices, indptr,
+    padded). MLX arrays pass through unchanged (page them yourself: see the class docstring)."""
+    if isinstance(data, mx.array) or isinstance(indices, mx.array):
+        return data, indices, indptr, False
+    d, ind = np.asarray(data), np.asarray(indices)
+    nnz = int(d.size)
+    if nnz <= _PAGE_LIMIT or d.ndim != 1:
+        return data, indices, indptr, False
+    if ind.shape != d.shape:
+        raise ValueError(f"{op}: indices ({ind.size}) and data ({nnz}) lengths differ")
+    page_max = min(1 << 30, _PAGE_LIMIT)
+    page = _largest_divisor(nnz, page_max >> 4, page_max)
+    if page:
+        return d.reshape(-1, page), ind.reshape(-1, page), indptr, False
+    page = page_max
+    pad = -nnz % page
+    ip = np.array(indptr, dtype=np.int64, copy=True)
+    if ip.size == 0 or ip[-1] != nnz:
+        raise ValueError(f"{op}: indptr[-1] must equal nnz = {nnz}")
+    ip[-1] += pad  # the last row gets `pad` explicit zeros
+    d = np.concatenate([d, np.zeros(pad, dtype=d.dtype)]).reshape(-1, page)
+    ind = np.concatenate([ind, np.zeros(pad, dtype=ind.dtype)]).reshape(-1, page)
+    return d, ind, ip, True
 
 
 def _is_scipy_sparse(a) -> bool:

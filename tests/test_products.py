@@ -292,3 +292,29 @@ def test_coo_products_transposes_and_cached_csr(device):
         assert A._compressed(device) is first  # converted once per stream
         A.data = A.data * 2  # replaced buffers invalidate the cached form
         assert rel_err(to_host(A @ x11), 2 * (S @ np.array(x11))) < 1e-5
+
+
+@pytest.mark.parametrize("nnz", [120, 101])
+def test_host_buffers_beyond_the_1d_limit_are_paged(monkeypatch, device, nnz):
+    """Host buffers longer than MLX's largest 1-D array become paged automatically (the limit is
+    lowered here so that small arrays exercise it): exact pages when a divisor fits, else the last
+    row padded with explicit zeros."""
+    import mlx_sparse._csr as csr_mod
+
+    monkeypatch.setattr(csr_mod, "_PAGE_LIMIT", 100)
+    m, n = 30, 17
+    rng = np.random.default_rng(nnz)
+    lens = np.full(m, nnz // m)
+    lens[: nnz % m] += 1
+    indptr = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+    indices = rng.integers(0, n, nnz).astype(np.int32)
+    data = rng.standard_normal(nnz).astype(np.float32)
+    S = sp.csr_array((data, indices, indptr), shape=(m, n))
+    A = ms.csr_array((data, indices, indptr), shape=(m, n))
+    assert A.paged and A.data.ndim == 2 and A.data.shape[1] <= 100
+    assert A.nnz == nnz if nnz == 120 else A.nnz > nnz  # 101 is prime: padded with explicit zeros
+    x = _dense((n,), "float32", 3)
+    with mx.stream(device):
+        assert rel_err(to_host(A @ x), S @ np.array(x)) < 1e-5
+        assert rel_err(to_host(A.todense()), S.toarray()) < 1e-6
+    assert abs(A.to_scipy() - S).max() == 0
