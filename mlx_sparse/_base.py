@@ -186,6 +186,9 @@ class SparseArray:
         from ._device import resolve_stream
 
         s = resolve_stream(stream)
+        parent = self.__dict__.get("_transpose_of")
+        if parent is not None and all(a is b for a, b in zip(self._buffers(), (parent.data, parent.col, parent.row))):
+            return parent._compressed(s).T  # the original's CSR form as a CSC view: nothing sorted
         cache = self.__dict__.setdefault("_csr_cache", {})
         key = (str(s), *map(id, self._buffers()))
         if key not in cache:

@@ -106,6 +106,7 @@ class coo_array(SparseArray):
         """The transpose (rows and columns swapped; nothing is copied)."""
         out = coo_array.__new__(coo_array)
         out.data, out.row, out.col, out._shape = self.data, self.col, self.row, (self.shape[1], self.shape[0])
+        out._transpose_of = self  # products use the original's CSR form, transposed (a free view)
         return out
 
     def astype(self, dtype: mx.Dtype, stream: StreamLike = None) -> "coo_array":

@@ -290,6 +290,7 @@ def test_coo_products_transposes_and_cached_csr(device):
             assert rel_err(to_host(y), ref) < 1e-5, name
         first = A._compressed(device)
         assert A._compressed(device) is first  # converted once per stream
+        assert A.T._compressed(device).indices is first.indices  # A.T: a CSC view of it, no new sort
         A.data = A.data * 2  # replaced buffers invalidate the cached form
         assert rel_err(to_host(A @ x11), 2 * (S @ np.array(x11))) < 1e-5
 
