@@ -309,6 +309,14 @@ class SparseArray:
     def to_scipy(self):
         return self.tocsr(canonical=False).to_scipy()
 
+    def tocsc(self, canonical: bool = False, stream=None):
+        """CSC form: the CSR form of the transpose, viewed as CSC (a sort; ``canonical`` as for
+        ``tocsr``)."""
+        if self.format == "csc":
+            return self._deduped(stream) if canonical else self
+        t = self.T if self.format == "coo" else self.tocoo(stream).T
+        return t.tocsr(canonical=canonical, stream=stream).T
+
 
 class CompressedArray(SparseArray):
     """CSR and CSC: buffers (data, indices, indptr) plus what is known about their order."""
@@ -344,6 +352,21 @@ class CompressedArray(SparseArray):
 
     def _buffers(self):
         return [self.data, self.indices, self.indptr]
+
+    def tocoo(self, stream=None):
+        """COO form with the same entries in storage order (lazy; the values are shared, so it is
+        differentiable in them)."""
+        from ._coo import coo_array
+        from ._device import resolve_stream
+        from ._products import expand_rows
+
+        self._flat_only("tocoo")
+        s = resolve_stream(stream)
+        major = expand_rows("tocoo", self.indptr, self.nnz, self.dtype, s)
+        out = coo_array.__new__(coo_array)
+        out.data, out._shape = self.data, self.shape
+        out.row, out.col = (major, self.indices) if self.format == "csr" else (self.indices, major)
+        return out
 
     def _with_data(self, data: mx.array):
         return type(self)._from_parts(data, self.indices, self.indptr, self.shape, self._sorted, self._canonical)

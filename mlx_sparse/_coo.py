@@ -36,7 +36,8 @@ class coo_array(SparseArray):
             c = arg.tocoo()
             arg, shape = (c.data, (c.row, c.col)), c.shape if shape is None else shape
         elif isinstance(arg, SparseArray):
-            raise TypeError(f"{op}: convert with .tocoo() is not available yet; build from (data, (row, col))")
+            c = arg.tocoo() if arg.format != "coo" else arg
+            arg, shape = (c.data, (c.row, c.col)), c.shape if shape is None else shape
         if not (isinstance(arg, tuple) and len(arg) == 2 and isinstance(arg[1], (tuple, list)) and len(arg[1]) == 2):
             raise TypeError(f"{op}: expected (data, (row, col)), got {type(arg).__name__}")
         data, (row, col) = arg
@@ -90,6 +91,9 @@ class coo_array(SparseArray):
         out = coo_array.__new__(coo_array)
         out.data, out.row, out.col, out._shape = data, self.row, self.col, self.shape
         return out
+
+    def tocoo(self, stream: StreamLike = None) -> "coo_array":
+        return self
 
     def _deduped(self, stream: StreamLike = None) -> "coo_array":
         from ._products import expand_rows

@@ -84,3 +84,31 @@ def test_large_int64_values_stay_exact():
     c = a.tocsr(canonical=True)
     assert np.array_equal(np.array(c.indices), [5, 2**31 + 1, n - 1])
     assert np.array_equal(np.array(c.indptr), [0, 1, 3])
+
+
+@pytest.mark.parametrize("canonical", [False, True])
+def test_tocoo_tocsc_and_coo_from_sparse(device, canonical):
+    import scipy.sparse as sp_
+
+    m, n = 14, 9
+    data, row, col = random_coo(m, n, 50, seed=40)  # duplicates, explicit zeros, unsorted
+    S = sp_.coo_array((data, (row, col)), shape=(m, n))
+    coo = ms.coo_array((data, (row, col)), shape=(m, n))
+    csr = coo.tocsr(canonical=False, stream=device)
+    csc = ms.csc_array(S.tocsc())
+    dense = S.toarray()
+    with mx.stream(device):
+        for A in (coo, csr, csc):
+            c = A.tocoo(stream=device)
+            assert c.format == "coo" and c.nnz == A.nnz
+            assert np.abs(to_host(c.todense()) - dense).max() < 1e-5
+            k = A.tocsc(canonical=canonical, stream=device)
+            assert k.format == "csc" and (k.has_canonical_format or not canonical)
+            assert np.abs(to_host(k.todense()) - dense).max() < 1e-5
+            assert np.abs(to_host(ms.coo_array(A).todense()) - dense).max() < 1e-5
+    if canonical:
+        ref = S.tocsc()
+        ref.sum_duplicates()
+        k = csr.tocsc(canonical=True, stream=device)
+        np.testing.assert_array_equal(to_host(k.indptr), ref.indptr)
+        np.testing.assert_array_equal(to_host(k.indices), ref.indices)
