@@ -204,20 +204,15 @@ __device__ void spmm_csr_t(const IT* __restrict__ indptr, const IT* __restrict__
 
 // Two modules (MLX hashes a module's bytes at every launch): MSP_SPMM_PART 0 = A X, 1 = A^T X;
 // the harness defines MSP_SPMM_BOTH.
-#define MSP_SPMM_N(IT, INAME)                                                                     \
-  extern "C" __global__ void __launch_bounds__(256) MSP_KNAME(spmm, csr, VNAME, INAME)(            \
-      const IT* indptr, const IT* indices, const VT* data, const VT* X, VT* Y, int m_lo, int m_hi,  \
+#define MSP_SPMM_ENTRY(IT, INAME, OP, YT)                                                         \
+  extern "C" __global__ void __launch_bounds__(256) MSP_KNAME(spmm, OP, VNAME, INAME)(             \
+      const IT* indptr, const IT* indices, const VT* data, const VT* X, YT* Y, int m_lo, int m_hi,  \
       int n_lo, int n_hi, int k_lo, int k_hi, int z_lo, int z_hi, bool conj) {                   \
-    spmm_csr<IT>(indptr, indices, data, X, Y, msp_join(m_lo, m_hi), msp_join(n_lo, n_hi),        \
-                 msp_join(k_lo, k_hi), msp_join(z_lo, z_hi), conj);                              \
+    spmm_##OP<IT>(indptr, indices, data, X, Y, msp_join(m_lo, m_hi), msp_join(n_lo, n_hi),       \
+                  msp_join(k_lo, k_hi), msp_join(z_lo, z_hi), conj);                             \
   }
-#define MSP_SPMM_T(IT, INAME)                                                                     \
-  extern "C" __global__ void __launch_bounds__(256) MSP_KNAME(spmm, csr_t, VNAME, INAME)(          \
-      const IT* indptr, const IT* indices, const VT* data, const VT* X, AT* Y, int m_lo, int m_hi,  \
-      int n_lo, int n_hi, int k_lo, int k_hi, int z_lo, int z_hi, bool conj) {                   \
-    spmm_csr_t<IT>(indptr, indices, data, X, Y, msp_join(m_lo, m_hi), msp_join(n_lo, n_hi),      \
-                   msp_join(k_lo, k_hi), msp_join(z_lo, z_hi), conj);                            \
-  }
+#define MSP_SPMM_N(IT, INAME) MSP_SPMM_ENTRY(IT, INAME, csr, VT)
+#define MSP_SPMM_T(IT, INAME) MSP_SPMM_ENTRY(IT, INAME, csr_t, AT)
 #if defined(MSP_SPMM_BOTH)
 #define MSP_SPMM(IT, INAME) MSP_SPMM_N(IT, INAME) MSP_SPMM_T(IT, INAME)
 #elif defined(MSP_SPMM_PART) && MSP_SPMM_PART == 1
