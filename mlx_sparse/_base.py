@@ -197,10 +197,14 @@ class SparseArray:
         return cache[key][0]
 
     def __matmul__(self, other):
-        return self._compressed() @ other
+        from ._csr import csr_matmul
+
+        return csr_matmul(self._compressed(), other)
 
     def __rmatmul__(self, other):
-        return other @ self._compressed()
+        from ._csr import rmatmul
+
+        return rmatmul(other, self._compressed())
 
     @property
     def H(self) -> "SparseArray":

@@ -7,7 +7,7 @@ from typing import Any, Optional
 import mlx.core as mx
 
 from ._base import CompressedArray, SparseArray, host
-from ._csr import csr_array, csr_matmul, multiply_dense, rmatmul
+from ._csr import csr_array, csr_matmul
 from ._device import StreamLike, resolve_stream
 
 
@@ -52,13 +52,6 @@ class csc_array(CompressedArray):
     def transpose(self) -> csr_array:
         return self.T
 
-    @property
-    def H(self) -> csr_array:
-        t = self.T
-        if mx.issubdtype(self.dtype, mx.complexfloating):
-            t.data = mx.conj(self.data)
-        return t
-
     def astype(self, dtype: mx.Dtype, stream: StreamLike = None) -> "csc_array":
         return self.T.astype(dtype, stream=stream).T
 
@@ -87,14 +80,6 @@ class csc_array(CompressedArray):
         d, i, p = self.to_numpy()
         return sp.csc_array((d, i, p), shape=self.shape)
 
-    def __matmul__(self, other):
-        return csr_matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return rmatmul(other, self)
-
     def matvec(self, x, stream: StreamLike = None) -> mx.array:
         return csr_matmul(self, x, stream=stream)
 
-    def multiply(self, other, stream: StreamLike = None) -> "csc_array":
-        return multiply_dense(self, other, stream=stream)

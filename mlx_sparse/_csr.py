@@ -194,29 +194,12 @@ class csr_array(CompressedArray):
     def transpose(self) -> "csc_array":
         return self.T
 
-    @property
-    def H(self) -> "csc_array":
-        """The conjugate transpose (a CSC view; values conjugated lazily for complex dtypes)."""
-        t = self.T
-        if mx.issubdtype(self.dtype, mx.complexfloating):
-            t.data = mx.conj(self.data)
-        return t
-
-    def __matmul__(self, other):
-        return csr_matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return rmatmul(other, self)
-
     def matvec(self, x, stream: StreamLike = None) -> mx.array:
         return csr_matvec(self, x, stream=stream)
 
     def dot(self, other, stream: StreamLike = None) -> mx.array:
         return csr_matmul(self, other, stream=stream)
 
-    def multiply(self, other, stream: StreamLike = None) -> "csr_array":
-        """Elementwise product with a dense array broadcastable to the shape (sparse result)."""
-        return multiply_dense(self, other, stream=stream)
 
 
 def product_rows(op: str, A, x, stream, trans: bool) -> mx.array:
