@@ -193,7 +193,7 @@ class SparseArray:
         key = (str(s), *map(id, self._buffers()))
         if key not in cache:
             cache.clear()  # buffers replaced: drop the stale form
-            cache[key] = (self.tocsr(canonical=False, stream=s), self._buffers())
+            cache[key] = (self.tocsr(canonical=False, stream=s), self._buffers())  # held: ids stay unique
         return cache[key][0]
 
     def __matmul__(self, other):
@@ -230,9 +230,7 @@ class SparseArray:
         return self._with_data(data)
 
     def _scalar(self, op: str, c: Any) -> mx.array:
-        if isinstance(c, SparseArray):
-            raise TypeError(f"{op}: sparse-sparse elementwise operations are not supported yet")
-        c = as_dense(op, c)
+        c = as_dense(op, c)  # TypeError for sparse or non-numeric operands
         if c.ndim != 0:
             raise TypeError(f"{op}: expected a scalar, got shape {tuple(c.shape)}")
         return c
