@@ -352,7 +352,7 @@ def _largest_divisor(v: int, lo: int, hi: int) -> int:
 
 
 def _auto_page(op, data, indices, indptr):
-    """Host (numpy) value and index buffers longer than a 1-D MLX array can be become paged 2-D
+    """Host (numpy) value and index buffers longer than a 1-D MLX array can hold become paged 2-D
     buffers: pages of a size that divides nnz when one in [2^26, 2^30] does (no copy), otherwise
     2^30 with the last row padded by explicit zeros at column 0. Returns (data, indices, indptr,
     padded). MLX arrays pass through unchanged (page them yourself: see the class docstring)."""
