@@ -131,9 +131,12 @@ def main() -> None:
                 peers_k = [r for r in res if not r["alg"].startswith("ours")]
                 ours_k = {r["alg"]: r["us"] for r in res if r["alg"].startswith("ours")}
                 best = min(peers_k, key=lambda r: r["us"]) if peers_k else None
-                g = ms._products._spmv_lanes(a.nnz / max(m, 1))
+                g = ms._products._spmv_config(a.nnz / max(m, 1))[0]
                 row["kernel_us"] = ours_k.get(f"ours_g{g}", float("nan"))
                 row["kernel_all"] = ours_k
+                print(f"  {fam} kernel us (lanes: per-tile choice / lanes only / merge only): " + ", ".join(
+                    f"g{G} {ours_k.get(f'ours_g{G}', nan):.1f}/{ours_k.get(f'ours_rows_g{G}', nan):.1f}/{ours_k.get(f'ours_merge_g{G}', nan):.1f}"
+                    for G in (1, 2, 4, 8, 16, 32)), flush=True)
                 row["cusparse_us"] = best["us"] if best else float("nan")
                 row["cusparse_alg"] = best["alg"] if best else "-"
                 if exe_ab:

@@ -319,3 +319,27 @@ def test_host_buffers_beyond_the_1d_limit_are_paged(monkeypatch, device, nnz):
         assert rel_err(to_host(A @ x), S @ np.array(x)) < 1e-5
         assert rel_err(to_host(A.todense()), S.toarray()) < 1e-6
     assert abs(A.to_scipy() - S).max() == 0
+
+
+@pytest.mark.parametrize("vt", list(VALUE_DTYPES))
+@pytest.mark.parametrize("it", list(INDEX_DTYPES))
+@pytest.mark.parametrize("mode", ["", "rows", "merge", "g1,merge", "g32"])
+def test_spmv_power_law_rows(monkeypatch, device, vt, it, mode):
+    """Power-law row lengths (empty rows, a few rows of tens of thousands of entries, unsorted columns,
+    duplicates) through every SpMV scheme the GPU picks per tile of rows: lanes per row, merge path."""
+    _skip(device, vt)
+    monkeypatch.setenv("MLX_SPARSE_SPMV", mode)
+    rng = np.random.default_rng(11)
+    m, n = 4000, 3000
+    lens = np.minimum((rng.pareto(1.2, m) * 3).astype(np.int64), 30000)
+    lens[rng.integers(0, m, 3)] = [25000, 9000, 3000]
+    lens[::7] = 0
+    rows = np.repeat(np.arange(m), lens)
+    cols = rng.integers(0, n, rows.size)
+    data = rng.standard_normal(rows.size) + (1j * rng.standard_normal(rows.size) if vt == "complex64" else 0)
+    ref = sp.csr_matrix((data.astype(VALUE_DTYPES[vt][1]), cols, np.concatenate([[0], np.cumsum(lens)])), shape=(m, n))
+    A = ms.csr_array(ref, dtype=VALUE_DTYPES[vt][0], index_dtype=INDEX_DTYPES[it])
+    x = _dense((n,), vt, 7)
+    with mx.stream(device):
+        y = A @ x
+    assert rel_err(_ref64(y), ref.astype(np.complex128) @ _ref64(x)) <= 4 * RTOL[vt]

@@ -143,12 +143,13 @@ static void test_spmv(const Csr& a) {
   CHECK(call_c("spmv_csr", &c) == MSP_OK, "C spmv status");
   IT *dp = dev(a.indptr), *di = dev(a.ind);
   VT *dv = dev(a.val), *dx = dev(x);
-  for (int g = 1; g <= 32; g *= 2) {
+  for (int q = 0; q < 18; ++q) {  // every lane count, each with mode 0 (per-tile choice), 1 (lanes), 2 (merge)
+    const int g = 1 << (q / 3), mode = q % 3;
     VT* dy = dev_poison<VT>(m);
     unsigned blocks = blocks_for((m + 256 / g - 1) / (256 / g) * 256);
 #define LAUNCH(G)                                                                                  \
   MSP_CAT(MSP_KNAME(spmv, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _g##G)<<<blocks, 256>>>(            \
-      dp, di, dv, dx, dy, lo32(m), hi32(m), lo32(n), hi32(n), lo32(nnz), hi32(nnz))
+      dp, di, dv, dx, dy, lo32(m), hi32(m), lo32(n), hi32(n), lo32(nnz), hi32(nnz), mode)
     switch (g) {
       case 1: LAUNCH(1); break;
       case 2: LAUNCH(2); break;
@@ -160,7 +161,7 @@ static void test_spmv(const Csr& a) {
     CK(cudaGetLastError());
     CK(cudaDeviceSynchronize());
     auto y = host(dy, m);
-    CHECK(same(y.data(), yref.data(), m), "spmv g=%d m=%lld n=%lld nnz=%lld", g, m, n, nnz);
+    CHECK(same(y.data(), yref.data(), m), "spmv g=%d mode=%d m=%lld n=%lld nnz=%lld", g, mode, m, n, nnz);
     CK(cudaFree(dy));
   }
   // todense
@@ -306,7 +307,8 @@ static void test_spmm(const Csr& a) {
 int main() {
   const long long cases[][4] = {{1, 1, 1, 0},        {7, 5, 2, 0},       {100, 80, 3, 0},
                                 {1000, 700, 16, 3},  {5000, 4000, 5, 4}, {20000, 3000, 40, 10},
-                                {3, 100000, 1, 1},   {100000, 50, 1, 0}};
+                                {3, 100000, 1, 1},   {100000, 50, 1, 0}, {3000, 2000, 2, 40},
+                                {600, 300000, 3, 2}};
   for (const auto& cs : cases) test_spmv(make(cs[0], cs[1], (int)cs[2], (int)cs[3]));
   const long long mm_cases[][4] = {{1, 1, 1, 0}, {7, 5, 2, 0}, {300, 200, 6, 2}, {2000, 1500, 12, 3}};
   for (const auto& cs : mm_cases) test_spmm(make(cs[0], cs[1], (int)cs[2], (int)cs[3]));
