@@ -135,7 +135,7 @@ def main() -> None:
                 row["kernel_us"] = ours_k.get(f"ours_g{g}", float("nan"))
                 row["kernel_all"] = ours_k
                 print(f"  {fam} kernel us (lanes: per-tile choice / lanes only / merge only): " + ", ".join(
-                    f"g{G} {ours_k.get(f'ours_g{G}', nan):.1f}/{ours_k.get(f'ours_rows_g{G}', nan):.1f}/{ours_k.get(f'ours_merge_g{G}', nan):.1f}"
+                    f"g{G} {ours_k.get(f'ours_g{G}', float('nan')):.1f}/{ours_k.get(f'ours_rows_g{G}', float('nan')):.1f}/{ours_k.get(f'ours_merge_g{G}', float('nan')):.1f}"
                     for G in (1, 2, 4, 8, 16, 32)), flush=True)
                 row["cusparse_us"] = best["us"] if best else float("nan")
                 row["cusparse_alg"] = best["alg"] if best else "-"
