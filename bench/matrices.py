@@ -1,9 +1,17 @@
-"""Benchmark matrix families (float32, int32 CSR via scipy) and the binary exchange format of the peers."""
+"""Benchmark matrix families (float32, int32 CSR via scipy), the binary exchange format of the peers, and
+the build of the CUDA harness that times cuSPARSE and our kernels on them."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+
 import numpy as np
 import scipy.sparse as sp
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def laplacian_2d(n: int) -> sp.csr_array:
@@ -76,3 +84,23 @@ def read_bin(path: str):
         x = np.fromfile(f, dtype=np.float32, count=n)
         yref = np.fromfile(f, dtype=np.float32, count=m)
     return (int(m), int(n)), ip, ind, val, x, yref
+
+
+def build_cusparse_harness(workdir: str, flags: tuple = (), tag: str = "") -> str | None:
+    nvcc = shutil.which("nvcc")
+    if nvcc is None:
+        return None
+    exe = os.path.join(workdir, "cusparse_spmv" + tag)
+    cmd = [nvcc, "-O2", "-std=c++17", "-arch=native", *flags, "-I", os.path.join(HERE, "..", "csrc", "cuda"),
+           os.path.join(HERE, "cusparse_spmv.cu"), "-lcusparse", "-o", exe]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        print("cusparse harness build failed:", r.stderr[-500:], file=sys.stderr)
+        return None
+    return exe
+
+
+def modes_line(us: dict) -> str:
+    nan = float("nan")
+    return ", ".join(f"g{G} {us.get(f'ours_g{G}', nan):.1f}/{us.get(f'ours_rows_g{G}', nan):.1f}/{us.get(f'ours_merge_g{G}', nan):.1f}"
+                     for G in (1, 2, 4, 8, 16, 32))

@@ -18,9 +18,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mlx_sparse as ms  # noqa: E402
-from matrices import FAMILIES  # noqa: E402
-from spmv import build_cusparse_harness, median_time  # noqa: E402
-from matrices import write_bin  # noqa: E402
+from matrices import FAMILIES, build_cusparse_harness, write_bin  # noqa: E402
+from spmv import median_time  # noqa: E402
 
 PEER = r"""
 import sys, json, numpy as np

@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mlx_sparse as ms  # noqa: E402
-from matrices import FAMILIES, write_bin  # noqa: E402
+from matrices import FAMILIES, build_cusparse_harness, modes_line, write_bin  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -45,20 +45,6 @@ def cpu_copy_gbps() -> float:
     return 2 * a.nbytes / t / 1e9
 
 
-def build_cusparse_harness(workdir: str, flags: tuple = (), tag: str = "") -> str | None:
-    nvcc = shutil.which("nvcc")
-    if nvcc is None:
-        return None
-    exe = os.path.join(workdir, "cusparse_spmv" + tag)
-    cmd = [nvcc, "-O2", "-std=c++17", "-arch=native", *flags, "-I", os.path.join(HERE, "..", "csrc", "cuda"),
-           os.path.join(HERE, "cusparse_spmv.cu"), "-lcusparse", "-o", exe]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        print("cusparse harness build failed:", r.stderr[-500:], file=sys.stderr)
-        return None
-    return exe
-
-
 def min_bytes(a, vbytes: int, ibytes: int) -> int:
     m, n = a.shape
     return (m + 1) * ibytes + a.nnz * (ibytes + vbytes) + n * vbytes + m * vbytes
@@ -76,16 +62,17 @@ def main() -> None:
     p.add_argument("--reps", type=int, default=0)
     p.add_argument("--json", default="", help="write all numbers to this file")
     p.add_argument("--variants", action="store_true", help="also time each GPU SpMV kernel variant")
-    p.add_argument("--ab", default="", help="also time our kernels built with this extra nvcc flag (e.g. -DMSP_NO_STREAM_HINTS)")
+    p.add_argument("--ab", action="append", default=[],
+                   help="also time our kernels built with this extra nvcc flag (repeatable; e.g. -DMSP_MP_ITEMS=4)")
     args = p.parse_args()
     gpu = args.device == "gpu"
-    dev = ms.use_gpu() if gpu else ms.use_cpu()
+    ms.use_gpu() if gpu else ms.use_cpu()
     reps = args.reps or (20 if gpu else 7)
     workdir = tempfile.mkdtemp(prefix="msp_bench_")
     rows, extra = [], []
     if gpu:
         exe = build_cusparse_harness(workdir)
-        exe_ab = build_cusparse_harness(workdir, (args.ab,), "_ab") if args.ab else None
+        exe_ab = [(f, build_cusparse_harness(workdir, tuple(f.split()), f"_ab{i}")) for i, f in enumerate(args.ab)]
         copy = json.loads(subprocess.run([exe, "--copy", str(1 << 30)], capture_output=True, text=True).stdout)["copy_GBps"] if exe else float("nan")
         info = mx.device_info(mx.gpu)
         print(f"device: {info.get('device_name', 'gpu')} ({info.get('architecture', '?')}), copy bandwidth {copy:.0f} GB/s")
@@ -134,15 +121,14 @@ def main() -> None:
                 g = ms._products._spmv_config(a.nnz / max(m, 1))[0]
                 row["kernel_us"] = ours_k.get(f"ours_g{g}", float("nan"))
                 row["kernel_all"] = ours_k
-                print(f"  {fam} kernel us (lanes: per-tile choice / lanes only / merge only): " + ", ".join(
-                    f"g{G} {ours_k.get(f'ours_g{G}', float('nan')):.1f}/{ours_k.get(f'ours_rows_g{G}', float('nan')):.1f}/{ours_k.get(f'ours_merge_g{G}', float('nan')):.1f}"
-                    for G in (1, 2, 4, 8, 16, 32)), flush=True)
+                print(f"  {fam} kernel us (lanes: per-tile choice / lanes only / merge only): {modes_line(ours_k)}", flush=True)
                 row["cusparse_us"] = best["us"] if best else float("nan")
                 row["cusparse_alg"] = best["alg"] if best else "-"
-                if exe_ab:
-                    res = [json.loads(line) for line in subprocess.run([exe_ab, path], capture_output=True, text=True).stdout.splitlines() if line.startswith("{")]
-                    row["kernel_ab_us"] = {r["alg"]: r["us"] for r in res if r["alg"].startswith("ours")}.get(f"ours_g{g}", float("nan"))
-                    print(f"  {fam}: ours {row['kernel_us']:.1f} us, with {args.ab}: {row['kernel_ab_us']:.1f} us", flush=True)
+                for flag, exe2 in exe_ab:
+                    res = [json.loads(line) for line in subprocess.run([exe2, path], capture_output=True, text=True).stdout.splitlines() if line.startswith("{")] if exe2 else []
+                    k2 = {r["alg"]: r["us"] for r in res if r["alg"].startswith("ours")}
+                    row.setdefault("kernel_ab_us", {})[flag] = k2.get(f"ours_g{g}", float("nan"))
+                    print(f"  {fam} with {flag}: {modes_line(k2)}", flush=True)
             r = subprocess.run([sys.executable, os.path.join(HERE, "peers.py"), path], capture_output=True, text=True)
             peers = json.loads(r.stdout.strip().splitlines()[-1]) if r.stdout.strip() else {}
             for k in ("cupy", "torch"):

@@ -69,7 +69,7 @@ __device__ __forceinline__ int merge_rows(const IT* end, IT d, int lo, int hi) {
 // memory with coalesced loads, each thread walks ipt items, and a segmented scan carries the partial
 // sums of rows that cross threads (and passes). The order of every sum is fixed: deterministic.
 template <int B, int R, class IT>
-__device__ __noinline__ void merge_tile(const IT* __restrict__ indices, const VT* __restrict__ data,
+__device__ __forceinline__ void merge_tile(const IT* __restrict__ indices, const VT* __restrict__ data,
                            const VT* __restrict__ x, VT* __restrict__ y, IT row0, int rt, IT nz0,
                            IT nt, IT n, SpmvShared<IT, B, R>& sh) {
   typedef typename Unsigned<IT>::type UT;
@@ -215,8 +215,11 @@ __device__ void spmv_csr(const IT* __restrict__ indptr, const IT* __restrict__ i
   }
 }
 
+#ifndef MSP_SPMV_MINB  // blocks per SM the kernel is built for (registers: 65536 / (256 * MINB))
+#define MSP_SPMV_MINB(IT) (sizeof(IT) + sizeof(VT) > 8 ? 6 : 8)
+#endif
 #define MSP_SPMV(IT, INAME, G)                                                                   \
-  extern "C" __global__ void __launch_bounds__(256, sizeof(IT) + sizeof(VT) > 8 ? 6 : 8)       \
+  extern "C" __global__ void __launch_bounds__(256, MSP_SPMV_MINB(IT))       \
       MSP_CAT(MSP_KNAME(spmv, csr, VNAME, INAME), _g##G)(                                        \
           const IT* indptr, const IT* indices, const VT* data, const VT* x, VT* y, int m_lo,      \
           int m_hi, int n_lo, int n_hi, int nnz_lo, int nnz_hi, int mode) {                      \

@@ -1,0 +1,53 @@
+"""Kernel-level A/B of our GPU SpMV builds (no MLX needed): the cuSPARSE harness built once per set of
+nvcc flags, every lane count and mode (per-tile choice / lanes only / merge only), on each family.
+
+    python bench/spmv_ab.py "" "-DMSP_MP_ITEMS=4" "-DMSP_SPMV_MINB(IT)=5" [--families lap2d,rmat]
+
+Matrices are cached in $MSP_BENCH_CACHE (default /tmp/msp_bench_mats) between runs on one machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from matrices import FAMILIES, build_cusparse_harness, modes_line, write_bin  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("flags", nargs="*", default=[""], help="one nvcc flag set per build ('' = as shipped)")
+    p.add_argument("--families", default="lap2d,lap3d,uniform,rmat")
+    p.add_argument("--small", action="store_true")
+    args = p.parse_args()
+    work = tempfile.mkdtemp(prefix="msp_ab_")
+    builds = [(f, build_cusparse_harness(work, tuple(f.split()), f"_{i}")) for i, f in enumerate(args.flags or [""])]
+    cache = os.environ.get("MSP_BENCH_CACHE", "/tmp/msp_bench_mats")
+    os.makedirs(cache, exist_ok=True)
+    for fam in args.families.split(","):
+        path = os.path.join(cache, f"{fam}{'_small' if args.small else ''}.bin")
+        if not os.path.exists(path):
+            a = FAMILIES[fam][0](args.small)
+            x = np.random.default_rng(1).standard_normal(a.shape[1]).astype(np.float32)
+            write_bin(path, a, x, (a.astype(np.float64) @ x.astype(np.float64)).astype(np.float32))
+        for flag, exe in builds:
+            if exe is None:
+                print(f"{fam:8} [{flag}] build failed")
+                continue
+            res = [json.loads(l) for l in subprocess.run([exe, path], capture_output=True, text=True).stdout.splitlines() if l.startswith("{")]
+            us = {r["alg"]: r["us"] for r in res}
+            bad = [r["alg"] for r in res if r["alg"].startswith("ours") and not r.get("relerr", 0) < 1e-5]
+            best = min((r for r in res if not r["alg"].startswith("ours")), key=lambda r: r["us"], default=None)
+            print(f"{fam:8} [{flag or 'as shipped'}] {modes_line(us)}; cuSPARSE {best['us'] if best else float('nan'):.1f}"
+                  + (f"; WRONG: {bad}" if bad else ""), flush=True)
+
+
+if __name__ == "__main__":
+    main()
