@@ -1,7 +1,7 @@
 """Kernel-level A/B of our GPU SpMV builds (no MLX needed): the cuSPARSE harness built once per set of
 nvcc flags, every lane count and mode (per-tile choice / lanes only / merge only), on each family.
 
-    python bench/spmv_ab.py "" "-DMSP_MP_ITEMS=4" "-DMSP_SPMV_MINB(IT)=5" [--families lap2d,rmat]
+    python bench/spmv_ab.py [--families lap2d,rmat] -- "" "-DMSP_MP_ITEMS=4" "-DMSP_SPMV_MINB(IT)=5"
 
 Matrices are cached in $MSP_BENCH_CACHE (default /tmp/msp_bench_mats) between runs on one machine.
 """
