@@ -195,16 +195,14 @@ int main(int argc, char** argv) {
   };
   int lo = (int)(m & 0xffffffff), hi = (int)(m >> 32), nlo = (int)(n & 0xffffffff), nhi = (int)(n >> 32);
   int zlo = (int)(nnz & 0xffffffff), zhi = (int)(nnz >> 32);
-#define OURS_MODE(G, MODE, NAME)                                                                  \
+#define OURS(G)                                                                                   \
   {                                                                                               \
     long long blocks = (m + 256 / G - 1) / (256 / G);                                             \
     if (blocks > (1 << 20)) blocks = 1 << 20;                                                     \
-    float us = median_us([&] { mspcu_spmv_csr_f32_i32_g##G<<<(unsigned)blocks, 256>>>(dip, dind, dval, dx, dy, lo, hi, nlo, nhi, zlo, zhi, MODE); }, 50); \
+    float us = median_us([&] { mspcu_spmv_csr_f32_i32_g##G<<<(unsigned)blocks, 256>>>(dip, dind, dval, dx, dy, lo, hi, nlo, nhi, zlo, zhi); }, 50); \
     CK(cudaGetLastError());                                                                       \
-    report(NAME, us);                                                                             \
+    report("ours_g" #G, us);                                                                      \
   }
-  // mode 0: per-tile choice (what mlx_sparse runs); 1: lanes per row only; 2: merge path only
-#define OURS(G) OURS_MODE(G, 0, "ours_g" #G) OURS_MODE(G, 1, "ours_rows_g" #G) OURS_MODE(G, 2, "ours_merge_g" #G)
   OURS(1) OURS(2) OURS(4) OURS(8) OURS(16) OURS(32)
   return 0;
 }

@@ -100,7 +100,6 @@ def build_cusparse_harness(workdir: str, flags: tuple = (), tag: str = "") -> st
     return exe
 
 
-def modes_line(us: dict) -> str:
-    nan = float("nan")
-    return ", ".join(f"g{G} {us.get(f'ours_g{G}', nan):.1f}/{us.get(f'ours_rows_g{G}', nan):.1f}/{us.get(f'ours_merge_g{G}', nan):.1f}"
-                     for G in (1, 2, 4, 8, 16, 32))
+def lanes_line(us: dict) -> str:
+    """Our SpMV kernel's time per lane count, from the harness's ``ours_g<G>`` rows."""
+    return ", ".join(f"g{G} {us.get(f'ours_g{G}', float('nan')):.1f}" for G in (1, 2, 4, 8, 16, 32))

@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mlx_sparse as ms  # noqa: E402
-from matrices import FAMILIES, build_cusparse_harness, modes_line, write_bin  # noqa: E402
+from matrices import FAMILIES, build_cusparse_harness, lanes_line, write_bin  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -118,17 +118,17 @@ def main() -> None:
                 peers_k = [r for r in res if not r["alg"].startswith("ours")]
                 ours_k = {r["alg"]: r["us"] for r in res if r["alg"].startswith("ours")}
                 best = min(peers_k, key=lambda r: r["us"]) if peers_k else None
-                g = ms._products._spmv_config(a.nnz / max(m, 1))[0]
+                g = ms._products._spmv_lanes(a.nnz / max(m, 1))
                 row["kernel_us"] = ours_k.get(f"ours_g{g}", float("nan"))
                 row["kernel_all"] = ours_k
-                print(f"  {fam} kernel us (lanes: per-tile choice / lanes only / merge only): {modes_line(ours_k)}", flush=True)
+                print(f"  {fam} kernel us per lane count: {lanes_line(ours_k)}", flush=True)
                 row["cusparse_us"] = best["us"] if best else float("nan")
                 row["cusparse_alg"] = best["alg"] if best else "-"
                 for flag, exe2 in exe_ab:
                     res = [json.loads(line) for line in subprocess.run([exe2, path], capture_output=True, text=True).stdout.splitlines() if line.startswith("{")] if exe2 else []
                     k2 = {r["alg"]: r["us"] for r in res if r["alg"].startswith("ours")}
                     row.setdefault("kernel_ab_us", {})[flag] = k2.get(f"ours_g{g}", float("nan"))
-                    print(f"  {fam} with {flag}: {modes_line(k2)}", flush=True)
+                    print(f"  {fam} with {flag}: {lanes_line(k2)}", flush=True)
             r = subprocess.run([sys.executable, os.path.join(HERE, "peers.py"), path], capture_output=True, text=True)
             peers = json.loads(r.stdout.strip().splitlines()[-1]) if r.stdout.strip() else {}
             for k in ("cupy", "torch"):

@@ -1,5 +1,5 @@
 """Kernel-level A/B of our GPU SpMV builds (no MLX needed): the cuSPARSE harness built once per set of
-nvcc flags, every lane count and mode (per-tile choice / lanes only / merge only), on each family.
+nvcc flags, every lane count, on each family.
 
     python bench/spmv_ab.py [--families lap2d,rmat] -- "" "-DMSP_MP_ITEMS=4" "-DMSP_SPMV_MINB(IT)=5"
 
@@ -18,7 +18,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from matrices import FAMILIES, build_cusparse_harness, modes_line, write_bin  # noqa: E402
+from matrices import FAMILIES, build_cusparse_harness, lanes_line, write_bin  # noqa: E402
 
 
 def main() -> None:
@@ -45,7 +45,7 @@ def main() -> None:
             us = {r["alg"]: r["us"] for r in res}
             bad = [r["alg"] for r in res if r["alg"].startswith("ours") and not r.get("relerr", 0) < 1e-5]
             best = min((r for r in res if not r["alg"].startswith("ours")), key=lambda r: r["us"], default=None)
-            print(f"{fam:8} [{flag or 'as shipped'}] {modes_line(us)}; cuSPARSE {best['us'] if best else float('nan'):.1f}"
+            print(f"{fam:8} [{flag or 'as shipped'}] {lanes_line(us)}; cuSPARSE {best['us'] if best else float('nan'):.1f}"
                   + (f"; WRONG: {bad}" if bad else ""), flush=True)
 
 

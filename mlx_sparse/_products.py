@@ -10,20 +10,16 @@ from . import _kernels as K
 from ._device import is_gpu
 
 
-def _spmv_config(avg_row: float) -> tuple[int, int]:
-    """(lanes per row, mode) of the GPU SpMV kernel. Lanes come from the mean row length (H100
-    measurements: one lane per row is fastest up to ~8 nonzeros per row, four lanes around 16); mode 0
-    lets each tile of rows choose between lanes per row and a merge-path split of its rows + nonzeros.
-    MLX_SPARSE_SPMV (comma-separated) forces them: g<N> (N lanes), rows (no merge path), merge (always)."""
-    g, mode = 0, 0
-    for tok in os.environ.get("MLX_SPARSE_SPMV", "").split(","):
-        if tok[:1] == "g" and tok[1:] in ("1", "2", "4", "8", "16", "32"):
-            g = int(tok[1:])
-        elif tok in ("rows", "merge"):
-            mode = 1 if tok == "rows" else 2
-    if not g:
-        g = next((g for g, limit in ((1, 8), (4, 24), (8, 64), (16, 128)) if avg_row <= limit), 32)
-    return g, mode
+def _spmv_lanes(avg_row: float) -> int:
+    """Lanes per row of the GPU SpMV kernel, from the mean row length (H100 measurements: one lane
+    per row is fastest up to ~8 nonzeros per row, four lanes around 16). MLX_SPARSE_SPMV=g<N> forces N."""
+    forced = os.environ.get("MLX_SPARSE_SPMV", "")
+    if forced[:1] == "g" and forced[1:] in ("1", "2", "4", "8", "16", "32"):
+        return int(forced[1:])
+    for g, limit in ((1, 8), (4, 24), (8, 64), (16, 128)):
+        if avg_row <= limit:
+            return g
+    return 32
 
 
 def expand_rows(op: str, indptr: mx.array, nnz: int, dtype: mx.Dtype, s: mx.Stream) -> mx.array:
@@ -62,10 +58,10 @@ def raw_product(op, data, indices, indptr, shape, x, trans: bool, conj: bool, s:
     if bm and gpu:
         raise RuntimeError(f"{op}: internal error, batch-major products run on the CPU only")
     if vec and not trans and not conj:
-        g, mode = _spmv_config(nnz / max(m, 1)) if gpu else (0, 0)
+        g = _spmv_lanes(nnz / max(m, 1)) if gpu else 0
         launch = K.Gpu(
             threads=K.grid_threads(-(-m // (K.GPU_BLOCK // g)) * K.GPU_BLOCK),
-            scalars=K.split64(m) + K.split64(n) + K.split64(nnz) + [mode],
+            scalars=K.split64(m) + K.split64(n) + K.split64(nnz),
             suffix=f"_g{g}",
         ) if gpu else None
         (y,) = K.launch(op, "spmv", "csr", vt, it, s, inputs, [(m,)], [vt], [m, n], launch, **rules)
