@@ -56,11 +56,18 @@ def rmat(scale: int, edge_factor: int = 16, seed: int = 0, p=(0.57, 0.19, 0.19, 
     return a
 
 
+def rows_by_length(a: sp.csr_array) -> sp.csr_array:
+    """The rows of a, longest first (a diagnostic variant: same rows and columns, heavy rows scheduled first)."""
+    order = np.argsort(-np.diff(a.indptr), kind="stable")
+    return sp.csr_array(a[order])
+
+
 FAMILIES = {
     "lap2d": (lambda small: laplacian_2d(512 if small else 2048), "2-D 5-point Laplacian"),
     "lap3d": (lambda small: laplacian_3d(64 if small else 160), "3-D 7-point Laplacian"),
     "uniform": (lambda small: uniform_random((1 << 17) if small else (1 << 21), 16), "uniform random, 16/row"),
     "rmat": (lambda small: rmat(17 if small else 21), "R-MAT power law, edge factor 16"),
+    "rmat_desc": (lambda small: rows_by_length(rmat(17 if small else 21)), "R-MAT, rows longest first"),
 }
 
 

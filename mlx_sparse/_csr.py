@@ -233,6 +233,8 @@ def product_matrix(op: str, A, X, stream, trans: bool) -> mx.array:
     """op(A) @ X with matmul semantics: X (rows_in,) or (..., rows_in, k); lazy, differentiable."""
     if not isinstance(A, SparseArray):
         raise TypeError(f"{op}: A must be a sparse array, got {type(A).__name__}")
+    if isinstance(X, mx.array) and X.ndim <= 1:  # a vector: promoted once, by product_rows
+        return product_rows(op, A, X, stream, trans)
     A = A._compressed(stream)
     rt, X = promote_operand(op, A.dtype, X)
     if X.ndim <= 1:

@@ -205,6 +205,8 @@ def launch(
 def _detach_structure(outs: list[mx.array], dtypes, stream: mx.Stream) -> list[mx.array]:
     """Index outputs of a node that also computes values (a sort) leave the differentiable graph, as
     MLX asks of integer results (otherwise a derivative of the values would reach them and raise)."""
+    if len(outs) == 1:
+        return outs
     n_index = sum(d in INDEX_TYPES for d in dtypes)
     if n_index == 0 or n_index == len(dtypes):
         return outs
