@@ -47,6 +47,11 @@ __device__ __forceinline__ float2 shfl_down(float2 v, int off, int width) {
                      __shfl_down_sync(0xffffffffu, v.y, off, width));
 }
 
+__device__ __forceinline__ float shfl_up(float v, int off) { return __shfl_up_sync(0xffffffffu, v, off); }
+__device__ __forceinline__ float2 shfl_up(float2 v, int off) {
+  return make_float2(__shfl_up_sync(0xffffffffu, v.x, off), __shfl_up_sync(0xffffffffu, v.y, off));
+}
+
 // Sum over groups of G consecutive lanes; lane 0 of each group holds the result. All lanes call.
 template <int G, class A> __device__ __forceinline__ A group_sum(A v) {
   if constexpr (G > 1) {
@@ -67,6 +72,41 @@ template <int B, class A> __device__ __forceinline__ A block_sum(A v, A* scratch
   }
   __syncthreads();
   return v;
+}
+
+// Block-wide exclusive segmented sum (blockDim.x == B): thread t gets init + v_0 + ... + v_{t-1},
+// restarted at the last thread before t whose flag is set (its v is the first term). `total` gets
+// the same prefix over the whole block. One barrier; the scratch may be reused after the next one.
+template <int B, class A>
+__device__ __forceinline__ A seg_scan_excl(A v, bool flag, A init, A* s_v, int* s_f, A& total) {
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  int f = flag;
+#pragma unroll
+  for (int off = 1; off < 32; off *= 2) {  // inclusive scan inside the warp
+    const A pv = shfl_up(v, off);
+    const int pf = __shfl_up_sync(0xffffffffu, f, off);
+    if (lane >= off) {
+      if (!f) add_acc(v, pv);
+      f |= pf;
+    }
+  }
+  if (lane == 31) s_v[warp] = v, s_f[warp] = f;
+  __syncthreads();
+  A pre = init;  // the prefix of the warps before this one
+  for (int w = 0; w < B / 32; ++w) {
+    if (w == warp) total = pre;
+    if (s_f[w]) pre = s_v[w];
+    else add_acc(pre, s_v[w]);
+  }
+  A mine = total;  // warp prefix, then the lanes before this one
+  total = pre;
+  const A lv = shfl_up(v, 1);
+  const int lf = __shfl_up_sync(0xffffffffu, f, 1);
+  if (lane > 0) {
+    if (lf) mine = lv;
+    else add_acc(mine, lv);
+  }
+  return mine;
 }
 
 // atomic d[i] += a for each stored type (f16/bf16 need sm_80 for bf16 atomics).

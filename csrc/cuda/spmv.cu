@@ -103,8 +103,182 @@ __device__ void spmv_csr(const IT* __restrict__ indptr, const IT* __restrict__ i
 #define MSP_SPMV_EXPAND(IT, INAME, G) MSP_SPMV(IT, INAME, G)  // expands MSP_SPMV_G before pasting
 #define MSP_SPMV_ALL(IT, INAME) MSP_SPMV_EXPAND(IT, INAME, MSP_SPMV_G)
 #endif
+#if !defined(MSP_SPMV_MP) || defined(MSP_ALL_LANES)  // the merge-path module holds only its kernels
 #if defined(MSP_IT_I32)
 MSP_SPMV_ALL(int, i32)
 #else
 MSP_SPMV_ALL(long long, i64)
+#endif
+#endif
+
+// ---- merge path over the whole matrix, for uneven rows ----------------------------------------
+// Block b takes diagonals [b*T, (b+1)*T) of the merge of the m row ends with the nnz nonzeros, so
+// every block has the same share of rows + nonzeros however the long rows cluster. Node 1
+// (spmv_csr_mp) writes the in-block sum of every row that ends in the block, and the partial sum of
+// the row still open at the block's end (carry[b]); node 2 (spmv_csr_mpfix) adds to each row the
+// carries of the blocks its entries crossed. Both are deterministic (fixed summation order).
+#if defined(MSP_SPMV_MP) || defined(MSP_ALL_LANES)
+#define MSP_MP_B 256
+#define MSP_MP_ITEMS 8
+#define MSP_MP_T (MSP_MP_B * MSP_MP_ITEMS)
+
+// Rows that end before diagonal d: the number of i < m with indptr[i+1] + i < d, found by the whole
+// block, B probes per round (log_B(m) rounds). Bounded to [max(0, d - nnz), min(d, m)] for any input.
+template <class IT>
+__device__ long long mp_rows_before(const IT* __restrict__ indptr, long long d, long long m, long long nnz) {
+  long long lo = d > nnz ? d - nnz : 0, hi = d < m ? d : m;
+  while (hi > lo) {  // lo and hi are the same in every thread
+    const long long base = lo, step = (hi - lo + MSP_MP_B - 1) / MSP_MP_B;
+    const long long p = base + (long long)threadIdx.x * step;
+    const bool below = p < hi && (long long)indptr[p + 1] + p < d;
+    const int k = __syncthreads_count(below);
+    if (k > 0) lo = base + (long long)(k - 1) * step + 1;
+    if (base + (long long)k * step < hi) hi = base + (long long)k * step;
+    if (lo > hi) lo = hi;  // an invalid indptr: stop anywhere in range
+  }
+  return lo;
+}
+
+// in: indptr[m+1], indices[nnz], data[nnz], x[n]; out: y1[m] (AT), carry[nb] (AT); scalars m, n, nnz.
+template <class IT>
+__device__ void spmv_csr_mp(const IT* __restrict__ indptr, const IT* __restrict__ indices,
+                            const VT* __restrict__ data, const VT* __restrict__ x, AT* __restrict__ y1,
+                            AT* __restrict__ carry, long long m, long long n, long long nnz) {
+  constexpr int B = MSP_MP_B, T = MSP_MP_T;
+  __shared__ IT s_end[T];
+  __shared__ AT s_prod[T];
+  __shared__ AT s_scan_v[B / 32];
+  __shared__ int s_scan_f[B / 32];
+  typedef typename Unsigned<IT>::type UT;
+  const long long total = m + nnz, nb = (total + T - 1) / T;
+  for (long long b = blockIdx.x; b < nb; b += gridDim.x) {
+    const long long d0 = b * T, d1 = d0 + T < total ? d0 + T : total;
+    const long long i0 = mp_rows_before<IT>(indptr, d0, m, nnz);
+    const long long i1 = mp_rows_before<IT>(indptr, d1, m, nnz);
+    const long long j0 = d0 - i0, j1 = d1 - i1;  // nonzeros [j0, j1) and row ends of rows [i0, i1)
+    const long long nr = i1 - i0, nz = j1 - j0;
+    bool bad = nr < 0 || nz < 0 || nr > T || nz > T;
+    if (!bad) {  // stage the row ends (and check them: nondecreasing, within [j0, j1])
+      for (int k = threadIdx.x; k < nr; k += B) {
+        const long long e = (long long)indptr[i0 + k + 1], s = (long long)indptr[i0 + k];
+        bad |= e < j0 || e > j1 || (k > 0 && s > e);
+        s_end[k] = (IT)e;
+      }
+      constexpr int S = 4;  // products of the block's nonzeros, S loads per thread in flight
+#pragma unroll
+      for (int u0 = 0; u0 < MSP_MP_ITEMS; u0 += S) {
+        IT c[S];
+        AT v[S], xv[S];
+#pragma unroll
+        for (int u = 0; u < S; ++u) {
+          const int q = threadIdx.x + (u0 + u) * B;
+          c[u] = -1;
+          if (q < nz) {
+            c[u] = (IT)__ldg(indices + j0 + q);
+            v[u] = ld(data + j0 + q);
+          }
+        }
+#pragma unroll
+        for (int u = 0; u < S; ++u)
+          if ((UT)c[u] < (UT)n) xv[u] = ld(x + c[u]);
+#pragma unroll
+        for (int u = 0; u < S; ++u) {
+          const int q = threadIdx.x + (u0 + u) * B;
+          if (q < nz) {
+            AT p;
+            zero(p);
+            if ((UT)c[u] < (UT)n) fma_acc(p, v[u], xv[u]);
+            else make_nan(p);
+            s_prod[q] = p;
+          }
+        }
+      }
+    }
+    if (__syncthreads_or(bad)) {  // not a valid CSR: every row this block would write is NaN
+      AT nan;
+      make_nan(nan);
+      const long long r1 = i1 > i0 + T ? i0 + T : i1;
+      for (long long r = i0 + threadIdx.x; r < r1; r += B) y1[r] = nan;
+      if (threadIdx.x == 0) carry[b] = nan;
+      __syncthreads();
+      continue;
+    }
+    // this thread's diagonals [dt, dt + ITEMS): its rows ended so far, by binary search of s_end
+    const long long dt = d0 + (long long)threadIdx.x * MSP_MP_ITEMS;
+    int lo = 0, hi = (int)nr;
+    while (lo < hi) {
+      const int mid = (lo + hi) / 2;
+      if ((long long)s_end[mid] + i0 + mid < dt) lo = mid + 1;
+      else hi = mid;
+    }
+    int k = lo;  // the open row is i0 + k
+    long long j = dt - i0 - k;
+    AT acc, first_acc;
+    zero(acc);
+    zero(first_acc);
+    int first = -1;
+#pragma unroll
+    for (int u = 0; u < MSP_MP_ITEMS; ++u) {
+      if (dt + u < d1) {
+        if (k < nr && j >= (long long)s_end[k]) {  // row i0 + k ends
+          if (first < 0) first = k, first_acc = acc;
+          else y1[i0 + k] = acc;
+          zero(acc);
+          ++k;
+        } else {
+          if (j - j0 < nz) add_acc(acc, s_prod[j - j0]);
+          ++j;
+        }
+      }
+    }
+    AT block_total, none;
+    zero(none);
+    const AT in = seg_scan_excl<B>(acc, first >= 0, none, s_scan_v, s_scan_f, block_total);
+    if (first >= 0) {  // the first row this thread ends opened in an earlier thread (or block)
+      add_acc(first_acc, in);
+      y1[i0 + first] = first_acc;
+    }
+    if (threadIdx.x == 0) carry[b] = block_total;
+    __syncthreads();
+  }
+}
+
+// y[r] = carries of the blocks that row r's entries crossed + y1[r]; NaN for a row with bad offsets.
+// in: indptr[m+1], indices, data, x (unused: they carry the product's derivative rules), y1[m],
+// carry[nb]; out: y[m]; scalars m, nnz.
+template <class IT>
+__device__ void spmv_csr_mpfix(const IT* __restrict__ indptr, const AT* __restrict__ y1,
+                               const AT* __restrict__ carry, VT* __restrict__ y, long long m, long long nnz) {
+  const long long stride = (long long)gridDim.x * blockDim.x;
+  for (long long r = (long long)blockIdx.x * blockDim.x + threadIdx.x; r < m; r += stride) {
+    const long long s = (long long)indptr[r], e = (long long)indptr[r + 1];
+    AT a;
+    zero(a);
+    if (s < 0 || e < s || e > nnz) {
+      make_nan(a);
+    } else {
+      for (long long bb = (s + r) / MSP_MP_T; bb < (e + r) / MSP_MP_T; ++bb) add_acc(a, carry[bb]);
+      add_acc(a, y1[r]);
+    }
+    st(y + r, a);
+  }
+}
+
+#define MSP_SPMV_MP_KERNELS(IT, INAME)                                                             \
+  extern "C" __global__ void __launch_bounds__(MSP_MP_B, 4) MSP_CAT(MSP_KNAME(spmv, csr, VNAME, INAME), _mp)( \
+      const IT* indptr, const IT* indices, const VT* data, const VT* x, AT* y1, AT* carry, int m_lo,   \
+      int m_hi, int n_lo, int n_hi, int nnz_lo, int nnz_hi) {                                      \
+    spmv_csr_mp<IT>(indptr, indices, data, x, y1, carry, msp_join(m_lo, m_hi), msp_join(n_lo, n_hi), \
+                    msp_join(nnz_lo, nnz_hi));                                                     \
+  }                                                                                                \
+  extern "C" __global__ void __launch_bounds__(256) MSP_CAT(MSP_KNAME(spmv, csr, VNAME, INAME), _mpfix)( \
+      const IT* indptr, const IT* indices, const VT* data, const VT* x, const AT* y1, const AT* carry, \
+      VT* y, int m_lo, int m_hi, int nnz_lo, int nnz_hi) {                                         \
+    spmv_csr_mpfix<IT>(indptr, y1, carry, y, msp_join(m_lo, m_hi), msp_join(nnz_lo, nnz_hi));     \
+  }
+#if defined(MSP_IT_I32)
+MSP_SPMV_MP_KERNELS(int, i32)
+#else
+MSP_SPMV_MP_KERNELS(long long, i64)
+#endif
 #endif
