@@ -113,37 +113,45 @@ MSP_SPMV_ALL(long long, i64)
 
 // ---- merge path over the whole matrix, for uneven rows ----------------------------------------
 // Block b takes diagonals [b*T, (b+1)*T) of the merge of the m row ends with the nnz nonzeros, so
-// every block has the same share of rows + nonzeros however the long rows cluster. Node 1
-// (spmv_csr_mp) writes the in-block sum of every row that ends in the block, and the partial sum of
-// the row still open at the block's end (carry[b]); node 2 (spmv_csr_mpfix) adds to each row the
-// carries of the blocks its entries crossed. Both are deterministic (fixed summation order).
+// every block has the same share of rows + nonzeros however the long rows cluster. Node 0
+// (spmv_csr_mpsearch) finds where each block starts: it depends on the structure only, so the
+// caller keeps it with the matrix. Node 1 (spmv_csr_mp) writes the in-block sum of every row that
+// ends in the block, and the partial sum of the row still open at the block's end (carry[b]); node 2
+// (spmv_csr_mpfix) adds to each row the carries of the blocks its entries crossed. Deterministic
+// (fixed summation order).
 #if defined(MSP_SPMV_MP) || defined(MSP_ALL_LANES)
 #define MSP_MP_B 256
+#ifndef MSP_MP_ITEMS  // merge items per thread
 #define MSP_MP_ITEMS 8
+#endif
 #define MSP_MP_T (MSP_MP_B * MSP_MP_ITEMS)
 
-// Rows that end before diagonal d: the number of i < m with indptr[i+1] + i < d, found by the whole
-// block, B probes per round (log_B(m) rounds). Bounded to [max(0, d - nnz), min(d, m)] for any input.
+// coords[b] = the rows that end before diagonal min(b*T, m + nnz): the number of i < m with
+// indptr[i+1] + i < d (binary search, bounded to [max(0, d - nnz), min(d, m)] for any input).
+// in: indptr[m+1]; out: coords[nb+1] (index type); scalars m, nnz.
 template <class IT>
-__device__ long long mp_rows_before(const IT* __restrict__ indptr, long long d, long long m, long long nnz) {
-  long long lo = d > nnz ? d - nnz : 0, hi = d < m ? d : m;
-  while (hi > lo) {  // lo and hi are the same in every thread
-    const long long base = lo, step = (hi - lo + MSP_MP_B - 1) / MSP_MP_B;
-    const long long p = base + (long long)threadIdx.x * step;
-    const bool below = p < hi && (long long)indptr[p + 1] + p < d;
-    const int k = __syncthreads_count(below);
-    if (k > 0) lo = base + (long long)(k - 1) * step + 1;
-    if (base + (long long)k * step < hi) hi = base + (long long)k * step;
-    if (lo > hi) lo = hi;  // an invalid indptr: stop anywhere in range
+__device__ void spmv_csr_mpsearch(const IT* __restrict__ indptr, IT* __restrict__ coords, long long m,
+                                  long long nnz) {
+  const long long total = m + nnz, nb = (total + MSP_MP_T - 1) / MSP_MP_T;
+  const long long stride = (long long)gridDim.x * blockDim.x;
+  for (long long b = (long long)blockIdx.x * blockDim.x + threadIdx.x; b <= nb; b += stride) {
+    const long long d = b * MSP_MP_T < total ? b * MSP_MP_T : total;
+    long long lo = d > nnz ? d - nnz : 0, hi = d < m ? d : m;
+    while (lo < hi) {
+      const long long mid = lo + (hi - lo) / 2;
+      if ((long long)indptr[mid + 1] + mid < d) lo = mid + 1;
+      else hi = mid;
+    }
+    coords[b] = (IT)lo;
   }
-  return lo;
 }
 
-// in: indptr[m+1], indices[nnz], data[nnz], x[n]; out: y1[m] (AT), carry[nb] (AT); scalars m, n, nnz.
+// in: indptr[m+1], indices[nnz], data[nnz], x[n], coords[nb+1] (node 0); out: y1[m] (AT), carry[nb]
+// (AT); scalars m, n, nnz.
 template <class IT>
 __device__ void spmv_csr_mp(const IT* __restrict__ indptr, const IT* __restrict__ indices,
-                            const VT* __restrict__ data, const VT* __restrict__ x, AT* __restrict__ y1,
-                            AT* __restrict__ carry, long long m, long long n, long long nnz) {
+                            const VT* __restrict__ data, const VT* __restrict__ x, const IT* __restrict__ coords,
+                            AT* __restrict__ y1, AT* __restrict__ carry, long long m, long long n, long long nnz) {
   constexpr int B = MSP_MP_B, T = MSP_MP_T;
   __shared__ IT s_end[T];
   __shared__ AT s_prod[T];
@@ -153,11 +161,10 @@ __device__ void spmv_csr_mp(const IT* __restrict__ indptr, const IT* __restrict_
   const long long total = m + nnz, nb = (total + T - 1) / T;
   for (long long b = blockIdx.x; b < nb; b += gridDim.x) {
     const long long d0 = b * T, d1 = d0 + T < total ? d0 + T : total;
-    const long long i0 = mp_rows_before<IT>(indptr, d0, m, nnz);
-    const long long i1 = mp_rows_before<IT>(indptr, d1, m, nnz);
+    const long long i0 = (long long)coords[b], i1 = (long long)coords[b + 1];
     const long long j0 = d0 - i0, j1 = d1 - i1;  // nonzeros [j0, j1) and row ends of rows [i0, i1)
     const long long nr = i1 - i0, nz = j1 - j0;
-    bool bad = nr < 0 || nz < 0 || nr > T || nz > T;
+    bool bad = nr < 0 || nz < 0 || nr > T || nz > T || i0 < 0 || i1 > m || j0 < 0 || j1 > nnz;
     if (!bad) {  // stage the row ends (and check them: nondecreasing, within [j0, j1])
       for (int k = threadIdx.x; k < nr; k += B) {
         const long long e = (long long)indptr[i0 + k + 1], s = (long long)indptr[i0 + k];
@@ -264,12 +271,19 @@ __device__ void spmv_csr_mpfix(const IT* __restrict__ indptr, const AT* __restri
   }
 }
 
+#ifndef MSP_MP_MINB  // blocks per SM node 1 is built for (64 registers at 4)
+#define MSP_MP_MINB 4
+#endif
 #define MSP_SPMV_MP_KERNELS(IT, INAME)                                                             \
-  extern "C" __global__ void __launch_bounds__(MSP_MP_B, 4) MSP_CAT(MSP_KNAME(spmv, csr, VNAME, INAME), _mp)( \
-      const IT* indptr, const IT* indices, const VT* data, const VT* x, AT* y1, AT* carry, int m_lo,   \
-      int m_hi, int n_lo, int n_hi, int nnz_lo, int nnz_hi) {                                      \
-    spmv_csr_mp<IT>(indptr, indices, data, x, y1, carry, msp_join(m_lo, m_hi), msp_join(n_lo, n_hi), \
-                    msp_join(nnz_lo, nnz_hi));                                                     \
+  extern "C" __global__ void __launch_bounds__(256) MSP_CAT(MSP_KNAME(spmv, csr, VNAME, INAME), _mpsearch)( \
+      const IT* indptr, IT* coords, int m_lo, int m_hi, int nnz_lo, int nnz_hi) {                   \
+    spmv_csr_mpsearch<IT>(indptr, coords, msp_join(m_lo, m_hi), msp_join(nnz_lo, nnz_hi));        \
+  }                                                                                                \
+  extern "C" __global__ void __launch_bounds__(MSP_MP_B, MSP_MP_MINB) MSP_CAT(MSP_KNAME(spmv, csr, VNAME, INAME), _mp)( \
+      const IT* indptr, const IT* indices, const VT* data, const VT* x, const IT* coords, AT* y1,  \
+      AT* carry, int m_lo, int m_hi, int n_lo, int n_hi, int nnz_lo, int nnz_hi) {                 \
+    spmv_csr_mp<IT>(indptr, indices, data, x, coords, y1, carry, msp_join(m_lo, m_hi),             \
+                    msp_join(n_lo, n_hi), msp_join(nnz_lo, nnz_hi));                               \
   }                                                                                                \
   extern "C" __global__ void __launch_bounds__(256) MSP_CAT(MSP_KNAME(spmv, csr, VNAME, INAME), _mpfix)( \
       const IT* indptr, const IT* indices, const VT* data, const VT* x, const AT* y1, const AT* carry, \

@@ -1,6 +1,7 @@
 // Standalone CUDA harness: every CUDA kernel of one (value, index) type pair against the C kernels.
 // Build: nvcc -DMSP_VT_F32 -DMSP_IT_I32 -Icsrc/include -Icsrc/cuda tests/cuda/harness.cu libmsp.a
 // Inputs are small integers, so CPU and GPU sums are exact and results must match bit for bit.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -129,6 +130,29 @@ static Csr make(long long m, long long n, int avg, int long_rows) {
 
 static bool same(const VT* a, const VT* b, size_t n) { return memcmp(a, b, n * sizeof(VT)) == 0; }
 
+// y = A x by the merge path, its three nodes as mlx_sparse launches them (node 1 on at most `grid` blocks).
+static void run_merge_path(const IT* dp, const IT* di, const VT* dv, const VT* dx, VT* dy, long long m,
+                           long long n, long long nnz, unsigned grid) {
+  const long long nb = (m + nnz + MSP_MP_T - 1) / MSP_MP_T;
+  IT* dco = nullptr;
+  AT *d1 = nullptr, *dc = nullptr;
+  CK(cudaMalloc(&dco, sizeof(IT) * (nb + 1)));
+  CK(cudaMalloc(&d1, sizeof(AT) * (m + 1)));
+  CK(cudaMalloc(&dc, sizeof(AT) * (nb + 1)));
+  CK(cudaMemset(d1, 0xFF, sizeof(AT) * (m + 1)));
+  MSP_CAT(MSP_KNAME(spmv, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _mpsearch)<<<blocks_for(nb + 1), 256>>>(
+      dp, dco, lo32(m), hi32(m), lo32(nnz), hi32(nnz));
+  MSP_CAT(MSP_KNAME(spmv, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _mp)<<<(unsigned)std::min<long long>(nb, grid), MSP_MP_B>>>(
+      dp, di, dv, dx, dco, d1, dc, lo32(m), hi32(m), lo32(n), hi32(n), lo32(nnz), hi32(nnz));
+  MSP_CAT(MSP_KNAME(spmv, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _mpfix)<<<blocks_for(m), 256>>>(
+      dp, di, dv, dx, d1, dc, dy, lo32(m), hi32(m), lo32(nnz), hi32(nnz));
+  CK(cudaGetLastError());
+  CK(cudaDeviceSynchronize());
+  CK(cudaFree(dco));
+  CK(cudaFree(d1));
+  CK(cudaFree(dc));
+}
+
 static void test_spmv(const Csr& a) {
   long long m = a.m, n = a.n, nnz = (long long)a.ind.size();
   std::vector<VT> x(n);
@@ -163,25 +187,11 @@ static void test_spmv(const Csr& a) {
     CHECK(same(y.data(), yref.data(), m), "spmv g=%d m=%lld n=%lld nnz=%lld", g, m, n, nnz);
     CK(cudaFree(dy));
   }
-  {  // merge path over the whole matrix: node 1 (in-block sums + carries), node 2 (carry fix-up)
-    const long long nb = (m + nnz + MSP_MP_T - 1) / MSP_MP_T;
-    AT *d1 = nullptr, *dc = nullptr;
-    CK(cudaMalloc(&d1, sizeof(AT) * (m + 1)));
-    CK(cudaMalloc(&dc, sizeof(AT) * (nb + 1)));
-    CK(cudaMemset(d1, 0xFF, sizeof(AT) * (m + 1)));
+  for (unsigned grid : {1u, 1u << 20}) {  // merge path: grid-stride, and one block per tile
     VT* dy = dev_poison<VT>(m);
-    for (unsigned grid : {1u, (unsigned)(nb < (1 << 20) ? nb : (1 << 20))}) {  // grid-stride and one block per tile
-      MSP_CAT(MSP_KNAME(spmv, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _mp)<<<grid, MSP_MP_B>>>(
-          dp, di, dv, dx, d1, dc, lo32(m), hi32(m), lo32(n), hi32(n), lo32(nnz), hi32(nnz));
-      MSP_CAT(MSP_KNAME(spmv, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _mpfix)<<<blocks_for(m), 256>>>(
-          dp, di, dv, dx, d1, dc, dy, lo32(m), hi32(m), lo32(nnz), hi32(nnz));
-      CK(cudaGetLastError());
-      CK(cudaDeviceSynchronize());
-      auto y = host(dy, m);
-      CHECK(same(y.data(), yref.data(), m), "spmv merge path grid=%u m=%lld n=%lld nnz=%lld", grid, m, n, nnz);
-    }
-    CK(cudaFree(d1));
-    CK(cudaFree(dc));
+    run_merge_path(dp, di, dv, dx, dy, m, n, nnz, grid);
+    auto y = host(dy, m);
+    CHECK(same(y.data(), yref.data(), m), "spmv merge path grid=%u m=%lld n=%lld nnz=%lld", grid, m, n, nnz);
     CK(cudaFree(dy));
   }
   // todense
@@ -342,20 +352,11 @@ static void test_spmv_bad_offsets() {
   std::vector<VT> x(n, hval(1.f, 0.f));
   IT *dp = dev(a.indptr), *di = dev(a.ind);
   VT *dv = dev(a.val), *dx = dev(x);
-  const long long nb = (m + nnz + MSP_MP_T - 1) / MSP_MP_T;
-  AT *d1 = nullptr, *dc = nullptr;
-  CK(cudaMalloc(&d1, sizeof(AT) * (m + 1)));
-  CK(cudaMalloc(&dc, sizeof(AT) * (nb + 1)));
   VT* dy = dev_poison<VT>(m);
-  MSP_CAT(MSP_KNAME(spmv, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _mp)<<<(unsigned)nb, MSP_MP_B>>>(
-      dp, di, dv, dx, d1, dc, lo32(m), hi32(m), lo32(n), hi32(n), lo32(nnz), hi32(nnz));
-  MSP_CAT(MSP_KNAME(spmv, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _mpfix)<<<blocks_for(m), 256>>>(
-      dp, di, dv, dx, d1, dc, dy, lo32(m), hi32(m), lo32(nnz), hi32(nnz));
-  CK(cudaGetLastError());
-  CK(cudaDeviceSynchronize());
+  run_merge_path(dp, di, dv, dx, dy, m, n, nnz, 1u << 20);
   auto y = host(dy, m);
   CHECK(is_nan(y[bad_row]), "merge path: the row with bad offsets is not NaN");
-  cudaFree(dp), cudaFree(di), cudaFree(dv), cudaFree(dx), cudaFree(d1), cudaFree(dc), cudaFree(dy);
+  cudaFree(dp), cudaFree(di), cudaFree(dv), cudaFree(dx), cudaFree(dy);
 }
 
 int main() {
