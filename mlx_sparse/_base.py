@@ -323,6 +323,18 @@ class SparseArray:
 class CompressedArray(SparseArray):
     """CSR and CSC: buffers (data, indices, indptr) plus what is known about their order."""
 
+    def analyze(self) -> "CompressedArray":
+        """Evaluate the structure once and choose the GPU SpMV schedule from its row lengths: lanes
+        per row, or the merge path (equal shares of rows + nonzeros per block) when rows are uneven.
+        The choice is kept with the structure (arrays sharing it use it). Arrays built from host
+        buffers (numpy, scipy) or with ``validate="full"`` are analyzed already; call this for ones
+        built on the device, such as ``coo.tocsr()``. Synchronizes; returns self."""
+        from ._products import plan_spmv
+
+        if self.indptr.ndim == 1 and self.indptr.size == self._csr_shape[0] + 1:
+            plan_spmv(self.indptr, host(self.indptr).astype(np.int64), self.nnz)
+        return self
+
     @property
     def paged(self) -> bool:
         """True when ``data``/``indices`` are 2-D paged buffers (how more than 2^31 - 1 entries are held)."""

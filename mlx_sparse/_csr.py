@@ -21,7 +21,7 @@ from ._base import (
     promote_operand,
 )
 from ._device import StreamLike, is_gpu, resolve_stream
-from ._products import expand_rows, product
+from ._products import expand_rows, plan_spmv, product
 
 
 class csr_array(CompressedArray):
@@ -72,6 +72,7 @@ class csr_array(CompressedArray):
         data, indices, indptr, padded = _auto_page(op, data, indices, indptr)
         if padded:
             sorted_indices = canonical = False
+        ip_host = None if isinstance(indptr, mx.array) else np.asarray(indptr)  # plans the GPU SpMV below
         data = as_values(op, data, dtype, paged_ok=True)
         nnz = int(data.size)
         if shape is None:
@@ -93,6 +94,8 @@ class csr_array(CompressedArray):
         self._init(data, indices, indptr, (m, n), sorted_indices or canonical, canonical)
         if validate == "full":
             _validate_full(op, self)
+        elif ip_host is not None and ip_host.ndim == 1 and ip_host.size == m + 1:
+            plan_spmv(self.indptr, ip_host.astype(np.int64, copy=False), nnz)
 
     def _init(self, data, indices, indptr, shape, sorted_indices, canonical):
         self.data, self.indices, self.indptr = data, indices, indptr
@@ -513,3 +516,4 @@ def _validate_full(op: str, A: csr_array) -> None:
             raise ValueError(f"{op}: indices are not sorted within rows but sorted_indices/canonical was declared")
         if A.has_canonical_format and np.any(d[interior] == 0):
             raise ValueError(f"{op}: duplicate entries but canonical=True was declared")
+    plan_spmv(A.indptr, ip, A.nnz)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import weakref
 
 import mlx.core as mx
+import numpy as np
 
 from . import _kernels as K
 from ._device import is_gpu
@@ -20,6 +22,54 @@ def _spmv_lanes(avg_row: float) -> int:
         if avg_row <= limit:
             return g
     return 32
+
+
+# ---- GPU SpMV schedule: lanes per row, or the merge path for uneven rows --------------------------
+MERGE_T = 2048  # merge items (row ends + nonzeros) per block of the merge-path kernel (MSP_MP_T)
+_PLANS: dict = {}  # id(indptr) -> (weak reference to indptr, block starts or None)
+
+
+def merge_coords(ip: np.ndarray, nnz: int) -> np.ndarray:
+    """Where each merge-path block starts: coords[b] = #{i < m : indptr[i+1] + i < min(b*T, m + nnz)}."""
+    m = ip.size - 1
+    nb = -(-(m + nnz) // MERGE_T)
+    diag = ip[1:].astype(np.int64) + np.arange(m, dtype=np.int64)
+    return np.searchsorted(diag, np.minimum(np.arange(nb + 1, dtype=np.int64) * MERGE_T, m + nnz), side="left")
+
+
+def wants_merge(ip: np.ndarray, nnz: int) -> bool:
+    """Uneven rows: the longest is over 8x the mean + 128 (H100: power-law graphs run faster by the
+    merge path, and rows clustered by length run up to 4x faster; even rows run faster by lanes)."""
+    m = ip.size - 1
+    if m == 0 or nnz == 0 or ip[0] != 0 or ip[-1] != nnz:
+        return False
+    lens = np.diff(ip)
+    return int(lens.min()) >= 0 and int(lens.max()) > 8 * nnz / m + 128
+
+
+def plan_spmv(indptr: mx.array, ip: np.ndarray, nnz: int, force: bool = False) -> None:
+    """Choose the GPU SpMV schedule of a structure from its host indptr ``ip`` (valid, nondecreasing)
+    and keep it with ``indptr`` (every array sharing that buffer uses it). No synchronization."""
+    coords = None
+    if force or wants_merge(ip, nnz):
+        coords = mx.array(merge_coords(ip, nnz).astype(np.int64 if indptr.dtype == mx.int64 else np.int32))
+    key = id(indptr)
+    _PLANS[key] = (weakref.ref(indptr, lambda _, key=key: _PLANS.pop(key, None)), coords)
+
+
+def _merge_plan(indptr: mx.array, nnz: int):
+    """The block starts of the merge path for this structure, or None (lanes per row).
+    MLX_SPARSE_SPMV=merge forces the merge path (synchronizes once to plan), =rows forbids it."""
+    mode = os.environ.get("MLX_SPARSE_SPMV", "")
+    if mode == "rows" or mode[:1] == "g":
+        return None
+    entry = _PLANS.get(id(indptr))
+    if entry is not None and entry[0]() is indptr and (entry[1] is not None or mode != "merge"):
+        return entry[1]
+    if mode == "merge":
+        plan_spmv(indptr, np.array(indptr).astype(np.int64), nnz, force=True)
+        return _PLANS[id(indptr)][1]
+    return None
 
 
 def expand_rows(op: str, indptr: mx.array, nnz: int, dtype: mx.Dtype, s: mx.Stream) -> mx.array:
@@ -58,6 +108,9 @@ def raw_product(op, data, indices, indptr, shape, x, trans: bool, conj: bool, s:
     if bm and gpu:
         raise RuntimeError(f"{op}: internal error, batch-major products run on the CPU only")
     if vec and not trans and not conj:
+        coords = _merge_plan(indptr, nnz) if gpu and indptr.ndim == 1 else None
+        if coords is not None:
+            return _merge_product(op, data, indices, indptr, coords, (m, n), x, s, rules)
         g = _spmv_lanes(nnz / max(m, 1)) if gpu else 0
         launch = K.Gpu(
             threads=K.grid_threads(-(-m // (K.GPU_BLOCK // g)) * K.GPU_BLOCK),
@@ -77,6 +130,36 @@ def raw_product(op, data, indices, indptr, shape, x, trans: bool, conj: bool, s:
     launch = K.Gpu(threads=K.grid_threads(m * 32 if k >= 8 else m), scalars=scalars, init_value=0.0, module="_t") if gpu else None
     (y,) = K.launch(op, "spmm", "csr_t", vt, it, s, inputs, [out_shape], [out_t], [m, n, k, int(conj), int(bm)], launch, **rules)
     return y.astype(vt, stream=s) if out_t != vt else y
+
+
+def _merge_product(op, data, indices, indptr, coords, shape, x, s, rules) -> mx.array:
+    """y = A x on the GPU by the merge path: node 1 sums within equal shares of rows + nonzeros (and
+    the carries of rows cut by a share's end), node 2 adds the carries. Node 2 carries the rules."""
+    m, n = shape
+    nnz = int(data.size)
+    nb = int(coords.size) - 1
+    at = mx.complex64 if data.dtype == mx.complex64 else mx.float32
+    big = K.split64(m) + K.split64(n) + K.split64(nnz)
+    part, carry = K.launch(op, "spmv", "csr", data.dtype, indices.dtype, s, [indptr, indices, data, x, coords],
+                           [(m,), (nb,)], [at, at], [], K.Gpu(threads=min(nb, 1 << 20) * K.GPU_BLOCK, scalars=big,
+                                                              suffix="_mp", module="_mp"))
+    part, carry = mx.stop_gradient(part, stream=s), mx.stop_gradient(carry, stream=s)  # node 2 has the rules
+    fix = K.Gpu(threads=K.grid_threads(m), scalars=K.split64(m) + K.split64(nnz), suffix="_mpfix", module="_mp")
+    (y,) = K.launch(op, "spmv", "csr", data.dtype, indices.dtype, s, [indptr, indices, data, x, part, carry],
+                    [(m,)], [data.dtype], [], fix, **_first_four(rules))
+    return y
+
+
+def _first_four(rules: dict) -> dict:
+    """Product rules for a node whose inputs are (indptr, indices, data, x, *detached extras)."""
+    vjp, jvp, vmap = rules["vjp"], rules["jvp"], rules["vmap"]
+
+    def vjp6(primals, cotangents, outputs):
+        return vjp(primals[:4], cotangents, outputs) + [None] * (len(primals) - 4)
+
+    # vmap: the product's own rule (the extras follow the operands; None -> one node per batch entry)
+    return {"vjp": vjp6, "jvp": lambda primals, tangents: jvp(primals[:4], tangents[:4]),
+            "vmap": lambda inputs, axes: vmap(inputs[:4], axes[:4])}
 
 
 def _product_rules(op, shape, trans: bool, conj: bool, s: mx.Stream, bm: bool = False) -> dict:

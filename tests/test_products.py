@@ -323,23 +323,87 @@ def test_host_buffers_beyond_the_1d_limit_are_paged(monkeypatch, device, nnz):
 
 @pytest.mark.parametrize("vt", list(VALUE_DTYPES))
 @pytest.mark.parametrize("it", list(INDEX_DTYPES))
-@pytest.mark.parametrize("lanes", ["", "g1", "g4", "g32"])
-def test_spmv_power_law_rows(monkeypatch, device, vt, it, lanes):
-    """Power-law row lengths (empty rows, a few rows of tens of thousands of entries, unsorted columns,
-    duplicates) with the GPU kernel's lane counts: long rows are summed by the whole block."""
-    _skip(device, vt)
-    monkeypatch.setenv("MLX_SPARSE_SPMV", lanes)
-    rng = np.random.default_rng(11)
-    m, n = 4000, 3000
+def _power_law(vt, m=4000, n=3000, seed=11, order=None):
+    """Power-law row lengths: empty rows, a few rows of tens of thousands of entries, unsorted columns,
+    duplicates; ``order="desc"`` puts the longest rows first."""
+    rng = np.random.default_rng(seed)
     lens = np.minimum((rng.pareto(1.2, m) * 3).astype(np.int64), 30000)
     lens[rng.integers(0, m, 3)] = [25000, 9000, 3000]
     lens[::7] = 0
+    if order == "desc":
+        lens = np.sort(lens)[::-1].copy()
     rows = np.repeat(np.arange(m), lens)
     cols = rng.integers(0, n, rows.size)
     data = rng.standard_normal(rows.size) + (1j * rng.standard_normal(rows.size) if vt == "complex64" else 0)
-    ref = sp.csr_matrix((data.astype(VALUE_DTYPES[vt][1]), cols, np.concatenate([[0], np.cumsum(lens)])), shape=(m, n))
+    return sp.csr_matrix((data.astype(VALUE_DTYPES[vt][1]), cols, np.concatenate([[0], np.cumsum(lens)])), shape=(m, n))
+
+
+@pytest.mark.parametrize("vt", list(VALUE_DTYPES))
+@pytest.mark.parametrize("it", list(INDEX_DTYPES))
+@pytest.mark.parametrize("schedule", ["", "rows", "merge", "g1", "g32"])
+@pytest.mark.parametrize("order", [None, "desc"])
+def test_spmv_power_law_rows(monkeypatch, device, vt, it, schedule, order):
+    """Uneven rows through every GPU SpMV schedule: the planned one (merge path here), lanes per row
+    (long rows summed by the whole block) and the merge path forced."""
+    _skip(device, vt)
+    monkeypatch.setenv("MLX_SPARSE_SPMV", schedule)
+    ref = _power_law(vt, order=order)
     A = ms.csr_array(ref, dtype=VALUE_DTYPES[vt][0], index_dtype=INDEX_DTYPES[it])
-    x = _dense((n,), vt, 7)
+    x = _dense((ref.shape[1],), vt, 7)
     with mx.stream(device):
         y = A @ x
     assert rel_err(_ref64(y), ref.astype(np.complex128) @ _ref64(x)) <= 4 * RTOL[vt]
+
+
+def test_spmv_schedule_is_planned_from_row_lengths():
+    """Uneven rows get the merge path at construction from host buffers, or by analyze() for device-built
+    structure; even rows keep lanes per row; arrays sharing the structure share the plan."""
+    from mlx_sparse._products import MERGE_T, _merge_plan, merge_coords
+
+    ref = _power_law("float32")
+    A = ms.csr_array(ref)
+    coords = _merge_plan(A.indptr, A.nnz)
+    assert coords is not None and coords.dtype == mx.int32
+    c = np.array(coords)
+    m, nnz = ref.shape[0], ref.nnz
+    assert c.size == -(-(m + nnz) // MERGE_T) + 1 and c[0] == 0 and c[-1] == m and np.all(np.diff(c) >= 0)
+    b = 5  # rows ending before diagonal b*T, counted directly
+    assert c[b] == np.sum(ref.indptr[1:] + np.arange(m) < b * MERGE_T)
+    assert _merge_plan((A * 2.0).indptr, nnz) is coords and _merge_plan(A.astype(mx.float16).indptr, nnz) is coords
+    even = ms.csr_array(sp.random(500, 400, density=0.02, format="csr", dtype=np.float32, random_state=1))
+    assert _merge_plan(even.indptr, even.nnz) is None
+    dev = ms.coo_array(ref.tocoo()).tocsr()  # built on the device: lanes until analyzed
+    assert _merge_plan(dev.indptr, dev.nnz) is None
+    expect = merge_coords(np.array(dev.indptr).astype(np.int64), dev.nnz)
+    assert np.array_equal(np.array(_merge_plan(dev.analyze().indptr, dev.nnz)), expect)
+    assert np.array_equal(merge_coords(np.array([0, 0, 0]), 0), [0, 2])  # only empty rows
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("vt", ["float32", "complex64"])
+def test_merge_path_transforms(vt):
+    """grad, jvp, vmap and compile through the merge-path SpMV against dense equivalents."""
+    dev = mx.gpu
+    ref = _power_law(vt, m=1500, n=900, seed=3)
+    dtype = VALUE_DTYPES[vt][0]
+    A = ms.csr_array(ref, dtype=dtype)
+    assert ms._products._merge_plan(A.indptr, A.nnz) is not None
+    x = _dense((ref.shape[1],), vt, 8)
+    w = _dense((ref.shape[0],), vt, 9)
+    D = mx.array(ref.toarray())
+    with mx.stream(dev):
+        f = lambda d, v: mx.sum(mx.real(w * (ms.csr_array((d, A.indices, A.indptr), shape=A.shape) @ v)))  # noqa: E731
+        g = lambda d, v: mx.sum(mx.real(w * (D.astype(dtype) @ v)))  # noqa: E731
+        gd, gx = mx.grad(f, argnums=(0, 1))(A.data, x)
+        _, gx_ref = mx.grad(g, argnums=(0, 1))(A.data, x)
+        assert rel_err(_ref64(gx), _ref64(gx_ref)) <= 1e-4
+        rows = np.repeat(np.arange(ref.shape[0]), np.diff(ref.indptr))
+        gd_ref = np.conj(_ref64(w)[rows]) * _ref64(x)[ref.indices] if vt == "complex64" else _ref64(w)[rows] * _ref64(x)[ref.indices]
+        assert rel_err(_ref64(gd), np.conj(gd_ref) if vt == "complex64" else gd_ref) <= 1e-4
+        X = _dense((3, ref.shape[1]), vt, 10)
+        Y = mx.vmap(lambda v: A @ v)(X)
+        assert rel_err(_ref64(Y), (ref.astype(np.complex128) @ _ref64(X).T).T) <= 1e-4
+        _, t = mx.jvp(lambda v: A @ v, [x], [x])
+        assert rel_err(_ref64(t[0]), ref.astype(np.complex128) @ _ref64(x)) <= 1e-4
+        yc = mx.compile(lambda v: A @ v)(x)
+        assert rel_err(_ref64(yc), ref.astype(np.complex128) @ _ref64(x)) <= 1e-4

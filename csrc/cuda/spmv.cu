@@ -113,12 +113,12 @@ MSP_SPMV_ALL(long long, i64)
 
 // ---- merge path over the whole matrix, for uneven rows ----------------------------------------
 // Block b takes diagonals [b*T, (b+1)*T) of the merge of the m row ends with the nnz nonzeros, so
-// every block has the same share of rows + nonzeros however the long rows cluster. Node 0
-// (spmv_csr_mpsearch) finds where each block starts: it depends on the structure only, so the
-// caller keeps it with the matrix. Node 1 (spmv_csr_mp) writes the in-block sum of every row that
-// ends in the block, and the partial sum of the row still open at the block's end (carry[b]); node 2
-// (spmv_csr_mpfix) adds to each row the carries of the blocks its entries crossed. Deterministic
-// (fixed summation order).
+// every block has the same share of rows + nonzeros however the long rows cluster. Where each
+// block starts depends on the structure only: coords[b] = the rows that end before diagonal b*T,
+// i.e. #{i < m : indptr[i+1] + i < min(b*T, m + nnz)}, found once by the caller and kept with the
+// matrix. Node 1 (spmv_csr_mp) writes the in-block sum of every row that ends in the block, and the
+// partial sum of the row still open at the block's end (carry[b]); node 2 (spmv_csr_mpfix) adds to
+// each row the carries of the blocks its entries crossed. Deterministic (fixed summation order).
 #if defined(MSP_SPMV_MP) || defined(MSP_ALL_LANES)
 #define MSP_MP_B 256
 #ifndef MSP_MP_ITEMS  // merge items per thread
@@ -126,28 +126,8 @@ MSP_SPMV_ALL(long long, i64)
 #endif
 #define MSP_MP_T (MSP_MP_B * MSP_MP_ITEMS)
 
-// coords[b] = the rows that end before diagonal min(b*T, m + nnz): the number of i < m with
-// indptr[i+1] + i < d (binary search, bounded to [max(0, d - nnz), min(d, m)] for any input).
-// in: indptr[m+1]; out: coords[nb+1] (index type); scalars m, nnz.
-template <class IT>
-__device__ void spmv_csr_mpsearch(const IT* __restrict__ indptr, IT* __restrict__ coords, long long m,
-                                  long long nnz) {
-  const long long total = m + nnz, nb = (total + MSP_MP_T - 1) / MSP_MP_T;
-  const long long stride = (long long)gridDim.x * blockDim.x;
-  for (long long b = (long long)blockIdx.x * blockDim.x + threadIdx.x; b <= nb; b += stride) {
-    const long long d = b * MSP_MP_T < total ? b * MSP_MP_T : total;
-    long long lo = d > nnz ? d - nnz : 0, hi = d < m ? d : m;
-    while (lo < hi) {
-      const long long mid = lo + (hi - lo) / 2;
-      if ((long long)indptr[mid + 1] + mid < d) lo = mid + 1;
-      else hi = mid;
-    }
-    coords[b] = (IT)lo;
-  }
-}
-
-// in: indptr[m+1], indices[nnz], data[nnz], x[n], coords[nb+1] (node 0); out: y1[m] (AT), carry[nb]
-// (AT); scalars m, n, nnz.
+// in: indptr[m+1], indices[nnz], data[nnz], x[n], coords[nb+1]; out: y1[m] (AT), carry[nb] (AT);
+// scalars m, n, nnz. A coords entry out of range or out of order gives NaN rows, not a fault.
 template <class IT>
 __device__ void spmv_csr_mp(const IT* __restrict__ indptr, const IT* __restrict__ indices,
                             const VT* __restrict__ data, const VT* __restrict__ x, const IT* __restrict__ coords,
@@ -275,10 +255,6 @@ __device__ void spmv_csr_mpfix(const IT* __restrict__ indptr, const AT* __restri
 #define MSP_MP_MINB 4
 #endif
 #define MSP_SPMV_MP_KERNELS(IT, INAME)                                                             \
-  extern "C" __global__ void __launch_bounds__(256) MSP_CAT(MSP_KNAME(spmv, csr, VNAME, INAME), _mpsearch)( \
-      const IT* indptr, IT* coords, int m_lo, int m_hi, int nnz_lo, int nnz_hi) {                   \
-    spmv_csr_mpsearch<IT>(indptr, coords, msp_join(m_lo, m_hi), msp_join(nnz_lo, nnz_hi));        \
-  }                                                                                                \
   extern "C" __global__ void __launch_bounds__(MSP_MP_B, MSP_MP_MINB) MSP_CAT(MSP_KNAME(spmv, csr, VNAME, INAME), _mp)( \
       const IT* indptr, const IT* indices, const VT* data, const VT* x, const IT* coords, AT* y1,  \
       AT* carry, int m_lo, int m_hi, int n_lo, int n_hi, int nnz_lo, int nnz_hi) {                 \
