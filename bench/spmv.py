@@ -119,7 +119,9 @@ def main() -> None:
                 ours_k = {r["alg"]: r["us"] for r in res if r["alg"].startswith("ours")}
                 best = min(peers_k, key=lambda r: r["us"]) if peers_k else None
                 g = ms._products._spmv_lanes(a.nnz / max(m, 1))
-                row["kernel_us"] = ours_k.get(f"ours_g{g}", float("nan"))
+                merge = ms._products._merge_plan(A.indptr, A.nnz) is not None  # the schedule mlx_sparse runs
+                row["schedule"] = "merge path" if merge else f"{g} lanes/row"
+                row["kernel_us"] = ours_k.get("ours_mp" if merge else f"ours_g{g}", float("nan"))
                 row["kernel_all"] = ours_k
                 print(f"  {fam} kernel us per lane count: {lanes_line(ours_k)}", flush=True)
                 row["cusparse_us"] = best["us"] if best else float("nan")
@@ -158,16 +160,17 @@ def main() -> None:
     if gpu:
         nan = float("nan")
         print("kernel level (CUDA events around one launch, no framework): ours vs cuSPARSE's best algorithm")
-        print(f"{'family':8} {'rows':>9} {'nnz':>10} {'ours us':>8} {'GB/s':>6} {'%copy':>6} {'cuSPARSE':>9} {'x':>5}")
+        print(f"{'family':9} {'rows':>9} {'nnz':>10} {'schedule':>12} {'ours us':>8} {'GB/s':>6} {'%copy':>6} {'cuSPARSE':>9} {'x':>5}")
         for r in rows:
             k, c = r.get("kernel_us", nan), r.get("cusparse_us", nan)
             gb = min_bytes_row(r) / k / 1e3 if k == k else nan
-            print(f"{r['family']:8} {r['m']:9d} {r['nnz']:10d} {k:8.1f} {gb:6.0f} {100 * gb / copy:5.0f}% {c:9.1f} {c / k:5.2f}")
+            print(f"{r['family']:9} {r['m']:9d} {r['nnz']:10d} {r.get('schedule', '-'):>12} {k:8.1f} {gb:6.0f} "
+                  f"{100 * gb / copy:5.0f}% {c:9.1f} {c / k:5.2f}")
         print("end to end (y = A @ x in MLX, 20 products per mx.eval; peers: one call each, CUDA events)")
-        print(f"{'family':8} {'ours us':>9} {'GB/s':>7} {'%copy':>6} {'cuSPARSE':>9} {'x':>5} {'CuPy':>8} {'x':>5} {'torch':>8} {'x':>5}")
+        print(f"{'family':9} {'ours us':>9} {'GB/s':>7} {'%copy':>6} {'cuSPARSE':>9} {'x':>5} {'CuPy':>8} {'x':>5} {'torch':>8} {'x':>5}")
         for r in rows:
             c = r.get("cusparse_us", nan)
-            print(f"{r['family']:8} {r['ms_us']:9.1f} {r['GBps']:7.0f} {100 * r['copy_frac']:5.0f}% "
+            print(f"{r['family']:9} {r['ms_us']:9.1f} {r['GBps']:7.0f} {100 * r['copy_frac']:5.0f}% "
                   f"{c:9.1f} {c / r['ms_us']:5.2f} "
                   f"{r['cupy_us']:8.1f} {r['cupy_us'] / r['ms_us']:5.2f} {r['torch_us']:8.1f} {r['torch_us'] / r['ms_us']:5.2f}")
     else:
