@@ -140,10 +140,16 @@ def _merge_product(op, data, indices, indptr, coords, shape, x, s, rules) -> mx.
     nb = int(coords.size) - 1
     at = mx.complex64 if data.dtype == mx.complex64 else mx.float32
     big = K.split64(m) + K.split64(n) + K.split64(nnz)
+    # node 1's outputs are detached: node 2's rules give the whole product's derivatives, so the
+    # transforms that still visit node 1 (jvp, vjp) get zeros there
+    zeros = {
+        "vjp": lambda primals, cts, outs: [None, None, mx.zeros_like(primals[2]), mx.zeros_like(primals[3]), None],
+        "jvp": lambda primals, tangents: [mx.zeros((m,), dtype=at), mx.zeros((nb,), dtype=at)],
+    }
     part, carry = K.launch(op, "spmv", "csr", data.dtype, indices.dtype, s, [indptr, indices, data, x, coords],
                            [(m,), (nb,)], [at, at], [], K.Gpu(threads=min(nb, 1 << 20) * K.GPU_BLOCK, scalars=big,
-                                                              suffix="_mp", module="_mp"))
-    part, carry = mx.stop_gradient(part, stream=s), mx.stop_gradient(carry, stream=s)  # node 2 has the rules
+                                                              suffix="_mp", module="_mp"), **zeros)
+    part, carry = mx.stop_gradient(part, stream=s), mx.stop_gradient(carry, stream=s)
     fix = K.Gpu(threads=K.grid_threads(m), scalars=K.split64(m) + K.split64(nnz), suffix="_mpfix", module="_mp")
     (y,) = K.launch(op, "spmv", "csr", data.dtype, indices.dtype, s, [indptr, indices, data, x, part, carry],
                     [(m,)], [data.dtype], [], fix, **_first_four(rules))

@@ -381,29 +381,29 @@ def test_spmv_schedule_is_planned_from_row_lengths():
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("vt", ["float32", "complex64"])
-def test_merge_path_transforms(vt):
-    """grad, jvp, vmap and compile through the merge-path SpMV against dense equivalents."""
-    dev = mx.gpu
+def test_merge_path_transforms(monkeypatch, vt):
+    """grad (values and operand), jvp, vmap and compile through the merge-path SpMV: the same as through
+    lanes per row (whose rules are checked against dense products elsewhere) and as scipy."""
     ref = _power_law(vt, m=1500, n=900, seed=3)
     dtype = VALUE_DTYPES[vt][0]
     A = ms.csr_array(ref, dtype=dtype)
     assert ms._products._merge_plan(A.indptr, A.nnz) is not None
-    x = _dense((ref.shape[1],), vt, 8)
-    w = _dense((ref.shape[0],), vt, 9)
-    D = mx.array(ref.toarray())
-    with mx.stream(dev):
+    x, w, X = _dense((ref.shape[1],), vt, 8), _dense((ref.shape[0],), vt, 9), _dense((3, ref.shape[1]), vt, 10)
+    expect = ref.astype(np.complex128) @ _ref64(x)
+
+    def run():
         f = lambda d, v: mx.sum(mx.real(w * (ms.csr_array((d, A.indices, A.indptr), shape=A.shape) @ v)))  # noqa: E731
-        g = lambda d, v: mx.sum(mx.real(w * (D.astype(dtype) @ v)))  # noqa: E731
-        gd, gx = mx.grad(f, argnums=(0, 1))(A.data, x)
-        _, gx_ref = mx.grad(g, argnums=(0, 1))(A.data, x)
-        assert rel_err(_ref64(gx), _ref64(gx_ref)) <= 1e-4
-        rows = np.repeat(np.arange(ref.shape[0]), np.diff(ref.indptr))
-        gd_ref = np.conj(_ref64(w)[rows]) * _ref64(x)[ref.indices] if vt == "complex64" else _ref64(w)[rows] * _ref64(x)[ref.indices]
-        assert rel_err(_ref64(gd), np.conj(gd_ref) if vt == "complex64" else gd_ref) <= 1e-4
-        X = _dense((3, ref.shape[1]), vt, 10)
-        Y = mx.vmap(lambda v: A @ v)(X)
-        assert rel_err(_ref64(Y), (ref.astype(np.complex128) @ _ref64(X).T).T) <= 1e-4
-        _, t = mx.jvp(lambda v: A @ v, [x], [x])
-        assert rel_err(_ref64(t[0]), ref.astype(np.complex128) @ _ref64(x)) <= 1e-4
-        yc = mx.compile(lambda v: A @ v)(x)
-        assert rel_err(_ref64(yc), ref.astype(np.complex128) @ _ref64(x)) <= 1e-4
+        with mx.stream(mx.gpu):
+            gd, gx = mx.grad(f, argnums=(0, 1))(A.data, x)
+            _, (t,) = mx.jvp(lambda v: A @ v, [x], [x])
+            Y = mx.vmap(lambda v: A @ v)(X)
+            yc = mx.compile(lambda v: A @ v)(x)
+        return [_ref64(a) for a in (gd, gx, t, Y, yc)]
+
+    merged = run()
+    monkeypatch.setenv("MLX_SPARSE_SPMV", "rows")
+    lanes = run()
+    for got, ref_ in zip(merged, lanes):
+        assert rel_err(got, ref_) <= 1e-5
+    assert rel_err(merged[2], expect) <= 1e-4 and rel_err(merged[4], expect) <= 1e-4
+    assert rel_err(merged[3], (ref.astype(np.complex128) @ _ref64(X).T).T) <= 1e-4
