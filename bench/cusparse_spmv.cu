@@ -233,17 +233,6 @@ int main(int argc, char** argv) {
     }, 50);
     CK(cudaGetLastError());
     report("ours_mp", us);
-    float* dsync;
-    CK(cudaMalloc(&dsync, 4 * (nb + 1)));
-    float us_one = median_us([&] {  // single pass, with the zero fills MLX does for its outputs
-      cudaMemsetAsync(dy, 0, 4 * m);
-      cudaMemsetAsync(dcarry, 0, 4 * nb);
-      cudaMemsetAsync(dsync, 0, 4 * (nb + 1));
-      mspcu_spmv_csr_f32_i32_mp1<<<g1, MSP_MP_B>>>(dip, dind, dval, dx, dco, dy, dcarry, dsync, lo, hi, nlo, nhi, zlo, zhi);
-    }, 50);
-    CK(cudaGetLastError());
-    report("ours_mp1", us_one);
-    CK(cudaFree(dsync));
     printf("{\"alg\": \"ours_mp_node1\", \"us\": %.2f}\n", us1);
     CK(cudaFree(dy1));
     CK(cudaFree(dcarry));

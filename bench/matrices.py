@@ -111,4 +111,4 @@ def lanes_line(us: dict) -> str:
     """Our SpMV kernels' times: per lane count (``ours_g<G>`` rows of the harness) and the merge path."""
     nan = float("nan")
     return ", ".join(f"g{G} {us.get(f'ours_g{G}', nan):.1f}" for G in (1, 2, 4, 8, 16, 32)) + (
-        f", merge path {us.get('ours_mp', nan):.1f} (node 1 {us.get('ours_mp_node1', nan):.1f}), one pass {us.get('ours_mp1', nan):.1f}")
+        f", merge path {us.get('ours_mp', nan):.1f} (node 1 {us.get('ours_mp_node1', nan):.1f})")

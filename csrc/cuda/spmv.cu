@@ -128,42 +128,18 @@ MSP_SPMV_ALL(long long, i64)
 
 // in: indptr[m+1], indices[nnz], data[nnz], x[n], coords[nb+1]; out: y1[m] (AT), carry[nb] (AT);
 // scalars m, n, nnz. A coords entry out of range or out of order gives NaN rows, not a fault.
-// ONE (single pass): tiles are taken in start order from a ticket (sync[nb]); a row cut by tile
-// starts takes the carry of the tile before it, which publishes it (carry[b], then flag sync[b])
-// as soon as it has one: at once when the tile ends a row, else after its own predecessor's.
-// Waits only go to tiles started earlier, so they end. y is final; sync and carry start zeroed.
-__device__ __forceinline__ void mp_publish(AT* carry, float* sync, long long b, AT v) {
-  carry[b] = v;
-  __threadfence();
-  atomicExch((int*)sync + b, 1);
-}
-__device__ __forceinline__ AT mp_wait(const AT* carry, float* sync, long long b) {
-  while (atomicAdd((int*)sync + b, 0) == 0) __nanosleep(64);
-  __threadfence();
-  return __ldcg(carry + b);
-}
-
-template <class IT, bool ONE>
+template <class IT>
 __device__ void spmv_csr_mp(const IT* __restrict__ indptr, const IT* __restrict__ indices,
                             const VT* __restrict__ data, const VT* __restrict__ x, const IT* __restrict__ coords,
-                            AT* __restrict__ y1, VT* __restrict__ y, AT* __restrict__ carry, float* __restrict__ sync,
-                            long long m, long long n, long long nnz) {
+                            AT* __restrict__ y1, AT* __restrict__ carry, long long m, long long n, long long nnz) {
   constexpr int B = MSP_MP_B, T = MSP_MP_T;
   __shared__ IT s_end[T];
   __shared__ AT s_prod[T];
   __shared__ AT s_scan_v[B / 32];
   __shared__ int s_scan_f[B / 32];
-  __shared__ long long s_tile;
-  __shared__ AT s_cin;
   typedef typename Unsigned<IT>::type UT;
   const long long total = m + nnz, nb = (total + T - 1) / T;
-  for (long long b = blockIdx.x;; b += gridDim.x) {
-    if (ONE) {
-      if (threadIdx.x == 0) s_tile = atomicAdd((int*)sync + nb, 1);
-      __syncthreads();
-      b = s_tile;
-    }
-    if (b >= nb) break;
+  for (long long b = blockIdx.x; b < nb; b += gridDim.x) {
     const long long d0 = b * T, d1 = d0 + T < total ? d0 + T : total;
     const long long i0 = (long long)coords[b], i1 = (long long)coords[b + 1];
     const long long j0 = d0 - i0, j1 = d1 - i1;  // nonzeros [j0, j1) and row ends of rows [i0, i1)
@@ -175,7 +151,10 @@ __device__ void spmv_csr_mp(const IT* __restrict__ indptr, const IT* __restrict_
         bad |= e < j0 || e > j1 || (k > 0 && s > e);
         s_end[k] = (IT)e;
       }
-      constexpr int S = 4;  // products of the block's nonzeros, S loads per thread in flight
+#ifndef MSP_MP_S
+#define MSP_MP_S 4
+#endif
+      constexpr int S = MSP_MP_S;  // products of the block's nonzeros, S loads per thread in flight
 #pragma unroll
       for (int u0 = 0; u0 < MSP_MP_ITEMS; u0 += S) {
         IT c[S];
@@ -209,14 +188,8 @@ __device__ void spmv_csr_mp(const IT* __restrict__ indptr, const IT* __restrict_
       AT nan;
       make_nan(nan);
       const long long r1 = i1 > i0 + T ? i0 + T : i1;
-      for (long long r = i0 + threadIdx.x; r < r1; r += B) {
-        if (ONE) st(y + r, nan);
-        else y1[r] = nan;
-      }
-      if (threadIdx.x == 0) {
-        if (ONE) mp_publish(carry, sync, b, nan);
-        else carry[b] = nan;
-      }
+      for (long long r = i0 + threadIdx.x; r < r1; r += B) y1[r] = nan;
+      if (threadIdx.x == 0) carry[b] = nan;
       __syncthreads();
       continue;
     }
@@ -239,7 +212,6 @@ __device__ void spmv_csr_mp(const IT* __restrict__ indptr, const IT* __restrict_
       if (dt + u < d1) {
         if (k < nr && j >= (long long)s_end[k]) {  // row i0 + k ends
           if (first < 0) first = k, first_acc = acc;
-          else if (ONE) st(y + i0 + k, acc);
           else y1[i0 + k] = acc;
           zero(acc);
           ++k;
@@ -252,32 +224,11 @@ __device__ void spmv_csr_mp(const IT* __restrict__ indptr, const IT* __restrict_
     AT block_total, none;
     zero(none);
     const AT in = seg_scan_excl<B>(acc, first >= 0, none, s_scan_v, s_scan_f, block_total);
-    if (first >= 0) add_acc(first_acc, in);  // the first row this thread ends opened in an earlier thread (or tile)
-    if (!ONE) {
-      if (first >= 0) y1[i0 + first] = first_acc;
-      if (threadIdx.x == 0) carry[b] = block_total;
-    } else {
-      // row i0 is cut by this tile's start when its first entry lies in an earlier tile
-      const bool cut = nr > 0 && b > 0 && (long long)indptr[i0] + i0 < d0;
-      if (first >= 0 && !(cut && first == 0)) st(y + i0 + first, first_acc);
-      if (threadIdx.x == 0) {
-        AT cin;
-        zero(cin);
-        if (nr > 0) mp_publish(carry, sync, b, block_total);  // this tile ends a row: its carry is its own
-        if (b > 0 && (cut || nr == 0)) cin = mp_wait(carry, sync, b - 1);
-        if (nr == 0) {  // inside one row: the carry runs on
-          AT c = block_total;
-          add_acc(c, cin);
-          mp_publish(carry, sync, b, c);
-        }
-        s_cin = cin;
-      }
-      __syncthreads();
-      if (cut && first == 0) {
-        add_acc(first_acc, s_cin);
-        st(y + i0, first_acc);
-      }
+    if (first >= 0) {  // the first row this thread ends opened in an earlier thread (or block)
+      add_acc(first_acc, in);
+      y1[i0 + first] = first_acc;
     }
+    if (threadIdx.x == 0) carry[b] = block_total;
     __syncthreads();
   }
 }
@@ -310,14 +261,8 @@ __device__ void spmv_csr_mpfix(const IT* __restrict__ indptr, const AT* __restri
   extern "C" __global__ void __launch_bounds__(MSP_MP_B, MSP_MP_MINB) MSP_CAT(MSP_KNAME(spmv, csr, VNAME, INAME), _mp)( \
       const IT* indptr, const IT* indices, const VT* data, const VT* x, const IT* coords, AT* y1,  \
       AT* carry, int m_lo, int m_hi, int n_lo, int n_hi, int nnz_lo, int nnz_hi) {                 \
-    spmv_csr_mp<IT, false>(indptr, indices, data, x, coords, y1, nullptr, carry, nullptr,          \
-                           msp_join(m_lo, m_hi), msp_join(n_lo, n_hi), msp_join(nnz_lo, nnz_hi));  \
-  }                                                                                                \
-  extern "C" __global__ void __launch_bounds__(MSP_MP_B, MSP_MP_MINB) MSP_CAT(MSP_KNAME(spmv, csr, VNAME, INAME), _mp1)( \
-      const IT* indptr, const IT* indices, const VT* data, const VT* x, const IT* coords, VT* y,   \
-      AT* carry, float* sync, int m_lo, int m_hi, int n_lo, int n_hi, int nnz_lo, int nnz_hi) {    \
-    spmv_csr_mp<IT, true>(indptr, indices, data, x, coords, nullptr, y, carry, sync,               \
-                          msp_join(m_lo, m_hi), msp_join(n_lo, n_hi), msp_join(nnz_lo, nnz_hi));   \
+    spmv_csr_mp<IT>(indptr, indices, data, x, coords, y1, carry, msp_join(m_lo, m_hi),             \
+                    msp_join(n_lo, n_hi), msp_join(nnz_lo, nnz_hi));                               \
   }                                                                                                \
   extern "C" __global__ void __launch_bounds__(256) MSP_CAT(MSP_KNAME(spmv, csr, VNAME, INAME), _mpfix)( \
       const IT* indptr, const IT* indices, const VT* data, const VT* x, const AT* y1, const AT* carry, \

@@ -150,7 +150,7 @@ static std::vector<IT> merge_coords(const IT* indptr, long long m, long long nnz
 
 // y = A x by the merge path, its two nodes as mlx_sparse launches them (node 1 on at most `grid` blocks).
 static void run_merge_path(const IT* dp, const IT* di, const VT* dv, const VT* dx, VT* dy, long long m,
-                           long long n, long long nnz, unsigned grid, bool one = false) {
+                           long long n, long long nnz, unsigned grid) {
   const long long nb = (m + nnz + MSP_MP_T - 1) / MSP_MP_T;
   auto ip = host(dp, m + 1);
   IT* dco = dev(merge_coords(ip.data(), m, nnz));
@@ -158,21 +158,10 @@ static void run_merge_path(const IT* dp, const IT* di, const VT* dv, const VT* d
   CK(cudaMalloc(&d1, sizeof(AT) * (m + 1)));
   CK(cudaMalloc(&dc, sizeof(AT) * (nb + 1)));
   CK(cudaMemset(d1, 0xFF, sizeof(AT) * (m + 1)));
-  if (one) {  // single pass: carries and the tile ticket start zeroed (MLX's init_value = 0)
-    float* dsync = nullptr;
-    CK(cudaMalloc(&dsync, sizeof(float) * (nb + 1)));
-    CK(cudaMemset(dsync, 0, sizeof(float) * (nb + 1)));
-    CK(cudaMemset(dc, 0, sizeof(AT) * (nb + 1)));
-    MSP_CAT(MSP_KNAME(spmv, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _mp1)<<<(unsigned)std::min<long long>(nb, grid), MSP_MP_B>>>(
-        dp, di, dv, dx, dco, dy, dc, dsync, lo32(m), hi32(m), lo32(n), hi32(n), lo32(nnz), hi32(nnz));
-    CK(cudaDeviceSynchronize());
-    CK(cudaFree(dsync));
-  } else {
-    MSP_CAT(MSP_KNAME(spmv, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _mp)<<<(unsigned)std::min<long long>(nb, grid), MSP_MP_B>>>(
-        dp, di, dv, dx, dco, d1, dc, lo32(m), hi32(m), lo32(n), hi32(n), lo32(nnz), hi32(nnz));
-    MSP_CAT(MSP_KNAME(spmv, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _mpfix)<<<blocks_for(m), 256>>>(
-        dp, di, dv, dx, d1, dc, dy, lo32(m), hi32(m), lo32(nnz), hi32(nnz));
-  }
+  MSP_CAT(MSP_KNAME(spmv, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _mp)<<<(unsigned)std::min<long long>(nb, grid), MSP_MP_B>>>(
+      dp, di, dv, dx, dco, d1, dc, lo32(m), hi32(m), lo32(n), hi32(n), lo32(nnz), hi32(nnz));
+  MSP_CAT(MSP_KNAME(spmv, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _mpfix)<<<blocks_for(m), 256>>>(
+      dp, di, dv, dx, d1, dc, dy, lo32(m), hi32(m), lo32(nnz), hi32(nnz));
   CK(cudaGetLastError());
   CK(cudaDeviceSynchronize());
   CK(cudaFree(dco));
@@ -214,13 +203,11 @@ static void test_spmv(const Csr& a) {
     CHECK(same(y.data(), yref.data(), m), "spmv g=%d m=%lld n=%lld nnz=%lld", g, m, n, nnz);
     CK(cudaFree(dy));
   }
-  for (int q = 0; q < 4; ++q) {  // merge path, two nodes or one pass; one block, or one per tile
-    const unsigned grid = q % 2 ? 1u << 20 : 1u;
+  for (unsigned grid : {1u, 1u << 20}) {  // merge path: grid-stride, and one block per tile
     VT* dy = dev_poison<VT>(m);
-    run_merge_path(dp, di, dv, dx, dy, m, n, nnz, grid, q >= 2);
+    run_merge_path(dp, di, dv, dx, dy, m, n, nnz, grid);
     auto y = host(dy, m);
-    CHECK(same(y.data(), yref.data(), m), "spmv merge path one_pass=%d grid=%u m=%lld n=%lld nnz=%lld", q >= 2,
-          grid, m, n, nnz);
+    CHECK(same(y.data(), yref.data(), m), "spmv merge path grid=%u m=%lld n=%lld nnz=%lld", grid, m, n, nnz);
     CK(cudaFree(dy));
   }
   // todense
@@ -381,14 +368,11 @@ static void test_spmv_bad_offsets() {
   std::vector<VT> x(n, hval(1.f, 0.f));
   IT *dp = dev(a.indptr), *di = dev(a.ind);
   VT *dv = dev(a.val), *dx = dev(x);
-  for (bool one : {false, true}) {
-    VT* dy = dev_poison<VT>(m);
-    run_merge_path(dp, di, dv, dx, dy, m, n, nnz, 1u << 20, one);
-    auto y = host(dy, m);
-    CHECK(is_nan(y[bad_row]), "merge path (one pass %d): the row with bad offsets is not NaN", one);
-    CK(cudaFree(dy));
-  }
-  cudaFree(dp), cudaFree(di), cudaFree(dv), cudaFree(dx);
+  VT* dy = dev_poison<VT>(m);
+  run_merge_path(dp, di, dv, dx, dy, m, n, nnz, 1u << 20);
+  auto y = host(dy, m);
+  CHECK(is_nan(y[bad_row]), "merge path: the row with bad offsets is not NaN");
+  cudaFree(dp), cudaFree(di), cudaFree(dv), cudaFree(dx), cudaFree(dy);
 }
 
 int main() {
