@@ -196,6 +196,20 @@ class SparseArray:
             cache[key] = (self.tocsr(canonical=False, stream=s), self._buffers())  # held: ids stay unique
         return cache[key][0]
 
+    def analyze(self, stream=None) -> "SparseArray":
+        """Evaluate the structure once and choose the GPU SpMV schedule from its row lengths: lanes
+        per row, or the merge path (equal shares of rows + nonzeros per block) when rows are uneven.
+        The choice is kept with the structure (arrays sharing it use it). CSR/CSC arrays built from
+        host buffers (numpy, scipy) or with ``validate="full"`` are analyzed already; call this for
+        ones built on the device (``coo.tocsr()``) and for COO arrays (it plans the CSR form their
+        products use). Synchronizes; returns self."""
+        from ._products import plan_spmv
+
+        form = self._compressed(stream)
+        if form.indptr.ndim == 1 and form.indptr.size == form._csr_shape[0] + 1:
+            plan_spmv(form.indptr, host(form.indptr).astype(np.int64), form.nnz)
+        return self
+
     def __matmul__(self, other):
         from ._csr import csr_matmul
 
@@ -322,18 +336,6 @@ class SparseArray:
 
 class CompressedArray(SparseArray):
     """CSR and CSC: buffers (data, indices, indptr) plus what is known about their order."""
-
-    def analyze(self) -> "CompressedArray":
-        """Evaluate the structure once and choose the GPU SpMV schedule from its row lengths: lanes
-        per row, or the merge path (equal shares of rows + nonzeros per block) when rows are uneven.
-        The choice is kept with the structure (arrays sharing it use it). Arrays built from host
-        buffers (numpy, scipy) or with ``validate="full"`` are analyzed already; call this for ones
-        built on the device, such as ``coo.tocsr()``. Synchronizes; returns self."""
-        from ._products import plan_spmv
-
-        if self.indptr.ndim == 1 and self.indptr.size == self._csr_shape[0] + 1:
-            plan_spmv(self.indptr, host(self.indptr).astype(np.int64), self.nnz)
-        return self
 
     @property
     def paged(self) -> bool:

@@ -376,6 +376,10 @@ def test_spmv_schedule_is_planned_from_row_lengths():
     assert _merge_plan(dev.indptr, dev.nnz) is None
     expect = merge_coords(np.array(dev.indptr).astype(np.int64), dev.nnz)
     assert np.array_equal(np.array(_merge_plan(dev.analyze().indptr, dev.nnz)), expect)
+    coo = ms.coo_array(ref.tocoo())  # COO products use a cached CSR form: analyze() plans that one
+    form = coo._compressed()
+    assert _merge_plan(form.indptr, form.nnz) is None
+    assert coo.analyze() is coo and _merge_plan(coo._compressed().indptr, form.nnz) is not None
     assert np.array_equal(merge_coords(np.array([0, 0, 0]), 0), [0, 2])  # only empty rows
 
 
