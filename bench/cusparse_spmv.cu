@@ -204,24 +204,14 @@ int main(int argc, char** argv) {
     report("ours_g" #G, us);                                                                      \
   }
   OURS(1) OURS(2) OURS(4) OURS(8) OURS(16) OURS(32)
-  {  // the merge path over the whole matrix, as mlx_sparse launches it (node 0 is kept with the matrix)
+  {  // the merge path over the whole matrix, as mlx_sparse launches it
     const long long nb = (m + nnz + MSP_MP_T - 1) / MSP_MP_T;
     float *dy1, *dcarry;
     int* dco;
     CK(cudaMalloc(&dy1, 4 * (m + 1)));
     CK(cudaMalloc(&dcarry, 4 * (nb + 1)));
     CK(cudaMalloc(&dco, 4 * (nb + 1)));
-    std::vector<int> co(nb + 1);  // block starts, found on the host as mlx_sparse does
-    for (long long b = 0; b <= nb; ++b) {
-      const long long d = std::min(b * MSP_MP_T, m + nnz);
-      long long l = std::max(0LL, d - nnz), h = std::min(d, m);
-      while (l < h) {
-        const long long mid = l + (h - l) / 2;
-        if ((long long)ip[mid + 1] + mid < d) l = mid + 1;
-        else h = mid;
-      }
-      co[b] = (int)l;
-    }
+    const std::vector<int> co = msp_merge_coords<int>(ip.data(), m, nnz);  // as mlx_sparse plans it
     CK(cudaMemcpy(dco, co.data(), 4 * (nb + 1), cudaMemcpyHostToDevice));
     const unsigned g1 = (unsigned)std::min(nb, 1LL << 20), g2 = (unsigned)std::min((m + 255) / 256, 1LL << 20);
     float us1 = median_us([&] {

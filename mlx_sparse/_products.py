@@ -140,8 +140,8 @@ def _merge_product(op, data, indices, indptr, coords, shape, x, s, rules) -> mx.
     nb = int(coords.size) - 1
     at = mx.complex64 if data.dtype == mx.complex64 else mx.float32
     big = K.split64(m) + K.split64(n) + K.split64(nnz)
-    # node 1's outputs are detached: node 2's rules give the whole product's derivatives, so the
-    # transforms that still visit node 1 (jvp, vjp) get zeros there
+    # node 2's rules give the whole product's derivatives; node 1 (whose outputs only node 2 reads)
+    # contributes zeros to the transforms that visit it
     zeros = {
         "vjp": lambda primals, cts, outs: [None, None, mx.zeros_like(primals[2]), mx.zeros_like(primals[3]), None],
         "jvp": lambda primals, tangents: [mx.zeros((m,), dtype=at), mx.zeros((nb,), dtype=at)],
@@ -149,7 +149,6 @@ def _merge_product(op, data, indices, indptr, coords, shape, x, s, rules) -> mx.
     part, carry = K.launch(op, "spmv", "csr", data.dtype, indices.dtype, s, [indptr, indices, data, x, coords],
                            [(m,), (nb,)], [at, at], [], K.Gpu(threads=min(nb, 1 << 20) * K.GPU_BLOCK, scalars=big,
                                                               suffix="_mp", module="_mp"), **zeros)
-    part, carry = mx.stop_gradient(part, stream=s), mx.stop_gradient(carry, stream=s)
     fix = K.Gpu(threads=K.grid_threads(m), scalars=K.split64(m) + K.split64(nnz), suffix="_mpfix", module="_mp")
     (y,) = K.launch(op, "spmv", "csr", data.dtype, indices.dtype, s, [indptr, indices, data, x, part, carry],
                     [(m,)], [data.dtype], [], fix, **_first_four(rules))
@@ -157,11 +156,11 @@ def _merge_product(op, data, indices, indptr, coords, shape, x, s, rules) -> mx.
 
 
 def _first_four(rules: dict) -> dict:
-    """Product rules for a node whose inputs are (indptr, indices, data, x, *detached extras)."""
+    """Product rules for a node whose inputs are (indptr, indices, data, x, *extras computed from them)."""
     vjp, jvp, vmap = rules["vjp"], rules["jvp"], rules["vmap"]
 
-    def vjp6(primals, cotangents, outputs):
-        return vjp(primals[:4], cotangents, outputs) + [None] * (len(primals) - 4)
+    def vjp6(primals, cotangents, outputs):  # the extras get zeros (their producer's share is in here)
+        return vjp(primals[:4], cotangents, outputs) + [mx.zeros_like(p) for p in primals[4:]]
 
     # vmap: the product's own rule (the extras follow the operands; None -> one node per batch entry)
     return {"vjp": vjp6, "jvp": lambda primals, tangents: jvp(primals[:4], tangents[:4]),

@@ -257,6 +257,27 @@ __device__ void spmv_csr_mpfix(const IT* __restrict__ indptr, const AT* __restri
 #ifndef MSP_MP_MINB  // blocks per SM node 1 is built for (64 registers at 4)
 #define MSP_MP_MINB 4
 #endif
+#if defined(MSP_ALL_LANES)  // host side, for the CUDA harnesses: the plan mlx_sparse computes with numpy
+#include <algorithm>
+#include <vector>
+// coords[b] = the rows i < m with indptr[i+1] + i < min(b*T, m + nnz), by binary search.
+template <class IT> std::vector<IT> msp_merge_coords(const IT* indptr, long long m, long long nnz) {
+  const long long nb = (m + nnz + MSP_MP_T - 1) / MSP_MP_T;
+  std::vector<IT> c(nb + 1);
+  for (long long b = 0; b <= nb; ++b) {
+    const long long d = std::min(b * MSP_MP_T, m + nnz);
+    long long lo = std::max(0LL, d - nnz), hi = std::min(d, m);
+    while (lo < hi) {
+      const long long mid = lo + (hi - lo) / 2;
+      if ((long long)indptr[mid + 1] + mid < d) lo = mid + 1;
+      else hi = mid;
+    }
+    c[b] = (IT)lo;
+  }
+  return c;
+}
+#endif
+
 #define MSP_SPMV_MP_KERNELS(IT, INAME)                                                             \
   extern "C" __global__ void __launch_bounds__(MSP_MP_B, MSP_MP_MINB) MSP_CAT(MSP_KNAME(spmv, csr, VNAME, INAME), _mp)( \
       const IT* indptr, const IT* indices, const VT* data, const VT* x, const IT* coords, AT* y1,  \

@@ -130,30 +130,12 @@ static Csr make(long long m, long long n, int avg, int long_rows) {
 
 static bool same(const VT* a, const VT* b, size_t n) { return memcmp(a, b, n * sizeof(VT)) == 0; }
 
-// Where each merge-path block starts (what mlx_sparse computes on the host): coords[b] = the rows
-// i < m with indptr[i+1] + i < min(b*T, m + nnz), by binary search (bounded for any indptr).
-static std::vector<IT> merge_coords(const IT* indptr, long long m, long long nnz) {
-  const long long nb = (m + nnz + MSP_MP_T - 1) / MSP_MP_T;
-  std::vector<IT> c(nb + 1);
-  for (long long b = 0; b <= nb; ++b) {
-    const long long d = std::min(b * MSP_MP_T, m + nnz);
-    long long lo = std::max(0LL, d - nnz), hi = std::min(d, m);
-    while (lo < hi) {
-      const long long mid = lo + (hi - lo) / 2;
-      if ((long long)indptr[mid + 1] + mid < d) lo = mid + 1;
-      else hi = mid;
-    }
-    c[b] = (IT)lo;
-  }
-  return c;
-}
-
 // y = A x by the merge path, its two nodes as mlx_sparse launches them (node 1 on at most `grid` blocks).
 static void run_merge_path(const IT* dp, const IT* di, const VT* dv, const VT* dx, VT* dy, long long m,
                            long long n, long long nnz, unsigned grid) {
   const long long nb = (m + nnz + MSP_MP_T - 1) / MSP_MP_T;
   auto ip = host(dp, m + 1);
-  IT* dco = dev(merge_coords(ip.data(), m, nnz));
+  IT* dco = dev(msp_merge_coords<IT>(ip.data(), m, nnz));
   AT *d1 = nullptr, *dc = nullptr;
   CK(cudaMalloc(&d1, sizeof(AT) * (m + 1)));
   CK(cudaMalloc(&dc, sizeof(AT) * (nb + 1)));
