@@ -278,21 +278,31 @@ template <class IT> std::vector<IT> msp_merge_coords(const IT* indptr, long long
 }
 #endif
 
-#define MSP_SPMV_MP_KERNELS(IT, INAME)                                                             \
+// Node 1 and node 2 live in two modules (MSP_SPMV_MP = 1, 2), as MLX hashes a module at every launch.
+#define MSP_SPMV_MP_NODE1(IT, INAME)                                                               \
   extern "C" __global__ void __launch_bounds__(MSP_MP_B, MSP_MP_MINB) MSP_CAT(MSP_KNAME(spmv, csr, VNAME, INAME), _mp)( \
       const IT* indptr, const IT* indices, const VT* data, const VT* x, const IT* coords, AT* y1,  \
       AT* carry, int m_lo, int m_hi, int n_lo, int n_hi, int nnz_lo, int nnz_hi) {                 \
     spmv_csr_mp<IT>(indptr, indices, data, x, coords, y1, carry, msp_join(m_lo, m_hi),             \
                     msp_join(n_lo, n_hi), msp_join(nnz_lo, nnz_hi));                               \
-  }                                                                                                \
+  }
+#define MSP_SPMV_MP_NODE2(IT, INAME)                                                               \
   extern "C" __global__ void __launch_bounds__(256) MSP_CAT(MSP_KNAME(spmv, csr, VNAME, INAME), _mpfix)( \
       const IT* indptr, const IT* indices, const VT* data, const VT* x, const AT* y1, const AT* carry, \
       VT* y, int m_lo, int m_hi, int nnz_lo, int nnz_hi) {                                         \
     spmv_csr_mpfix<IT>(indptr, y1, carry, y, msp_join(m_lo, m_hi), msp_join(nnz_lo, nnz_hi));     \
   }
 #if defined(MSP_IT_I32)
-MSP_SPMV_MP_KERNELS(int, i32)
+#define MSP_MP_IT int
+#define MSP_MP_IN i32
 #else
-MSP_SPMV_MP_KERNELS(long long, i64)
+#define MSP_MP_IT long long
+#define MSP_MP_IN i64
+#endif
+#if !defined(MSP_SPMV_MP) || MSP_SPMV_MP == 1 || defined(MSP_ALL_LANES)
+MSP_SPMV_MP_NODE1(MSP_MP_IT, MSP_MP_IN)
+#endif
+#if !defined(MSP_SPMV_MP) || MSP_SPMV_MP == 2 || defined(MSP_ALL_LANES)
+MSP_SPMV_MP_NODE2(MSP_MP_IT, MSP_MP_IN)
 #endif
 #endif
