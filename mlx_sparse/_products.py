@@ -148,7 +148,7 @@ def _merge_product(op, data, indices, indptr, coords, shape, x, s, rules) -> mx.
     }
     part, carry = K.launch(op, "spmv", "csr", data.dtype, indices.dtype, s, [indptr, indices, data, x, coords],
                            [(m,), (nb,)], [at, at], [], K.Gpu(threads=min(nb, 1 << 20) * K.GPU_BLOCK, scalars=big,
-                                                              suffix="_mp", module="_mp"), **zeros)
+                                                              suffix="_mp"), **zeros)
     fix = K.Gpu(threads=K.grid_threads(m), scalars=K.split64(m) + K.split64(nnz), suffix="_mpfix")
     (y,) = K.launch(op, "spmv", "csr", data.dtype, indices.dtype, s, [indptr, indices, data, x, part, carry],
                     [(m,)], [data.dtype], [], fix, **_first_four(rules))

@@ -125,6 +125,9 @@ MSP_SPMV_ALL(long long, i64)
 #define MSP_MP_ITEMS 8
 #endif
 #define MSP_MP_T (MSP_MP_B * MSP_MP_ITEMS)
+#ifndef MSP_MP_S  // staging loads per thread in flight
+#define MSP_MP_S 4
+#endif
 
 // in: indptr[m+1], indices[nnz], data[nnz], x[n], coords[nb+1]; out: y1[m] (AT), carry[nb] (AT);
 // scalars m, n, nnz. A coords entry out of range or out of order gives NaN rows, not a fault.
@@ -151,9 +154,6 @@ __device__ void spmv_csr_mp(const IT* __restrict__ indptr, const IT* __restrict_
         bad |= e < j0 || e > j1 || (k > 0 && s > e);
         s_end[k] = (IT)e;
       }
-#ifndef MSP_MP_S
-#define MSP_MP_S 4
-#endif
       constexpr int S = MSP_MP_S;  // products of the block's nonzeros, S loads per thread in flight
 #pragma unroll
       for (int u0 = 0; u0 < MSP_MP_ITEMS; u0 += S) {
@@ -299,10 +299,10 @@ template <class IT> std::vector<IT> msp_merge_coords(const IT* indptr, long long
 #define MSP_MP_IT long long
 #define MSP_MP_IN i64
 #endif
-#if !defined(MSP_SPMV_MP) || MSP_SPMV_MP == 1 || defined(MSP_ALL_LANES)
+#if MSP_SPMV_MP == 1 || defined(MSP_ALL_LANES)
 MSP_SPMV_MP_NODE1(MSP_MP_IT, MSP_MP_IN)
 #endif
-#if !defined(MSP_SPMV_MP) || MSP_SPMV_MP == 2 || defined(MSP_ALL_LANES)
+#if MSP_SPMV_MP == 2 || defined(MSP_ALL_LANES)
 MSP_SPMV_MP_NODE2(MSP_MP_IT, MSP_MP_IN)
 #endif
 #endif
