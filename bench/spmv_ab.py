@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -26,9 +27,13 @@ def main() -> None:
     p.add_argument("flags", nargs="*", default=[""], help="one nvcc flag set per build ('' = as shipped)")
     p.add_argument("--families", default="lap2d,lap3d,uniform,rmat")
     p.add_argument("--small", action="store_true")
+    p.add_argument("--spmm", type=int, default=0, help="time Y = A X with this many columns instead of SpMV")
     args = p.parse_args()
     work = tempfile.mkdtemp(prefix="msp_ab_")
-    builds = [(f, build_cusparse_harness(work, tuple(f.split()), f"_{i}")) for i, f in enumerate(args.flags or [""])]
+    flags = args.flags or [""]
+    with ThreadPoolExecutor() as pool:  # nvcc builds in parallel
+        exes = list(pool.map(lambda i: build_cusparse_harness(work, tuple(flags[i].split()), f"_{i}"), range(len(flags))))
+    builds = list(zip(flags, exes))
     cache = os.environ.get("MSP_BENCH_CACHE", "/tmp/msp_bench_mats")
     os.makedirs(cache, exist_ok=True)
     for fam in args.families.split(","):
@@ -41,8 +46,20 @@ def main() -> None:
             if exe is None:
                 print(f"{fam:8} [{flag}] build failed")
                 continue
-            res = [json.loads(l) for l in subprocess.run([exe, path], capture_output=True, text=True).stdout.splitlines() if l.startswith("{")]
+            cmd = [exe, path] + (["--spmm", str(args.spmm)] if args.spmm else [])
+            res = [json.loads(l) for l in subprocess.run(cmd, capture_output=True, text=True).stdout.splitlines() if l.startswith("{")]
             us = {r["alg"]: r["us"] for r in res}
+            if args.spmm:
+                ours = next((r for r in res if r["alg"] == "ours_spmm"), None)
+                peers = [r for r in res if r["alg"] != "ours_spmm"]
+                if ours is None or not peers:
+                    print(f"{fam:8} [{flag or 'as shipped'}] no result", flush=True)
+                    continue
+                best = min(peers, key=lambda r: r["us"])
+                print(f"{fam:8} [{flag or 'as shipped'}] SpMM k={args.spmm}: ours {ours['us']:.1f} us "
+                      f"({ours['gflops']} GFLOP/s, rel. err {ours['relerr_vs_cusparse']:.1e}); cuSPARSE {best['alg']} "
+                      f"{best['us']:.1f} us: {best['us'] / ours['us']:.2f}x", flush=True)
+                continue
             bad = [r["alg"] for r in res if r["alg"].startswith("ours") and not r.get("relerr", 0) < 1e-5]
             best = min((r for r in res if not r["alg"].startswith("ours")), key=lambda r: r["us"], default=None)
             print(f"{fam:8} [{flag or 'as shipped'}] {lanes_line(us)}; cuSPARSE {best['us'] if best else float('nan'):.1f}"

@@ -17,7 +17,11 @@ __device__ __forceinline__ void ld16(const VT* p, AT* o) {
   o[0] = v.x, o[1] = v.y, o[2] = v.z, o[3] = v.w;
 }
 __device__ __forceinline__ void st16(VT* p, const AT* a) {
+#ifdef MSP_SPMM_STCS
+  __stcs(reinterpret_cast<float4*>(p), make_float4(a[0], a[1], a[2], a[3]));
+#else
   *reinterpret_cast<float4*>(p) = make_float4(a[0], a[1], a[2], a[3]);
+#endif
 }
 #elif defined(MSP_VT_C64)
 __device__ __forceinline__ void ld16(const VT* p, AT* o) {
@@ -204,8 +208,13 @@ __device__ void spmm_csr_t(const IT* __restrict__ indptr, const IT* __restrict__
 
 // Two modules (MLX hashes a module's bytes at every launch): MSP_SPMM_PART 0 = A X, 1 = A^T X;
 // the harness defines MSP_SPMM_BOTH.
+#ifdef MSP_SPMM_MINB  // bench: blocks per SM to fit (caps registers)
+#define MSP_SPMM_BOUNDS __launch_bounds__(256, MSP_SPMM_MINB)
+#else
+#define MSP_SPMM_BOUNDS __launch_bounds__(256)
+#endif
 #define MSP_SPMM_ENTRY(IT, INAME, OP, YT)                                                         \
-  extern "C" __global__ void __launch_bounds__(256) MSP_KNAME(spmm, OP, VNAME, INAME)(             \
+  extern "C" __global__ void MSP_SPMM_BOUNDS MSP_KNAME(spmm, OP, VNAME, INAME)(             \
       const IT* indptr, const IT* indices, const VT* data, const VT* X, YT* Y, int m_lo, int m_hi,  \
       int n_lo, int n_hi, int k_lo, int k_hi, int z_lo, int z_hi, bool conj) {                   \
     spmm_##OP<IT>(indptr, indices, data, X, Y, msp_join(m_lo, m_hi), msp_join(n_lo, n_hi),       \

@@ -302,7 +302,8 @@ static void test_spmm(const Csr& a) {
             CK(cudaMalloc(&dxm, sizeof(VT) * (in_rows * k + 1)));
             CK(cudaMemcpy(dxm + mis, x.data(), sizeof(VT) * in_rows * k, cudaMemcpyHostToDevice));
             VT* dy = dev_poison<VT>(out_rows * k);
-            MSP_KNAME(spmm, csr, VNAME, MSP_CAT(i, MSP_IBITS))<<<blocks_for(m * 32), 256>>>(
+            // misaligned X also runs on one block: every row through the grid-stride loop
+            MSP_KNAME(spmm, csr, VNAME, MSP_CAT(i, MSP_IBITS))<<<mis ? 1u : blocks_for(m * 32), 256>>>(
                 dp, di, dv, dxm + mis, dy, lo32(m), hi32(m), lo32(n), hi32(n), lo32(k), hi32(k), lo32(nnz), hi32(nnz), conj);
             CK(cudaGetLastError());
             CK(cudaDeviceSynchronize());
