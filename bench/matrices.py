@@ -62,12 +62,23 @@ def rows_by_length(a: sp.csr_array) -> sp.csr_array:
     return sp.csr_array(a[order])
 
 
+def by_degree(a: sp.csr_array) -> sp.csr_array:
+    """P a P^T with vertices numbered by falling degree (row + column counts): a locality experiment,
+    the hot entries of x gathered together (what a degree-ordering of a graph's vertices gives)."""
+    deg = np.diff(a.indptr) + np.bincount(a.indices, minlength=a.shape[1])
+    order = np.argsort(-deg, kind="stable")
+    b = sp.csr_array(a[order][:, order])
+    b.sort_indices()
+    return b
+
+
 FAMILIES = {
     "lap2d": (lambda small: laplacian_2d(512 if small else 2048), "2-D 5-point Laplacian"),
     "lap3d": (lambda small: laplacian_3d(64 if small else 160), "3-D 7-point Laplacian"),
     "uniform": (lambda small: uniform_random((1 << 17) if small else (1 << 21), 16), "uniform random, 16/row"),
     "rmat": (lambda small: rmat(17 if small else 21), "R-MAT power law, edge factor 16"),
     "rmat_desc": (lambda small: rows_by_length(rmat(17 if small else 21)), "R-MAT, rows longest first"),
+    "rmat_deg": (lambda small: by_degree(rmat(17 if small else 21)), "R-MAT, vertices by falling degree"),
 }
 
 

@@ -1,4 +1,4 @@
-"""Products benchmark (first version): y = A x, y = A^T x and Y = A X (k = 64) through MLX, with
+"""Products benchmark: y = A x, y = A^T x, Y = A X and Z = A^T W (k = 64) through MLX, with
 torch and CuPy on the GPU or scipy on the CPU as peers measured in the same run.
 
     python bench/products.py [--device cpu|gpu] [--small] [--families lap2d,uniform]
@@ -36,6 +36,7 @@ try:
     A = torch.sparse_csr_tensor(torch.from_numpy(ip), torch.from_numpy(ind), torch.from_numpy(val), size=shape).cuda()
     At = A.t().to_sparse_csr()  # torch has no lazy transpose product for CSR: materialized here, not timed
     x = torch.randn(shape[1], device="cuda"); xt = torch.randn(shape[0], device="cuda"); X = torch.randn(shape[1], k, device="cuda")
+    Xt = torch.randn(shape[0], k, device="cuda")
     class E:
         def __init__(s): s.e = torch.cuda.Event(enable_timing=True)
         def record(s): s.e.record()
@@ -43,7 +44,7 @@ try:
         def elapsed_ms(s, o): return s.e.elapsed_time(o.e)
     a, b = E(), E()
     out["torch"] = {"spmv": med(lambda: torch.mv(A, x), a, b), "spmv_t(materialized)": med(lambda: torch.mv(At, xt), a, b),
-                    "spmm": med(lambda: torch.sparse.mm(A, X), a, b)}
+                    "spmm": med(lambda: torch.sparse.mm(A, X), a, b), "spmm_t(materialized)": med(lambda: torch.sparse.mm(At, Xt), a, b)}
 except Exception as e:
     out["torch"] = {"error": repr(e)[:200]}
 try:
@@ -51,13 +52,14 @@ try:
     A = cps.csr_matrix((cp.asarray(val), cp.asarray(ind), cp.asarray(ip)), shape=shape)
     x = cp.random.standard_normal(shape[1], dtype=cp.float32); xt = cp.random.standard_normal(shape[0], dtype=cp.float32)
     X = cp.random.standard_normal((shape[1], k), dtype=cp.float32)
+    Xt = cp.random.standard_normal((shape[0], k), dtype=cp.float32)
     class E:
         def __init__(s): s.e = cp.cuda.Event()
         def record(s): s.e.record()
         def synchronize(s): s.e.synchronize()
         def elapsed_ms(s, o): return cp.cuda.get_elapsed_time(s.e, o.e)
     a, b = E(), E()
-    out["cupy"] = {"spmv": med(lambda: A @ x, a, b), "spmv_t": med(lambda: A.T @ xt, a, b), "spmm": med(lambda: A @ X, a, b)}
+    out["cupy"] = {"spmv": med(lambda: A @ x, a, b), "spmv_t": med(lambda: A.T @ xt, a, b), "spmm": med(lambda: A @ X, a, b), "spmm_t": med(lambda: A.T @ Xt, a, b)}
 except Exception as e:
     out["cupy"] = {"error": repr(e)[:200]}
 print(json.dumps(out))
@@ -81,12 +83,13 @@ def main():
         m, n = a.shape
         A = ms.csr_array(a, canonical=True).eval()
         x, xt = mx.random.normal((n,)), mx.random.normal((m,))
-        X = mx.random.normal((n, args.k))
-        mx.eval(x, xt, X)
+        X, Xt = mx.random.normal((n, args.k)), mx.random.normal((m, args.k))
+        mx.eval(x, xt, X, Xt)
         ours = {
             "spmv": median_time(lambda: mx.eval([A @ x for _ in range(batch)]), reps, batch),
             "spmv_t": median_time(lambda: mx.eval([A.T @ xt for _ in range(batch)]), reps, batch),
             "spmm": median_time(lambda: mx.eval([A @ X for _ in range(batch)]), reps, batch),
+            "spmm_t": median_time(lambda: mx.eval([A.T @ Xt for _ in range(batch)]), reps, batch),
         }
         peers = {}
         if gpu:
@@ -97,14 +100,14 @@ def main():
             os.unlink(f.name)
             peers = json.loads(r.stdout.strip().splitlines()[-1]) if r.stdout.strip() else {"error": r.stderr[-300:]}
         else:
-            xn, xtn, Xn = np.array(x), np.array(xt), np.array(X)
+            xn, xtn, Xn, Xtn = np.array(x), np.array(xt), np.array(X), np.array(Xt)
             peers = {"scipy": {"spmv": 1e6 * median_time(lambda: a @ xn, reps), "spmv_t": 1e6 * median_time(lambda: a.T @ xtn, reps),
-                               "spmm": 1e6 * median_time(lambda: a @ Xn, reps)}}
+                               "spmm": 1e6 * median_time(lambda: a @ Xn, reps), "spmm_t": 1e6 * median_time(lambda: a.T @ Xtn, reps)}}
         for op, t in ours.items():
             for peer, res in peers.items():
                 if not isinstance(res, dict):
                     continue
-                pk = next((key for key in res if key.startswith(op) and (key == op or key.startswith(op + "("))), None)
+                pk = next((key for key in res if key == op or key.startswith(op + "(")), None)
                 pu = res.get(pk, float("nan")) if pk else float("nan")
                 label = pk or op
                 print(f"{fam:8} {label:18} {t * 1e6:10.1f} {peer:>8} {pu:10.1f} {pu / (t * 1e6):6.2f}")
@@ -122,13 +125,14 @@ def main():
                     ab = [json.loads(line) for line in subprocess.run([exe_ab, path, "--spmm", str(args.k)], capture_output=True, text=True).stdout.splitlines() if line.startswith('{"alg": "ours')]
                     print(f"{fam:8} spmm kernel with {args.ab}: {ab[0]['us']:.1f} us ({ab[0]['gflops']:.0f} GFLOP/s)" if ab else "  (A/B build failed)")
                 os.unlink(path)
-                peer = [r for r in res if not r["alg"].startswith("ours")]
-                mine = [r for r in res if r["alg"].startswith("ours")]
-                if peer and mine:
-                    best = min(peer, key=lambda r: r["us"])
-                    print(f"{fam:8} spmm kernel k={args.k}: ours {mine[0]['us']:.1f} us ({mine[0]['gflops']:.0f} GFLOP/s, "
-                          f"rel. diff {mine[0]['relerr_vs_cusparse']:.1e}) vs cuSPARSE {best['alg']} {best['us']:.1f} us "
-                          f"({best['gflops']:.0f} GFLOP/s): {best['us'] / mine[0]['us']:.2f}x")
+                for op, peer_prefix in (("spmm", "spmm_"), ("spmm_t", "t_")):
+                    peer = [r for r in res if r["alg"].startswith(peer_prefix)]
+                    mine = [r for r in res if r["alg"] == "ours_" + op]
+                    if peer and mine:
+                        best = min(peer, key=lambda r: r["us"])
+                        print(f"{fam:8} {op} kernel k={args.k}: ours {mine[0]['us']:.1f} us ({mine[0]['gflops']:.0f} GFLOP/s, "
+                              f"rel. diff {mine[0]['relerr_vs_cusparse']:.1e}) vs cuSPARSE {best['alg']} {best['us']:.1f} us "
+                              f"({best['gflops']:.0f} GFLOP/s): {best['us'] / mine[0]['us']:.2f}x")
         gflops = 2 * a.nnz * args.k / ours["spmm"] / 1e9
         print(f"{fam:8} spmm k={args.k}: {gflops:.0f} GFLOP/s; A^T x / A x time: {ours['spmv_t'] / ours['spmv']:.2f}")
 

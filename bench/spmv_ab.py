@@ -50,15 +50,16 @@ def main() -> None:
             res = [json.loads(l) for l in subprocess.run(cmd, capture_output=True, text=True).stdout.splitlines() if l.startswith("{")]
             us = {r["alg"]: r["us"] for r in res}
             if args.spmm:
-                ours = next((r for r in res if r["alg"] == "ours_spmm"), None)
-                peers = [r for r in res if r["alg"] != "ours_spmm"]
-                if ours is None or not peers:
-                    print(f"{fam:8} [{flag or 'as shipped'}] no result", flush=True)
-                    continue
-                best = min(peers, key=lambda r: r["us"])
-                print(f"{fam:8} [{flag or 'as shipped'}] SpMM k={args.spmm}: ours {ours['us']:.1f} us "
-                      f"({ours['gflops']} GFLOP/s, rel. err {ours['relerr_vs_cusparse']:.1e}); cuSPARSE {best['alg']} "
-                      f"{best['us']:.1f} us: {best['us'] / ours['us']:.2f}x", flush=True)
+                for op, name in (("", "A X"), ("_t", "A^T X")):
+                    ours = next((r for r in res if r["alg"] == "ours_spmm" + op), None)
+                    peers = [r for r in res if r["alg"].startswith("t_" if op else "spmm")]
+                    if ours is None or not peers:
+                        print(f"{fam:8} [{flag or 'as shipped'}] {name}: no result", flush=True)
+                        continue
+                    best = min(peers, key=lambda r: r["us"])
+                    print(f"{fam:8} [{flag or 'as shipped'}] {name} k={args.spmm}: ours {ours['us']:.1f} us "
+                          f"({ours['gflops']} GFLOP/s, rel. err {ours['relerr_vs_cusparse']:.1e}); cuSPARSE "
+                          f"{best['alg']} {best['us']:.1f} us: {best['us'] / ours['us']:.2f}x", flush=True)
                 continue
             bad = [r["alg"] for r in res if r["alg"].startswith("ours") and not r.get("relerr", 0) < 1e-5]
             best = min((r for r in res if not r["alg"].startswith("ours")), key=lambda r: r["us"], default=None)

@@ -86,7 +86,7 @@ def expand_rows(op: str, indptr: mx.array, nnz: int, dtype: mx.Dtype, s: mx.Stre
 
 
 def _spmm_rows_per_warp(k: int, vt: mx.Dtype) -> int:
-    """Rows of A a warp of the GPU SpMM owns at once (spmm.cu): a row takes the fewest power-of-two
+    """Rows of A a warp of the GPU SpMM (A X and A^T X) owns at once (spmm.cu): a row takes the fewest power-of-two
     lanes (at most 32) whose 16-byte loads cover k columns. The launch is sized to this: a warp per
     row would leave most blocks empty for narrow X (measured: 2-D Laplacian, k = 64, 1640 vs
     1315 us). X that is not 16-byte aligned takes more lanes per row; the grid-stride loop covers it."""
@@ -140,7 +140,7 @@ def raw_product(op, data, indices, indptr, shape, x, trans: bool, conj: bool, s:
     # transpose: the GPU scatters with atomics into a zero-filled accumulator (float32 for 16-bit types)
     acc_t = mx.float32 if vt in (mx.float16, mx.bfloat16) else vt
     out_t = acc_t if gpu else vt
-    launch = K.Gpu(threads=K.grid_threads(m * 32 if k >= 8 else m), scalars=scalars, init_value=0.0, module="_t") if gpu else None
+    launch = K.Gpu(threads=K.grid_threads(-(-m // _spmm_rows_per_warp(k, vt)) * 32), scalars=scalars, init_value=0.0, module="_t") if gpu else None
     (y,) = K.launch(op, "spmm", "csr_t", vt, it, s, inputs, [out_shape], [out_t], [m, n, k, int(conj), int(bm)], launch, **rules)
     return y.astype(vt, stream=s) if out_t != vt else y
 

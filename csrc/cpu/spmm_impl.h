@@ -78,12 +78,14 @@ int NAME(csr)(const msp_call *c) {
   return bad ? MSP_EINDEX : MSP_OK;
 }
 
-/* acc(col, q) += op(A)[r, col] X(r, q) for rows [r0, r1): the scatter of Y = A^T X.
- * X(r, q) is x[r * xr + q * xq], acc(c, q) is acc[c * ar + q * aq]; inlined with literal strides. */
+/* acc(col, q) += op(A)[r, col] X(r, q) for rows [r0, r1) and columns [q0, q1): the scatter of
+ * Y = A^T X. X(r, q) is x[r * xr + q * xq], acc(c, q) is acc[c * ar + q * aq]; inlined with
+ * literal strides. */
 static MSP_ALWAYS_INLINE int NAME(scatter)(const IT *restrict indptr, const IT *restrict indices,
                                            const VT *restrict data, const VT *restrict x, AT *restrict acc,
-                                           int64_t r0, int64_t r1, int64_t n, int64_t k, int64_t nnz,
-                                           int conj, int64_t xr, int64_t xq, int64_t ar, int64_t aq) {
+                                           int64_t r0, int64_t r1, int64_t n, int64_t q0, int64_t q1,
+                                           int64_t nnz, int conj, int64_t xr, int64_t xq, int64_t ar,
+                                           int64_t aq) {
   int bad = 0;
   for (int64_t r = r0; r < r1; ++r) {
     int64_t s = (int64_t)indptr[r], e = (int64_t)indptr[r + 1];
@@ -92,7 +94,7 @@ static MSP_ALWAYS_INLINE int NAME(scatter)(const IT *restrict indptr, const IT *
       continue;
     }
     const VT *xrow = x + r * xr;
-    const AT x0 = LOAD(&xrow[0]);
+    const AT x0 = LOAD(&xrow[q0 * xq]);
     for (int64_t j = s; j < e; ++j) {
       int64_t col = (int64_t)indices[j];
       if ((uint64_t)col >= (uint64_t)n) {
@@ -100,20 +102,45 @@ static MSP_ALWAYS_INLINE int NAME(scatter)(const IT *restrict indptr, const IT *
         continue;
       }
       AT v = conj ? CONJ(LOAD(&data[j])) : LOAD(&data[j]);
-      if (k == 1) { /* vector: one scattered update (loop-invariant branch) */
-        acc[col * ar] += v * x0;
+      if (q1 - q0 == 1) { /* one column: one scattered update (loop-invariant branch) */
+        acc[col * ar + q0 * aq] += v * x0;
         continue;
       }
       AT *arow = acc + col * ar;
-      for (int64_t q = 0; q < k; ++q) arow[q * aq] += v * LOAD(&xrow[q * xq]);
+      for (int64_t q = q0; q < q1; ++q) arow[q * aq] += v * LOAD(&xrow[q * xq]);
     }
   }
   return bad;
 }
 
+/* Columns [q0, q1) of acc (n rows, k columns, layout as Y) zeroed, or stored to Y. */
+static void NAME(acc_zero)(AT *acc, int64_t n, int64_t k, int64_t q0, int64_t q1, int bm) {
+  if (bm) {
+    for (int64_t q = q0; q < q1; ++q)
+      for (int64_t i = 0; i < n; ++i) acc[q * n + i] = AZERO;
+  } else {
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t q = q0; q < q1; ++q) acc[i * k + q] = AZERO;
+  }
+}
+#if !ACC_IS_VT
+static void NAME(acc_store)(const AT *acc, VT *y, int64_t n, int64_t k, int64_t q0, int64_t q1, int bm) {
+  if (bm) {
+    for (int64_t q = q0; q < q1; ++q)
+      for (int64_t i = 0; i < n; ++i) STORE(&y[q * n + i], acc[q * n + i]);
+  } else {
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t q = q0; q < q1; ++q) STORE(&y[i * k + q], acc[i * k + q]);
+  }
+}
+#endif
+
 /* Y = A^T X (conj: A^H X). in: indptr[m+1], indices[nnz], data[nnz], X[m*k]; out: Y[n*k];
- * iarg: m, n, k, conj, layout (as for csr: 1 = X stored (k, m), Y stored (k, n)). One thread
- * scatters straight into Y (when Y holds the accumulator type); several scatter into per-thread
+ * iarg: m, n, k, conj, layout (as for csr: 1 = X stored (k, m), Y stored (k, n)).
+ * Wide X (two or more blocks of 16 columns, or of one vector in the batch-major layout): threads
+ * split Y's columns, each scattering its columns of every row straight into Y (16-bit types: into
+ * one float accumulator), with no private copies and no reduction pass. Otherwise one thread
+ * scatters straight into Y (when Y holds the accumulator type), or several scatter into private
  * row-major accumulators, summed in thread order. */
 int NAME(csr_t)(const msp_call *c) {
   MSP_SPMM_ARGS(m, n);
@@ -121,14 +148,34 @@ int NAME(csr_t)(const msp_call *c) {
   const int bm = c->iarg[4] != 0;
   const int64_t xr = bm ? 1 : k, xq = bm ? m : 1;
   int nt = msp_threads_for(c, (nnz + m) * (k < 16 ? k : 16));
+  const int64_t cb = bm ? 1 : 16, nblk = (k + cb - 1) / cb; /* 16 float32 columns: a 64-byte line */
+  if (nt > 1 && nblk >= 2) {
+    if (nt > nblk) nt = (int)nblk;
+    AT *acc = ACC_IS_VT ? (AT *)(void *)y : (AT *)malloc((size_t)(n * k) * sizeof(AT));
+    if (acc == NULL) return MSP_ENOMEM;
+    int bad = 0;
+#pragma omp parallel num_threads(nt) reduction(| : bad)
+    {
+      const int t = MSP_THREAD_ID();
+      const int64_t q0 = nblk * t / nt * cb, q1e = nblk * (t + 1) / nt * cb, q1 = q1e < k ? q1e : k;
+      NAME(acc_zero)(acc, n, k, q0, q1, bm);
+      bad |= bm ? NAME(scatter)(indptr, indices, data, x, acc, 0, m, n, q0, q1, nnz, conj, 1, m, 1, n)
+                : NAME(scatter)(indptr, indices, data, x, acc, 0, m, n, q0, q1, nnz, conj, k, 1, k, 1);
+#if !ACC_IS_VT
+      NAME(acc_store)(acc, y, n, k, q0, q1, bm);
+#endif
+    }
+    if (!ACC_IS_VT) free(acc);
+    return bad ? MSP_EINDEX : MSP_OK;
+  }
   /* private accumulators cost nt * n * k; stay single-threaded beyond 256 MiB of them */
   if (nt > 1 && (double)nt * (double)(n * k) * sizeof(AT) > 268435456.0) nt = 1;
   if (nt == 1 && ACC_IS_VT) {
     AT *acc = (AT *)(void *)y;
     for (int64_t i = 0; i < n * k; ++i) acc[i] = AZERO;
-    int bad = k == 1 ? NAME(scatter)(indptr, indices, data, x, acc, 0, m, n, 1, nnz, conj, 1, 1, 1, 1)
-              : bm   ? NAME(scatter)(indptr, indices, data, x, acc, 0, m, n, k, nnz, conj, 1, m, 1, n)
-                     : NAME(scatter)(indptr, indices, data, x, acc, 0, m, n, k, nnz, conj, k, 1, k, 1);
+    int bad = k == 1 ? NAME(scatter)(indptr, indices, data, x, acc, 0, m, n, 0, 1, nnz, conj, 1, 1, 1, 1)
+              : bm   ? NAME(scatter)(indptr, indices, data, x, acc, 0, m, n, 0, k, nnz, conj, 1, m, 1, n)
+                     : NAME(scatter)(indptr, indices, data, x, acc, 0, m, n, 0, k, nnz, conj, k, 1, k, 1);
     return bad ? MSP_EINDEX : MSP_OK;
   }
   AT *acc = (AT *)malloc((size_t)nt * (size_t)(n * k) * sizeof(AT));
@@ -139,7 +186,7 @@ int NAME(csr_t)(const msp_call *c) {
     int t = MSP_THREAD_ID();
     AT *a = acc + (size_t)t * (size_t)(n * k);
     for (int64_t i = 0; i < n * k; ++i) a[i] = AZERO;
-    bad |= NAME(scatter)(indptr, indices, data, x, a, m * t / nt, m * (t + 1) / nt, n, k, nnz, conj, xr, xq, k, 1);
+    bad |= NAME(scatter)(indptr, indices, data, x, a, m * t / nt, m * (t + 1) / nt, n, 0, k, nnz, conj, xr, xq, k, 1);
 #pragma omp barrier
 #pragma omp for schedule(static)
     for (int64_t col = 0; col < n; ++col)

@@ -161,49 +161,97 @@ __device__ void spmm_csr(const IT* __restrict__ indptr, const IT* __restrict__ i
     spmm_rows<IT, 1>(indptr, indices, data, X, Y, m, n, k, nnz, L, conj);
 }
 
+// Accumulator p[0..W) += v[0..W), atomically per element; 16 bytes per atomic on sm_90 (red.v4.f32)
+// when the W values fill whole 16-byte words (the caller guarantees p is 16-byte aligned then).
+template <int W> __device__ __forceinline__ void atomic_add_w(AT* p, const AT* v) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  constexpr int FL = W * (int)(sizeof(AT) / sizeof(float));  // floats in the W accumulators
+  if constexpr (FL % 4 == 0) {
+    const float* f = reinterpret_cast<const float*>(v);
+#pragma unroll
+    for (int q = 0; q < FL / 4; ++q)
+      atomicAdd(reinterpret_cast<float4*>(p) + q, make_float4(f[4 * q], f[4 * q + 1], f[4 * q + 2], f[4 * q + 3]));
+  } else
+#endif
+  {
+#pragma unroll
+    for (int w = 0; w < W; ++w) atomic_add(p + w, v[w]);
+  }
+}
+
+#ifndef MSP_SPMM_TU
+#define MSP_SPMM_TU 4  // nonzeros whose (column, value) loads are in flight together
+#endif
+
 // Yacc[n x k] += A^T X[m x k] (conj: A^H X); Yacc zero-initialized, accumulator type (f32 or
-// complex64). A warp per row of A; lanes over (nonzero, column) pairs.
+// complex64). Rows are owned by L lanes as in A X; lane sl loads its W columns of X's row once and
+// scatters a * X[r, cols] to row indices[j] of Yacc for each nonzero j of the row, one 16-byte
+// atomic per 4 accumulator floats on sm_90 (scalar atomics on older GPUs and for narrow X).
+template <class IT, int W>
+__device__ __forceinline__ void spmm_t_rows(const IT* __restrict__ indptr, const IT* __restrict__ indices,
+                                            const VT* __restrict__ data, const VT* __restrict__ X,
+                                            AT* __restrict__ Y, long long m, long long n, long long k,
+                                            long long nnz, int L, bool conj) {
+  typedef typename UnsignedOf<IT>::type U;
+  const int P = 32 / L, sub = (threadIdx.x % 32) / L, sl = threadIdx.x % L;
+  const long long slots = (long long)gridDim.x * blockDim.x / 32 * P;
+  for (long long r = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32 * P + sub; r < m; r += slots) {
+    const IT s = indptr[r], e = indptr[r + 1];
+    if (s < 0 || e < s || (long long)e > nnz) continue;
+    for (long long k0 = 0; k0 < k; k0 += (long long)L * W) {
+      const long long col = k0 + (long long)sl * W;
+      if (col >= k) break;
+      AT xv[W];
+      if (col + W <= k) {
+        ldw<W>(X + r * k + col, xv);
+      } else {
+#pragma unroll
+        for (int w = 0; w < W; ++w) {
+          if (col + w < k) xv[w] = ld(X + r * k + col + w);
+          else zero(xv[w]);
+        }
+      }
+      for (IT j = s; j < e; j += MSP_SPMM_TU) {
+        IT c[MSP_SPMM_TU];
+        AT a[MSP_SPMM_TU];
+#pragma unroll
+        for (int u = 0; u < MSP_SPMM_TU; ++u) {
+          c[u] = -1;
+          if (j + u < e) c[u] = __ldg(indices + j + u), a[u] = conj_if(ld(data + j + u), conj);
+        }
+#pragma unroll
+        for (int u = 0; u < MSP_SPMM_TU; ++u) {
+          if ((U)c[u] >= (U)n) continue;  // padding, or a bad column (skipped, as on the CPU)
+          AT p[W];
+#pragma unroll
+          for (int w = 0; w < W; ++w) zero(p[w]), fma_acc(p[w], a[u], xv[w]);
+          AT* dst = Y + (long long)c[u] * k + col;
+          if (col + W <= k) {
+            atomic_add_w<W>(dst, p);
+          } else {
+            for (int w = 0; w < W && col + w < k; ++w) atomic_add(dst + w, p[w]);
+          }
+        }
+      }
+    }
+  }
+}
+
+// 16-byte loads of X and 16-byte atomics when k is a multiple of 16 / sizeof(VT) and X and Yacc are
+// 16-byte aligned, else one column per lane.
 template <class IT>
 __device__ void spmm_csr_t(const IT* __restrict__ indptr, const IT* __restrict__ indices,
                            const VT* __restrict__ data, const VT* __restrict__ X, AT* __restrict__ Y,
                            long long m, long long n, long long k, long long nnz, bool conj) {
-  typedef typename UnsignedOf<IT>::type U;
-  if (k < 8) {  // few columns: a thread per row (full warps), scattering k values per nonzero
-    const long long stride = (long long)gridDim.x * blockDim.x;
-    for (long long r = (long long)blockIdx.x * blockDim.x + threadIdx.x; r < m; r += stride) {
-      const IT s = indptr[r], e = indptr[r + 1];
-      if (s < 0 || e < s || (long long)e > nnz) continue;
-      for (IT j = s; j < e; ++j) {
-        const IT c = __ldg(indices + j);
-        if ((U)c >= (U)n) continue;
-        const AT a = conj_if(ld(data + j), conj);
-        for (long long q = 0; q < k; ++q) {
-          AT p;
-          zero(p);
-          fma_acc(p, a, ld(X + r * k + q));
-          atomic_add(Y + (long long)c * k + q, p);
-        }
-      }
-    }
-    return;
-  }
-  const int lane = threadIdx.x % 32;
-  const long long warps = (long long)gridDim.x * blockDim.x / 32;
-  for (long long r = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32; r < m; r += warps) {
-    const IT s = indptr[r], e = indptr[r + 1];
-    if (s < 0 || e < s || (long long)e > nnz) continue;
-    const long long work = (long long)(e - s) * k;
-    for (long long w = lane; w < work; w += 32) {
-      const IT j = s + (IT)(w / k);
-      const long long q = w % k;
-      const IT c = __ldg(indices + j);
-      if ((U)c >= (U)n) continue;
-      AT p;
-      zero(p);
-      fma_acc(p, conj_if(ld(data + j), conj), ld(X + r * k + q));
-      atomic_add(Y + (long long)c * k + q, p);
-    }
-  }
+  const bool vec = k % VW == 0 && (reinterpret_cast<uintptr_t>(X) % 16) == 0 &&
+                   (reinterpret_cast<uintptr_t>(Y) % 16) == 0;
+  const long long per = vec ? k / VW : k;
+  int L = 1;
+  while (L < 32 && L < per) L *= 2;
+  if (vec)
+    spmm_t_rows<IT, VW>(indptr, indices, data, X, Y, m, n, k, nnz, L, conj);
+  else
+    spmm_t_rows<IT, 1>(indptr, indices, data, X, Y, m, n, k, nnz, L, conj);
 }
 
 // Two modules (MLX hashes a module's bytes at every launch): MSP_SPMM_PART 0 = A X, 1 = A^T X;
