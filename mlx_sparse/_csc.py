@@ -47,7 +47,11 @@ class csc_array(CompressedArray):
     @property
     def T(self) -> csr_array:
         """The transpose: a CSR view of the same buffers."""
-        return csr_array._from_parts(self.data, self.indices, self.indptr, self._csr_shape, self._sorted, self._canonical)
+        t = self.__dict__.get("_t")  # kept, so products through A.T reuse their recipes
+        if t is None or t.data is not self.data or t.indices is not self.indices or t.indptr is not self.indptr:
+            t = self._t = csr_array._from_parts(self.data, self.indices, self.indptr, self._csr_shape, self._sorted,
+                                                self._canonical)
+        return t
 
     def transpose(self) -> csr_array:
         return self.T

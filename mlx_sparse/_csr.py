@@ -21,7 +21,7 @@ from ._base import (
     promote_operand,
 )
 from ._device import StreamLike, is_gpu, resolve_stream
-from ._products import expand_rows, plan_spmv, product
+from ._products import cached_product, expand_rows, plan_spmv, product
 
 
 class csr_array(CompressedArray):
@@ -192,7 +192,11 @@ class csr_array(CompressedArray):
         """The transpose as a CSC view of the same buffers (nothing is copied or computed)."""
         from ._csc import csc_array
 
-        return csc_array._from_parts(self.data, self.indices, self.indptr, (self.shape[1], self.shape[0]), self._sorted, self._canonical)
+        t = self.__dict__.get("_t")  # kept, so products through A.T reuse their recipes
+        if t is None or t.data is not self.data or t.indices is not self.indices or t.indptr is not self.indptr:
+            t = self._t = csc_array._from_parts(self.data, self.indices, self.indptr, (self.shape[1], self.shape[0]),
+                                                self._sorted, self._canonical)
+        return t
 
     def transpose(self) -> "csc_array":
         return self.T
@@ -211,8 +215,11 @@ def product_rows(op: str, A, x, stream, trans: bool) -> mx.array:
     if not isinstance(A, SparseArray):
         raise TypeError(f"{op}: A must be a sparse array, got {type(A).__name__}")
     A = A._compressed(stream)
-    rt, x = promote_operand(op, A.dtype, x)
     s = resolve_stream(stream)
+    y = cached_product(op, A, x, s, trans, "rows")
+    if y is not None:
+        return y
+    rt, x = promote_operand(op, A.dtype, x)
     m, n = A._csr_shape
     rows_in, rows_out = (m, n) if trans else (n, m)
     if x.ndim == 0 or x.shape[-1] != rows_in:
@@ -236,13 +243,16 @@ def product_matrix(op: str, A, X, stream, trans: bool) -> mx.array:
     """op(A) @ X with matmul semantics: X (rows_in,) or (..., rows_in, k); lazy, differentiable."""
     if not isinstance(A, SparseArray):
         raise TypeError(f"{op}: A must be a sparse array, got {type(A).__name__}")
+    A = A._compressed(stream)
+    s = resolve_stream(stream)
+    Y = cached_product(op, A, X, s, trans, "matrix")
+    if Y is not None:
+        return Y
     if isinstance(X, mx.array) and X.ndim <= 1:  # a vector: promoted once, by product_rows
         return product_rows(op, A, X, stream, trans)
-    A = A._compressed(stream)
     rt, X = promote_operand(op, A.dtype, X)
     if X.ndim <= 1:
         return product_rows(op, A, X, stream, trans)
-    s = resolve_stream(stream)
     m, n = A._csr_shape
     rows_in, rows_out = (m, n) if trans else (n, m)
     if X.shape[-2] != rows_in:

@@ -162,44 +162,62 @@ def launch(
 ) -> list[mx.array]:
     """Add the node for ``family_kernel_<vt>_<it>`` on ``stream``; ``op`` names the user's call in
     errors; ``vjp``/``jvp``/``vmap``: the node's transform rules (see :class:`Rules`)."""
+    return prepare(op, family, kernel, dtype, index_dtype, stream, shapes, dtypes, iargs, gpu, vjp, jvp, vmap)(inputs)
+
+
+def prepare(
+    op: str,
+    family: str,
+    kernel: str,
+    dtype: mx.Dtype,
+    index_dtype: mx.Dtype,
+    stream: mx.Stream,
+    shapes: Sequence[Sequence[int]],
+    dtypes: Sequence[mx.Dtype],
+    iargs: Sequence[int] = (),
+    gpu: Optional[Gpu] = None,
+    vjp=None,
+    jvp=None,
+    vmap=None,
+) -> Callable[[Sequence[mx.array]], list[mx.array]]:
+    """:func:`launch` in two steps: the checks, names and launch parameters once; the returned
+    function adds one node per call for given inputs (same shapes and dtypes)."""
     vt, it = type_names(op, dtype, index_dtype)
-
-    def relaunch(ins):
-        return launch(op, family, kernel, dtype, index_dtype, stream, ins, shapes, dtypes, iargs, gpu, vjp, jvp, vmap)
-
-    rules = Rules(op, relaunch, dtypes, vjp, jvp, vmap)
     name = f"{family}_{kernel}_{vt}_{it}"
+    shapes, dtypes = [tuple(int(d) for d in sh) for sh in shapes], list(dtypes)
     if not is_gpu(stream):
-        outs = _ext.cpu_call(
-            name, list(inputs), [list(s) for s in shapes], list(dtypes), [int(a) for a in iargs], [], stream
-        )
-        return _detach_structure(_ext.with_rules(outs, rules, name), dtypes, stream)
-    if gpu is None:
-        raise RuntimeError(f"{op}: no GPU kernel for this operation (dtype {dtype}, index {index_dtype}); run it on the CPU")
-    if vt not in GPU_VALUE_TYPES:
-        raise RuntimeError(
-            f"{op}: dtype {dtype} is not supported on the GPU (device {stream.device}); "
-            "use float32, float16, bfloat16 or complex64, or run on the CPU"
-        )
-    if not os.path.isdir(_KERNEL_DIR):
-        raise RuntimeError(
-            f"{op}: this build of mlx_sparse has no CUDA kernels (it was built without nvcc); "
-            "reinstall with the CUDA toolkit on PATH, or run on the CPU (ms.use_cpu())"
-        )
-    outs = mx.fast.precompiled_cuda_kernel(
-        name=f"mspcu_{name}{gpu.suffix}",
-        compiled_source=_blob(family, vt, it, gpu.suffix if gpu.module is None else gpu.module),
-        inputs=list(inputs),
-        output_shapes=[tuple(s) for s in shapes],
-        output_dtypes=list(dtypes),
-        scalars=[s if isinstance(s, bool) else int(s) for s in gpu.scalars],
-        grid=(int(gpu.threads), 1, 1),
-        threadgroup=(GPU_BLOCK, 1, 1),
-        init_value=gpu.init_value,
-        ensure_row_contiguous=True,
-        stream=stream,
-    )
-    return _detach_structure(_ext.with_rules(outs, rules, name), dtypes, stream)
+        cpu_shapes, cpu_iargs = [list(sh) for sh in shapes], [int(a) for a in iargs]
+
+        def run(inputs):
+            outs = _ext.cpu_call(name, list(inputs), cpu_shapes, dtypes, cpu_iargs, [], stream)
+            return _detach_structure(_ext.with_rules(outs, rules, name), dtypes, stream)
+    else:
+        if gpu is None:
+            raise RuntimeError(f"{op}: no GPU kernel for this operation (dtype {dtype}, index {index_dtype}); run it on the CPU")
+        if vt not in GPU_VALUE_TYPES:
+            raise RuntimeError(
+                f"{op}: dtype {dtype} is not supported on the GPU (device {stream.device}); "
+                "use float32, float16, bfloat16 or complex64, or run on the CPU"
+            )
+        if not os.path.isdir(_KERNEL_DIR):
+            raise RuntimeError(
+                f"{op}: this build of mlx_sparse has no CUDA kernels (it was built without nvcc); "
+                "reinstall with the CUDA toolkit on PATH, or run on the CPU (ms.use_cpu())"
+            )
+        kname, blob = f"mspcu_{name}{gpu.suffix}", _blob(family, vt, it, gpu.suffix if gpu.module is None else gpu.module)
+        scalars = [s if isinstance(s, bool) else int(s) for s in gpu.scalars]
+        grid, init = (int(gpu.threads), 1, 1), gpu.init_value
+
+        def run(inputs):
+            outs = mx.fast.precompiled_cuda_kernel(
+                name=kname, compiled_source=blob, inputs=list(inputs), output_shapes=shapes, output_dtypes=dtypes,
+                scalars=scalars, grid=grid, threadgroup=(GPU_BLOCK, 1, 1), init_value=init,
+                ensure_row_contiguous=True, stream=stream,
+            )
+            return _detach_structure(_ext.with_rules(outs, rules, name), dtypes, stream)
+
+    rules = Rules(op, run, dtypes, vjp, jvp, vmap)  # vmap's fallback relaunches the same node
+    return run
 
 
 def _detach_structure(outs: list[mx.array], dtypes, stream: mx.Stream) -> list[mx.array]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import weakref
+from typing import Callable
 
 import mlx.core as mx
 import numpy as np
@@ -55,6 +56,11 @@ def plan_spmv(indptr: mx.array, ip: np.ndarray, nnz: int, force: bool = False) -
         coords = mx.array(merge_coords(ip, nnz).astype(np.int64 if indptr.dtype == mx.int64 else np.int32))
     key = id(indptr)
     _PLANS[key] = (weakref.ref(indptr, lambda _, key=key: _PLANS.pop(key, None)), coords)
+    global _plan_generation
+    _plan_generation += 1  # product recipes made before this plan (cached_product) are stale
+
+
+_plan_generation = 0
 
 
 def _merge_plan(indptr: mx.array, nnz: int):
@@ -103,19 +109,25 @@ def raw_product(op, data, indices, indptr, shape, x, trans: bool, conj: bool, s:
     op(A) = A, A^T (trans), conj(A) (conj) or A^H (both). ``bm`` (batch-major, CPU only): x is
     (k, rows), k vectors, and the result (k, out_rows), with no transposes. The node carries its
     vjp/jvp/vmap rules with respect to ``data`` and ``x``; the structure is not differentiable."""
+    return prepare_product(op, data, indices, indptr, shape, tuple(x.shape), trans, conj, s, bm)(x)
+
+
+def prepare_product(op, data, indices, indptr, shape, x_shape, trans: bool, conj: bool, s: mx.Stream,
+                    bm: bool = False) -> Callable[[mx.array], mx.array]:
+    """:func:`raw_product` in two steps: the schedule, launch parameters and rules once, for operands
+    of shape ``x_shape``; the returned function adds the product's node(s) for one operand."""
     m, n = shape
     nnz = int(data.size)
-    vec = x.ndim == 1
-    k = 1 if vec else int(x.shape[0 if bm else 1])
+    vec = len(x_shape) == 1
+    k = 1 if vec else int(x_shape[0 if bm else 1])
     out_rows = n if trans else m
     out_shape = (out_rows,) if vec else (k, out_rows) if bm else (out_rows, k)
     if out_rows == 0 or k == 0 or nnz == 0:
-        return mx.zeros(out_shape, dtype=data.dtype, stream=s)
+        return lambda x: mx.zeros(out_shape, dtype=data.dtype, stream=s)
     vt, it = data.dtype, indices.dtype
     if k == 1 and not vec:  # a single column is a vector product
-        y = raw_product(op, data, indices, indptr, shape, x.reshape(-1, stream=s), trans, conj, s)
-        return y.reshape(out_shape, stream=s)
-    inputs = [indptr, indices, data, x]
+        one = prepare_product(op, data, indices, indptr, shape, (x_shape[1 if bm else 0],), trans, conj, s)
+        return lambda x: one(x.reshape(-1, stream=s)).reshape(out_shape, stream=s)
     rules = _product_rules(op, shape, trans, conj, s, bm)
     gpu = is_gpu(s)  # launch parameters are built for the GPU only
     if bm and gpu:
@@ -123,29 +135,31 @@ def raw_product(op, data, indices, indptr, shape, x, trans: bool, conj: bool, s:
     if vec and not trans and not conj:
         coords = _merge_plan(indptr, nnz) if gpu and indptr.ndim == 1 else None
         if coords is not None:
-            return _merge_product(op, data, indices, indptr, coords, (m, n), x, s, rules)
+            return _merge_product(op, data, indices, indptr, coords, (m, n), s, rules)
         g = _spmv_lanes(nnz / max(m, 1)) if gpu else 0
         launch = K.Gpu(
             threads=K.grid_threads(-(-m // (K.GPU_BLOCK // g)) * K.GPU_BLOCK),
             scalars=K.split64(m) + K.split64(n) + K.split64(nnz),
             suffix=f"_g{g}",
         ) if gpu else None
-        (y,) = K.launch(op, "spmv", "csr", vt, it, s, inputs, [(m,)], [vt], [m, n], launch, **rules)
-        return y
+        run = K.prepare(op, "spmv", "csr", vt, it, s, [(m,)], [vt], [m, n], launch, **rules)
+        return lambda x: run([indptr, indices, data, x])[0]
     scalars = K.split64(m) + K.split64(n) + K.split64(k) + K.split64(nnz) + [bool(conj)] if gpu else None
     if not trans:
         launch = K.Gpu(threads=K.grid_threads(-(-m // _spmm_rows_per_warp(k, vt)) * 32), scalars=scalars, module="_n") if gpu else None
-        (y,) = K.launch(op, "spmm", "csr", vt, it, s, inputs, [out_shape], [vt], [m, n, k, int(conj), int(bm)], launch, **rules)
-        return y
+        run = K.prepare(op, "spmm", "csr", vt, it, s, [out_shape], [vt], [m, n, k, int(conj), int(bm)], launch, **rules)
+        return lambda x: run([indptr, indices, data, x])[0]
     # transpose: the GPU scatters with atomics into a zero-filled accumulator (float32 for 16-bit types)
     acc_t = mx.float32 if vt in (mx.float16, mx.bfloat16) else vt
     out_t = acc_t if gpu else vt
     launch = K.Gpu(threads=K.grid_threads(-(-m // _spmm_rows_per_warp(k, vt)) * 32), scalars=scalars, init_value=0.0, module="_t") if gpu else None
-    (y,) = K.launch(op, "spmm", "csr_t", vt, it, s, inputs, [out_shape], [out_t], [m, n, k, int(conj), int(bm)], launch, **rules)
-    return y.astype(vt, stream=s) if out_t != vt else y
+    run = K.prepare(op, "spmm", "csr_t", vt, it, s, [out_shape], [out_t], [m, n, k, int(conj), int(bm)], launch, **rules)
+    if out_t != vt:
+        return lambda x: run([indptr, indices, data, x])[0].astype(vt, stream=s)
+    return lambda x: run([indptr, indices, data, x])[0]
 
 
-def _merge_product(op, data, indices, indptr, coords, shape, x, s, rules) -> mx.array:
+def _merge_product(op, data, indices, indptr, coords, shape, s, rules) -> Callable[[mx.array], mx.array]:
     """y = A x on the GPU by the merge path: node 1 sums within equal shares of rows + nonzeros (and
     the carries of rows cut by a share's end), node 2 adds the carries. Node 2 carries the rules."""
     m, n = shape
@@ -159,13 +173,16 @@ def _merge_product(op, data, indices, indptr, coords, shape, x, s, rules) -> mx.
         "vjp": lambda primals, cts, outs: [None, None, mx.zeros_like(primals[2]), mx.zeros_like(primals[3]), None],
         "jvp": lambda primals, tangents: [mx.zeros((m,), dtype=at), mx.zeros((nb,), dtype=at)],
     }
-    part, carry = K.launch(op, "spmv", "csr", data.dtype, indices.dtype, s, [indptr, indices, data, x, coords],
-                           [(m,), (nb,)], [at, at], [], K.Gpu(threads=min(nb, 1 << 20) * K.GPU_BLOCK, scalars=big,
-                                                              suffix="_mp"), **zeros)
+    node1 = K.prepare(op, "spmv", "csr", data.dtype, indices.dtype, s, [(m,), (nb,)], [at, at], [],
+                      K.Gpu(threads=min(nb, 1 << 20) * K.GPU_BLOCK, scalars=big, suffix="_mp"), **zeros)
     fix = K.Gpu(threads=K.grid_threads(m), scalars=K.split64(m) + K.split64(nnz), suffix="_mpfix")
-    (y,) = K.launch(op, "spmv", "csr", data.dtype, indices.dtype, s, [indptr, indices, data, x, part, carry],
-                    [(m,)], [data.dtype], [], fix, **_first_four(rules))
-    return y
+    node2 = K.prepare(op, "spmv", "csr", data.dtype, indices.dtype, s, [(m,)], [data.dtype], [], fix, **_first_four(rules))
+
+    def run(x):
+        part, carry = node1([indptr, indices, data, x, coords])
+        return node2([indptr, indices, data, x, part, carry])[0]
+
+    return run
 
 
 def _first_four(rules: dict) -> dict:
@@ -235,9 +252,39 @@ def _product_rules(op, shape, trans: bool, conj: bool, s: mx.Stream, bm: bool = 
 
 def product(op, data, indices, indptr, shape, x, trans: bool, s: mx.Stream, bm: bool = False) -> mx.array:
     """op(A) @ x (op = A or A^T; ``bm``: x holds vectors as rows, CPU); lazy, differentiable."""
-    if is_gpu(s) and data.dtype not in K.GPU_DTYPES:
+    _check_gpu_dtype(op, data.dtype, s)
+    return raw_product(op, data, indices, indptr, shape, x, trans, False, s, bm)
+
+
+def _check_gpu_dtype(op, dtype, s) -> None:
+    if is_gpu(s) and dtype not in K.GPU_DTYPES:
         raise RuntimeError(
-            f"{op}: dtype {data.dtype} is not supported on the GPU (device {s.device}); "
+            f"{op}: dtype {dtype} is not supported on the GPU (device {s.device}); "
             "use float32, float16, bfloat16 or complex64, or run on the CPU"
         )
-    return raw_product(op, data, indices, indptr, shape, x, trans, False, s, bm)
+
+
+def cached_product(op: str, A, x, s: mx.Stream, trans: bool, kind: str):
+    """op(A) @ x through a recipe kept on the compressed array ``A``, or None when x does not qualify
+    (not an MLX array of A's dtype, or a shape the caller must check and reshape: the caller then takes
+    its general path, which raises the errors). ``kind``: "rows" (x 1-D) or "matrix" (x 1-D or 2-D).
+    Repeated products with the same operand shape (solver and training loops) skip the checks and the
+    launch setup: a recipe depends only on A's buffers, x's shape and dtype, the stream and the SpMV
+    schedule, all in its key."""
+    if type(x) is not mx.array or x.dtype != A.data.dtype or not 1 <= x.ndim <= (1 if kind == "rows" else 2):
+        return None
+    key = (op, trans, x.shape, str(s), _plan_generation, os.environ.get("MLX_SPARSE_SPMV", ""))
+    held = A.__dict__.get("_recipes")
+    if held is None or held[0] is not A.data or held[1] is not A.indices or held[2] is not A.indptr:
+        held = (A.data, A.indices, A.indptr, {})  # buffers replaced (or first use): start over
+        A._recipes = held
+    recipe = held[3].get(key)
+    if recipe is None:
+        m, n = A._csr_shape
+        if x.shape[0] != (m if trans else n):
+            return None
+        _check_gpu_dtype(op, A.data.dtype, s)
+        if len(held[3]) >= 16:
+            held[3].clear()
+        recipe = held[3][key] = prepare_product(op, A.data, A.indices, A.indptr, (m, n), x.shape, trans, False, s)
+    return recipe(x)

@@ -411,3 +411,31 @@ def test_merge_path_transforms(monkeypatch, vt):
         assert rel_err(got, ref_) <= 1e-5
     assert rel_err(merged[2], expect) <= 1e-4 and rel_err(merged[4], expect) <= 1e-4
     assert rel_err(merged[3], (ref.astype(np.complex128) @ _ref64(X).T).T) <= 1e-4
+
+
+def test_repeated_products_follow_replaced_buffers(device):
+    """Products keep a launch recipe per array and operand shape; replacing a buffer, changing the
+    operand's shape or dtype, or switching streams must give the fresh answer, never a stale one."""
+    ref = sp.random(60, 40, density=0.2, format="csr", dtype=np.float32, random_state=3)
+    A = ms.csr_array(ref)
+    rng = np.random.default_rng(4)
+    x, xt = rng.standard_normal(40).astype(np.float32), rng.standard_normal(60).astype(np.float32)
+    X3, X5 = rng.standard_normal((40, 3)).astype(np.float32), rng.standard_normal((40, 5)).astype(np.float32)
+    with mx.stream(device):
+        for _ in range(2):  # the second round runs from the recipes
+            assert rel_err(to_host(A @ mx.array(x)), ref @ x) <= 1e-5
+            assert rel_err(to_host(A.T @ mx.array(xt)), ref.T @ xt) <= 1e-5
+            assert rel_err(to_host(A @ mx.array(X3)), ref @ X3) <= 1e-5
+            assert rel_err(to_host(A @ mx.array(X5)), ref @ X5) <= 1e-5
+            assert rel_err(to_host(ms.csr_matvec(A, mx.array(x))), ref @ x) <= 1e-5
+        assert A.T is A.T  # the transposed view is kept while the buffers are unchanged
+        A.data = -A.data  # replaced values: products and the transpose follow
+        assert rel_err(to_host(A @ mx.array(x)), -(ref @ x)) <= 1e-5
+        assert rel_err(to_host(A.T @ mx.array(xt)), -(ref.T @ xt)) <= 1e-5
+        # another operand dtype takes the promoting path, not a float32 recipe
+        y16 = A @ mx.array(x).astype(mx.float16)
+        assert y16.dtype == mx.float32 and rel_err(to_host(y16), -(ref @ x)) <= 2e-3
+    with mx.stream(mx.cpu):  # the same array and operand on another stream
+        assert rel_err(to_host(A @ mx.array(x)), -(ref @ x)) <= 1e-5
+    with pytest.raises(ValueError, match="shape mismatch"):
+        A @ mx.array(xt)  # a wrong shape is still checked once recipes exist
