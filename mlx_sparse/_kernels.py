@@ -144,25 +144,11 @@ class Rules:
         return [mx.stack(list(o)) for o in zip(*per)], [0] * len(per[0])
 
 
-def launch(
-    op: str,
-    family: str,
-    kernel: str,
-    dtype: mx.Dtype,
-    index_dtype: mx.Dtype,
-    stream: mx.Stream,
-    inputs: Sequence[mx.array],
-    shapes: Sequence[Sequence[int]],
-    dtypes: Sequence[mx.Dtype],
-    iargs: Sequence[int] = (),
-    gpu: Optional[Gpu] = None,
-    vjp=None,
-    jvp=None,
-    vmap=None,
-) -> list[mx.array]:
-    """Add the node for ``family_kernel_<vt>_<it>`` on ``stream``; ``op`` names the user's call in
-    errors; ``vjp``/``jvp``/``vmap``: the node's transform rules (see :class:`Rules`)."""
-    return prepare(op, family, kernel, dtype, index_dtype, stream, shapes, dtypes, iargs, gpu, vjp, jvp, vmap)(inputs)
+def launch(op: str, family: str, kernel: str, dtype: mx.Dtype, index_dtype: mx.Dtype, stream: mx.Stream,
+           inputs: Sequence[mx.array], *args, **rules) -> list[mx.array]:
+    """Add the node for ``family_kernel_<vt>_<it>`` on ``stream`` for ``inputs``; the other arguments
+    are :func:`prepare`'s (output shapes and dtypes, int args, GPU launch, transform rules)."""
+    return prepare(op, family, kernel, dtype, index_dtype, stream, *args, **rules)(inputs)
 
 
 def prepare(
@@ -180,8 +166,10 @@ def prepare(
     jvp=None,
     vmap=None,
 ) -> Callable[[Sequence[mx.array]], list[mx.array]]:
-    """:func:`launch` in two steps: the checks, names and launch parameters once; the returned
-    function adds one node per call for given inputs (same shapes and dtypes)."""
+    """The node for ``family_kernel_<vt>_<it>`` on ``stream`` in two steps: the checks, names and
+    launch parameters now; the returned function adds one node per call for given inputs (same
+    shapes and dtypes). ``op`` names the user's call in errors; ``vjp``/``jvp``/``vmap``: the node's
+    transform rules (see :class:`Rules`)."""
     vt, it = type_names(op, dtype, index_dtype)
     name = f"{family}_{kernel}_{vt}_{it}"
     shapes, dtypes = [tuple(int(d) for d in sh) for sh in shapes], list(dtypes)

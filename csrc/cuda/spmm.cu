@@ -70,6 +70,19 @@ template <int W> __device__ __forceinline__ void stw(VT* p, const AT* a) {
   }
 }
 
+// Rows owned by groups of L lanes (32 / L rows per warp): this lane's place in its group, its
+// first row and the grid-stride step.
+struct RowSlots {
+  int sl;
+  long long first, stride;
+  __device__ explicit RowSlots(int L) {
+    const int P = 32 / L;
+    sl = threadIdx.x % L;
+    first = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32 * P + (threadIdx.x % 32) / L;
+    stride = (long long)gridDim.x * blockDim.x / 32 * P;
+  }
+};
+
 #ifndef MSP_SPMM_U
 #define MSP_SPMM_U 2  // nonzeros per step (bench: -DMSP_SPMM_U=4)
 #endif
@@ -84,9 +97,9 @@ __device__ __forceinline__ void spmm_rows(const IT* __restrict__ indptr, const I
                                           VT* __restrict__ Y, long long m, long long n, long long k,
                                           long long nnz, int L, bool conj) {
   typedef typename UnsignedOf<IT>::type U;
-  const int P = 32 / L, sub = (threadIdx.x % 32) / L, sl = threadIdx.x % L;
-  const long long slots = (long long)gridDim.x * blockDim.x / 32 * P;
-  for (long long r = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32 * P + sub; r < m; r += slots) {
+  const RowSlots rs(L);
+  const int sl = rs.sl;
+  for (long long r = rs.first; r < m; r += rs.stride) {
     IT s = indptr[r], e = indptr[r + 1];
     const bool bad = s < 0 || e < s || (long long)e > nnz;
     if (bad) s = e = 0;
@@ -144,18 +157,25 @@ __device__ __forceinline__ void spmm_rows(const IT* __restrict__ indptr, const I
   }
 }
 
-// 16-byte loads of X when k is a multiple of 16 / sizeof(VT) and X and Y are 16-byte aligned,
-// else one value per lane. in: indptr, indices, data, X; out: Y; scalars: m, n, k, nnz, conj.
+// 16-byte loads (and, for A^T X, 16-byte atomics) when k is a multiple of 16 / sizeof(VT) and X
+// and Y are 16-byte aligned, else one column per lane; *L gets the lanes per row: the fewest powers
+// of two covering a row (at most 32; mlx_sparse sizes the launch to 32 / L rows per warp).
+__device__ __forceinline__ bool spmm_layout(long long k, const void* X, const void* Y, int* L) {
+  const bool vec = k % VW == 0 && (reinterpret_cast<uintptr_t>(X) % 16) == 0 &&
+                   (reinterpret_cast<uintptr_t>(Y) % 16) == 0;
+  const long long per = vec ? k / VW : k;  // lanes a full row of X needs
+  *L = 1;
+  while (*L < 32 && *L < per) *L *= 2;
+  return vec;
+}
+
+// in: indptr, indices, data, X; out: Y; scalars: m, n, k, nnz, conj.
 template <class IT>
 __device__ void spmm_csr(const IT* __restrict__ indptr, const IT* __restrict__ indices,
                          const VT* __restrict__ data, const VT* __restrict__ X, VT* __restrict__ Y,
                          long long m, long long n, long long k, long long nnz, bool conj) {
-  const bool vec = k % VW == 0 && (reinterpret_cast<uintptr_t>(X) % 16) == 0 &&
-                   (reinterpret_cast<uintptr_t>(Y) % 16) == 0;
-  const long long per = vec ? k / VW : k;  // lanes a full row of X needs
-  int L = 1;
-  while (L < 32 && L < per) L *= 2;
-  if (vec)
+  int L;
+  if (spmm_layout(k, X, Y, &L))
     spmm_rows<IT, VW>(indptr, indices, data, X, Y, m, n, k, nnz, L, conj);
   else
     spmm_rows<IT, 1>(indptr, indices, data, X, Y, m, n, k, nnz, L, conj);
@@ -193,9 +213,9 @@ __device__ __forceinline__ void spmm_t_rows(const IT* __restrict__ indptr, const
                                             AT* __restrict__ Y, long long m, long long n, long long k,
                                             long long nnz, int L, bool conj) {
   typedef typename UnsignedOf<IT>::type U;
-  const int P = 32 / L, sub = (threadIdx.x % 32) / L, sl = threadIdx.x % L;
-  const long long slots = (long long)gridDim.x * blockDim.x / 32 * P;
-  for (long long r = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32 * P + sub; r < m; r += slots) {
+  const RowSlots rs(L);
+  const int sl = rs.sl;
+  for (long long r = rs.first; r < m; r += rs.stride) {
     const IT s = indptr[r], e = indptr[r + 1];
     if (s < 0 || e < s || (long long)e > nnz) continue;
     for (long long k0 = 0; k0 < k; k0 += (long long)L * W) {
@@ -237,18 +257,12 @@ __device__ __forceinline__ void spmm_t_rows(const IT* __restrict__ indptr, const
   }
 }
 
-// 16-byte loads of X and 16-byte atomics when k is a multiple of 16 / sizeof(VT) and X and Yacc are
-// 16-byte aligned, else one column per lane.
 template <class IT>
 __device__ void spmm_csr_t(const IT* __restrict__ indptr, const IT* __restrict__ indices,
                            const VT* __restrict__ data, const VT* __restrict__ X, AT* __restrict__ Y,
                            long long m, long long n, long long k, long long nnz, bool conj) {
-  const bool vec = k % VW == 0 && (reinterpret_cast<uintptr_t>(X) % 16) == 0 &&
-                   (reinterpret_cast<uintptr_t>(Y) % 16) == 0;
-  const long long per = vec ? k / VW : k;
-  int L = 1;
-  while (L < 32 && L < per) L *= 2;
-  if (vec)
+  int L;
+  if (spmm_layout(k, X, Y, &L))
     spmm_t_rows<IT, VW>(indptr, indices, data, X, Y, m, n, k, nnz, L, conj);
   else
     spmm_t_rows<IT, 1>(indptr, indices, data, X, Y, m, n, k, nnz, L, conj);

@@ -6,6 +6,11 @@
 #include <string>
 #include <vector>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/variant.h>
@@ -21,6 +26,21 @@ namespace nb = nanobind;
 namespace mx = mlx::core;
 
 namespace mlx_sparse {
+
+// Large outputs: ask Linux for transparent huge pages before the kernel first touches them. Where THP
+// is "madvise" (a common default), first touching 64 MB took 56 ms in 4 KB pages and 22 ms in 2 MB
+// pages on a 2-core VM, more than the SpMM that wrote them. No effect where THP is "always" or "never".
+static void advise_huge_pages(void* p, size_t n) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  if (n < (size_t{8} << 20)) return;
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t a = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
+  const uintptr_t e = (reinterpret_cast<uintptr_t>(p) + n) & ~(page - 1);
+  if (e > a) madvise(reinterpret_cast<void*>(a), e - a, MADV_HUGEPAGE);  // advice only: errors ignored
+#else
+  (void)p, (void)n;
+#endif
+}
 
 // Row-major copy of a strided array into dst (inputs that arrive as views: slices, transposes).
 // Runs along the last axis are copied whole when that axis is contiguous.
@@ -75,6 +95,7 @@ class KernelNode : public mx::Primitive {
     for (size_t i = 0; i < outputs.size(); ++i) {
       auto& out = outputs[i];
       out.set_data(mx::allocator::malloc(out.nbytes()));
+      advise_huge_pages(out.data<void>(), out.nbytes());
       call.out[i] = out.data<void>();
       call.out_len[i] = static_cast<int64_t>(out.size());
       enc.set_output_array(out);
