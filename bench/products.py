@@ -1,7 +1,7 @@
 """Products benchmark: y = A x, y = A^T x, Y = A X and Z = A^T W (k = 64) through MLX, with
 torch and CuPy on the GPU or scipy on the CPU as peers measured in the same run.
 
-    python bench/products.py [--device cpu|gpu] [--small] [--families lap2d,uniform]
+    python bench/products.py [--device cpu|gpu] [--small] [--families lap2d,uniform] [--dtype float16]
 """
 
 from __future__ import annotations
@@ -73,7 +73,11 @@ def main():
     p.add_argument("--families", default="lap2d,uniform")
     p.add_argument("--k", type=int, default=64)
     p.add_argument("--ab", default="", help="also time our SpMM kernel built with this extra nvcc flag (e.g. -DMSP_SPMM_U=4)")
+    p.add_argument("--dtype", default="float32", help="our value dtype (float16, bfloat16, ...): only ours "
+                   "runs, with float32 as the reference beside it")
     args = p.parse_args()
+    if args.dtype != "float32":
+        return compare_dtype(args)
     gpu = args.device == "gpu"
     ms.use_gpu() if gpu else ms.use_cpu()
     reps, batch = (20, 10) if gpu else (5, 1)
@@ -135,6 +139,29 @@ def main():
                               f"({best['gflops']:.0f} GFLOP/s): {best['us'] / mine[0]['us']:.2f}x")
         gflops = 2 * a.nnz * args.k / ours["spmm"] / 1e9
         print(f"{fam:8} spmm k={args.k}: {gflops:.0f} GFLOP/s; A^T x / A x time: {ours['spmv_t'] / ours['spmv']:.2f}")
+
+
+def compare_dtype(args) -> None:
+    """Our four products in ``args.dtype`` next to the same products in float32 (same run)."""
+    gpu = args.device == "gpu"
+    ms.use_gpu() if gpu else ms.use_cpu()
+    reps, batch = (20, 10) if gpu else (5, 1)
+    dt = getattr(mx, args.dtype)
+    print(f"{'family':8} {'op':8} {'float32 us':>11} {args.dtype + ' us':>13} {'ratio':>6}")
+    for fam in args.families.split(","):
+        a = FAMILIES[fam][0](args.small)
+        m, n = a.shape
+        ops = {}
+        for t in (mx.float32, dt):
+            A = ms.csr_array(a, canonical=True).astype(t).eval()
+            x, xt = mx.random.normal((n,)).astype(t), mx.random.normal((m,)).astype(t)
+            X, Xt = mx.random.normal((n, args.k)).astype(t), mx.random.normal((m, args.k)).astype(t)
+            mx.eval(x, xt, X, Xt)
+            for op, f in (("spmv", lambda: A @ x), ("spmv_t", lambda: A.T @ xt), ("spmm", lambda: A @ X),
+                          ("spmm_t", lambda: A.T @ Xt)):
+                ops.setdefault(op, []).append(median_time(lambda: mx.eval([f() for _ in range(batch)]), reps, batch))
+        for op, (t32, tdt) in ops.items():
+            print(f"{fam:8} {op:8} {t32 * 1e6:11.1f} {tdt * 1e6:13.1f} {tdt / t32:6.2f}")
 
 
 if __name__ == "__main__":
