@@ -61,6 +61,35 @@ def plan_spmv(indptr: mx.array, ip: np.ndarray, nnz: int, force: bool = False) -
 
 
 _plan_generation = 0
+_D16: dict = {}  # id(indices) -> (weak reference to indices, weak reference to indptr, int16 column offsets)
+
+
+def plan_d16(indices: mx.array, indptr: mx.array, ind: np.ndarray, ip: np.ndarray) -> bool:
+    """Keep 16-bit column offsets (column - row) for a structure whose entries all lie within 32767
+    of the diagonal (banded matrices, PDE stencils): the CPU SpMV then reads 2 bytes per entry in
+    place of 4 or 8 (2-D Laplacian, 2 threads, kernel level: 13.1 -> 10.3 ms). ``ind``/``ip``: the
+    host buffers (valid CSR). The offsets cost 2 bytes per entry of memory. Returns True if kept."""
+    global _plan_generation
+    m, nnz = ip.size - 1, ind.size
+    lens = np.diff(ip.astype(np.int64))
+    if nnz == 0 or ip[0] != 0 or ip[-1] != nnz or lens.min() < 0:
+        return False
+    d = ind.astype(np.int64) - np.repeat(np.arange(m, dtype=np.int64), lens)
+    if d.min() < -32768 or d.max() > 32767:
+        return False
+    key = id(indices)
+    _D16[key] = (weakref.ref(indices, lambda _, key=key: _D16.pop(key, None)), weakref.ref(indptr),
+                 mx.array(d.astype(np.int16)))
+    _plan_generation += 1
+    return True
+
+
+def _d16_of(indices: mx.array, indptr: mx.array):
+    """The kept 16-bit column offsets of this structure (``plan_d16``), or None."""
+    entry = _D16.get(id(indices))
+    if entry is None or entry[0]() is not indices or entry[1]() is not indptr:
+        return None
+    return entry[2]
 
 
 def _merge_plan(indptr: mx.array, nnz: int):
@@ -136,6 +165,10 @@ def prepare_product(op, data, indices, indptr, shape, x_shape, trans: bool, conj
         coords = _merge_plan(indptr, nnz) if gpu and indptr.ndim == 1 else None
         if coords is not None:
             return _merge_product(op, data, indices, indptr, coords, (m, n), s, rules)
+        deltas = None if gpu else _d16_of(indices, indptr)
+        if deltas is not None:  # CPU: 16-bit column offsets (the structure's indices stay an input for the rules)
+            run = K.prepare(op, "spmv", "csr_d16", vt, it, s, [(m,)], [vt], [m, n], None, **_first_four(rules))
+            return lambda x: run([indptr, indices, data, x, deltas])[0]
         g = _spmv_lanes(nnz / max(m, 1)) if gpu else 0
         launch = K.Gpu(
             threads=K.grid_threads(-(-m // (K.GPU_BLOCK // g)) * K.GPU_BLOCK),

@@ -439,3 +439,36 @@ def test_repeated_products_follow_replaced_buffers(device):
         assert rel_err(to_host(A @ mx.array(x)), -(ref @ x)) <= 1e-5
     with pytest.raises(ValueError, match="shape mismatch"):
         A @ mx.array(xt)  # a wrong shape is still checked once recipes exist
+
+
+@pytest.mark.parametrize("vt", list(VALUE_DTYPES))
+@pytest.mark.parametrize("it", list(INDEX_DTYPES))
+def test_banded_spmv_reads_16bit_offsets_after_analyze(vt, it):
+    """analyze() keeps 16-bit column offsets for a structure within 32767 of the diagonal; the CPU
+    SpMV then reads them (same results as scipy, derivatives unchanged); wide structures keep none."""
+    from mlx_sparse._products import _d16_of
+
+    rng = np.random.default_rng(11)
+    m = n = 40000
+    band = sp.diags([rng.standard_normal(m - k) for k in (0, 1, 200, 32767)], [0, 1, 200, -32767], format="coo")
+    zr = rng.integers(0, m - 300, 50)  # explicit zeros, and empty rows below
+    row, col = np.concatenate([band.row, zr]), np.concatenate([band.col, zr + 300])
+    keep = (row < 39000) | (row > 39100)
+    ref = sp.csr_array((np.concatenate([band.data, np.zeros(50)])[keep], (row[keep], col[keep])), shape=(m, n))
+    A = ms.csr_array(ref, dtype=VALUE_DTYPES[vt][0], index_dtype=INDEX_DTYPES[it])
+    ref = sp.csr_array((to_host(A.data).astype(np.complex128), ref.indices, ref.indptr), shape=(m, n))  # as stored
+    x = _dense((n,), vt, 12)
+    with mx.stream(mx.cpu):
+        y_plain = A @ x
+        assert _d16_of(A.indices, A.indptr) is None
+        assert A.analyze(stream=mx.cpu) is A
+        deltas = _d16_of(A.indices, A.indptr)
+        assert deltas is not None and deltas.dtype == mx.int16 and deltas.size == A.nnz
+        y = A @ x
+        assert np.array_equal(to_host(y), to_host(y_plain))  # same order of summation: same bits
+        assert rel_err(_ref64(y), ref @ _ref64(x)) <= 4 * RTOL[vt]
+        if vt in ("float32", "float64"):
+            g = mx.grad(lambda v: mx.sum(A @ v))(x)  # the derivative of the offsets product
+            assert rel_err(_ref64(g), ref.T @ np.ones(m)) <= 4 * RTOL[vt]
+    wide = ms.csr_array(sp.csr_array(([1.0], ([0], [32768])), shape=(2, 40000)).astype(np.float32))
+    assert _d16_of(wide.analyze(stream=mx.cpu).indices, wide.indptr) is None

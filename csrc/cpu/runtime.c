@@ -19,6 +19,7 @@
 #define MSP_PAIR_ENTRY(v, i) MSP_OPS_FOR(MSP_ENTRY, v, i)
 #define MSP_OPS_FOR(M, v, i) \
   M(spmv, csr, v, i)         \
+  M(spmv, csr_d16, v, i)     \
   M(spmm, csr, v, i)         \
   M(spmm, csr_t, v, i)       \
   M(convert, expand_rows, v, i) \

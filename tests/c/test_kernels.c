@@ -199,6 +199,26 @@ static int run_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int threa
   CHECK(ok, "spmv_csr %s %s m=%lld n=%lld status %d", VTS[vt], ITS[it], (long long)m,
         (long long)n, st);
 
+  /* spmv_csr_d16: the same product from 16-bit column offsets (column - row): the same bits */
+  if (m < 32768 && n < 32768) {
+    int16_t *deltas = malloc(sizeof(int16_t) * (size_t)(z + 1));
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t j = get_idx(it, indptr, r); j < get_idx(it, indptr, r + 1); ++j)
+        deltas[j] = (int16_t)(get_idx(it, ind, j) - r);
+    void *y16 = malloc(vs * (size_t)(m + 1));
+    c.n_in = 5, c.in[4] = deltas, c.in_len[4] = z, c.out[0] = y16;
+    st = find("spmv_csr_d16", vt, it)(&c);
+    CHECK(st == MSP_OK && memcmp(y16, y, vs * (size_t)m) == 0, "spmv_csr_d16 %s %s m=%lld n=%lld status %d",
+          VTS[vt], ITS[it], (long long)m, (long long)n, st);
+    if (z > 0) { /* an offset past the last column: EINDEX, no out-of-bounds read */
+      deltas[0] = (int16_t)(n + 5);
+      CHECK(find("spmv_csr_d16", vt, it)(&c) == MSP_EINDEX, "spmv_csr_d16 bad offset -> EINDEX");
+    }
+    c.in_len[4] = z + 1;
+    CHECK(find("spmv_csr_d16", vt, it)(&c) == MSP_EINVAL, "spmv_csr_d16 bad offsets length -> EINVAL");
+    free(deltas), free(y16);
+  }
+
   /* spmm: Y = op(A) X for k = 3, 21 and 70 (blocks of 16, 8, 4 and 1 columns), op in {A, A^H, A^T,
    * conj(A)}, X and Y row-major or batch-major (layout 1: stored as (k, rows)) */
   for (int kk = 0; kk < 6; ++kk) {
