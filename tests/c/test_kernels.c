@@ -366,8 +366,44 @@ static void test_errors(void) {
 }
 
 /* float16 / bfloat16 conversions round-trip and round to nearest even. */
+/* float32 -> float16 written with branches: the reference for the branch-free msp_f32_to_f16 */
+static msp_f16 ref_f32_to_f16(float f) {
+  uint32_t x;
+  memcpy(&x, &f, sizeof x);
+  uint32_t sign = (x >> 16) & 0x8000u, absx = x & 0x7fffffffu;
+  if (absx >= 0x7f800000u) return (msp_f16)(sign | 0x7c00u | (absx > 0x7f800000u ? 0x200u : 0u));
+  if (absx >= 0x477ff000u) return (msp_f16)(sign | 0x7c00u); /* rounds to >= 65520 */
+  if (absx < 0x38800000u) {                                    /* subnormal or zero */
+    if (absx < 0x33000000u) return (msp_f16)sign;
+    uint32_t e = absx >> 23, m = (absx & 0x7fffffu) | 0x800000u, shift = 126u - e;
+    uint32_t r = m >> shift, rem = m & ((1u << shift) - 1u), half = 1u << (shift - 1u);
+    if (rem > half || (rem == half && (r & 1u))) r++;
+    return (msp_f16)(sign | r);
+  }
+  uint32_t r = absx - 0x38000000u, out = r >> 13, rem = r & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (out & 1u))) out++;
+  return (msp_f16)(sign | out);
+}
+
+static int same_as_ref_f16(uint32_t u) {
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return msp_f32_to_f16(f) == ref_f32_to_f16(f);
+}
+
 static void test_half(void) {
   int ok = 1;
+  /* branch-free rounding vs the reference: a stride through all 2^32 inputs, and every input
+   * within 2^18 of each boundary (underflow, subnormal, overflow, inf/nan), both signs */
+  for (uint64_t u = 0; u <= 0xffffffffull; u += 97) ok &= same_as_ref_f16((uint32_t)u);
+  const uint32_t edges[] = {0x33000000u, 0x38800000u, 0x477ff000u, 0x47800000u, 0x7f800000u, 0u};
+  for (size_t b = 0; b < sizeof edges / sizeof edges[0]; ++b)
+    for (int64_t d = -(1 << 18); d <= (1 << 18); ++d) {
+      const int64_t v = (int64_t)edges[b] + d;
+      if (v < 0 || v > 0x7fffffff) continue;
+      ok &= same_as_ref_f16((uint32_t)v) && same_as_ref_f16((uint32_t)v | 0x80000000u);
+    }
+  CHECK(ok, "f16 rounding matches the branching reference");
   for (uint32_t h = 0; h < 0x10000u; ++h) {
     if ((h & 0x7c00u) == 0x7c00u && (h & 0x3ffu)) continue; /* nan payloads */
     ok &= msp_f32_to_f16(msp_f16_to_f32((msp_f16)h)) == h;
