@@ -28,6 +28,8 @@ def _spmv_lanes(avg_row: float) -> int:
 # ---- GPU SpMV schedule: lanes per row, or the merge path for uneven rows --------------------------
 MERGE_T = 2048  # merge items (row ends + nonzeros) per block of the merge-path kernel (MSP_MP_T)
 _PLANS: dict = {}  # id(indptr) -> (weak reference to indptr, block starts or None)
+_D16: dict = {}  # id(indices) -> (weak reference to indices, weak reference to indptr, int16 column offsets)
+_plan_generation = 0  # bumped by every new plan: product recipes (cached_product) made before are stale
 
 
 def merge_coords(ip: np.ndarray, nnz: int) -> np.ndarray:
@@ -57,11 +59,8 @@ def plan_spmv(indptr: mx.array, ip: np.ndarray, nnz: int, force: bool = False) -
     key = id(indptr)
     _PLANS[key] = (weakref.ref(indptr, lambda _, key=key: _PLANS.pop(key, None)), coords)
     global _plan_generation
-    _plan_generation += 1  # product recipes made before this plan (cached_product) are stale
+    _plan_generation += 1
 
-
-_plan_generation = 0
-_D16: dict = {}  # id(indices) -> (weak reference to indices, weak reference to indptr, int16 column offsets)
 
 
 def plan_d16(indices: mx.array, indptr: mx.array, ind: np.ndarray, ip: np.ndarray) -> bool:

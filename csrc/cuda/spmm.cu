@@ -17,11 +17,7 @@ __device__ __forceinline__ void ld16(const VT* p, AT* o) {
   o[0] = v.x, o[1] = v.y, o[2] = v.z, o[3] = v.w;
 }
 __device__ __forceinline__ void st16(VT* p, const AT* a) {
-#ifdef MSP_SPMM_STCS
-  __stcs(reinterpret_cast<float4*>(p), make_float4(a[0], a[1], a[2], a[3]));
-#else
   *reinterpret_cast<float4*>(p) = make_float4(a[0], a[1], a[2], a[3]);
-#endif
 }
 #elif defined(MSP_VT_C64)
 __device__ __forceinline__ void ld16(const VT* p, AT* o) {
