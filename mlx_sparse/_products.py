@@ -119,12 +119,14 @@ def expand_rows(op: str, indptr: mx.array, nnz: int, dtype: mx.Dtype, s: mx.Stre
     return rows
 
 
-def _spmm_rows_per_warp(k: int, vt: mx.Dtype) -> int:
+def _spmm_rows_per_warp(k: int, vt: mx.Dtype, trans: bool = False) -> int:
     """Rows of A a warp of the GPU SpMM (A X and A^T X) owns at once (spmm.cu): a row takes the fewest power-of-two
-    lanes (at most 32) whose 16-byte loads cover k columns. The launch is sized to this: a warp per
-    row would leave most blocks empty for narrow X (measured: 2-D Laplacian, k = 64, 1640 vs
-    1315 us). X that is not 16-byte aligned takes more lanes per row; the grid-stride loop covers it."""
-    vw = 16 // vt.size
+    lanes (at most 32) whose loads cover k columns: 16 bytes of X per lane for A X, and for A^T X
+    the columns one 16-byte atomic on its float32/complex64 accumulator covers. The launch is sized
+    to this: a warp per row would leave most blocks empty for narrow X (measured: 2-D Laplacian,
+    k = 64, 1640 vs 1315 us). X that is not aligned takes more lanes per row; the grid-stride loop
+    covers it."""
+    vw = (2 if vt == mx.complex64 else 4) if trans else 16 // vt.size
     per = k // vw if k % vw == 0 else k
     lanes = 1
     while lanes < 32 and lanes < per:
@@ -184,7 +186,7 @@ def prepare_product(op, data, indices, indptr, shape, x_shape, trans: bool, conj
     # transpose: the GPU scatters with atomics into a zero-filled accumulator (float32 for 16-bit types)
     acc_t = mx.float32 if vt in (mx.float16, mx.bfloat16) else vt
     out_t = acc_t if gpu else vt
-    launch = K.Gpu(threads=K.grid_threads(-(-m // _spmm_rows_per_warp(k, vt)) * 32), scalars=scalars, init_value=0.0, module="_t") if gpu else None
+    launch = K.Gpu(threads=K.grid_threads(-(-m // _spmm_rows_per_warp(k, vt, True)) * 32), scalars=scalars, init_value=0.0, module="_t") if gpu else None
     run = K.prepare(op, "spmm", "csr_t", vt, it, s, [out_shape], [out_t], [m, n, k, int(conj), int(bm)], launch, **rules)
     if out_t != vt:
         return lambda x: run([indptr, indices, data, x])[0].astype(vt, stream=s)

@@ -281,7 +281,7 @@ static void test_spmm(const Csr& a) {
   long long m = a.m, n = a.n, nnz = (long long)a.ind.size();
   IT *dp = dev(a.indptr), *di = dev(a.ind);
   VT* dv = dev(a.val);
-  for (long long k : {1LL, 5LL, 8LL, 24LL, 64LL, 130LL, 256LL}) {
+  for (long long k : {1LL, 5LL, 8LL, 12LL, 24LL, 64LL, 130LL, 256LL}) {
     for (int conj = 0; conj < 2; ++conj) {
       for (int trans = 0; trans < 2; ++trans) {
         long long in_rows = trans ? m : n, out_rows = trans ? n : m;
@@ -316,9 +316,12 @@ static void test_spmm(const Csr& a) {
           AT* dy = nullptr;
           CK(cudaMalloc(&dy, sizeof(AT) * (out_rows * k + 1)));
           CK(cudaMemset(dy, 0, sizeof(AT) * (out_rows * k + 1)));  // MLX's init_value = 0
-          // conj also runs on one block: every row through the grid-stride loop
+          // conj also runs on one block (every row through the grid-stride loop) with misaligned X
+          VT* dxm = nullptr;
+          CK(cudaMalloc(&dxm, sizeof(VT) * (in_rows * k + 1)));
+          CK(cudaMemcpy(dxm + conj, x.data(), sizeof(VT) * in_rows * k, cudaMemcpyHostToDevice));
           MSP_KNAME(spmm, csr_t, VNAME, MSP_CAT(i, MSP_IBITS))<<<conj ? 1u : blocks_for(m * 32), 256>>>(
-              dp, di, dv, dx, dy, lo32(m), hi32(m), lo32(n), hi32(n), lo32(k), hi32(k), lo32(nnz), hi32(nnz), conj);
+              dp, di, dv, dxm + conj, dy, lo32(m), hi32(m), lo32(n), hi32(n), lo32(k), hi32(k), lo32(nnz), hi32(nnz), conj);
           CK(cudaGetLastError());
           CK(cudaDeviceSynchronize());
           auto y = host(dy, out_rows * k);
@@ -326,6 +329,7 @@ static void test_spmm(const Csr& a) {
           for (long long q = 0; q < out_rows * k; ++q) yr[q] = round_acc(y[q]);
           CHECK(same(yr.data(), yref.data(), out_rows * k), "spmm_t k=%lld conj=%d m=%lld n=%lld", k, conj, m, n);
           CK(cudaFree(dy));
+          CK(cudaFree(dxm));
         }
         CK(cudaFree(dx));
       }
