@@ -121,5 +121,8 @@ def build_cusparse_harness(workdir: str, flags: tuple = (), tag: str = "") -> st
 def lanes_line(us: dict) -> str:
     """Our SpMV kernels' times: per lane count (``ours_g<G>`` rows of the harness) and the merge path."""
     nan = float("nan")
-    return ", ".join(f"g{G} {us.get(f'ours_g{G}', nan):.1f}" for G in (1, 2, 4, 8, 16, 32)) + (
+    line = ", ".join(f"g{G} {us.get(f'ours_g{G}', nan):.1f}" for G in (1, 2, 4, 8, 16, 32)) + (
         f", merge path {us.get('ours_mp', nan):.1f} (node 1 {us.get('ours_mp_node1', nan):.1f})")
+    if "ours_d16g1" in us:  # banded: the 16-bit column offset kernels
+        line += "; 16-bit offsets " + ", ".join(f"g{G} {us.get(f'ours_d16g{G}', nan):.1f}" for G in (1, 2, 4, 8, 16, 32))
+    return line

@@ -202,11 +202,10 @@ class SparseArray:
         The choice is kept with the structure (arrays sharing it use it). CSR/CSC arrays built from
         host buffers (numpy, scipy) or with ``validate="full"`` are analyzed already; call this for
         ones built on the device (``coo.tocsr()``) and for COO arrays (it plans the CSR form their
-        products use). On a CPU stream (``stream``, default: the default device) it also keeps
-        16-bit column offsets (column - row) when every entry lies within 32767 of the diagonal
-        (banded matrices, PDE stencils): the CPU SpMV then reads 2 bytes per entry in place of 4 or
-        8, at 2 bytes per entry of memory. Synchronizes; returns self."""
-        from ._device import is_gpu, resolve_stream
+        products use). It also keeps 16-bit column offsets (column - row) when every entry lies
+        within 32767 of the diagonal (banded matrices, PDE stencils): SpMV then reads 2 bytes per
+        entry in place of 4 or 8, at 2 bytes per entry of memory. Synchronizes; returns self."""
+        from ._device import resolve_stream
         from ._products import plan_d16, plan_spmv
 
         s = resolve_stream(stream)
@@ -214,7 +213,7 @@ class SparseArray:
         if form.indptr.ndim == 1 and form.indptr.size == form._csr_shape[0] + 1:
             ip = host(form.indptr).astype(np.int64)
             plan_spmv(form.indptr, ip, form.nnz)
-            if not is_gpu(s) and form.indices.ndim == 1 and form.indices.size == form.nnz:
+            if form.indices.ndim == 1 and form.indices.size == form.nnz:
                 plan_d16(form.indices, form.indptr, host(form.indices), ip)
         return self
 

@@ -65,9 +65,10 @@ def plan_spmv(indptr: mx.array, ip: np.ndarray, nnz: int, force: bool = False) -
 
 def plan_d16(indices: mx.array, indptr: mx.array, ind: np.ndarray, ip: np.ndarray) -> bool:
     """Keep 16-bit column offsets (column - row) for a structure whose entries all lie within 32767
-    of the diagonal (banded matrices, PDE stencils): the CPU SpMV then reads 2 bytes per entry in
-    place of 4 or 8 (2-D Laplacian, 2 threads, kernel level: 13.1 -> 10.3 ms). ``ind``/``ip``: the
-    host buffers (valid CSR). The offsets cost 2 bytes per entry of memory. Returns True if kept."""
+    of the diagonal (banded matrices, PDE stencils): SpMV (A x) then reads 2 bytes per entry in
+    place of 4 or 8 (2-D Laplacian, kernel level: 2 CPU threads 13.1 -> 10.3 ms). ``ind``/``ip``:
+    the host buffers (valid CSR). The offsets cost 2 bytes per entry of memory, on the device of
+    the arrays. Returns True if kept."""
     global _plan_generation
     m, nnz = ip.size - 1, ind.size
     lens = np.diff(ip.astype(np.int64))
@@ -166,16 +167,17 @@ def prepare_product(op, data, indices, indptr, shape, x_shape, trans: bool, conj
         coords = _merge_plan(indptr, nnz) if gpu and indptr.ndim == 1 else None
         if coords is not None:
             return _merge_product(op, data, indices, indptr, coords, (m, n), s, rules)
-        deltas = None if gpu else _d16_of(indices, indptr)
-        if deltas is not None:  # CPU: 16-bit column offsets (the structure's indices stay an input for the rules)
-            run = K.prepare(op, "spmv", "csr_d16", vt, it, s, [(m,)], [vt], [m, n], None, **_first_four(rules))
-            return lambda x: run([indptr, indices, data, x, deltas])[0]
         g = _spmv_lanes(nnz / max(m, 1)) if gpu else 0
+        deltas = _d16_of(indices, indptr) if indptr.ndim == 1 else None
         launch = K.Gpu(
             threads=K.grid_threads(-(-m // (K.GPU_BLOCK // g)) * K.GPU_BLOCK),
             scalars=K.split64(m) + K.split64(n) + K.split64(nnz),
-            suffix=f"_g{g}",
+            suffix=f"_d16g{g}" if deltas is not None else f"_g{g}",
         ) if gpu else None
+        if deltas is not None:  # 16-bit column offsets (the structure's indices stay an input for the rules)
+            kernel = "csr" if gpu else "csr_d16"
+            run = K.prepare(op, "spmv", kernel, vt, it, s, [(m,)], [vt], [m, n], launch, **_first_four(rules))
+            return lambda x: run([indptr, indices, data, x, deltas])[0]
         run = K.prepare(op, "spmv", "csr", vt, it, s, [(m,)], [vt], [m, n], launch, **rules)
         return lambda x: run([indptr, indices, data, x])[0]
     scalars = K.split64(m) + K.split64(n) + K.split64(k) + K.split64(nnz) + [bool(conj)] if gpu else None

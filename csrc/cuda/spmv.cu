@@ -5,10 +5,11 @@
 template <class T> struct Unsigned { typedef unsigned long long type; };
 template <> struct Unsigned<int> { typedef unsigned int type; };
 
-// acc += sum over j = j0, j0 + STEP, ... < e of data[j] * x[indices[j]], four elements per step
-// with all their loads issued before the first use (latency hiding); NaN for a bad column.
-template <int STEP, class IT>
-__device__ __forceinline__ void row_dot(const IT* __restrict__ indices, const VT* __restrict__ data,
+// acc += sum over j = j0, j0 + STEP, ... < e of data[j] * x[base + cols[j]], four elements per step
+// with all their loads issued before the first use (latency hiding); NaN for a bad column. cols:
+// the column indices (base 0), or 16-bit column offsets from the row (base = the row).
+template <int STEP, class IT, class CT>
+__device__ __forceinline__ void row_dot(const CT* __restrict__ cols, IT base, const VT* __restrict__ data,
                                         const VT* __restrict__ x, IT j0, IT e,
                                         IT n, AT& acc) {
   for (IT j = j0; j < e; j += 4 * STEP) {
@@ -19,7 +20,7 @@ __device__ __forceinline__ void row_dot(const IT* __restrict__ indices, const VT
       const IT jj = j + (IT)u * STEP;
       c[u] = -1;
       if (jj < e) {
-        c[u] = (IT)__ldg(indices + jj);
+        c[u] = base + (IT)__ldg(cols + jj);
         v[u] = ld(data + jj);
       }
     }
@@ -37,11 +38,13 @@ __device__ __forceinline__ void row_dot(const IT* __restrict__ indices, const VT
 
 // y = A x for rows in tiles of B/G; a row longer than G*32 is summed by the whole block after the
 // tile's short rows, so power-law rows do not stall a group. Deterministic (fixed reduction order).
-// in: indptr[m+1], indices[nnz], data[nnz], x[n]; out: y[m]; scalars: m, n, nnz as (lo, hi).
-template <class IT, int G>
-__device__ void spmv_csr(const IT* __restrict__ indptr, const IT* __restrict__ indices,
+// in: indptr[m+1], cols[nnz] (indices, or int16 offsets column - row), data[nnz], x[n]; out: y[m];
+// scalars: m, n, nnz as (lo, hi).
+template <class IT, int G, class CT>
+__device__ void spmv_csr(const IT* __restrict__ indptr, const CT* __restrict__ cols,
                          const VT* __restrict__ data, const VT* __restrict__ x, VT* __restrict__ y,
                          IT m, IT n, IT nnz) {
+  constexpr bool OFFSETS = sizeof(CT) == 2;
   constexpr int B = 256, R = B / G, LIMIT = G < 4 ? 128 : G * 32;
   __shared__ int s_long[R];
   __shared__ int s_nlong;
@@ -63,7 +66,7 @@ __device__ void spmv_csr(const IT* __restrict__ indptr, const IT* __restrict__ i
         if (lane == 0) s_long[atomicAdd(&s_nlong, 1)] = grp;
       } else {
         own = true;
-        row_dot<G, IT>(indices, data, x, s + lane, e, n, acc);
+        row_dot<G, IT>(cols, OFFSETS ? row : (IT)0, data, x, s + lane, e, n, acc);
       }
     }
     acc = group_sum<G>(acc);
@@ -75,7 +78,7 @@ __device__ void spmv_csr(const IT* __restrict__ indptr, const IT* __restrict__ i
       const IT s = (IT)indptr[r], e = (IT)indptr[r + 1];
       AT a;
       zero(a);
-      row_dot<B, IT>(indices, data, x, s + threadIdx.x, e, n, a);
+      row_dot<B, IT>(cols, OFFSETS ? r : (IT)0, data, x, s + threadIdx.x, e, n, a);
       a = block_sum<B>(a, s_red);
       if (threadIdx.x == 0) st(y + r, a);
     }
@@ -91,14 +94,28 @@ __device__ void spmv_csr(const IT* __restrict__ indptr, const IT* __restrict__ i
     spmv_csr<IT, G>(indptr, indices, data, x, y, msp_join(m_lo, m_hi), msp_join(n_lo, n_hi),     \
                     msp_join(nnz_lo, nnz_hi));                                                   \
   }
+// 16-bit column offsets (banded structure; mlx_sparse keeps them after analyze()): 2 bytes per
+// entry in place of 4 or 8. The indices stay an input (the node's derivative rules read them).
+#define MSP_SPMV_D16(IT, INAME, G)                                                               \
+  extern "C" __global__ void __launch_bounds__(256, sizeof(IT) + sizeof(VT) > 8 ? 6 : 8)       \
+      MSP_CAT(MSP_KNAME(spmv, csr, VNAME, INAME), _d16g##G)(                                     \
+          const IT* indptr, const IT* indices, const VT* data, const VT* x, const short* deltas,  \
+          VT* y, int m_lo, int m_hi, int n_lo, int n_hi, int nnz_lo, int nnz_hi) {               \
+    spmv_csr<IT, G>(indptr, deltas, data, x, y, msp_join(m_lo, m_hi), msp_join(n_lo, n_hi),      \
+                    msp_join(nnz_lo, nnz_hi));                                                   \
+  }
 // One module per lane count (MSP_SPMV_G), since MLX hashes a module's bytes at every launch.
 #ifndef MSP_SPMV_G
 #define MSP_SPMV_G 1
 #endif
 #if defined(MSP_ALL_LANES)  // every lane count in one unit (the CUDA harness)
+#define MSP_SPMV_BOTH(IT, INAME, G) MSP_SPMV(IT, INAME, G) MSP_SPMV_D16(IT, INAME, G)
 #define MSP_SPMV_ALL(IT, INAME) \
-  MSP_SPMV(IT, INAME, 1) MSP_SPMV(IT, INAME, 2) MSP_SPMV(IT, INAME, 4) MSP_SPMV(IT, INAME, 8) \
-  MSP_SPMV(IT, INAME, 16) MSP_SPMV(IT, INAME, 32)
+  MSP_SPMV_BOTH(IT, INAME, 1) MSP_SPMV_BOTH(IT, INAME, 2) MSP_SPMV_BOTH(IT, INAME, 4) \
+  MSP_SPMV_BOTH(IT, INAME, 8) MSP_SPMV_BOTH(IT, INAME, 16) MSP_SPMV_BOTH(IT, INAME, 32)
+#elif defined(MSP_SPMV_OFFSETS)  // the module of one lane count's 16-bit-offset kernel
+#define MSP_SPMV_EXPAND(IT, INAME, G) MSP_SPMV_D16(IT, INAME, G)
+#define MSP_SPMV_ALL(IT, INAME) MSP_SPMV_EXPAND(IT, INAME, MSP_SPMV_G)
 #else
 #define MSP_SPMV_EXPAND(IT, INAME, G) MSP_SPMV(IT, INAME, G)  // expands MSP_SPMV_G before pasting
 #define MSP_SPMV_ALL(IT, INAME) MSP_SPMV_EXPAND(IT, INAME, MSP_SPMV_G)

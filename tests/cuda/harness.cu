@@ -363,12 +363,79 @@ static void test_spmv_bad_offsets() {
   cudaFree(dp), cudaFree(di), cudaFree(dv), cudaFree(dx), cudaFree(dy);
 }
 
+// SpMV from 16-bit column offsets (column - row), every lane count, when the structure allows them:
+// the same sums as from the indices; an offset to a column outside [0, n) makes its row NaN.
+static void test_spmv_d16(const Csr& a) {
+  const long long m = a.m, n = a.n, nnz = (long long)a.ind.size();
+  std::vector<short> d(nnz);
+  for (long long r = 0; r < m; ++r)
+    for (long long j = a.indptr[r]; j < a.indptr[r + 1]; ++j) {
+      const long long off = (long long)a.ind[j] - r;
+      if (off < -32768 || off > 32767) return;  // not banded enough: mlx_sparse keeps no offsets
+      d[j] = (short)off;
+    }
+  std::vector<VT> x(n);
+  for (auto& v : x) v = hval((float)rnd(-2, 2), (float)rnd(-2, 2));
+  std::vector<VT> yref(m);
+  msp_call c;
+  memset(&c, 0, sizeof c);
+  c.n_in = 4, c.n_out = 1;
+  c.in[0] = a.indptr.data(), c.in[1] = a.ind.data(), c.in[2] = a.val.data(), c.in[3] = x.data();
+  c.in_len[0] = m + 1, c.in_len[1] = c.in_len[2] = nnz, c.in_len[3] = n;
+  c.out[0] = yref.data(), c.out_len[0] = m, c.iarg[0] = m, c.iarg[1] = n;
+  CHECK(call_c("spmv_csr", &c) == MSP_OK, "C spmv status");
+  long long bad_row = -1;  // the first nonempty row whose first offset can point before column 0
+  for (long long r = 0; r < m && bad_row < 0; ++r)
+    if (a.indptr[r + 1] > a.indptr[r] && r < 32768) bad_row = r;
+  IT *dp = dev(a.indptr), *di = dev(a.ind);
+  VT *dv = dev(a.val), *dx = dev(x);
+  for (int corrupt = 0; corrupt < 2; ++corrupt) {
+    if (corrupt) {
+      if (bad_row < 0) break;
+      d[a.indptr[bad_row]] = (short)(-bad_row - 1);
+    }
+    short* dd = dev(d);
+    for (int g = 1; g <= 32; g *= 2) {
+      VT* dy = dev_poison<VT>(m);
+      unsigned blocks = blocks_for((m + 256 / g - 1) / (256 / g) * 256);
+#define LAUNCH16(G)                                                                                \
+  MSP_CAT(MSP_KNAME(spmv, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _d16g##G)<<<blocks, 256>>>(         \
+      dp, di, dv, dx, dd, dy, lo32(m), hi32(m), lo32(n), hi32(n), lo32(nnz), hi32(nnz))
+      switch (g) {
+        case 1: LAUNCH16(1); break;
+        case 2: LAUNCH16(2); break;
+        case 4: LAUNCH16(4); break;
+        case 8: LAUNCH16(8); break;
+        case 16: LAUNCH16(16); break;
+        default: LAUNCH16(32); break;
+      }
+      CK(cudaGetLastError());
+      CK(cudaDeviceSynchronize());
+      auto y = host(dy, m);
+      if (!corrupt) {
+        CHECK(same(y.data(), yref.data(), m), "spmv 16-bit offsets g=%d m=%lld n=%lld nnz=%lld", g, m, n, nnz);
+      } else {
+        bool rest = true;
+        for (long long r = 0; r < m; ++r) rest &= r == bad_row || same(&y[r], &yref[r], 1);
+        CHECK(is_nan(y[bad_row]) && rest, "spmv 16-bit offsets, a bad offset: g=%d m=%lld", g, m);
+      }
+      CK(cudaFree(dy));
+    }
+    CK(cudaFree(dd));
+  }
+  cudaFree(dp), cudaFree(di), cudaFree(dv), cudaFree(dx);
+}
+
 int main() {
   const long long cases[][4] = {{1, 1, 1, 0},        {7, 5, 2, 0},       {100, 80, 3, 0},
                                 {1000, 700, 16, 3},  {5000, 4000, 5, 4}, {20000, 3000, 40, 10},
                                 {3, 100000, 1, 1},   {100000, 50, 1, 0}, {3000, 2000, 2, 40},
                                 {600, 300000, 3, 2}};
-  for (const auto& cs : cases) test_spmv(make(cs[0], cs[1], (int)cs[2], (int)cs[3]));
+  for (const auto& cs : cases) {
+    const Csr a = make(cs[0], cs[1], (int)cs[2], (int)cs[3]);
+    test_spmv(a);
+    test_spmv_d16(a);
+  }
   const long long mm_cases[][4] = {{1, 1, 1, 0}, {7, 5, 2, 0}, {300, 200, 6, 2}, {2000, 1500, 12, 3}};
   for (const auto& cs : mm_cases) test_spmm(make(cs[0], cs[1], (int)cs[2], (int)cs[3]));
   test_spmv_bad_offsets();
