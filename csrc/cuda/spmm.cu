@@ -268,11 +268,11 @@ __device__ __forceinline__ void spmm_t_rows(const IT* __restrict__ indptr, const
 // A^T X columns per lane: the accumulators one 16-byte atomic covers (4 floats, 2 complex64). For
 // 16-bit X that is 8-byte loads, not 16: eight float accumulators per lane held 80 registers and
 // ran at half the speed of float32 (2-D Laplacian, k = 64: 4926 vs 2701 us).
-constexpr int WT = 16 / sizeof(AT);
 template <class IT>
 __device__ void spmm_csr_t(const IT* __restrict__ indptr, const IT* __restrict__ indices,
                            const VT* __restrict__ data, const VT* __restrict__ X, AT* __restrict__ Y,
                            long long m, long long n, long long k, long long nnz, bool conj) {
+  constexpr int WT = 16 / sizeof(AT);
   int L;
   if (spmm_layout(k, WT, X, Y, &L))
     spmm_t_rows<IT, WT>(indptr, indices, data, X, Y, m, n, k, nnz, L, conj);
