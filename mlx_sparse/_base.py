@@ -218,14 +218,10 @@ class SparseArray:
         return self
 
     def __matmul__(self, other):
-        from ._csr import csr_matmul
-
-        return csr_matmul(self._compressed(), other)
+        return _csr.csr_matmul(self._compressed(), other)
 
     def __rmatmul__(self, other):
-        from ._csr import rmatmul
-
-        return rmatmul(other, self._compressed())
+        return _csr.rmatmul(other, self._compressed())
 
     @property
     def H(self) -> "SparseArray":
@@ -400,3 +396,6 @@ class CompressedArray(SparseArray):
         if self.format == "csr":
             return self.sum_duplicates(stream=stream)
         return self.T.sum_duplicates(stream=stream).T
+
+
+from . import _csr  # noqa: E402  (at the end: _csr builds on the classes above)

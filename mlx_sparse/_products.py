@@ -13,10 +13,24 @@ from . import _kernels as K
 from ._device import is_gpu
 
 
+# os.environ's own dict (bytes keys on POSIX), which every write to os.environ updates: a plain dict
+# lookup costs 0.1 us, os.environ.get of a missing variable 1-2 us (it raises and catches KeyError).
+_ENV = getattr(os.environ, "_data", None)
+_ENV_KEY = b"MLX_SPARSE_SPMV" if _ENV is not None and all(type(k) is bytes for k in list(_ENV)[:1]) else None
+
+
+def spmv_mode() -> str:
+    """MLX_SPARSE_SPMV (bench and test override of the GPU SpMV schedule), read at every product."""
+    if _ENV_KEY is not None:
+        v = _ENV.get(_ENV_KEY)
+        return v.decode() if v else ""
+    return os.environ.get("MLX_SPARSE_SPMV", "")
+
+
 def _spmv_lanes(avg_row: float) -> int:
     """Lanes per row of the GPU SpMV kernel, from the mean row length (H100 measurements: one lane
     per row is fastest up to ~8 nonzeros per row, four lanes around 16). MLX_SPARSE_SPMV=g<N> forces N."""
-    forced = os.environ.get("MLX_SPARSE_SPMV", "")
+    forced = spmv_mode()
     if forced[:1] == "g" and forced[1:] in ("1", "2", "4", "8", "16", "32"):
         return int(forced[1:])
     for g, limit in ((1, 8), (4, 24), (8, 64), (16, 128)):
@@ -95,7 +109,7 @@ def _d16_of(indices: mx.array, indptr: mx.array):
 def _merge_plan(indptr: mx.array, nnz: int):
     """The block starts of the merge path for this structure, or None (lanes per row).
     MLX_SPARSE_SPMV=merge forces the merge path (synchronizes once to plan), =rows forbids it."""
-    mode = os.environ.get("MLX_SPARSE_SPMV", "")
+    mode = spmv_mode()
     if mode == "rows" or mode[:1] == "g":
         return None
     entry = _PLANS.get(id(indptr))
@@ -309,12 +323,13 @@ def cached_product(op: str, A, x, s: mx.Stream, trans: bool, kind: str):
     schedule, all in its key."""
     if type(x) is not mx.array or x.dtype != A.data.dtype or not 1 <= x.ndim <= (1 if kind == "rows" else 2):
         return None
-    key = (op, trans, x.shape, str(s), _plan_generation, os.environ.get("MLX_SPARSE_SPMV", ""))
+    key = (op, trans, x.shape, _plan_generation, spmv_mode())
     held = A.__dict__.get("_recipes")
     if held is None or held[0] is not A.data or held[1] is not A.indices or held[2] is not A.indptr:
         held = (A.data, A.indices, A.indptr, {})  # buffers replaced (or first use): start over
         A._recipes = held
-    recipe = held[3].get(key)
+    entry = held[3].get(key)  # (stream, recipe): one stream per key (streams compare by value only)
+    recipe = entry[1] if entry is not None and entry[0] == s else None
     if recipe is None:
         m, n = A._csr_shape
         if x.shape[0] != (m if trans else n):
@@ -322,5 +337,6 @@ def cached_product(op: str, A, x, s: mx.Stream, trans: bool, kind: str):
         _check_gpu_dtype(op, A.data.dtype, s)
         if len(held[3]) >= 16:
             held[3].clear()
-        recipe = held[3][key] = prepare_product(op, A.data, A.indices, A.indptr, (m, n), x.shape, trans, False, s)
+        recipe = prepare_product(op, A.data, A.indices, A.indptr, (m, n), x.shape, trans, False, s)
+        held[3][key] = (s, recipe)
     return recipe(x)
