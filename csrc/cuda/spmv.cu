@@ -168,7 +168,7 @@ __device__ void spmv_csr_mp(const IT* __restrict__ indptr, const IT* __restrict_
     if (!bad) {  // stage the row ends (and check them: nondecreasing, within [j0, j1])
       for (int k = threadIdx.x; k < nr; k += B) {
         const long long e = (long long)indptr[i0 + k + 1], s = (long long)indptr[i0 + k];
-        bad |= e < j0 || e > j1 || (k > 0 && s > e);
+        bad |= e < j0 || e > j1 || s > e || s < 0;
         s_end[k] = (IT)e;
       }
       constexpr int S = MSP_MP_S;  // products of the block's nonzeros, S loads per thread in flight
