@@ -151,36 +151,56 @@ static void run_merge_path(const IT* dp, const IT* di, const VT* dv, const VT* d
   CK(cudaFree(dc));
 }
 
-static void test_spmv(const Csr& a) {
-  long long m = a.m, n = a.n, nnz = (long long)a.ind.size();
-  std::vector<VT> x(n);
-  for (auto& v : x) v = hval((float)rnd(-2, 2), (float)rnd(-2, 2));
+// y = A x by the C kernel (the reference) for a random x, which *x gets.
+static std::vector<VT> c_spmv(const Csr& a, std::vector<VT>* x) {
+  const long long m = a.m, n = a.n, nnz = (long long)a.ind.size();
+  x->resize(n);
+  for (auto& v : *x) v = hval((float)rnd(-2, 2), (float)rnd(-2, 2));
   std::vector<VT> yref(m);
   msp_call c;
   memset(&c, 0, sizeof c);
   c.n_in = 4, c.n_out = 1;
-  c.in[0] = a.indptr.data(), c.in[1] = a.ind.data(), c.in[2] = a.val.data(), c.in[3] = x.data();
+  c.in[0] = a.indptr.data(), c.in[1] = a.ind.data(), c.in[2] = a.val.data(), c.in[3] = x->data();
   c.in_len[0] = m + 1, c.in_len[1] = c.in_len[2] = nnz, c.in_len[3] = n;
   c.out[0] = yref.data(), c.out_len[0] = m, c.iarg[0] = m, c.iarg[1] = n;
   CHECK(call_c("spmv_csr", &c) == MSP_OK, "C spmv status");
+  return yref;
+}
+
+// Our lanes kernel with g lanes per row, as mlx_sparse launches it: columns from the indices, or
+// from 16-bit offsets dd when given.
+static void launch_lanes(int g, const IT* dp, const IT* di, const VT* dv, const VT* dx, const short* dd, VT* dy,
+                         long long m, long long n, long long nnz) {
+  const unsigned blocks = blocks_for((m + 256 / g - 1) / (256 / g) * 256);
+#define LAUNCH(G)                                                                                       \
+  if (dd)                                                                                               \
+    MSP_CAT(MSP_KNAME(spmv, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _d16g##G)<<<blocks, 256>>>(            \
+        dp, di, dv, dx, dd, dy, lo32(m), hi32(m), lo32(n), hi32(n), lo32(nnz), hi32(nnz));             \
+  else                                                                                                  \
+    MSP_CAT(MSP_KNAME(spmv, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _g##G)<<<blocks, 256>>>(               \
+        dp, di, dv, dx, dy, lo32(m), hi32(m), lo32(n), hi32(n), lo32(nnz), hi32(nnz))
+  switch (g) {
+    case 1: LAUNCH(1); break;
+    case 2: LAUNCH(2); break;
+    case 4: LAUNCH(4); break;
+    case 8: LAUNCH(8); break;
+    case 16: LAUNCH(16); break;
+    default: LAUNCH(32); break;
+  }
+  CK(cudaGetLastError());
+  CK(cudaDeviceSynchronize());
+}
+
+static void test_spmv(const Csr& a) {
+  long long m = a.m, n = a.n, nnz = (long long)a.ind.size();
+  std::vector<VT> x;
+  const std::vector<VT> yref = c_spmv(a, &x);
+  msp_call c;
   IT *dp = dev(a.indptr), *di = dev(a.ind);
   VT *dv = dev(a.val), *dx = dev(x);
   for (int g = 1; g <= 32; g *= 2) {
     VT* dy = dev_poison<VT>(m);
-    unsigned blocks = blocks_for((m + 256 / g - 1) / (256 / g) * 256);
-#define LAUNCH(G)                                                                                  \
-  MSP_CAT(MSP_KNAME(spmv, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _g##G)<<<blocks, 256>>>(            \
-      dp, di, dv, dx, dy, lo32(m), hi32(m), lo32(n), hi32(n), lo32(nnz), hi32(nnz))
-    switch (g) {
-      case 1: LAUNCH(1); break;
-      case 2: LAUNCH(2); break;
-      case 4: LAUNCH(4); break;
-      case 8: LAUNCH(8); break;
-      case 16: LAUNCH(16); break;
-      default: LAUNCH(32); break;
-    }
-    CK(cudaGetLastError());
-    CK(cudaDeviceSynchronize());
+    launch_lanes(g, dp, di, dv, dx, nullptr, dy, m, n, nnz);
     auto y = host(dy, m);
     CHECK(same(y.data(), yref.data(), m), "spmv g=%d m=%lld n=%lld nnz=%lld", g, m, n, nnz);
     CK(cudaFree(dy));
@@ -374,16 +394,8 @@ static void test_spmv_d16(const Csr& a) {
       if (off < -32768 || off > 32767) return;  // not banded enough: mlx_sparse keeps no offsets
       d[j] = (short)off;
     }
-  std::vector<VT> x(n);
-  for (auto& v : x) v = hval((float)rnd(-2, 2), (float)rnd(-2, 2));
-  std::vector<VT> yref(m);
-  msp_call c;
-  memset(&c, 0, sizeof c);
-  c.n_in = 4, c.n_out = 1;
-  c.in[0] = a.indptr.data(), c.in[1] = a.ind.data(), c.in[2] = a.val.data(), c.in[3] = x.data();
-  c.in_len[0] = m + 1, c.in_len[1] = c.in_len[2] = nnz, c.in_len[3] = n;
-  c.out[0] = yref.data(), c.out_len[0] = m, c.iarg[0] = m, c.iarg[1] = n;
-  CHECK(call_c("spmv_csr", &c) == MSP_OK, "C spmv status");
+  std::vector<VT> x;
+  const std::vector<VT> yref = c_spmv(a, &x);
   long long bad_row = -1;  // the first nonempty row whose first offset can point before column 0
   for (long long r = 0; r < m && bad_row < 0; ++r)
     if (a.indptr[r + 1] > a.indptr[r] && r < 32768) bad_row = r;
@@ -397,20 +409,7 @@ static void test_spmv_d16(const Csr& a) {
     short* dd = dev(d);
     for (int g = 1; g <= 32; g *= 2) {
       VT* dy = dev_poison<VT>(m);
-      unsigned blocks = blocks_for((m + 256 / g - 1) / (256 / g) * 256);
-#define LAUNCH16(G)                                                                                \
-  MSP_CAT(MSP_KNAME(spmv, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _d16g##G)<<<blocks, 256>>>(         \
-      dp, di, dv, dx, dd, dy, lo32(m), hi32(m), lo32(n), hi32(n), lo32(nnz), hi32(nnz))
-      switch (g) {
-        case 1: LAUNCH16(1); break;
-        case 2: LAUNCH16(2); break;
-        case 4: LAUNCH16(4); break;
-        case 8: LAUNCH16(8); break;
-        case 16: LAUNCH16(16); break;
-        default: LAUNCH16(32); break;
-      }
-      CK(cudaGetLastError());
-      CK(cudaDeviceSynchronize());
+      launch_lanes(g, dp, di, dv, dx, dd, dy, m, n, nnz);
       auto y = host(dy, m);
       if (!corrupt) {
         CHECK(same(y.data(), yref.data(), m), "spmv 16-bit offsets g=%d m=%lld n=%lld nnz=%lld", g, m, n, nnz);
