@@ -81,6 +81,7 @@
 #define LOAD(p) msp_f16_load(*(p))
 #define STORE(p, a) (*(p) = msp_f32_to_f16(a))
 #define VNAME f16
+#define MSP_VT_IS_F16
 #define IT int32_t
 #define INAME i32
 #include MSP_IMPL
@@ -93,6 +94,7 @@
 #undef INAME
 #undef VT
 #undef VNAME
+#undef MSP_VT_IS_F16
 #undef LOAD
 #undef STORE
 

@@ -37,6 +37,9 @@ static MSP_ALWAYS_INLINE int NAME(rows)(const IT *restrict indptr, const IT *res
                                         int64_t r0, int64_t r1, int64_t n, int64_t k, int64_t nnz,
                                         int conj, int64_t xr, int64_t xq, int64_t yr, int64_t yq) {
   int bad = 0;
+#if defined(MSP_SPMM_F16C) && defined(MSP_VT_IS_F16)
+  const int f16c = msp_f16c_ok();
+#endif
   for (int64_t r = r0; r < r1; ++r) {
     int64_t s = (int64_t)indptr[r], e = (int64_t)indptr[r + 1];
     if (s < 0 || e < s || e > nnz) {
@@ -54,8 +57,15 @@ static MSP_ALWAYS_INLINE int NAME(rows)(const IT *restrict indptr, const IT *res
     for (int64_t kc = 0; kc < k; kc += MSP_SPMM_CHUNK) {
       const int64_t kend = k - kc < MSP_SPMM_CHUNK ? k : kc + MSP_SPMM_CHUNK;
       AT buf[MSP_SPMM_CHUNK];
-      int64_t kb = kc;
-      MSP_SPMM_BLOCKS
+#if defined(MSP_SPMM_F16C) && defined(MSP_VT_IS_F16)
+      if (xq == 1 && f16c) {
+        MSP_F16C_FN(INAME)(indices, data, x, buf, s, e, n, xr, kc, kend);
+      } else
+#endif
+      {
+        int64_t kb = kc;
+        MSP_SPMM_BLOCKS
+      }
       for (int64_t q = kc; q < kend; ++q) STORE(&y[r * yr + q * yq], buf[q - kc]);
     }
 #endif

@@ -219,11 +219,12 @@ static int run_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int threa
     free(deltas), free(y16);
   }
 
-  /* spmm: Y = op(A) X for k = 3, 21 and 70 (blocks of 16, 8, 4 and 1 columns), op in {A, A^H, A^T,
-   * conj(A)}, X and Y row-major or batch-major (layout 1: stored as (k, rows)) */
-  for (int kk = 0; kk < 6; ++kk) {
-    int64_t k = (int64_t[]){3, 21, 70}[kk % 3];
-    const int bm = kk >= 3;
+  /* spmm: Y = op(A) X for k = 3, 21, 45 and 70 (blocks of 16, 8, 4 and 1 columns; float16 with F16C:
+   * 32, 8 and 1), op in {A, A^H, A^T, conj(A)}, X and Y row-major or batch-major (layout 1: stored as
+   * (k, rows)) */
+  for (int kk = 0; kk < 8; ++kk) {
+    int64_t k = (int64_t[]){3, 21, 45, 70}[kk % 4];
+    const int bm = kk >= 4;
     int64_t rows_x = m > n ? m : n;
     void *X = malloc(vs * (size_t)(rows_x * k + 1)), *Y = malloc(vs * (size_t)(rows_x * k + 1));
     double *Xre = malloc(sizeof(double) * (size_t)(rows_x * k + 1)), *Xim = malloc(sizeof(double) * (size_t)(rows_x * k + 1));
