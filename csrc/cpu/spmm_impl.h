@@ -199,8 +199,8 @@ int NAME(csr_t)(const msp_call *c) {
     if (!ACC_IS_VT) free(acc);
     return bad ? MSP_EINDEX : MSP_OK;
   }
-  /* private accumulators cost nt * n * k; stay single-threaded beyond 256 MiB of them */
-  if (nt > 1 && (double)nt * (double)(n * k) * sizeof(AT) > 268435456.0) nt = 1;
+  /* private accumulators cost (nt - 1) * n * k; stay single-threaded beyond 256 MiB of them */
+  if (nt > 1 && (double)(nt - 1) * (double)(n * k) * sizeof(AT) > 268435456.0) nt = 1;
   if (nt == 1 && ACC_IS_VT) {
     AT *acc = (AT *)(void *)y;
     for (int64_t i = 0; i < n * k; ++i) acc[i] = AZERO;
@@ -209,24 +209,43 @@ int NAME(csr_t)(const msp_call *c) {
                      : NAME(scatter)(indptr, indices, data, x, acc, 0, m, n, 0, k, nnz, conj, k, 1, k, 1);
     return bad ? MSP_EINDEX : MSP_OK;
   }
-  AT *acc = (AT *)malloc((size_t)nt * (size_t)(n * k) * sizeof(AT));
+  /* thread t scatters rows [m t / nt, m (t + 1) / nt) into its own accumulator, then the threads
+   * add them up. Thread 0's accumulator is Y itself where Y has its layout (float32 and wider,
+   * row-major or one column), and then the sum runs over contiguous runs, which vectorizes (2-D
+   * Laplacian 2048^2, A^T x, 2 threads, C kernel: 36.2 -> 24.1 ms; one thread 31.3 ms). */
+  const int in_y = ACC_IS_VT && (!bm || k == 1);
+  const size_t nk = (size_t)(n * k);
+  AT *acc = (AT *)malloc((size_t)(nt - in_y) * nk * sizeof(AT));
   if (acc == NULL) return MSP_ENOMEM;
   int bad = 0;
 #pragma omp parallel num_threads(nt) reduction(| : bad)
   {
     int t = MSP_THREAD_ID();
-    AT *a = acc + (size_t)t * (size_t)(n * k);
-    for (int64_t i = 0; i < n * k; ++i) a[i] = AZERO;
+    AT *a = t < in_y ? (AT *)(void *)y : acc + (size_t)(t - in_y) * nk;
+    for (size_t i = 0; i < nk; ++i) a[i] = AZERO;
     bad |= NAME(scatter)(indptr, indices, data, x, a, m * t / nt, m * (t + 1) / nt, n, 0, k, nnz, conj, xr, xq, k, 1);
 #pragma omp barrier
+    if (in_y) { /* Y += the other accumulators, in contiguous runs (vectorized) */
+      AT *yy = (AT *)(void *)y;
+      const int64_t runs = (int64_t)((nk + 4095) / 4096);
 #pragma omp for schedule(static)
-    for (int64_t col = 0; col < n; ++col)
-      for (int64_t q = 0; q < k; ++q) {
-        const size_t i = (size_t)(col * k + q);
-        AT s = acc[i];
-        for (int u = 1; u < nt; ++u) s += acc[(size_t)u * (size_t)(n * k) + i];
-        STORE(&y[bm ? q * n + col : col * k + q], s);
+      for (int64_t b = 0; b < runs; ++b) {
+        const size_t i0 = (size_t)b * 4096, i1 = i0 + 4096 < nk ? i0 + 4096 : nk;
+        for (int u = 1; u < nt; ++u) {
+          const AT *au = acc + (size_t)(u - 1) * nk;
+          for (size_t i = i0; i < i1; ++i) yy[i] += au[i];
+        }
       }
+    } else {
+#pragma omp for schedule(static)
+      for (int64_t col = 0; col < n; ++col)
+        for (int64_t q = 0; q < k; ++q) {
+          const size_t i = (size_t)(col * k + q);
+          AT s = acc[i];
+          for (int u = 1; u < nt; ++u) s += acc[(size_t)u * nk + i];
+          STORE(&y[bm ? q * n + col : col * k + q], s);
+        }
+    }
   }
   free(acc);
   return bad ? MSP_EINDEX : MSP_OK;
