@@ -6,7 +6,7 @@
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #include <immintrin.h>
-/* float16 A X (row-major X) on x86 CPUs with F16C, AVX2 and FMA, chosen at run time: X's values
+/* float16 A X (row-major X) on x86 CPUs with F16C and AVX2, chosen at run time: X's values
  * are converted eight at a time (vcvtph2ps) instead of one table read each, 32 columns per pass
  * over a row's entries. Same operations in the same order as the portable block (multiply, then
  * add: no fused multiply-add), so the same bits. */
