@@ -56,20 +56,14 @@ static void NAME(sort_row)(IT *ind, VT *val, int64_t len, IT *sind, VT *sval) {
 }
 
 /* Sorted copy of each row and the CSR row pointer of its distinct columns.
- * in: indptr[m+1], indices[nnz], data[nnz]; out: indices[nnz], data[nnz], uptr[m+1]
- * (uptr = exclusive scan of distinct columns per row); iarg: m, n. */
-int NAME(csr_sort)(const msp_call *c) {
-  if (c->n_in != 3 || c->n_out != 3) return MSP_EINVAL;
-  int64_t m = c->iarg[0], n = c->iarg[1], nnz = c->in_len[1];
-  if (m < 0 || n < 0 || c->in_len[0] != m + 1 || c->in_len[2] != nnz || c->out_len[0] != nnz ||
-      c->out_len[1] != nnz || c->out_len[2] != m + 1)
-    return MSP_EINVAL;
-  const IT *indptr = (const IT *)c->in[0];
-  const IT *ind = (const IT *)c->in[1];
-  const VT *val = (const VT *)c->in[2];
-  IT *oind = (IT *)c->out[0];
-  VT *oval = (VT *)c->out[1];
-  IT *uptr = (IT *)c->out[2];
+ * in: indptr[m+1], indices[nnz], data[nnz]; out: sorted_indices[nnz], sorted_data[nnz], uptr[m+1]
+ * (uptr = exclusive scan of distinct columns per row); sizes m, n, nnz. */
+int NAME(sort_rows)(const msp_call *c) {
+  MSP_UNPACK(sort_rows);
+  const IT *ind = indices;
+  const VT *val = data;
+  IT *oind = sorted_indices;
+  VT *oval = sorted_data;
   if ((int64_t)indptr[0] != 0 || (int64_t)indptr[m] != nnz) return MSP_EINDEX;
   for (int64_t r = 0; r < m; ++r)
     if (indptr[r + 1] < indptr[r]) return MSP_EINDEX;
@@ -119,20 +113,14 @@ int NAME(csr_sort)(const msp_call *c) {
 }
 
 /* Sum runs of equal columns of row-sorted CSR into canonical CSR.
- * in: indptr[m+1], indices[nnz] (sorted in rows), data[nnz], uptr[m+1]; out: indices[nnz2],
- * data[nnz2] with nnz2 = uptr[m]; iarg: m, n. */
-int NAME(csr_sumdup)(const msp_call *c) {
-  if (c->n_in != 4 || c->n_out != 2) return MSP_EINVAL;
-  int64_t m = c->iarg[0], nnz = c->in_len[1], nnz2 = c->out_len[0];
-  if (m < 0 || c->in_len[0] != m + 1 || c->in_len[2] != nnz || c->in_len[3] != m + 1 ||
-      c->out_len[1] != nnz2)
-    return MSP_EINVAL;
-  const IT *indptr = (const IT *)c->in[0];
-  const IT *ind = (const IT *)c->in[1];
-  const VT *val = (const VT *)c->in[2];
-  const IT *uptr = (const IT *)c->in[3];
-  IT *oind = (IT *)c->out[0];
-  VT *oval = (VT *)c->out[1];
+ * in: indptr[m+1], indices[nnz] (sorted in rows), data[nnz], uptr[m+1]; out: out_indices[nnz2],
+ * out_data[nnz2] with nnz2 = uptr[m]; sizes m, n, nnz, nnz2. */
+int NAME(sum_rows)(const msp_call *c) {
+  MSP_UNPACK(sum_rows);
+  const IT *ind = indices;
+  const VT *val = data;
+  IT *oind = out_indices;
+  VT *oval = out_data;
   if ((int64_t)uptr[m] != nnz2 || (int64_t)indptr[m] != nnz) return MSP_EINVAL;
   int nt = msp_threads_for(c, nnz + m);
   int bad = 0;
@@ -140,7 +128,7 @@ int NAME(csr_sumdup)(const msp_call *c) {
   for (int64_t r = 0; r < m; ++r) {
     int64_t s = (int64_t)indptr[r], e = (int64_t)indptr[r + 1];
     int64_t p = (int64_t)uptr[r], pe = (int64_t)uptr[r + 1];
-    if (s < 0 || e < s || e > nnz || p < 0 || pe < p || pe > nnz2) {
+    if (MSP_ROW_BAD(s, e, nnz) || MSP_ROW_BAD(p, pe, nnz2)) {
       bad = 1;
       continue;
     }
@@ -154,6 +142,32 @@ int NAME(csr_sumdup)(const msp_call *c) {
       ++p;
     }
     if (j != e || p != pe) bad = 1;
+  }
+  return bad ? MSP_EINDEX : MSP_OK;
+}
+
+/* Sum runs of equal (row, col) in entries sorted by (row, col); run q (the q-th run start) goes to
+ * position pos[start] = q. in: rows[nnz], cols[nnz], data[nnz], pos[nnz] (inclusive scan of run
+ * starts, minus one); out: out_indices[nnz2], out_data[nnz2], out_rows[nnz2]; sizes nnz, nnz2.
+ * (The GPU's canonicalization: MLX sorts, this sums; the CPU path uses sort_rows + sum_rows.) */
+int NAME(sum_runs)(const msp_call *c) {
+  MSP_UNPACK(sum_runs);
+  int bad = 0;
+  int nt = msp_threads_for(c, nnz);
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad)
+  for (int64_t p = 0; p < nnz; ++p) {
+    const IT r = rows[p], col = cols[p];
+    if (p > 0 && rows[p - 1] == r && cols[p - 1] == col) continue;
+    AT acc = AZERO;
+    for (int64_t q = p; q < nnz && rows[q] == r && cols[q] == col; ++q) acc += LOAD(&data[q]);
+    const int64_t o = (int64_t)pos[p];
+    if (o < 0 || o >= nnz2) {
+      bad = 1;
+      continue;
+    }
+    out_indices[o] = col;
+    out_rows[o] = r;
+    STORE(&out_data[o], acc);
   }
   return bad ? MSP_EINDEX : MSP_OK;
 }

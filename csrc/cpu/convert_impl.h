@@ -1,19 +1,12 @@
 /* Body of the conversion kernels, instantiated per (VT, IT) by instantiate.h. */
 
 /* CSR of a COO matrix, entries stable-sorted by row (column order within a row kept).
- * in: row[nnz], col[nnz], data[nnz]; out: indptr[m+1], indices[nnz], data[nnz]; iarg: m, n. */
+ * in: row[nnz], col[nnz], data[nnz]; out: indptr[m+1], indices[nnz], values[nnz]; sizes m, n, nnz. */
 int NAME(coo_tocsr)(const msp_call *c) {
-  if (c->n_in != 3 || c->n_out != 3) return MSP_EINVAL;
-  int64_t m = c->iarg[0], n = c->iarg[1], nnz = c->in_len[0];
-  if (m < 0 || n < 0 || c->in_len[1] != nnz || c->in_len[2] != nnz || c->out_len[0] != m + 1 ||
-      c->out_len[1] != nnz || c->out_len[2] != nnz)
-    return MSP_EINVAL;
-  const IT *row = (const IT *)c->in[0];
-  const IT *col = (const IT *)c->in[1];
-  const VT *val = (const VT *)c->in[2];
-  IT *indptr = (IT *)c->out[0];
-  IT *oind = (IT *)c->out[1];
-  VT *oval = (VT *)c->out[2];
+  MSP_UNPACK(coo_tocsr);
+  const VT *val = data;
+  IT *oind = indices;
+  VT *oval = values;
   int status = MSP_OK;
   for (int64_t k = 0; k < nnz; ++k)
     if ((uint64_t)(int64_t)row[k] >= (uint64_t)m || (uint64_t)(int64_t)col[k] >= (uint64_t)n)
@@ -56,16 +49,12 @@ int NAME(coo_tocsr)(const msp_call *c) {
 }
 
 /* D = A, D dense row-major (duplicates summed).
- * in: indptr[m+1], indices[nnz], data[nnz]; out: dense[m*n]; iarg: m, n. */
+ * in: indptr[m+1], indices[nnz], data[nnz]; out: dense[m*n]; sizes m, n, nnz. */
 int NAME(csr_todense)(const msp_call *c) {
-  if (c->n_in != 3 || c->n_out != 1) return MSP_EINVAL;
-  int64_t m = c->iarg[0], n = c->iarg[1], nnz = c->in_len[1];
-  if (m < 0 || n < 0 || c->in_len[0] != m + 1 || c->in_len[2] != nnz || c->out_len[0] != m * n)
-    return MSP_EINVAL;
-  const IT *indptr = (const IT *)c->in[0];
-  const IT *ind = (const IT *)c->in[1];
-  const VT *val = (const VT *)c->in[2];
-  VT *d = (VT *)c->out[0];
+  MSP_UNPACK(csr_todense);
+  const IT *ind = indices;
+  const VT *val = data;
+  VT *d = dense;
   int nt = msp_threads_for(c, m * n + nnz);
   int bad = 0;
 #pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad)
@@ -73,7 +62,7 @@ int NAME(csr_todense)(const msp_call *c) {
     VT *drow = d + r * n;
     memset(drow, 0, (size_t)n * sizeof(VT));
     int64_t s = (int64_t)indptr[r], e = (int64_t)indptr[r + 1];
-    if (s < 0 || e < s || e > nnz) {
+    if (MSP_ROW_BAD(s, e, nnz)) {
       bad = 1;
       continue;
     }
@@ -91,24 +80,35 @@ int NAME(csr_todense)(const msp_call *c) {
 }
 
 /* rows[j] = r for every stored entry j of row r (CSR -> COO rows).
- * in: indptr[m+1]; out: rows[nnz]; iarg: m. */
+ * in: indptr[m+1]; out: rows[nnz]; sizes m, nnz. */
 int NAME(expand_rows)(const msp_call *c) {
-  if (c->n_in != 1 || c->n_out != 1) return MSP_EINVAL;
-  int64_t m = c->iarg[0], nnz = c->out_len[0];
-  if (m < 0 || c->in_len[0] != m + 1) return MSP_EINVAL;
-  const IT *indptr = (const IT *)c->in[0];
-  IT *rows = (IT *)c->out[0];
+  MSP_UNPACK(expand_rows);
   if ((int64_t)indptr[0] != 0 || (int64_t)indptr[m] != nnz) return MSP_EINDEX;
   int bad = 0;
   int nt = msp_threads_for(c, nnz + m);
 #pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad)
   for (int64_t r = 0; r < m; ++r) {
     int64_t s = (int64_t)indptr[r], e = (int64_t)indptr[r + 1];
-    if (s < 0 || e < s || e > nnz) {
+    if (MSP_ROW_BAD(s, e, nnz)) {
       bad = 1;
       continue;
     }
     for (int64_t j = s; j < e; ++j) rows[j] = (IT)r;
   }
   return bad ? MSP_EINDEX : MSP_OK;
+}
+
+/* indptr[r] = the first position p with rows[p] >= r, for rows sorted ascending (CSR row pointer
+ * of row-sorted entries). in: rows[nnz]; out: indptr[m+1]; sizes m, nnz. Unsorted or out-of-range
+ * rows: MSP_EINDEX. */
+int NAME(indptr_from_rows)(const msp_call *c) {
+  MSP_UNPACK(indptr_from_rows);
+  int64_t r = 0;
+  for (int64_t p = 0; p < nnz; ++p) {
+    const int64_t row = (int64_t)rows[p];
+    if (row < 0 || row < r - 1 || row >= m) return MSP_EINDEX; /* sorted: never below the previous row */
+    while (r <= row) indptr[r++] = (IT)p;
+  }
+  while (r <= m) indptr[r++] = (IT)nnz;
+  return MSP_OK;
 }

@@ -1,123 +1,35 @@
-/* Includes the kernel body named by MSP_IMPL once per (value, index) pair; the one instantiation list. */
-/* A body uses VT (stored value), AT (accumulator), IT (index), LOAD(p) -> AT, STORE(p, a),
- * AZERO, CONJ(a) (complex conjugate, identity for real types), ACC_IS_VT (1 when AT is VT) and
- * NAME(op) -> msp_<MSP_FAMILY>_<op>_<vt>_<it>. */
+/* Includes the kernel body named by MSP_IMPL once per (value, index) pair of MSP_TYPE_PAIRS. */
+/* A body uses VT (stored value), AT (accumulator), IT (index), LOAD(p) -> AT, STORE(p, a), AZERO,
+ * CONJ(a) (complex conjugate, identity for real types), ACC_IS_VT (1 when AT is VT), IS_F16 (for
+ * #if), NAME(op) -> msp_<MSP_FAMILY>_<op>_<vt>_<it>_body (the registry's checked entry point
+ * msp_<family>_<op>_<vt>_<it> calls it) and MSP_UNPACK(op) (the call record as named locals). */
+#include "ops.gen.h"
 #include "types.h"
 
-#define NAME(op) MSP_CAT5(msp, MSP_FAMILY, op, VNAME, INAME)
-#define CONJ(a) (a)
+#define VT MSP_CAT(msp_vt_, VNAME)
+#define AT MSP_CAT(msp_at_, VNAME)
+#define IT MSP_CAT(msp_it_, INAME)
+#define LOAD(p) MSP_CAT(msp_load_, VNAME)(p)
+#define STORE(p, a) MSP_CAT(msp_store_, VNAME)(p, a)
+#define CONJ(a) MSP_CAT(msp_conj_, VNAME)(a)
+#define AZERO ((AT)0)
+#define ACC_IS_VT MSP_CAT(MSP_ACC_IS_VT_, VNAME)
+#define IS_F16 MSP_CAT(MSP_IS_F16_, VNAME)
+#define NAME(op) MSP_CAT(MSP_CAT5(msp, MSP_FAMILY, op, VNAME, INAME), _body)
+#define MSP_UNPACK_(fam, op, c) MSP_UNPACK_##fam##_##op(c)
+#define MSP_UNPACK__(fam, op, c) MSP_UNPACK_(fam, op, c)
+#define MSP_UNPACK(op) MSP_UNPACK__(MSP_FAMILY, op, c)
 
-#define VT float
-#define AT float
-#define ACC_IS_VT 1
-#define AZERO 0.0f
-#define LOAD(p) (*(p))
-#define STORE(p, a) (*(p) = (a))
-#define VNAME f32
-#define IT int32_t
-#define INAME i32
-#include MSP_IMPL
-#undef IT
-#undef INAME
-#define IT int64_t
-#define INAME i64
-#include MSP_IMPL
-#undef IT
-#undef INAME
+#include "instantiate.gen.h"
+
 #undef VT
 #undef AT
-#undef AZERO
-#undef VNAME
-
-#define VT double
-#define AT double
-#define AZERO 0.0
-#define VNAME f64
-#define IT int32_t
-#define INAME i32
-#include MSP_IMPL
 #undef IT
-#undef INAME
-#define IT int64_t
-#define INAME i64
-#include MSP_IMPL
-#undef IT
-#undef INAME
-#undef VT
-#undef AT
-#undef AZERO
-#undef VNAME
-
-#undef CONJ
-#define CONJ(a) conjf(a)
-#define VT msp_c64
-#define AT msp_c64
-#define AZERO ((msp_c64)0.0f)
-#define VNAME c64
-#define IT int32_t
-#define INAME i32
-#include MSP_IMPL
-#undef IT
-#undef INAME
-#define IT int64_t
-#define INAME i64
-#include MSP_IMPL
-#undef IT
-#undef INAME
-#undef VT
-#undef AT
-#undef AZERO
-#undef VNAME
 #undef LOAD
 #undef STORE
 #undef CONJ
-#define CONJ(a) (a)
-
+#undef AZERO
 #undef ACC_IS_VT
-#define ACC_IS_VT 0 /* 16-bit values accumulate in float */
-#define VT msp_f16
-#define AT float
-#define AZERO 0.0f
-#define LOAD(p) msp_f16_load(*(p))
-#define STORE(p, a) (*(p) = msp_f32_to_f16(a))
-#define VNAME f16
-#define MSP_VT_IS_F16
-#define IT int32_t
-#define INAME i32
-#include MSP_IMPL
-#undef IT
-#undef INAME
-#define IT int64_t
-#define INAME i64
-#include MSP_IMPL
-#undef IT
-#undef INAME
-#undef VT
-#undef VNAME
-#undef MSP_VT_IS_F16
-#undef LOAD
-#undef STORE
-
-#define VT msp_bf16
-#define LOAD(p) msp_bf16_to_f32(*(p))
-#define STORE(p, a) (*(p) = msp_f32_to_bf16(a))
-#define VNAME bf16
-#define IT int32_t
-#define INAME i32
-#include MSP_IMPL
-#undef IT
-#undef INAME
-#define IT int64_t
-#define INAME i64
-#include MSP_IMPL
-#undef IT
-#undef INAME
-#undef VT
-#undef AT
-#undef AZERO
-#undef VNAME
-#undef LOAD
-#undef STORE
+#undef IS_F16
 #undef NAME
-#undef CONJ
-#undef ACC_IS_VT
+#undef MSP_UNPACK

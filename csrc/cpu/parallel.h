@@ -13,9 +13,6 @@
 #define MSP_THREAD_ID() 0
 #endif
 
-/* Below this many units of work (nonzeros + rows touched) a kernel stays single-threaded. */
-#define MSP_PAR_THRESHOLD 32768
-
 /* Threads to use for `work` units under call c: 1 for small problems. */
 static inline int msp_threads_for(const msp_call *c, int64_t work) {
 #ifdef _OPENMP

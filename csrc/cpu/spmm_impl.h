@@ -37,12 +37,12 @@ static MSP_ALWAYS_INLINE int NAME(rows)(const IT *restrict indptr, const IT *res
                                         int64_t r0, int64_t r1, int64_t n, int64_t k, int64_t nnz,
                                         int conj, int64_t xr, int64_t xq, int64_t yr, int64_t yq) {
   int bad = 0;
-#if defined(MSP_SPMM_F16C) && defined(MSP_VT_IS_F16)
+#if defined(MSP_SPMM_F16C) && IS_F16
   const int f16c = msp_f16c_ok();
 #endif
   for (int64_t r = r0; r < r1; ++r) {
     int64_t s = (int64_t)indptr[r], e = (int64_t)indptr[r + 1];
-    if (s < 0 || e < s || e > nnz) {
+    if (MSP_ROW_BAD(s, e, nnz)) {
       bad = 1;
       e = s = 0;
     }
@@ -57,7 +57,7 @@ static MSP_ALWAYS_INLINE int NAME(rows)(const IT *restrict indptr, const IT *res
     for (int64_t kc = 0; kc < k; kc += MSP_SPMM_CHUNK) {
       const int64_t kend = k - kc < MSP_SPMM_CHUNK ? k : kc + MSP_SPMM_CHUNK;
       AT buf[MSP_SPMM_CHUNK];
-#if defined(MSP_SPMM_F16C) && defined(MSP_VT_IS_F16)
+#if defined(MSP_SPMM_F16C) && IS_F16
       if (xq == 1 && f16c) {
         MSP_F16C_FN(INAME)(indices, data, x, buf, s, e, n, xr, kc, kend);
       } else
@@ -73,27 +73,12 @@ static MSP_ALWAYS_INLINE int NAME(rows)(const IT *restrict indptr, const IT *res
   return bad;
 }
 
-/* Unpack and check the common SpMM call: X has rows_in rows, Y rows_out (both k columns). */
-#define MSP_SPMM_ARGS(rows_in, rows_out)                                                      \
-  if (c->n_in != 4 || c->n_out != 1) return MSP_EINVAL;                                      \
-  int64_t m = c->iarg[0], n = c->iarg[1], k = c->iarg[2], nnz = c->in_len[1];                \
-  int conj = c->iarg[3] != 0;                                                                 \
-  if (m < 0 || n < 0 || k < 0 || c->in_len[0] != m + 1 || c->in_len[2] != nnz ||             \
-      c->in_len[3] != (rows_in) * k || c->out_len[0] != (rows_out) * k)                       \
-    return MSP_EINVAL;                                                                        \
-  const IT *indptr = (const IT *)c->in[0];                                                    \
-  const IT *indices = (const IT *)c->in[1];                                                   \
-  const VT *data = (const VT *)c->in[2];                                                      \
-  const VT *x = (const VT *)c->in[3];                                                         \
-  VT *y = (VT *)c->out[0]
-
 /* Y = A X (conj: Y = conj(A) X). in: indptr[m+1], indices[nnz], data[nnz], X[n*k];
- * out: Y[m*k]; iarg: m, n, k, conj, layout (0: X and Y row-major, (n, k) and (m, k); 1: batch-major,
- * X stored as (k, n) and Y as (k, m): k vectors side by side, no transposes needed). */
+ * out: Y[m*k]; sizes m, n, k, nnz; flags conj, bm (0: X and Y row-major, (n, k) and (m, k); 1:
+ * batch-major, X stored as (k, n) and Y as (k, m): k vectors side by side, no transposes needed). */
 int NAME(csr)(const msp_call *c) {
-  MSP_SPMM_ARGS(n, m);
+  MSP_UNPACK(csr);
   if (m == 0 || k == 0) return MSP_OK;
-  const int bm = c->iarg[4] != 0;
   int nt = msp_threads_for(c, (nnz + m) * (k < 16 ? k : 16));
   int bad = 0;
   /* 8 chunks per thread balanced by nonzeros + rows, taken dynamically */
@@ -120,7 +105,7 @@ static MSP_ALWAYS_INLINE int NAME(scatter)(const IT *restrict indptr, const IT *
   int bad = 0;
   for (int64_t r = r0; r < r1; ++r) {
     int64_t s = (int64_t)indptr[r], e = (int64_t)indptr[r + 1];
-    if (s < 0 || e < s || e > nnz) {
+    if (MSP_ROW_BAD(s, e, nnz)) {
       bad = 1;
       continue;
     }
@@ -166,53 +151,39 @@ static void NAME(acc_store)(const AT *acc, VT *y, int64_t n, int64_t k, int64_t 
 }
 #endif
 
-/* Y = A^T X (conj: A^H X). in: indptr[m+1], indices[nnz], data[nnz], X[m*k]; out: Y[n*k];
- * iarg: m, n, k, conj, layout (as for csr: 1 = X stored (k, m), Y stored (k, n)).
- * Wide X (two or more blocks of 16 columns, or of one vector in the batch-major layout): threads
- * split Y's columns, each scattering its columns of every row straight into Y (16-bit types: into
- * one float accumulator), with no private copies and no reduction pass. Otherwise one thread
- * scatters straight into Y (when Y holds the accumulator type), or several scatter into private
- * row-major accumulators, summed in thread order. */
-int NAME(csr_t)(const msp_call *c) {
-  MSP_SPMM_ARGS(m, n);
-  if (n * k == 0) return MSP_OK;
-  const int bm = c->iarg[4] != 0;
-  const int64_t xr = bm ? 1 : k, xq = bm ? m : 1;
-  int nt = msp_threads_for(c, (nnz + m) * (k < 16 ? k : 16));
-  const int64_t cb = bm ? 1 : 16, nblk = (k + cb - 1) / cb; /* 16 float32 columns: a 64-byte line */
-  if (nt > 1 && nblk >= 2) {
-    if (nt > nblk) nt = (int)nblk;
-    AT *acc = ACC_IS_VT ? (AT *)(void *)y : (AT *)malloc((size_t)(n * k) * sizeof(AT));
-    if (acc == NULL) return MSP_ENOMEM;
-    int bad = 0;
+/* Y = A^T X by threads splitting Y's columns [blocks of cb): each scatters its columns of every
+ * row straight into Y (16-bit types: into one float accumulator), with no private copies and no
+ * reduction pass. */
+static int NAME(t_by_columns)(const IT *restrict indptr, const IT *restrict indices, const VT *restrict data,
+                              const VT *restrict x, VT *restrict y, int64_t m, int64_t n, int64_t k, int64_t nnz,
+                              int conj, int bm, int nt, int64_t cb, int64_t nblk) {
+  AT *acc = ACC_IS_VT ? (AT *)(void *)y : (AT *)malloc((size_t)(n * k) * sizeof(AT));
+  if (acc == NULL) return MSP_ENOMEM;
+  int bad = 0;
 #pragma omp parallel num_threads(nt) reduction(| : bad)
-    {
-      const int t = MSP_THREAD_ID();
-      const int64_t q0 = nblk * t / nt * cb, q1e = nblk * (t + 1) / nt * cb, q1 = q1e < k ? q1e : k;
-      NAME(acc_zero)(acc, n, k, q0, q1, bm);
-      bad |= bm ? NAME(scatter)(indptr, indices, data, x, acc, 0, m, n, q0, q1, nnz, conj, 1, m, 1, n)
-                : NAME(scatter)(indptr, indices, data, x, acc, 0, m, n, q0, q1, nnz, conj, k, 1, k, 1);
+  {
+    const int t = MSP_THREAD_ID();
+    const int64_t q0 = nblk * t / nt * cb, q1e = nblk * (t + 1) / nt * cb, q1 = q1e < k ? q1e : k;
+    NAME(acc_zero)(acc, n, k, q0, q1, bm);
+    bad |= bm ? NAME(scatter)(indptr, indices, data, x, acc, 0, m, n, q0, q1, nnz, conj, 1, m, 1, n)
+              : NAME(scatter)(indptr, indices, data, x, acc, 0, m, n, q0, q1, nnz, conj, k, 1, k, 1);
 #if !ACC_IS_VT
-      NAME(acc_store)(acc, y, n, k, q0, q1, bm);
+    NAME(acc_store)(acc, y, n, k, q0, q1, bm);
 #endif
-    }
-    if (!ACC_IS_VT) free(acc);
-    return bad ? MSP_EINDEX : MSP_OK;
   }
-  /* private accumulators cost (nt - 1) * n * k; stay single-threaded beyond 256 MiB of them */
-  if (nt > 1 && (double)(nt - 1) * (double)(n * k) * sizeof(AT) > 268435456.0) nt = 1;
-  if (nt == 1 && ACC_IS_VT) {
-    AT *acc = (AT *)(void *)y;
-    for (int64_t i = 0; i < n * k; ++i) acc[i] = AZERO;
-    int bad = k == 1 ? NAME(scatter)(indptr, indices, data, x, acc, 0, m, n, 0, 1, nnz, conj, 1, 1, 1, 1)
-              : bm   ? NAME(scatter)(indptr, indices, data, x, acc, 0, m, n, 0, k, nnz, conj, 1, m, 1, n)
-                     : NAME(scatter)(indptr, indices, data, x, acc, 0, m, n, 0, k, nnz, conj, k, 1, k, 1);
-    return bad ? MSP_EINDEX : MSP_OK;
-  }
-  /* thread t scatters rows [m t / nt, m (t + 1) / nt) into its own accumulator, then the threads
-   * add them up. Thread 0's accumulator is Y itself where Y has its layout (float32 and wider,
-   * row-major or one column), and then the sum runs over contiguous runs, which vectorizes (2-D
-   * Laplacian 2048^2, A^T x, 2 threads, C kernel: 36.2 -> 24.1 ms; one thread 31.3 ms). */
+  if (!ACC_IS_VT) free(acc);
+  return bad ? MSP_EINDEX : MSP_OK;
+}
+
+/* Y = A^T X by nt threads over rows: thread t scatters rows [m t / nt, m (t + 1) / nt) into its own
+ * accumulator, then the threads add them up. Thread 0's accumulator is Y itself where Y has its
+ * layout (float32 and wider, row-major or one column), and then the sum runs over contiguous runs,
+ * which vectorizes (2-D Laplacian 2048^2, A^T x, 2 threads, C kernel: 36.2 -> 24.1 ms; one thread
+ * 31.3 ms). */
+static int NAME(t_private)(const IT *restrict indptr, const IT *restrict indices, const VT *restrict data,
+                           const VT *restrict x, VT *restrict y, int64_t m, int64_t n, int64_t k, int64_t nnz,
+                           int conj, int bm, int nt) {
+  const int64_t xr = bm ? 1 : k, xq = bm ? m : 1;
   const int in_y = ACC_IS_VT && (!bm || k == 1);
   const size_t nk = (size_t)(n * k);
   AT *acc = (AT *)malloc((size_t)(nt - in_y) * nk * sizeof(AT));
@@ -250,8 +221,32 @@ int NAME(csr_t)(const msp_call *c) {
   free(acc);
   return bad ? MSP_EINDEX : MSP_OK;
 }
+
+/* Y = A^T X (conj: A^H X). in: indptr[m+1], indices[nnz], data[nnz], X[m*k]; out: Y[n*k];
+ * sizes m, n, k, nnz; flags conj, bm (as for csr: 1 = X stored (k, m), Y stored (k, n)).
+ * Wide X (two or more blocks of 16 columns, or of one vector in the batch-major layout): threads
+ * split Y's columns. Otherwise one thread scatters straight into Y (when Y holds the accumulator
+ * type), or several scatter into private accumulators, summed in thread order. */
+int NAME(csr_t)(const msp_call *c) {
+  MSP_UNPACK(csr_t);
+  if (n * k == 0) return MSP_OK;
+  int nt = msp_threads_for(c, (nnz + m) * (k < 16 ? k : 16));
+  const int64_t cb = bm ? 1 : 16, nblk = (k + cb - 1) / cb; /* 16 float32 columns: a 64-byte line */
+  if (nt > 1 && nblk >= 2)
+    return NAME(t_by_columns)(indptr, indices, data, x, y, m, n, k, nnz, conj, bm, nt > nblk ? (int)nblk : nt, cb, nblk);
+  /* private accumulators cost (nt - 1) * n * k; stay single-threaded beyond 256 MiB of them */
+  if (nt > 1 && (double)(nt - 1) * (double)(n * k) * sizeof(AT) > 268435456.0) nt = 1;
+  if (nt == 1 && ACC_IS_VT) {
+    AT *acc = (AT *)(void *)y;
+    for (int64_t i = 0; i < n * k; ++i) acc[i] = AZERO;
+    int bad = k == 1 ? NAME(scatter)(indptr, indices, data, x, acc, 0, m, n, 0, 1, nnz, conj, 1, 1, 1, 1)
+              : bm   ? NAME(scatter)(indptr, indices, data, x, acc, 0, m, n, 0, k, nnz, conj, 1, m, 1, n)
+                     : NAME(scatter)(indptr, indices, data, x, acc, 0, m, n, 0, k, nnz, conj, k, 1, k, 1);
+    return bad ? MSP_EINDEX : MSP_OK;
+  }
+  return NAME(t_private)(indptr, indices, data, x, y, m, n, k, nnz, conj, bm, nt);
+}
 #undef MSP_SPMM_BLOCK
 #undef MSP_SPMM_PUT
 #undef MSP_SPMM_CHUNK
 #undef MSP_SPMM_BLOCKS
-#undef MSP_SPMM_ARGS

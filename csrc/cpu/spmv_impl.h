@@ -21,7 +21,7 @@ static int NAME(rows)(const IT *restrict indptr, const IT *restrict indices, con
   for (int64_t r = r0; r < r1; ++r) {
     int64_t s = (int64_t)indptr[r], e = (int64_t)indptr[r + 1];
     AT acc = AZERO;
-    if (s < 0 || e < s || e > nnz) {
+    if (MSP_ROW_BAD(s, e, nnz)) {
       bad = 1;
       e = s = 0;
     }
@@ -35,20 +35,10 @@ static int NAME(rows)(const IT *restrict indptr, const IT *restrict indices, con
   return bad ? MSP_EINDEX : MSP_OK;
 }
 
-/* y = A x.  in: indptr[m+1], indices[nnz], data[nnz], x[n] (d16: and deltas[nnz], int16, column -
- * row, read instead of indices); out: y[m]; iarg: m, n. */
-static int NAME(run)(const msp_call *c, int d16) {
-  if (c->n_in != 4 + d16 || c->n_out != 1) return MSP_EINVAL;
-  int64_t m = c->iarg[0], n = c->iarg[1], nnz = c->in_len[2];
-  if (m < 0 || n < 0 || c->in_len[0] != m + 1 || c->in_len[1] != nnz || c->in_len[3] != n ||
-      c->out_len[0] != m || (d16 && c->in_len[4] != nnz))
-    return MSP_EINVAL;
-  const IT *indptr = (const IT *)c->in[0];
-  const IT *indices = d16 ? NULL : (const IT *)c->in[1];
-  const int16_t *deltas = d16 ? (const int16_t *)c->in[4] : NULL;
-  const VT *data = (const VT *)c->in[2];
-  const VT *x = (const VT *)c->in[3];
-  VT *y = (VT *)c->out[0];
+/* y = A x for all rows: one thread below the size threshold, else rows split by nonzeros + rows. */
+static int NAME(run)(const msp_call *c, const IT *restrict indptr, const IT *restrict indices,
+                     const int16_t *restrict deltas, const VT *restrict data, const VT *restrict x,
+                     VT *restrict y, int64_t m, int64_t n, int64_t nnz) {
   if (m == 0) return MSP_OK;
   int nt = msp_threads_for(c, nnz + m);
   if (nt == 1) return NAME(rows)(indptr, indices, deltas, data, x, y, 0, m, n, nnz);
@@ -62,6 +52,16 @@ static int NAME(run)(const msp_call *c, int d16) {
   return status ? MSP_EINDEX : MSP_OK;
 }
 
-int NAME(csr)(const msp_call *c) { return NAME(run)(c, 0); }
-int NAME(csr_d16)(const msp_call *c) { return NAME(run)(c, 1); }
+/* y = A x. in: indptr[m+1], indices[nnz], data[nnz], x[n]; out: y[m]; sizes m, n, nnz. */
+int NAME(csr)(const msp_call *c) {
+  MSP_UNPACK(csr);
+  return NAME(run)(c, indptr, indices, NULL, data, x, y, m, n, nnz);
+}
+
+/* y = A x from 16-bit column offsets: as csr, plus deltas[nnz] (int16, column - row), read in place
+ * of the indices. */
+int NAME(csr_d16)(const msp_call *c) {
+  MSP_UNPACK(csr_d16);
+  return NAME(run)(c, indptr, NULL, deltas, data, x, y, m, n, nnz);
+}
 #undef MSP_SPMV_ROW

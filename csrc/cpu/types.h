@@ -89,11 +89,44 @@ static inline msp_bf16 msp_f32_to_bf16(float f) {
   return (msp_bf16)(x >> 16);
 }
 
-/* Every (value, index) pair the dispatcher can reach. X(vname, iname). */
-#define MSP_TYPE_PAIRS(X) \
-  X(f32, i32) X(f32, i64) X(f64, i32) X(f64, i64) X(f16, i32) X(f16, i64) \
-  X(bf16, i32) X(bf16, i64) X(c64, i32) X(c64, i64)
+/* Per value type (by its ABI name: f32, f64, f16, bf16, c64): storage msp_vt_<v>, accumulator
+ * msp_at_<v>, load (to the accumulator), store (rounding), conjugate, and whether it is float16. */
+typedef float msp_vt_f32, msp_at_f32;
+typedef double msp_vt_f64, msp_at_f64;
+typedef msp_f16 msp_vt_f16;
+typedef float msp_at_f16;
+typedef msp_bf16 msp_vt_bf16;
+typedef float msp_at_bf16;
+typedef msp_c64 msp_vt_c64, msp_at_c64;
+typedef int32_t msp_it_i32;
+typedef int64_t msp_it_i64;
+#define msp_load_f32(p) (*(p))
+#define msp_load_f64(p) (*(p))
+#define msp_load_c64(p) (*(p))
+#define msp_load_f16(p) msp_f16_load(*(p))
+#define msp_load_bf16(p) msp_bf16_to_f32(*(p))
+#define msp_store_f32(p, a) (*(p) = (a))
+#define msp_store_f64(p, a) (*(p) = (a))
+#define msp_store_c64(p, a) (*(p) = (a))
+#define msp_store_f16(p, a) (*(p) = msp_f32_to_f16(a))
+#define msp_store_bf16(p, a) (*(p) = msp_f32_to_bf16(a))
+#define msp_conj_c64(a) conjf(a)
+#define msp_conj_f32(a) (a)
+#define msp_conj_f64(a) (a)
+#define msp_conj_f16(a) (a)
+#define msp_conj_bf16(a) (a)
+#define MSP_ACC_IS_VT_f32 1
+#define MSP_ACC_IS_VT_f64 1
+#define MSP_ACC_IS_VT_c64 1
+#define MSP_ACC_IS_VT_f16 0
+#define MSP_ACC_IS_VT_bf16 0
+#define MSP_IS_F16_f16 1 /* other value types: undefined, so 0 in #if */
 
+/* a row's entry range [s, e) is malformed (indptr corrupt or past nnz) */
+#define MSP_ROW_BAD(s, e, nnz) ((s) < 0 || (e) < (s) || (e) > (nnz))
+
+#define MSP_CAT_(a, b) a##b
+#define MSP_CAT(a, b) MSP_CAT_(a, b)
 #define MSP_CAT5_(a, b, c, d, e) a##_##b##_##c##_##d##_##e
 #define MSP_CAT5(a, b, c, d, e) MSP_CAT5_(a, b, c, d, e)
 

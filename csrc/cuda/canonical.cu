@@ -3,9 +3,9 @@
 
 // For each run start p (first entry or a new (row, col)), sum the run in order and write it at
 // pos[p]. in: rows[k], cols[k], data[k], pos[k] (inclusive scan of run starts, minus one);
-// out: indices[k2], data[k2], urows[k2]; scalars: k, k2.
+// out: indices[k2], data[k2], urows[k2]; sizes k, k2. (The C kernel canonical_sum_runs is its twin.)
 template <class IT, class PT>
-__device__ void sumdup_sorted(const IT* __restrict__ rows, const IT* __restrict__ cols,
+__device__ void sum_runs(const IT* __restrict__ rows, const IT* __restrict__ cols,
                               const VT* __restrict__ data, const PT* __restrict__ pos,
                               IT* __restrict__ oind, VT* __restrict__ oval, IT* __restrict__ orow,
                               long long k, long long k2) {
@@ -25,16 +25,4 @@ __device__ void sumdup_sorted(const IT* __restrict__ rows, const IT* __restrict_
   }
 }
 
-#define MSP_CANON(IT, INAME)                                                                    \
-  extern "C" __global__ void MSP_KNAME(canonical, sumdup_sorted, VNAME, INAME)(                 \
-      const IT* rows, const IT* cols, const VT* data, const IT* pos, IT* oind, VT* oval,        \
-      IT* orow, int k_lo, int k_hi, int k2_lo, int k2_hi) {                                     \
-    sumdup_sorted<IT, IT>(rows, cols, data, pos, oind, oval, orow, msp_join(k_lo, k_hi),        \
-                          msp_join(k2_lo, k2_hi));                                              \
-  }
-
-#if defined(MSP_IT_I32)
-MSP_CANON(int, i32)
-#else
-MSP_CANON(long long, i64)
-#endif
+MSP_ENTRY0(canonical, sum_runs, , sum_runs<IT, IT>(rows, cols, data, pos, out_indices, out_data, out_rows, nnz, nnz2))

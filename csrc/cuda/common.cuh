@@ -1,8 +1,10 @@
-// Shared CUDA helpers: value-type traits (load/accumulate/store), reductions, int64 scalar joins.
+// Shared CUDA helpers: the unit's type pair, value-type traits (load/accumulate/store), reductions, entry points.
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <stdint.h>
+
+#include "mlx_sparse/msp.h"
 
 // MLX passes scalars as 32-bit ints: 64-bit sizes arrive as (lo, hi) pairs.
 __device__ __forceinline__ long long msp_join(int lo, int hi) {
@@ -120,7 +122,8 @@ __device__ __forceinline__ void atomic_add(float2* p, float2 a) {
   atomicAdd(&p->y, a.y);
 }
 
-// The value type this translation unit is built for (one blob per family and value type).
+// The type pair this translation unit is built for (-DMSP_VT_<V> -DMSP_IT_<I>: one module per op,
+// variant and pair; the harness and CI's compile check build every op of a family at once).
 #if defined(MSP_VT_F32)
 typedef float VT;
 #define VNAME f32
@@ -137,8 +140,36 @@ typedef float2 VT;
 #error "define one of MSP_VT_F32, MSP_VT_F16, MSP_VT_BF16, MSP_VT_C64"
 #endif
 typedef Acc<VT>::type AT;
+#if defined(MSP_IT_I32)
+typedef int IT;
+#define INAME i32
+#elif defined(MSP_IT_I64)
+typedef long long IT;
+#define INAME i64
+#else
+#error "define one of MSP_IT_I32, MSP_IT_I64"
+#endif
+
+// Unsigned counterpart of an index type (one compare checks 0 <= c < n).
+template <class T> struct Unsigned { typedef unsigned long long type; };
+template <> struct Unsigned<int> { typedef unsigned int type; };
 
 #define MSP_CAT_(a, b) a##b
 #define MSP_CAT(a, b) MSP_CAT_(a, b)
-#define MSP_KNAME4(fam, op, v, i) mspcu_##fam##_##op##_##v##_##i  // distinct from the C symbols
-#define MSP_KNAME(fam, op, v, i) MSP_KNAME4(fam, op, v, i)
+#define MSP_KNAME_(fam, op, v, i) mspcu_##fam##_##op##_##v##_##i  // distinct from the C symbols
+#define MSP_KNAME(fam, op, v, i) MSP_KNAME_(fam, op, v, i)
+
+// The parameter lists come from the kernel table (ops.gen.cuh, generated from ops.def): inputs,
+// outputs, sizes as (lo, hi) int pairs joined into `long long` locals of the same names, flags,
+// params. MSP_ENTRY(family, op, variant, bounds, body...) defines the kernel
+// mspcu_<family>_<op>_<variant>_<vt>_<it> (MSP_ENTRY0: no variant) only in its own module.
+#include "ops.gen.cuh"
+#define MSP_ENTRY(fam, op, var, bounds, ...)                                                        \
+  MSP_ON_##fam##_##op##_##var(extern "C" __global__ void bounds MSP_KNAME(fam, op##_##var, VNAME, INAME)( \
+      MSP_PARAMS_##fam##_##op) {                                                                  \
+    MSP_JOINS_##fam##_##op __VA_ARGS__;                                                           \
+  })
+#define MSP_ENTRY0(fam, op, bounds, ...)                                                            \
+  MSP_ON_##fam##_##op(extern "C" __global__ void bounds MSP_KNAME(fam, op, VNAME, INAME)(MSP_PARAMS_##fam##_##op) { \
+    MSP_JOINS_##fam##_##op __VA_ARGS__;                                                           \
+  })

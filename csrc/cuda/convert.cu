@@ -53,24 +53,6 @@ __device__ void expand_rows(const IT* __restrict__ indptr, IT* __restrict__ rows
   }
 }
 
-#define MSP_CONVERT(IT, INAME)                                                                  \
-  extern "C" __global__ void MSP_KNAME(convert, csr_todense, VNAME, INAME)(                     \
-      const IT* indptr, const IT* indices, const VT* data, VT* d, int m_lo, int m_hi, int n_lo, \
-      int n_hi, int nnz_lo, int nnz_hi) {                                                       \
-    csr_todense<IT>(indptr, indices, data, d, msp_join(m_lo, m_hi), msp_join(n_lo, n_hi),       \
-                    msp_join(nnz_lo, nnz_hi));                                                  \
-  }                                                                                             \
-  extern "C" __global__ void MSP_KNAME(convert, indptr_from_rows, VNAME, INAME)(                \
-      const IT* rows, IT* indptr, int m_lo, int m_hi, int k_lo, int k_hi) {                     \
-    indptr_from_rows<IT>(rows, indptr, msp_join(m_lo, m_hi), msp_join(k_lo, k_hi));             \
-  }                                                                                             \
-  extern "C" __global__ void MSP_KNAME(convert, expand_rows, VNAME, INAME)(                     \
-      const IT* indptr, IT* rows, int m_lo, int m_hi, int nnz_lo, int nnz_hi) {                 \
-    expand_rows<IT>(indptr, rows, msp_join(m_lo, m_hi), msp_join(nnz_lo, nnz_hi));              \
-  }
-
-#if defined(MSP_IT_I32)
-MSP_CONVERT(int, i32)
-#else
-MSP_CONVERT(long long, i64)
-#endif
+MSP_ENTRY0(convert, csr_todense, , csr_todense<IT>(indptr, indices, data, dense, m, n, nnz))
+MSP_ENTRY0(convert, indptr_from_rows, , indptr_from_rows<IT>(rows, indptr, m, nnz))
+MSP_ENTRY0(convert, expand_rows, , expand_rows<IT>(indptr, rows, m, nnz))

@@ -2,9 +2,6 @@
 // Y = A^T X / A^H X (rows scattered with atomics into a zero-initialized accumulator output).
 #include "common.cuh"
 
-template <class T> struct UnsignedOf { typedef unsigned long long type; };
-template <> struct UnsignedOf<int> { typedef unsigned int type; };
-
 __device__ __forceinline__ float conj_if(float a, bool) { return a; }
 __device__ __forceinline__ float2 conj_if(float2 a, bool c) { return c ? make_float2(a.x, -a.y) : a; }
 
@@ -103,7 +100,7 @@ __device__ __forceinline__ void spmm_rows(const IT* __restrict__ indptr, const I
                                           const VT* __restrict__ data, const VT* __restrict__ X,
                                           VT* __restrict__ Y, long long m, long long n, long long k,
                                           long long nnz, int L, bool conj) {
-  typedef typename UnsignedOf<IT>::type U;
+  typedef typename Unsigned<IT>::type U;
   const RowSlots rs(L);
   const int sl = rs.sl;
   for (long long r = rs.first; r < m; r += rs.stride) {
@@ -165,25 +162,21 @@ __device__ __forceinline__ void spmm_rows(const IT* __restrict__ indptr, const I
 }
 
 // W columns per lane (A X: W = VW, 16-byte loads; A^T X: W = WT, one 16-byte atomic on Y) when k
-// is a multiple of W, X is aligned to W values and Y to 16 bytes, else one column per lane; *L gets
-// the lanes per row: the fewest powers of two covering a row (at most 32; mlx_sparse sizes the
-// launch to 32 / L rows per warp).
-__device__ __forceinline__ bool spmm_layout(long long k, int W, const void* X, const void* Y, int* L) {
-  const bool vec = k % W == 0 && (reinterpret_cast<uintptr_t>(X) % (W * sizeof(VT))) == 0 &&
-                   (reinterpret_cast<uintptr_t>(Y) % 16) == 0;
-  const long long per = vec ? k / W : k;  // lanes a full row of X needs
-  *L = 1;
-  while (*L < 32 && *L < per) *L *= 2;
-  return vec;
+// is a multiple of W, X is aligned to W values and Y to 16 bytes, else one column per lane. The
+// lanes per row (L, a power of two up to 32, 32 / L rows per warp) are the dispatcher's choice
+// (_spmm.lanes_per_row: the fewest covering a row of X in W-wide loads), passed in and sized into
+// the launch; any L is correct (the column loop and the grid-stride loop cover the rest).
+__device__ __forceinline__ bool spmm_vector(long long k, int W, const void* X, const void* Y) {
+  return k % W == 0 && (reinterpret_cast<uintptr_t>(X) % (W * sizeof(VT))) == 0 &&
+         (reinterpret_cast<uintptr_t>(Y) % 16) == 0;
 }
 
-// in: indptr, indices, data, X; out: Y; scalars: m, n, k, nnz, conj.
+// in: indptr, indices, data, X; out: Y; sizes m, n, k, nnz; conj; L lanes per row.
 template <class IT>
 __device__ void spmm_csr(const IT* __restrict__ indptr, const IT* __restrict__ indices,
                          const VT* __restrict__ data, const VT* __restrict__ X, VT* __restrict__ Y,
-                         long long m, long long n, long long k, long long nnz, bool conj) {
-  int L;
-  if (spmm_layout(k, VW, X, Y, &L))
+                         long long m, long long n, long long k, long long nnz, bool conj, int L) {
+  if (spmm_vector(k, VW, X, Y))
     spmm_rows<IT, VW>(indptr, indices, data, X, Y, m, n, k, nnz, L, conj);
   else
     spmm_rows<IT, 1>(indptr, indices, data, X, Y, m, n, k, nnz, L, conj);
@@ -220,7 +213,7 @@ __device__ __forceinline__ void spmm_t_rows(const IT* __restrict__ indptr, const
                                             const VT* __restrict__ data, const VT* __restrict__ X,
                                             AT* __restrict__ Y, long long m, long long n, long long k,
                                             long long nnz, int L, bool conj) {
-  typedef typename UnsignedOf<IT>::type U;
+  typedef typename Unsigned<IT>::type U;
   const RowSlots rs(L);
   const int sl = rs.sl;
   for (long long r = rs.first; r < m; r += rs.stride) {
@@ -271,40 +264,23 @@ __device__ __forceinline__ void spmm_t_rows(const IT* __restrict__ indptr, const
 template <class IT>
 __device__ void spmm_csr_t(const IT* __restrict__ indptr, const IT* __restrict__ indices,
                            const VT* __restrict__ data, const VT* __restrict__ X, AT* __restrict__ Y,
-                           long long m, long long n, long long k, long long nnz, bool conj) {
+                           long long m, long long n, long long k, long long nnz, bool conj, int L) {
   constexpr int WT = 16 / sizeof(AT);
-  int L;
-  if (spmm_layout(k, WT, X, Y, &L))
+  if (spmm_vector(k, WT, X, Y))
     spmm_t_rows<IT, WT>(indptr, indices, data, X, Y, m, n, k, nnz, L, conj);
   else
     spmm_t_rows<IT, 1>(indptr, indices, data, X, Y, m, n, k, nnz, L, conj);
 }
 
-// Two modules (MLX hashes a module's bytes at every launch): MSP_SPMM_PART 0 = A X, 1 = A^T X;
-// the harness defines MSP_SPMM_BOTH.
+// Two ops, two modules (MLX hashes a module's bytes at every launch). The lane count is checked
+// here: a power of two from 1 to 32 (anything else would break the warp's row slots).
 #ifdef MSP_SPMM_MINB  // bench: blocks per SM to fit (caps registers)
 #define MSP_SPMM_BOUNDS __launch_bounds__(256, MSP_SPMM_MINB)
 #else
 #define MSP_SPMM_BOUNDS __launch_bounds__(256)
 #endif
-#define MSP_SPMM_ENTRY(IT, INAME, OP, YT)                                                         \
-  extern "C" __global__ void MSP_SPMM_BOUNDS MSP_KNAME(spmm, OP, VNAME, INAME)(             \
-      const IT* indptr, const IT* indices, const VT* data, const VT* X, YT* Y, int m_lo, int m_hi,  \
-      int n_lo, int n_hi, int k_lo, int k_hi, int z_lo, int z_hi, bool conj) {                   \
-    spmm_##OP<IT>(indptr, indices, data, X, Y, msp_join(m_lo, m_hi), msp_join(n_lo, n_hi),       \
-                  msp_join(k_lo, k_hi), msp_join(z_lo, z_hi), conj);                             \
-  }
-#define MSP_SPMM_N(IT, INAME) MSP_SPMM_ENTRY(IT, INAME, csr, VT)
-#define MSP_SPMM_T(IT, INAME) MSP_SPMM_ENTRY(IT, INAME, csr_t, AT)
-#if defined(MSP_SPMM_BOTH)
-#define MSP_SPMM(IT, INAME) MSP_SPMM_N(IT, INAME) MSP_SPMM_T(IT, INAME)
-#elif defined(MSP_SPMM_PART) && MSP_SPMM_PART == 1
-#define MSP_SPMM(IT, INAME) MSP_SPMM_T(IT, INAME)
-#else
-#define MSP_SPMM(IT, INAME) MSP_SPMM_N(IT, INAME)
-#endif
-#if defined(MSP_IT_I32)
-MSP_SPMM(int, i32)
-#else
-MSP_SPMM(long long, i64)
-#endif
+#define MSP_SPMM_LANES_OK (lanes >= 1 && lanes <= 32 && (lanes & (lanes - 1)) == 0)
+MSP_ENTRY0(spmm, csr, MSP_SPMM_BOUNDS,
+           if (MSP_SPMM_LANES_OK) spmm_csr<IT>(indptr, indices, data, x, y, m, n, k, nnz, conj, lanes))
+MSP_ENTRY0(spmm, csr_t, MSP_SPMM_BOUNDS,
+           if (MSP_SPMM_LANES_OK) spmm_csr_t<IT>(indptr, indices, data, x, y, m, n, k, nnz, conj, lanes))

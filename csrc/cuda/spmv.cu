@@ -2,8 +2,6 @@
 #include "common.cuh"
 
 // Positions, rows and columns are computed in the index type: int32 matrices have < 2^31 of each.
-template <class T> struct Unsigned { typedef unsigned long long type; };
-template <> struct Unsigned<int> { typedef unsigned int type; };
 
 // acc += sum over j = j0, j0 + STEP, ... < e of data[j] * x[base + cols[j]], four elements per step
 // with all their loads issued before the first use (latency hiding); NaN for a bad column. cols:
@@ -86,47 +84,19 @@ __device__ void spmv_csr(const IT* __restrict__ indptr, const CT* __restrict__ c
   }
 }
 
-#define MSP_SPMV(IT, INAME, G)                                                                   \
-  extern "C" __global__ void __launch_bounds__(256, sizeof(IT) + sizeof(VT) > 8 ? 6 : 8)       \
-      MSP_CAT(MSP_KNAME(spmv, csr, VNAME, INAME), _g##G)(                                        \
-          const IT* indptr, const IT* indices, const VT* data, const VT* x, VT* y, int m_lo,      \
-          int m_hi, int n_lo, int n_hi, int nnz_lo, int nnz_hi) {                                \
-    spmv_csr<IT, G>(indptr, indices, data, x, y, msp_join(m_lo, m_hi), msp_join(n_lo, n_hi),     \
-                    msp_join(nnz_lo, nnz_hi));                                                   \
-  }
-// 16-bit column offsets (banded structure; mlx_sparse keeps them after analyze()): 2 bytes per
-// entry in place of 4 or 8. The indices stay an input (the node's derivative rules read them).
-#define MSP_SPMV_D16(IT, INAME, G)                                                               \
-  extern "C" __global__ void __launch_bounds__(256, sizeof(IT) + sizeof(VT) > 8 ? 6 : 8)       \
-      MSP_CAT(MSP_KNAME(spmv, csr, VNAME, INAME), _d16g##G)(                                     \
-          const IT* indptr, const IT* indices, const VT* data, const VT* x, const short* deltas,  \
-          VT* y, int m_lo, int m_hi, int n_lo, int n_hi, int nnz_lo, int nnz_hi) {               \
-    spmv_csr<IT, G>(indptr, deltas, data, x, y, msp_join(m_lo, m_hi), msp_join(n_lo, n_hi),      \
-                    msp_join(nnz_lo, nnz_hi));                                                   \
-  }
-// One module per lane count (MSP_SPMV_G), since MLX hashes a module's bytes at every launch.
-#ifndef MSP_SPMV_G
-#define MSP_SPMV_G 1
-#endif
-#if defined(MSP_ALL_LANES)  // every lane count in one unit (the CUDA harness)
-#define MSP_SPMV_BOTH(IT, INAME, G) MSP_SPMV(IT, INAME, G) MSP_SPMV_D16(IT, INAME, G)
-#define MSP_SPMV_ALL(IT, INAME) \
-  MSP_SPMV_BOTH(IT, INAME, 1) MSP_SPMV_BOTH(IT, INAME, 2) MSP_SPMV_BOTH(IT, INAME, 4) \
-  MSP_SPMV_BOTH(IT, INAME, 8) MSP_SPMV_BOTH(IT, INAME, 16) MSP_SPMV_BOTH(IT, INAME, 32)
-#elif defined(MSP_SPMV_OFFSETS)  // the module of one lane count's 16-bit-offset kernel
-#define MSP_SPMV_EXPAND(IT, INAME, G) MSP_SPMV_D16(IT, INAME, G)
-#define MSP_SPMV_ALL(IT, INAME) MSP_SPMV_EXPAND(IT, INAME, MSP_SPMV_G)
-#else
-#define MSP_SPMV_EXPAND(IT, INAME, G) MSP_SPMV(IT, INAME, G)  // expands MSP_SPMV_G before pasting
-#define MSP_SPMV_ALL(IT, INAME) MSP_SPMV_EXPAND(IT, INAME, MSP_SPMV_G)
-#endif
-#if !defined(MSP_SPMV_MP) || defined(MSP_ALL_LANES)  // the merge-path module holds only its kernels
-#if defined(MSP_IT_I32)
-MSP_SPMV_ALL(int, i32)
-#else
-MSP_SPMV_ALL(long long, i64)
-#endif
-#endif
+// One module per lane count (the variant g<G>), since MLX hashes a module's bytes at every launch.
+// 16-bit column offsets (banded structure; mlx_sparse keeps them after analyze()): 2 bytes per entry
+// in place of 4 or 8. The indices stay an input of that kernel (the node's derivative rules read them).
+#define MSP_SPMV_BOUNDS __launch_bounds__(256, sizeof(IT) + sizeof(VT) > 8 ? 6 : 8)
+#define MSP_SPMV_LANES(G)                                                                     \
+  MSP_ENTRY(spmv, csr, g##G, MSP_SPMV_BOUNDS, spmv_csr<IT, G>(indptr, indices, data, x, y, m, n, nnz)) \
+  MSP_ENTRY(spmv, csr_d16, g##G, MSP_SPMV_BOUNDS, spmv_csr<IT, G>(indptr, deltas, data, x, y, m, n, nnz))
+MSP_SPMV_LANES(1)
+MSP_SPMV_LANES(2)
+MSP_SPMV_LANES(4)
+MSP_SPMV_LANES(8)
+MSP_SPMV_LANES(16)
+MSP_SPMV_LANES(32)
 
 // ---- merge path over the whole matrix, for uneven rows ----------------------------------------
 // Block b takes diagonals [b*T, (b+1)*T) of the merge of the m row ends with the nnz nonzeros, so
@@ -136,12 +106,9 @@ MSP_SPMV_ALL(long long, i64)
 // matrix. Node 1 (spmv_csr_mp) writes the in-block sum of every row that ends in the block, and the
 // partial sum of the row still open at the block's end (carry[b]); node 2 (spmv_csr_mpfix) adds to
 // each row the carries of the blocks its entries crossed. Deterministic (fixed summation order).
-#if defined(MSP_SPMV_MP) || defined(MSP_ALL_LANES)
-#define MSP_MP_B 256
-#ifndef MSP_MP_ITEMS  // merge items per thread
-#define MSP_MP_ITEMS 8
-#endif
-#define MSP_MP_T (MSP_MP_B * MSP_MP_ITEMS)
+#define MSP_MP_B MSP_GPU_BLOCK
+#define MSP_MP_ITEMS (MSP_MERGE_ITEMS / MSP_MP_B)  // merge items per thread
+#define MSP_MP_T MSP_MERGE_ITEMS
 #ifndef MSP_MP_S  // staging loads per thread in flight
 #define MSP_MP_S 4
 #endif
@@ -274,7 +241,12 @@ __device__ void spmv_csr_mpfix(const IT* __restrict__ indptr, const AT* __restri
 #ifndef MSP_MP_MINB  // blocks per SM node 1 is built for (64 registers at 4)
 #define MSP_MP_MINB 4
 #endif
-#if defined(MSP_ALL_LANES)  // host side, for the CUDA harnesses: the plan mlx_sparse computes with numpy
+// Node 1 and node 2 are two ops (two modules, as MLX hashes a module at every launch).
+MSP_ENTRY0(spmv, csr_mp, __launch_bounds__(MSP_MP_B, MSP_MP_MINB),
+           spmv_csr_mp<IT>(indptr, indices, data, x, coords, part, carry, m, n, nnz))
+MSP_ENTRY0(spmv, csr_mpfix, __launch_bounds__(256), spmv_csr_mpfix<IT>(indptr, part, carry, y, m, nnz))
+
+#if defined(MSP_ALL_KERNELS) && defined(MSP_HOST_HELPERS)  // host side, for the CUDA harness: the plan mlx_sparse computes with numpy
 #include <algorithm>
 #include <vector>
 // coords[b] = the rows i < m with indptr[i+1] + i < min(b*T, m + nnz), by binary search.
@@ -293,33 +265,4 @@ template <class IT> std::vector<IT> msp_merge_coords(const IT* indptr, long long
   }
   return c;
 }
-#endif
-
-// Node 1 and node 2 live in two modules (MSP_SPMV_MP = 1, 2), as MLX hashes a module at every launch.
-#define MSP_SPMV_MP_NODE1(IT, INAME)                                                               \
-  extern "C" __global__ void __launch_bounds__(MSP_MP_B, MSP_MP_MINB) MSP_CAT(MSP_KNAME(spmv, csr, VNAME, INAME), _mp)( \
-      const IT* indptr, const IT* indices, const VT* data, const VT* x, const IT* coords, AT* y1,  \
-      AT* carry, int m_lo, int m_hi, int n_lo, int n_hi, int nnz_lo, int nnz_hi) {                 \
-    spmv_csr_mp<IT>(indptr, indices, data, x, coords, y1, carry, msp_join(m_lo, m_hi),             \
-                    msp_join(n_lo, n_hi), msp_join(nnz_lo, nnz_hi));                               \
-  }
-#define MSP_SPMV_MP_NODE2(IT, INAME)                                                               \
-  extern "C" __global__ void __launch_bounds__(256) MSP_CAT(MSP_KNAME(spmv, csr, VNAME, INAME), _mpfix)( \
-      const IT* indptr, const IT* indices, const VT* data, const VT* x, const AT* y1, const AT* carry, \
-      VT* y, int m_lo, int m_hi, int nnz_lo, int nnz_hi) {                                         \
-    spmv_csr_mpfix<IT>(indptr, y1, carry, y, msp_join(m_lo, m_hi), msp_join(nnz_lo, nnz_hi));     \
-  }
-#if defined(MSP_IT_I32)
-#define MSP_MP_IT int
-#define MSP_MP_IN i32
-#else
-#define MSP_MP_IT long long
-#define MSP_MP_IN i64
-#endif
-#if MSP_SPMV_MP == 1 || defined(MSP_ALL_LANES)
-MSP_SPMV_MP_NODE1(MSP_MP_IT, MSP_MP_IN)
-#endif
-#if MSP_SPMV_MP == 2 || defined(MSP_ALL_LANES)
-MSP_SPMV_MP_NODE2(MSP_MP_IT, MSP_MP_IN)
-#endif
 #endif

@@ -1,5 +1,7 @@
 // Standalone CUDA harness: every CUDA kernel of one (value, index) type pair against the C kernels.
 // Build: nvcc -DMSP_VT_F32 -DMSP_IT_I32 -Icsrc/include -Icsrc/cuda tests/cuda/harness.cu libmsp.a
+// (tools/gpu_check.sh builds and runs it for every type pair). Kernel arguments follow the kernel
+// table (ops.def): inputs, outputs, sizes as (lo, hi) pairs, flags, params.
 // Inputs are small integers, so CPU and GPU sums are exact and results must match bit for bit.
 #include <algorithm>
 #include <cstdio>
@@ -8,24 +10,18 @@
 #include <vector>
 
 #include "mlx_sparse/msp.h"
-#define MSP_ALL_LANES  // instantiate every lane count of the SpMV kernel
+#define MSP_ALL_KERNELS   // every kernel of every family in this unit
+#define MSP_HOST_HELPERS  // and the host-side merge-path plan
 #include "../../csrc/cuda/spmv.cu"
 #include "../../csrc/cuda/convert.cu"
 #include "../../csrc/cuda/canonical.cu"
-#define MSP_SPMM_BOTH
 #include "../../csrc/cuda/spmm.cu"
 
-#if defined(MSP_IT_I32)
-typedef int IT;
-#define INAME_S "i32"
-#define MSP_IBITS 32
-#else
-typedef long long IT;
-#define INAME_S "i64"
-#define MSP_IBITS 64
-#endif
 #define STR_(x) #x
 #define STR(x) STR_(x)
+#define INAME_S STR(INAME)
+#define K(fam, op) MSP_KNAME(fam, op, VNAME, INAME)  // the CUDA kernel of op for this unit's type pair
+#define P64(v) lo32(v), hi32(v)                      // a size as the kernels take it
 
 static int n_pass = 0, n_fail = 0;
 #define CK(call)                                                                         \
@@ -96,15 +92,17 @@ static unsigned blocks_for(long long work) {
   return (unsigned)b;
 }
 
-static int call_c(const char* op, msp_call* c) {
+// The C kernel of op for this type pair on (inputs, outputs, sizes, flags), through the table.
+static int call_c(const char* op, std::vector<const void*> in, std::vector<void*> out, std::vector<int64_t> sizes,
+                  std::vector<int64_t> flags = {}) {
   char name[96];
   snprintf(name, sizeof name, "%s_%s_%s", op, STR(VNAME), INAME_S);
-  msp_kernel_fn fn = msp_find_kernel(name);
-  if (!fn) {
+  msp_call c;
+  if (msp_call_init(&c, name, in.data(), out.data(), sizes.data(), flags.data()) != MSP_OK) {
     printf("no C kernel %s\n", name);
     exit(2);
   }
-  return fn(c);
+  return msp_find_kernel(name)(&c);
 }
 
 // Random CSR (rows sorted? no: arbitrary column order, duplicates, empty rows, some long rows).
@@ -140,10 +138,9 @@ static void run_merge_path(const IT* dp, const IT* di, const VT* dv, const VT* d
   CK(cudaMalloc(&d1, sizeof(AT) * (m + 1)));
   CK(cudaMalloc(&dc, sizeof(AT) * (nb + 1)));
   CK(cudaMemset(d1, 0xFF, sizeof(AT) * (m + 1)));
-  MSP_CAT(MSP_KNAME(spmv, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _mp)<<<(unsigned)std::min<long long>(nb, grid), MSP_MP_B>>>(
-      dp, di, dv, dx, dco, d1, dc, lo32(m), hi32(m), lo32(n), hi32(n), lo32(nnz), hi32(nnz));
-  MSP_CAT(MSP_KNAME(spmv, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _mpfix)<<<blocks_for(m), 256>>>(
-      dp, di, dv, dx, d1, dc, dy, lo32(m), hi32(m), lo32(nnz), hi32(nnz));
+  K(spmv, csr_mp)<<<(unsigned)std::min<long long>(nb, grid), MSP_MP_B>>>(dp, di, dv, dx, dco, d1, dc, P64(m), P64(n),
+                                                                           P64(nnz), P64(nb));
+  K(spmv, csr_mpfix)<<<blocks_for(m), 256>>>(dp, di, dv, dx, d1, dc, dy, P64(m), P64(n), P64(nnz), P64(nb));
   CK(cudaGetLastError());
   CK(cudaDeviceSynchronize());
   CK(cudaFree(dco));
@@ -157,13 +154,8 @@ static std::vector<VT> c_spmv(const Csr& a, std::vector<VT>* x) {
   x->resize(n);
   for (auto& v : *x) v = hval((float)rnd(-2, 2), (float)rnd(-2, 2));
   std::vector<VT> yref(m);
-  msp_call c;
-  memset(&c, 0, sizeof c);
-  c.n_in = 4, c.n_out = 1;
-  c.in[0] = a.indptr.data(), c.in[1] = a.ind.data(), c.in[2] = a.val.data(), c.in[3] = x->data();
-  c.in_len[0] = m + 1, c.in_len[1] = c.in_len[2] = nnz, c.in_len[3] = n;
-  c.out[0] = yref.data(), c.out_len[0] = m, c.iarg[0] = m, c.iarg[1] = n;
-  CHECK(call_c("spmv_csr", &c) == MSP_OK, "C spmv status");
+  CHECK(call_c("spmv_csr", {a.indptr.data(), a.ind.data(), a.val.data(), x->data()}, {yref.data()}, {m, n, nnz}) == MSP_OK,
+        "C spmv status");
   return yref;
 }
 
@@ -172,13 +164,11 @@ static std::vector<VT> c_spmv(const Csr& a, std::vector<VT>* x) {
 static void launch_lanes(int g, const IT* dp, const IT* di, const VT* dv, const VT* dx, const short* dd, VT* dy,
                          long long m, long long n, long long nnz) {
   const unsigned blocks = blocks_for((m + 256 / g - 1) / (256 / g) * 256);
-#define LAUNCH(G)                                                                                       \
-  if (dd)                                                                                               \
-    MSP_CAT(MSP_KNAME(spmv, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _d16g##G)<<<blocks, 256>>>(            \
-        dp, di, dv, dx, dd, dy, lo32(m), hi32(m), lo32(n), hi32(n), lo32(nnz), hi32(nnz));             \
-  else                                                                                                  \
-    MSP_CAT(MSP_KNAME(spmv, csr, VNAME, MSP_CAT(i, MSP_IBITS)), _g##G)<<<blocks, 256>>>(               \
-        dp, di, dv, dx, dy, lo32(m), hi32(m), lo32(n), hi32(n), lo32(nnz), hi32(nnz))
+#define LAUNCH(G)                                                                                 \
+  if (dd)                                                                                         \
+    K(spmv, csr_d16_g##G)<<<blocks, 256>>>(dp, di, dv, dx, dd, dy, P64(m), P64(n), P64(nnz));     \
+  else                                                                                            \
+    K(spmv, csr_g##G)<<<blocks, 256>>>(dp, di, dv, dx, dy, P64(m), P64(n), P64(nnz))
   switch (g) {
     case 1: LAUNCH(1); break;
     case 2: LAUNCH(2); break;
@@ -195,7 +185,6 @@ static void test_spmv(const Csr& a) {
   long long m = a.m, n = a.n, nnz = (long long)a.ind.size();
   std::vector<VT> x;
   const std::vector<VT> yref = c_spmv(a, &x);
-  msp_call c;
   IT *dp = dev(a.indptr), *di = dev(a.ind);
   VT *dv = dev(a.val), *dx = dev(x);
   for (int g = 1; g <= 32; g *= 2) {
@@ -213,45 +202,28 @@ static void test_spmv(const Csr& a) {
     CK(cudaFree(dy));
   }
   // todense
-  std::vector<VT> dref(m * n);
-  memset(&c, 0, sizeof c);
-  c.n_in = 3, c.n_out = 1;
-  c.in[0] = a.indptr.data(), c.in[1] = a.ind.data(), c.in[2] = a.val.data();
-  c.in_len[0] = m + 1, c.in_len[1] = c.in_len[2] = nnz;
-  c.out[0] = dref.data(), c.out_len[0] = m * n, c.iarg[0] = m, c.iarg[1] = n;
   if (m * n <= (1 << 24)) {
-    CHECK(call_c("convert_csr_todense", &c) == MSP_OK, "C todense status");
+    std::vector<VT> dref(m * n);
+    CHECK(call_c("convert_csr_todense", {a.indptr.data(), a.ind.data(), a.val.data()}, {dref.data()}, {m, n, nnz}) == MSP_OK,
+          "C todense status");
     VT* dd = nullptr;
     CK(cudaMalloc(&dd, sizeof(VT) * (m * n + 1)));
     CK(cudaMemset(dd, 0, sizeof(VT) * (m * n + 1)));  // MLX's init_value = 0
-    MSP_KNAME(convert, csr_todense, VNAME, MSP_CAT(i, MSP_IBITS))<<<blocks_for(m * 32), 256>>>(
-        dp, di, dv, dd, lo32(m), hi32(m), lo32(n), hi32(n), lo32(nnz), hi32(nnz));
+    K(convert, csr_todense)<<<blocks_for(m * 32), 256>>>(dp, di, dv, dd, P64(m), P64(n), P64(nnz));
     CK(cudaGetLastError());
     CK(cudaDeviceSynchronize());
     auto d = host(dd, m * n);
     CHECK(same(d.data(), dref.data(), m * n), "todense m=%lld n=%lld", m, n);
     CK(cudaFree(dd));
   }
-  // canonical: C sort gives row-sorted entries; GPU sums runs and builds the row pointer
+  // canonical: the C sort gives row-sorted entries; the GPU's run sums and row pointer equal the C twins'
   std::vector<IT> sind(nnz), uptr(m + 1);
   std::vector<VT> sval(nnz);
-  memset(&c, 0, sizeof c);
-  c.n_in = 3, c.n_out = 3;
-  c.in[0] = a.indptr.data(), c.in[1] = a.ind.data(), c.in[2] = a.val.data();
-  c.in_len[0] = m + 1, c.in_len[1] = c.in_len[2] = nnz;
-  c.out[0] = sind.data(), c.out[1] = sval.data(), c.out[2] = uptr.data();
-  c.out_len[0] = c.out_len[1] = nnz, c.out_len[2] = m + 1, c.iarg[0] = m, c.iarg[1] = n;
-  CHECK(call_c("canonical_csr_sort", &c) == MSP_OK, "C sort status");
-  long long nnz2 = (long long)uptr[m];
-  std::vector<IT> cind(nnz2), rows(nnz), pos(nnz);
+  CHECK(call_c("canonical_sort_rows", {a.indptr.data(), a.ind.data(), a.val.data()}, {sind.data(), sval.data(), uptr.data()},
+               {m, n, nnz}) == MSP_OK, "C sort status");
+  const long long nnz2 = (long long)uptr[m];
+  std::vector<IT> rows(nnz), pos(nnz), cind(nnz2), crow(nnz2), cptr(m + 1), erows_ref(nnz);
   std::vector<VT> cval(nnz2);
-  memset(&c, 0, sizeof c);
-  c.n_in = 4, c.n_out = 2;
-  c.in[0] = a.indptr.data(), c.in[1] = sind.data(), c.in[2] = sval.data(), c.in[3] = uptr.data();
-  c.in_len[0] = c.in_len[3] = m + 1, c.in_len[1] = c.in_len[2] = nnz;
-  c.out[0] = cind.data(), c.out[1] = cval.data(), c.out_len[0] = c.out_len[1] = nnz2;
-  c.iarg[0] = m, c.iarg[1] = n;
-  CHECK(call_c("canonical_csr_sumdup", &c) == MSP_OK, "C sumdup status");
   long long run = -1;
   for (long long r = 0; r < m; ++r)
     for (long long j = (long long)a.indptr[r]; j < (long long)a.indptr[r + 1]; ++j) {
@@ -259,31 +231,28 @@ static void test_spmv(const Csr& a) {
       if (j == (long long)a.indptr[r] || sind[j] != sind[j - 1]) run++;
       pos[j] = (IT)run;
     }
+  CHECK(call_c("canonical_sum_runs", {rows.data(), sind.data(), sval.data(), pos.data()},
+               {cind.data(), cval.data(), crow.data()}, {nnz, nnz2}) == MSP_OK, "C sum_runs status");
+  CHECK(call_c("convert_indptr_from_rows", {crow.data()}, {cptr.data()}, {m, nnz2}) == MSP_OK, "C indptr_from_rows status");
+  CHECK(call_c("convert_expand_rows", {a.indptr.data()}, {erows_ref.data()}, {m, nnz}) == MSP_OK, "C expand_rows status");
   IT *drows = dev(rows), *dcols = dev(sind), *dpos = dev(pos);
   VT* dsv = dev(sval);
   IT *oi = dev_poison<IT>(nnz2), *orow = dev_poison<IT>(nnz2);
   VT* ov = dev_poison<VT>(nnz2);
-  MSP_KNAME(canonical, sumdup_sorted, VNAME, MSP_CAT(i, MSP_IBITS))<<<blocks_for(nnz), 256>>>(
-      drows, dcols, dsv, dpos, oi, ov, orow, lo32(nnz), hi32(nnz), lo32(nnz2), hi32(nnz2));
+  K(canonical, sum_runs)<<<blocks_for(nnz), 256>>>(drows, dcols, dsv, dpos, oi, ov, orow, P64(nnz), P64(nnz2));
   CK(cudaGetLastError());
   IT* optr = dev_poison<IT>(m + 1);
-  MSP_KNAME(convert, indptr_from_rows, VNAME, MSP_CAT(i, MSP_IBITS))<<<blocks_for(nnz2 + 1), 256>>>(
-      orow, optr, lo32(m), hi32(m), lo32(nnz2), hi32(nnz2));
+  K(convert, indptr_from_rows)<<<blocks_for(nnz2 + 1), 256>>>(orow, optr, P64(m), P64(nnz2));
   CK(cudaGetLastError());
-  CK(cudaDeviceSynchronize());
   IT* erows = dev_poison<IT>(nnz);
-  MSP_KNAME(convert, expand_rows, VNAME, MSP_CAT(i, MSP_IBITS))<<<blocks_for(m * 32), 256>>>(
-      dp, erows, lo32(m), hi32(m), lo32(nnz), hi32(nnz));
+  K(convert, expand_rows)<<<blocks_for(m * 32), 256>>>(dp, erows, P64(m), P64(nnz));
   CK(cudaGetLastError());
   CK(cudaDeviceSynchronize());
-  CHECK(host(erows, nnz) == rows, "expand_rows m=%lld nnz=%lld", m, nnz);
+  CHECK(host(erows, nnz) == erows_ref, "expand_rows m=%lld nnz=%lld", m, nnz);
   cudaFree(erows);
-  auto gi = host(oi, nnz2);
-  auto gv = host(ov, nnz2);
-  auto gp = host(optr, m + 1);
-  CHECK(memcmp(gi.data(), cind.data(), nnz2 * sizeof(IT)) == 0 && same(gv.data(), cval.data(), nnz2) &&
-            memcmp(gp.data(), uptr.data(), (m + 1) * sizeof(IT)) == 0,
-        "canonical m=%lld n=%lld nnz=%lld -> %lld", m, n, nnz, nnz2);
+  CHECK(host(oi, nnz2) == cind && same(host(ov, nnz2).data(), cval.data(), nnz2) && host(orow, nnz2) == crow,
+        "sum_runs m=%lld n=%lld nnz=%lld -> %lld", m, n, nnz, nnz2);
+  CHECK(host(optr, m + 1) == cptr && cptr == uptr, "indptr_from_rows m=%lld nnz2=%lld", m, nnz2);
   cudaFree(drows), cudaFree(dcols), cudaFree(dpos), cudaFree(dsv), cudaFree(oi), cudaFree(orow);
   cudaFree(ov), cudaFree(optr), cudaFree(dp), cudaFree(di), cudaFree(dv), cudaFree(dx);
 }
@@ -297,6 +266,7 @@ static VT round_acc(AT a) {
 #endif
 }
 
+// Y = op(A) X against the C kernels, for every lane count the dispatcher may pass (any is correct).
 static void test_spmm(const Csr& a) {
   long long m = a.m, n = a.n, nnz = (long long)a.ind.size();
   IT *dp = dev(a.indptr), *di = dev(a.ind);
@@ -307,51 +277,40 @@ static void test_spmm(const Csr& a) {
         long long in_rows = trans ? m : n, out_rows = trans ? n : m;
         std::vector<VT> x(in_rows * k), yref(out_rows * k);
         for (auto& v : x) v = hval((float)rnd(-2, 2), (float)rnd(-2, 2));
-        msp_call c;
-        memset(&c, 0, sizeof c);
-        c.n_in = 4, c.n_out = 1;
-        c.in[0] = a.indptr.data(), c.in[1] = a.ind.data(), c.in[2] = a.val.data(), c.in[3] = x.data();
-        c.in_len[0] = m + 1, c.in_len[1] = c.in_len[2] = nnz, c.in_len[3] = in_rows * k;
-        c.out[0] = yref.data(), c.out_len[0] = out_rows * k;
-        c.iarg[0] = m, c.iarg[1] = n, c.iarg[2] = k, c.iarg[3] = conj;
-        CHECK(call_c(trans ? "spmm_csr_t" : "spmm_csr", &c) == MSP_OK, "C spmm status");
-        VT* dx = dev(x);
-        if (!trans) {
-          for (int mis = 0; mis < 2; ++mis) {  // aligned X (16-byte loads when k allows) and misaligned X
+        CHECK(call_c(trans ? "spmm_csr_t" : "spmm_csr", {a.indptr.data(), a.ind.data(), a.val.data(), x.data()},
+                     {yref.data()}, {m, n, k, nnz}, {conj, 0}) == MSP_OK, "C spmm status");
+        for (int lanes : {1, 8, 32}) {
+          // X aligned (16-byte loads when k allows) and misaligned (by one value: scalar loads)
+          for (int mis = 0; mis < 2; ++mis) {
             VT* dxm = nullptr;
             CK(cudaMalloc(&dxm, sizeof(VT) * (in_rows * k + 1)));
             CK(cudaMemcpy(dxm + mis, x.data(), sizeof(VT) * in_rows * k, cudaMemcpyHostToDevice));
-            VT* dy = dev_poison<VT>(out_rows * k);
             // misaligned X also runs on one block: every row through the grid-stride loop
-            MSP_KNAME(spmm, csr, VNAME, MSP_CAT(i, MSP_IBITS))<<<mis ? 1u : blocks_for(m * 32), 256>>>(
-                dp, di, dv, dxm + mis, dy, lo32(m), hi32(m), lo32(n), hi32(n), lo32(k), hi32(k), lo32(nnz), hi32(nnz), conj);
-            CK(cudaGetLastError());
-            CK(cudaDeviceSynchronize());
-            auto y = host(dy, out_rows * k);
-            CHECK(same(y.data(), yref.data(), out_rows * k), "spmm misaligned=%d k=%lld conj=%d m=%lld n=%lld", mis, k, conj, m, n);
-            CK(cudaFree(dy));
+            const unsigned blocks = mis ? 1u : blocks_for(m * lanes);
+            std::vector<VT> yv(out_rows * k);
+            if (!trans) {
+              VT* dy = dev_poison<VT>(out_rows * k);
+              K(spmm, csr)<<<blocks, 256>>>(dp, di, dv, dxm + mis, dy, P64(m), P64(n), P64(k), P64(nnz), conj, false, lanes);
+              CK(cudaGetLastError());
+              CK(cudaDeviceSynchronize());
+              yv = host(dy, out_rows * k);
+              CK(cudaFree(dy));
+            } else {
+              AT* dy = nullptr;
+              CK(cudaMalloc(&dy, sizeof(AT) * (out_rows * k + 1)));
+              CK(cudaMemset(dy, 0, sizeof(AT) * (out_rows * k + 1)));  // MLX's init_value = 0
+              K(spmm, csr_t)<<<blocks, 256>>>(dp, di, dv, dxm + mis, dy, P64(m), P64(n), P64(k), P64(nnz), conj, false, lanes);
+              CK(cudaGetLastError());
+              CK(cudaDeviceSynchronize());
+              auto y = host(dy, out_rows * k);
+              for (long long q = 0; q < out_rows * k; ++q) yv[q] = round_acc(y[q]);
+              CK(cudaFree(dy));
+            }
+            CHECK(same(yv.data(), yref.data(), out_rows * k), "spmm trans=%d lanes=%d misaligned=%d k=%lld conj=%d m=%lld n=%lld",
+                  trans, lanes, mis, k, conj, m, n);
             CK(cudaFree(dxm));
           }
-        } else {
-          AT* dy = nullptr;
-          CK(cudaMalloc(&dy, sizeof(AT) * (out_rows * k + 1)));
-          CK(cudaMemset(dy, 0, sizeof(AT) * (out_rows * k + 1)));  // MLX's init_value = 0
-          // conj also runs on one block (every row through the grid-stride loop) with misaligned X
-          VT* dxm = nullptr;
-          CK(cudaMalloc(&dxm, sizeof(VT) * (in_rows * k + 1)));
-          CK(cudaMemcpy(dxm + conj, x.data(), sizeof(VT) * in_rows * k, cudaMemcpyHostToDevice));
-          MSP_KNAME(spmm, csr_t, VNAME, MSP_CAT(i, MSP_IBITS))<<<conj ? 1u : blocks_for(m * 32), 256>>>(
-              dp, di, dv, dxm + conj, dy, lo32(m), hi32(m), lo32(n), hi32(n), lo32(k), hi32(k), lo32(nnz), hi32(nnz), conj);
-          CK(cudaGetLastError());
-          CK(cudaDeviceSynchronize());
-          auto y = host(dy, out_rows * k);
-          std::vector<VT> yr(out_rows * k);
-          for (long long q = 0; q < out_rows * k; ++q) yr[q] = round_acc(y[q]);
-          CHECK(same(yr.data(), yref.data(), out_rows * k), "spmm_t k=%lld conj=%d m=%lld n=%lld", k, conj, m, n);
-          CK(cudaFree(dy));
-          CK(cudaFree(dxm));
         }
-        CK(cudaFree(dx));
       }
     }
   }

@@ -1,0 +1,87 @@
+/* C tests of the convert family (COO -> CSR, CSR -> dense, CSR rows <-> row pointer) against host references. */
+#include "check.h"
+
+static void convert_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int threads) {
+  coo_t a = make_coo(m, n, nnz);
+  const int64_t z = a.nnz;
+  const size_t vs = VSIZE[vt], is = isize(it);
+  void *row = alloc(is, z), *col = alloc(is, z), *val = alloc(vs, z);
+  for (int64_t k = 0; k < z; ++k) {
+    put_idx(it, row, k, a.row[k]);
+    put_idx(it, col, k, a.col[k]);
+    put_val(vt, val, k, a.re[k], vt == C64 ? a.im[k] : 0);
+  }
+  void *indptr = alloc(is, m + 1), *ind = alloc(is, z), *cval = alloc(vs, z);
+  const int64_t sizes[] = {m, n, z};
+  int st = run("convert_coo_tocsr", vt, it, (const void *[]){row, col, val}, (void *[]){indptr, ind, cval}, sizes, NULL,
+               threads, NULL);
+  CHECK(st == MSP_OK, "coo_tocsr %s %s status %d", VTS[vt], ITS[it], st);
+  /* stability: row r's entries appear in input order */
+  int ok = get_idx(it, indptr, 0) == 0 && get_idx(it, indptr, m) == z;
+  int64_t *fill = alloc(sizeof(int64_t), m);
+  for (int64_t k = 0; k < z && ok; ++k) {
+    const int64_t r = a.row[k], p = get_idx(it, indptr, r) + fill[r]++;
+    double re, im;
+    get_val(vt, cval, p, &re, &im);
+    ok = p < get_idx(it, indptr, r + 1) && get_idx(it, ind, p) == a.col[k] && re == a.re[k];
+  }
+  free(fill);
+  CHECK(ok, "coo_tocsr %s %s m=%lld n=%lld nnz=%lld: wrong or unstable", VTS[vt], ITS[it], (long long)m, (long long)n,
+        (long long)z);
+
+  /* todense, duplicates summed */
+  double *dre = alloc(sizeof(double), m * n), *dim = alloc(sizeof(double), m * n);
+  dense_ref(&a, vt, dre, dim);
+  void *dense = alloc(vs, m * n);
+  st = run("convert_csr_todense", vt, it, (const void *[]){indptr, ind, cval}, (void *[]){dense}, sizes, NULL, threads, NULL);
+  ok = st == MSP_OK;
+  for (int64_t k = 0; k < m * n && ok; ++k) {
+    double re, im;
+    get_val(vt, dense, k, &re, &im);
+    ok = re == dre[k] && im == dim[k];
+  }
+  CHECK(ok, "csr_todense %s %s status %d", VTS[vt], ITS[it], st);
+
+  /* expand_rows: the row of every stored entry; indptr_from_rows: back to the row pointer */
+  void *rows = alloc(is, z), *ptr2 = alloc(is, m + 1);
+  st = run("convert_expand_rows", vt, it, (const void *[]){indptr}, (void *[]){rows}, (int64_t[]){m, z}, NULL, threads, NULL);
+  ok = st == MSP_OK;
+  for (int64_t r = 0; r < m && ok; ++r)
+    for (int64_t p = get_idx(it, indptr, r); p < get_idx(it, indptr, r + 1) && ok; ++p) ok = get_idx(it, rows, p) == r;
+  CHECK(ok, "expand_rows %s %s status %d", VTS[vt], ITS[it], st);
+  st = run("convert_indptr_from_rows", vt, it, (const void *[]){rows}, (void *[]){ptr2}, (int64_t[]){m, z}, NULL, threads, NULL);
+  CHECK(st == MSP_OK && memcmp(ptr2, indptr, is * (size_t)(m + 1)) == 0, "indptr_from_rows %s %s status %d", VTS[vt],
+        ITS[it], st);
+  if (z > 1) { /* unsorted rows: EINDEX */
+    const int64_t r0 = get_idx(it, rows, 0);
+    put_idx(it, rows, 0, m - 1);
+    put_idx(it, rows, z - 1, 0);
+    st = run("convert_indptr_from_rows", vt, it, (const void *[]){rows}, (void *[]){ptr2}, (int64_t[]){m, z}, NULL, 1, NULL);
+    CHECK(st == MSP_EINDEX || (m == 1 && r0 == 0), "indptr_from_rows unsorted -> EINDEX (status %d)", st);
+  }
+  free(row), free(col), free(val), free(indptr), free(ind), free(cval), free(dre), free(dim), free(dense);
+  free(rows), free(ptr2);
+  free_coo(&a);
+}
+
+static void convert_errors(void) {
+  int32_t row[2] = {0, 7}, col[2] = {0, 0}, optr[4], oind[2];
+  float val[2] = {1, 2}, oval[2];
+  msp_call c;
+  msp_call_init(&c, "convert_coo_tocsr_f32_i32", (const void *[]){row, col, val}, (void *[]){optr, oind, oval},
+                (int64_t[]){3, 3, 2}, NULL);
+  msp_kernel_fn fn = msp_find_kernel("convert_coo_tocsr_f32_i32");
+  CHECK(fn(&c) == MSP_EINDEX, "coo row out of range");
+  int32_t neg[2] = {0, -1};
+  c.in[0] = col, c.in[1] = neg;
+  CHECK(fn(&c) == MSP_EINDEX, "coo negative col");
+  int32_t bad_rows[2] = {-1, 0}, ptr[4];
+  msp_call_init(&c, "convert_indptr_from_rows_f32_i32", (const void *[]){bad_rows}, (void *[]){ptr}, (int64_t[]){3, 2}, NULL);
+  CHECK(msp_find_kernel("convert_indptr_from_rows_f32_i32")(&c) == MSP_EINDEX, "indptr_from_rows negative row");
+}
+
+int main(void) {
+  for_each_case(convert_case);
+  convert_errors();
+  return REPORT();
+}
