@@ -5,6 +5,9 @@ VPY := $(VENV)/bin/python
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # MLX's CUDA backend where an NVIDIA GPU and driver answer, its CPU backend elsewhere
 MLX_EXTRA ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo cuda13 || echo cpu)
+# CUDA kernels: every module where a GPU can run them; without a GPU (CI) nvcc, when present, only
+# compiles each kernel once to catch errors (MSP_CUDA=CHECK), which keeps the build short
+MSP_CUDA ?= $(if $(filter cuda13,$(MLX_EXTRA)),AUTO,CHECK)
 
 .PHONY: demo test install ctest pytest bench clean
 
@@ -16,7 +19,7 @@ $(VENV)/.ready: pyproject.toml Makefile
 	touch $@
 
 install: $(VENV)/.ready
-	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(VPY) -m pip install -q --no-build-isolation --no-deps .
+	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(VPY) -m pip install -q --no-build-isolation --no-deps -C cmake.define.MSP_CUDA=$(MSP_CUDA) .
 
 demo: install
 	cd examples && ../$(VPY) demo.py

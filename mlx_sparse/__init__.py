@@ -2,9 +2,11 @@
 
 from ._coo import coo_array
 from ._csc import csc_array
-from ._csr import csr_array, csr_matmul, csr_matvec, rmatmul, sddmm
+from ._csr import csr_array
 from ._device import use_cpu, use_device, use_gpu
 from ._kernels import get_num_threads, gpu_available, set_num_threads
+from ._ops import sddmm
+from ._products import csr_matmul, csr_matvec, rmatmul
 
 __version__ = "0.1.0"
 

@@ -7,9 +7,12 @@ from typing import Any, Optional
 import mlx.core as mx
 import numpy as np
 
-from ._base import SparseArray, host, as_index, as_values, check_shape, check_validate, index_dtype_for
-from ._csr import _is_scipy_sparse, _sumdup_cpu, value_permuting, canonical_from_triplets, csr_array, indptr_from_sorted_rows
-from ._device import StreamLike, is_gpu, resolve_stream
+from ._base import FORMATS, SparseArray
+from ._canonical import coo_to_canonical
+from ._coerce import as_index, as_values, check_shape, check_validate, host, index_dtype_for, is_scipy_sparse, is_sparse
+from ._convert import coo_to_csr, expand_rows
+from ._csr import csr_array
+from ._device import StreamLike, resolve_stream
 
 
 class coo_array(SparseArray):
@@ -32,10 +35,10 @@ class coo_array(SparseArray):
     ):
         op = "coo_array"
         validate = check_validate(op, validate)
-        if _is_scipy_sparse(arg):
+        if is_scipy_sparse(arg):
             c = arg.tocoo()
             arg, shape = (c.data, (c.row, c.col)), c.shape if shape is None else shape
-        elif isinstance(arg, SparseArray):
+        elif is_sparse(arg):
             c = arg.tocoo() if arg.format != "coo" else arg
             arg, shape = (c.data, (c.row, c.col)), c.shape if shape is None else shape
         if not (isinstance(arg, tuple) and len(arg) == 2 and isinstance(arg[1], (tuple, list)) and len(arg[1]) == 2):
@@ -66,6 +69,12 @@ class coo_array(SparseArray):
             if lo.item() < 0 or rmax.item() >= m or cmax.item() >= n:
                 raise ValueError(f"{op}: row or column index out of range for shape {(m, n)}")
 
+    @classmethod
+    def _from_parts(cls, data, row, col, shape):
+        out = cls.__new__(cls)
+        out.data, out.row, out.col, out._shape = data, row, col, tuple(shape)
+        return out
+
     @property
     def index_dtype(self) -> mx.Dtype:
         return self.row.dtype
@@ -88,66 +97,41 @@ class coo_array(SparseArray):
         return sp.coo_array((d, (r, c)), shape=self.shape)
 
     def _with_data(self, data: mx.array) -> "coo_array":
-        out = coo_array.__new__(coo_array)
-        out.data, out.row, out.col, out._shape = data, self.row, self.col, self.shape
-        return out
+        return coo_array._from_parts(data, self.row, self.col, self.shape)
 
     def tocoo(self, stream: StreamLike = None) -> "coo_array":
         return self
 
     def _deduped(self, stream: StreamLike = None) -> "coo_array":
-        from ._products import expand_rows
-
         s = resolve_stream(stream)
         c = self.tocsr(canonical=True, stream=s)
-        out = coo_array.__new__(coo_array)
-        out.data, out.col, out._shape = c.data, c.indices, self.shape
-        out.row = expand_rows("sum_duplicates", c.indptr, c.nnz, c.dtype, s)
-        return out
+        return coo_array._from_parts(c.data, expand_rows("sum_duplicates", c.indptr, c.nnz, c.dtype, s), c.indices,
+                                     self.shape)
 
     @property
     def T(self) -> "coo_array":
         """The transpose (rows and columns swapped; nothing is copied)."""
-        out = coo_array.__new__(coo_array)
-        out.data, out.row, out.col, out._shape = self.data, self.col, self.row, (self.shape[1], self.shape[0])
+        out = coo_array._from_parts(self.data, self.col, self.row, (self.shape[1], self.shape[0]))
         out._transpose_of = self  # products use the original's CSR form, transposed (a free view)
         return out
 
     def astype(self, dtype: mx.Dtype, stream: StreamLike = None) -> "coo_array":
-        out = coo_array.__new__(coo_array)
-        out.data = self.data.astype(dtype, stream=resolve_stream(stream))
-        out.row, out.col, out._shape = self.row, self.col, self.shape
+        out = self._with_data(self.data.astype(dtype, stream=resolve_stream(stream)))
         as_values("astype", out.data, None)
         return out
 
     def tocsr(self, canonical: bool = True, stream: StreamLike = None) -> csr_array:
         """CSR form. ``canonical=True`` (scipy's behaviour) sorts and sums duplicates and
         synchronizes once on the resulting nnz; ``canonical=False`` keeps every entry and is lazy."""
-        op = "tocsr"
         s = resolve_stream(stream)
-        m, n = self.shape
-        it, vt, nnz = self.index_dtype, self.dtype, self.nnz
-        if nnz == 0:
-            with mx.stream(s):
-                indptr = mx.zeros((m + 1,), dtype=it)
-            return csr_array._from_parts(self.data, self.col, indptr, self.shape, True, True)
-        if is_gpu(s):
-            if canonical:
-                return canonical_from_triplets(op, self.row, self.col, self.data, self.shape, s)
-            with mx.stream(s):
-                perm = mx.argsort(self.row.astype(mx.int64) * max(n, 1) + self.col.astype(mx.int64))
-                rs, cs, ds = mx.take(self.row, perm), mx.take(self.col, perm), mx.take(self.data, perm)
-            indptr = indptr_from_sorted_rows(op, rs, m, vt, s)
-            return csr_array._from_parts(ds, cs, indptr, self.shape, True, False)
-        indptr, ind, val = value_permuting(
-            op, "convert", "coo_tocsr", [self.row, self.col, self.data], 2, 2, [(m + 1,), (nnz,), (nnz,)], [it, it, None], [m, n], s
-        )
-        if not canonical:
-            return csr_array._from_parts(val, ind, indptr, self.shape, False, False)
-        sind, sval, uptr = value_permuting(
-            op, "canonical", "csr_sort", [indptr, ind, val], 2, 1, [(nnz,), (nnz,), (m + 1,)], [it, None, it], [m, n], s
-        )
-        return _sumdup_cpu(op, indptr, sind, sval, uptr, self.shape, s)
+        if canonical:
+            d, ind, ptr = coo_to_canonical("tocsr", self.row, self.col, self.data, self.shape, s)
+            return csr_array._from_parts(d, ind, ptr, self.shape, True, True)
+        d, ind, ptr, srt = coo_to_csr("tocsr", self.row, self.col, self.data, self.shape, s)
+        return csr_array._from_parts(d, ind, ptr, self.shape, srt, self.nnz == 0)
 
     def sum_duplicates(self, stream: StreamLike = None) -> csr_array:
         return self.tocsr(canonical=True, stream=stream)
+
+
+FORMATS["coo"] = coo_array

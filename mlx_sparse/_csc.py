@@ -6,9 +6,13 @@ from typing import Any, Optional
 
 import mlx.core as mx
 
-from ._base import CompressedArray, SparseArray, host
-from ._csr import csr_array, csr_matmul
+from ._base import FORMATS, CompressedArray
+from ._coerce import host, is_sparse
+from ._convert import coo_to_csr, expand_rows
+from ._canonical import coo_to_canonical
+from ._csr import csr_array
 from ._device import StreamLike, resolve_stream
+from ._products import csr_matmul
 
 
 class csc_array(CompressedArray):
@@ -19,7 +23,7 @@ class csc_array(CompressedArray):
     format = "csc"
 
     def __init__(self, arg: Any, shape: Optional[tuple[int, int]] = None, **kwargs):
-        if hasattr(arg, "tocsc") and not isinstance(arg, (tuple, SparseArray)):
+        if hasattr(arg, "tocsc") and not isinstance(arg, tuple) and not is_sparse(arg):
             c = arg.tocsc()
             shape = c.shape if shape is None else shape
             kwargs.setdefault("canonical", bool(c.has_canonical_format))
@@ -65,15 +69,14 @@ class csc_array(CompressedArray):
 
     def tocsr(self, canonical: bool = False, stream: StreamLike = None) -> csr_array:
         """CSR form (a structural transpose: entries regrouped by row)."""
-        from ._coo import coo_array
-        from ._products import expand_rows
-
         s = resolve_stream(stream)
         self._flat_only("tocsr")
         cols = expand_rows("tocsr", self.indptr, self.nnz, self.dtype, s)
-        coo = coo_array.__new__(coo_array)
-        coo.data, coo.row, coo.col, coo._shape = self.data, self.indices, cols, self.shape
-        return coo.tocsr(canonical=canonical, stream=s)
+        if canonical:
+            d, ind, ptr = coo_to_canonical("tocsr", self.indices, cols, self.data, self.shape, s)
+            return csr_array._from_parts(d, ind, ptr, self.shape, True, True)
+        d, ind, ptr, srt = coo_to_csr("tocsr", self.indices, cols, self.data, self.shape, s)
+        return csr_array._from_parts(d, ind, ptr, self.shape, srt, self.nnz == 0)
 
     def to_numpy(self):
         return host(self.data), host(self.indices), host(self.indptr)
@@ -87,3 +90,5 @@ class csc_array(CompressedArray):
     def matvec(self, x, stream: StreamLike = None) -> mx.array:
         return csr_matmul(self, x, stream=stream)
 
+
+FORMATS["csc"] = csc_array

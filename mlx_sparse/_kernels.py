@@ -1,41 +1,85 @@
-"""The one dispatcher: (family, op, value dtype, index dtype, stream) -> a native kernel node."""
+"""The one dispatcher: (op, value dtype, index dtype, stream) -> a native kernel node, from the kernel table.
+
+The table (``csrc/include/mlx_sparse/ops.def``, exported by the extension) declares each op once:
+its operands with their types and lengths, its named sizes and flags, the GPU launch rule, the
+module variants and the devices that have a kernel. A family module names its operands and sizes;
+this module checks them, orders them, splits 64-bit sizes for the GPU and sizes the grid.
+"""
 
 from __future__ import annotations
 
 import functools
+import math
 import os
-from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+import re
+from dataclasses import dataclass
+from typing import Callable, Optional
 
 import mlx.core as mx
 
 from . import _ext
 from ._device import is_gpu
 
-VALUE_TYPES = {
-    mx.float32: "f32",
-    mx.float64: "f64",
-    mx.float16: "f16",
-    mx.bfloat16: "bf16",
-    mx.complex64: "c64",
-}
-INDEX_TYPES = {mx.int32: "i32", mx.int64: "i64"}
-GPU_VALUE_TYPES = {"f32", "f16", "bf16", "c64"}
+# ---- the type pairs and constants (msp.h) ----------------------------------------------------
+_DTYPE_OF = {"f32": mx.float32, "f64": mx.float64, "f16": mx.float16, "bf16": mx.bfloat16, "c64": mx.complex64,
+             "i32": mx.int32, "i64": mx.int64}
+_PAIRS = [tuple(p) for p in _ext.type_pairs()]
+VALUE_TYPES = {_DTYPE_OF[v]: v for v, _, _ in _PAIRS}
+INDEX_TYPES = {_DTYPE_OF[i]: i for _, i, _ in _PAIRS}
+GPU_VALUE_TYPES = {v for v, _, d in _PAIRS if d == "BOTH"}
 GPU_DTYPES = {d for d, v in VALUE_TYPES.items() if v in GPU_VALUE_TYPES}
-GPU_BLOCK = 256
+CONSTANTS = dict(_ext.constants())
+GPU_BLOCK = CONSTANTS["gpu_block"]
+MERGE_ITEMS = CONSTANTS["merge_items"]
 
 _KERNEL_DIR = os.path.join(os.path.dirname(__file__), "kernels")
 
 
-@dataclass
-class Gpu:
-    """How to launch the CUDA kernel of an op: name suffix, threads, int scalars, output fill."""
+# ---- the op table (ops.def) --------------------------------------------------------------------
+@dataclass(frozen=True)
+class Operand:
+    name: str
+    kind: str  # I index, V value, A accumulator, D int16
+    length: str  # an expression of the sizes
 
-    threads: int
-    scalars: Sequence[int] = field(default_factory=list)
-    suffix: str = ""  # kernel variant: names both the kernel and its module
-    init_value: Optional[float] = None
-    module: Optional[str] = None  # module variant when it differs from the kernel's suffix
+
+@dataclass(frozen=True)
+class OpSig:
+    family: str
+    op: str
+    devices: str  # CPU, GPU or BOTH
+    inputs: tuple
+    outputs: tuple
+    sizes: tuple
+    flags: tuple
+    grid: str
+    init: Optional[float]
+    params: tuple
+    variants: tuple
+
+    @property
+    def name(self) -> str:
+        return f"{self.family}_{self.op}"
+
+
+def _operands(spec: str) -> tuple:
+    return tuple(Operand(*re.fullmatch(r"(\w+):([IVAD])\[([\w+*]+)\]", t).groups()) for t in spec.split())
+
+
+def _sig(e: dict) -> OpSig:
+    gpu = dict(t.partition("=")[::2] for t in e["gpu"].split())
+    return OpSig(e["family"], e["op"], e["devices"], _operands(e["inputs"]), _operands(e["outputs"]),
+                 tuple(e["sizes"].split()), tuple(e["flags"].split()), gpu.get("grid", ""),
+                 float(gpu["init"]) if "init" in gpu else None, tuple(p for p in gpu.get("params", "").split(",") if p),
+                 tuple(v for v in gpu.get("variants", "").split(",") if v))
+
+
+OPS: dict[str, OpSig] = {f"{e['family']}_{e['op']}": _sig(e) for e in _ext.op_table()}
+
+
+def _eval(expr: str, env: dict) -> int:
+    """An element count or grid expression: sums of products of names and integers."""
+    return sum(math.prod(int(f) if f.isdigit() else int(env[f]) for f in term.split("*")) for term in expr.split("+"))
 
 
 def split64(v: int) -> list[int]:
@@ -45,9 +89,9 @@ def split64(v: int) -> list[int]:
     return [lo - (1 << 32) if lo >= 1 << 31 else lo, hi - (1 << 32) if hi >= 1 << 31 else hi]
 
 
-def grid_threads(work_items: int, items_per_thread: int = 1, cap_blocks: int = 1 << 20) -> int:
+def grid_threads(work_items: int, cap_blocks: int = 1 << 20) -> int:
     """Threads to launch (a multiple of the block) for grid-stride kernels."""
-    blocks = -(-max(int(work_items), 1) // (GPU_BLOCK * items_per_thread))
+    blocks = -(-max(int(work_items), 1) // GPU_BLOCK)
     return min(max(blocks, 1), cap_blocks) * GPU_BLOCK
 
 
@@ -63,9 +107,8 @@ def _arch() -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def _blob(family: str, vt: str, it: str, variant: str = "") -> bytes:
-    """The compiled module of one kernel family (variant) for one type pair: a cubin for this GPU, else PTX."""
-    stem = f"{family}_{vt}_{it}{variant}"
+def _blob(stem: str) -> bytes:
+    """The compiled module ``stem`` (= its kernel's name without the prefix): a cubin for this GPU, else PTX."""
     cubin = os.path.join(_KERNEL_DIR, f"{stem}.{_arch()}.cubin")
     if os.path.exists(cubin):
         with open(cubin, "rb") as f:
@@ -83,6 +126,11 @@ def type_names(op: str, dtype: mx.Dtype, index_dtype: mx.Dtype) -> tuple[str, st
     if index_dtype not in INDEX_TYPES:
         raise TypeError(f"{op}: unsupported index dtype {index_dtype}; use int32 or int64")
     return VALUE_TYPES[dtype], INDEX_TYPES[index_dtype]
+
+
+def accumulator(dtype: mx.Dtype, gpu: bool) -> mx.Dtype:
+    """The table's A type: float32 for 16-bit values on the GPU, else the value type."""
+    return mx.float32 if gpu and dtype in (mx.float16, mx.bfloat16) else dtype
 
 
 def _is_index(a: mx.array) -> bool:
@@ -144,43 +192,79 @@ class Rules:
         return [mx.stack(list(o)) for o in zip(*per)], [0] * len(per[0])
 
 
-def launch(op: str, family: str, kernel: str, dtype: mx.Dtype, index_dtype: mx.Dtype, stream: mx.Stream,
-           inputs: Sequence[mx.array], *args, **rules) -> list[mx.array]:
-    """Add the node for ``family_kernel_<vt>_<it>`` on ``stream`` for ``inputs``; the other arguments
-    are :func:`prepare`'s (output shapes and dtypes, int args, GPU launch, transform rules)."""
-    return prepare(op, family, kernel, dtype, index_dtype, stream, *args, **rules)(inputs)
+class Node:
+    """A prepared kernel node: call it with the op's operands by name (``node(indptr=..., x=...)``)
+    to add one node to the graph; it returns the outputs in table order. ``node.launch(list)`` takes
+    the operands in table order (the transforms' relaunch)."""
+
+    __slots__ = ("sig", "names", "launch", "out_dtypes")
+
+    def __call__(self, **operands) -> list[mx.array]:
+        try:
+            return self.launch([operands[n] for n in self.names])
+        except KeyError as e:
+            raise TypeError(f"{self.sig.name}: missing operand {e}") from None
 
 
 def prepare(
     op: str,
-    family: str,
     kernel: str,
     dtype: mx.Dtype,
     index_dtype: mx.Dtype,
     stream: mx.Stream,
-    shapes: Sequence[Sequence[int]],
-    dtypes: Sequence[mx.Dtype],
-    iargs: Sequence[int] = (),
-    gpu: Optional[Gpu] = None,
+    sizes: dict,
+    *,
+    flags: Optional[dict] = None,
+    params: Optional[dict] = None,
+    launch: Optional[dict] = None,
+    variant: str = "",
+    shapes: Optional[dict] = None,
     vjp=None,
     jvp=None,
     vmap=None,
-) -> Callable[[Sequence[mx.array]], list[mx.array]]:
-    """The node for ``family_kernel_<vt>_<it>`` on ``stream`` in two steps: the checks, names and
-    launch parameters now; the returned function adds one node per call for given inputs (same
-    shapes and dtypes). ``op`` names the user's call in errors; ``vjp``/``jvp``/``vmap``: the node's
-    transform rules (see :class:`Rules`)."""
+) -> Node:
+    """The node of table op ``kernel`` ("<family>_<op>") for value ``dtype`` / ``index_dtype`` on
+    ``stream``. ``sizes``/``flags``/``params`` by name as the table declares them; ``launch``: extra
+    names the GPU grid rule uses; ``variant``: the GPU module variant; ``shapes``: output shapes by
+    name where not 1-D (their element counts are checked against the table). ``op`` names the user's
+    call in errors; ``vjp``/``jvp``/``vmap``: the node's transform rules (see :class:`Rules`)."""
+    sig = OPS[kernel]
     vt, it = type_names(op, dtype, index_dtype)
-    name = f"{family}_{kernel}_{vt}_{it}"
-    shapes, dtypes = [tuple(int(d) for d in sh) for sh in shapes], list(dtypes)
-    if not is_gpu(stream):
-        cpu_shapes, cpu_iargs = [list(sh) for sh in shapes], [int(a) for a in iargs]
+    gpu = is_gpu(stream)
+    flags, params, launch, shapes = flags or {}, params or {}, launch or {}, shapes or {}
+    if set(sizes) != set(sig.sizes) or set(flags) != set(sig.flags):
+        raise TypeError(f"{op}: {kernel} takes sizes {sig.sizes} and flags {sig.flags}, got {tuple(sizes)} / {tuple(flags)}")
+    kinds = {"I": index_dtype, "V": dtype, "A": accumulator(dtype, gpu), "D": mx.int16}
+    out_shapes, out_dtypes = [], []
+    for o in sig.outputs:
+        count = _eval(o.length, sizes)
+        sh = tuple(int(d) for d in shapes.get(o.name, (count,)))
+        if math.prod(sh) != count:
+            raise ValueError(f"{op}: {kernel} output {o.name} of shape {sh} must hold {o.length} = {count} elements")
+        out_shapes.append(sh)
+        out_dtypes.append(kinds[o.kind])
+    expect = [(_eval(i.length, sizes), kinds[i.kind], i.name) for i in sig.inputs]
+
+    def check(inputs):
+        for a, (count, dt, name) in zip(inputs, expect):
+            if a.size != count or a.dtype != dt:
+                raise ValueError(f"{op}: {kernel} operand {name} must be {count} x {dt}, got {tuple(a.shape)} {a.dtype}")
+
+    node = Node()
+    node.sig, node.names, node.out_dtypes = sig, tuple(i.name for i in sig.inputs), out_dtypes
+    if not gpu:
+        if sig.devices == "GPU":
+            raise RuntimeError(f"{op}: {kernel} has no CPU kernel")
+        name = f"{kernel}_{vt}_{it}"
+        iargs = [int(sizes[s]) for s in sig.sizes] + [int(bool(flags[f])) for f in sig.flags]
+        shp = [list(sh) for sh in out_shapes]
 
         def run(inputs):
-            outs = _ext.cpu_call(name, list(inputs), cpu_shapes, dtypes, cpu_iargs, [], stream)
-            return _detach_structure(_ext.with_rules(outs, rules, name), dtypes, stream)
+            check(inputs)
+            outs = _ext.cpu_call(name, op, list(inputs), shp, out_dtypes, iargs, [], stream)
+            return _detach_structure(_ext.with_rules(outs, rules, op), out_dtypes, stream)
     else:
-        if gpu is None:
+        if sig.devices == "CPU":
             raise RuntimeError(f"{op}: no GPU kernel for this operation (dtype {dtype}, index {index_dtype}); run it on the CPU")
         if vt not in GPU_VALUE_TYPES:
             raise RuntimeError(
@@ -192,20 +276,26 @@ def prepare(
                 f"{op}: this build of mlx_sparse has no CUDA kernels (it was built without nvcc); "
                 "reinstall with the CUDA toolkit on PATH, or run on the CPU (ms.use_cpu())"
             )
-        kname, blob = f"mspcu_{name}{gpu.suffix}", _blob(family, vt, it, gpu.suffix if gpu.module is None else gpu.module)
-        scalars = [s if isinstance(s, bool) else int(s) for s in gpu.scalars]
-        grid, init = (int(gpu.threads), 1, 1), gpu.init_value
+        if (variant or sig.variants) and variant not in sig.variants:
+            raise ValueError(f"{op}: {kernel} has GPU variants {sig.variants}, not {variant!r}")
+        stem = f"{kernel}{'_' + variant if variant else ''}_{vt}_{it}"
+        kname, blob = f"mspcu_{stem}", _blob(stem)
+        scalars = [w for s in sig.sizes for w in split64(sizes[s])] + [bool(flags[f]) for f in sig.flags]
+        scalars += [int(params[p]) for p in sig.params]
+        grid = (grid_threads(_eval(sig.grid, {**sizes, **params, **launch})), 1, 1)
 
         def run(inputs):
+            check(inputs)
             outs = mx.fast.precompiled_cuda_kernel(
-                name=kname, compiled_source=blob, inputs=list(inputs), output_shapes=shapes, output_dtypes=dtypes,
-                scalars=scalars, grid=grid, threadgroup=(GPU_BLOCK, 1, 1), init_value=init,
-                ensure_row_contiguous=True, stream=stream,
+                name=kname, compiled_source=blob, inputs=list(inputs), output_shapes=out_shapes,
+                output_dtypes=out_dtypes, scalars=scalars, grid=grid, threadgroup=(GPU_BLOCK, 1, 1),
+                init_value=sig.init, ensure_row_contiguous=True, stream=stream,
             )
-            return _detach_structure(_ext.with_rules(outs, rules, name), dtypes, stream)
+            return _detach_structure(_ext.with_rules(outs, rules, op), out_dtypes, stream)
 
-    rules = Rules(op, run, dtypes, vjp, jvp, vmap)  # vmap's fallback relaunches the same node
-    return run
+    rules = Rules(op, run, out_dtypes, vjp, jvp, vmap)  # vmap's fallback relaunches the same node
+    node.launch = run
+    return node
 
 
 def _detach_structure(outs: list[mx.array], dtypes, stream: mx.Stream) -> list[mx.array]:
@@ -217,6 +307,37 @@ def _detach_structure(outs: list[mx.array], dtypes, stream: mx.Stream) -> list[m
     if n_index == 0 or n_index == len(dtypes):
         return outs
     return [mx.stop_gradient(o, stream=stream) if _is_index(o) else o for o in outs]
+
+
+def value_permuting(op: str, kernel: str, operands: dict, value: str, out_value: str, sizes: dict, s: mx.Stream) -> dict:
+    """A CPU node whose value output ``out_value`` is a permutation of its value operand ``value``
+    (a sort), with derivative rules: the permutation is read off the same node run on 0..nnz-1 as
+    float64 (exact), so the vjp is a scatter and the jvp the node itself on the tangent. Returns the
+    outputs by name."""
+    sig = OPS[kernel]
+    names = [i.name for i in sig.inputs]
+    vi, vo = names.index(value), [o.name for o in sig.outputs].index(out_value)
+    index_t = operands[names[0]].dtype if sig.inputs[0].kind == "I" else None
+
+    def run(xs, **rules):
+        return prepare(op, kernel, xs[vi].dtype, index_t, s, sizes, **rules).launch(xs)
+
+    def vjp(primals, cotangents, outputs):
+        xs, nnz = list(primals), int(primals[vi].size)
+        xs[vi] = mx.arange(nnz, dtype=mx.float64, stream=s)
+        perm = run(xs)[vo].astype(mx.int64, stream=s)
+        ct = cotangents[vo]
+        with mx.stream(s):
+            g = mx.zeros((nnz,), dtype=ct.dtype).at[perm].add(ct)
+        return [g if i == vi else None for i in range(len(primals))]
+
+    def jvp(primals, tangents):
+        xs = list(primals)
+        xs[vi] = tangents[vi].astype(primals[vi].dtype, stream=s)
+        return [o if i == vo else mx.zeros_like(o, stream=s) for i, o in enumerate(run(xs, vjp=vjp, jvp=jvp))]
+
+    outs = run([operands[n] for n in names], vjp=vjp, jvp=jvp)
+    return dict(zip((o.name for o in sig.outputs), outs))
 
 
 def set_num_threads(n: int) -> None:

@@ -300,9 +300,9 @@ def test_host_buffers_beyond_the_1d_limit_are_paged(monkeypatch, device, nnz):
     """Host buffers longer than MLX's largest 1-D array become paged automatically (the limit is
     lowered here so that small arrays exercise it): exact pages when a divisor fits, else the last
     row padded with explicit zeros."""
-    import mlx_sparse._csr as csr_mod
+    import mlx_sparse._coerce as coerce
 
-    monkeypatch.setattr(csr_mod, "_PAGE_LIMIT", 100)
+    monkeypatch.setattr(coerce, "_PAGE_LIMIT", 100)
     m, n = 30, 17
     rng = np.random.default_rng(nnz)
     lens = np.full(m, nnz // m)
@@ -358,7 +358,8 @@ def test_spmv_power_law_rows(monkeypatch, device, vt, it, schedule, order):
 def test_spmv_schedule_is_planned_from_row_lengths():
     """Uneven rows get the merge path at construction from host buffers, or by analyze() for device-built
     structure; even rows keep lanes per row; arrays sharing the structure share the plan."""
-    from mlx_sparse._products import MERGE_T, _merge_plan, merge_coords
+    from mlx_sparse._spmv import MERGE_T, merge_coords
+    from mlx_sparse._spmv import merge_plan as _merge_plan
 
     ref = _power_law("float32")
     A = ms.csr_array(ref)
@@ -446,7 +447,7 @@ def test_repeated_products_follow_replaced_buffers(device):
 def test_banded_spmv_reads_16bit_offsets_after_analyze(vt, it, device):
     """analyze() keeps 16-bit column offsets for a structure within 32767 of the diagonal; SpMV then
     reads them (same results as scipy, derivatives unchanged); wide structures keep none."""
-    from mlx_sparse._products import _d16_of
+    from mlx_sparse._spmv import d16_of as _d16_of
 
     _skip(device, vt)
     rng = np.random.default_rng(11)

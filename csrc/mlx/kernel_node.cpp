@@ -1,5 +1,6 @@
 // MLX glue: one generic Primitive that runs a registered C kernel on the CPU stream, and the nanobind module.
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <typeinfo>
 #include <stdexcept>
@@ -15,6 +16,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/variant.h>
 #include <nanobind/stl/pair.h>
+#include <nanobind/stl/map.h>
 #include <nanobind/stl/vector.h>
 
 #include "mlx/backend/cpu/encoder.h"
@@ -64,12 +66,13 @@ static void strided_copy(const mx::array& in, char* dst) {
   }
 }
 
-// A graph node whose outputs are computed by the C kernel `name_` from its inputs.
+// A graph node whose outputs are computed by the C kernel `name_` from its inputs; a bad status
+// raises an error naming the user's operation `op_` (and the kernel).
 class KernelNode : public mx::Primitive {
  public:
-  KernelNode(mx::Stream stream, std::string name, msp_kernel_fn fn, std::vector<int64_t> iargs,
+  KernelNode(mx::Stream stream, std::string name, std::string op, msp_kernel_fn fn, std::vector<int64_t> iargs,
              std::vector<double> dargs)
-      : mx::Primitive(stream), name_(std::move(name)), fn_(fn), iargs_(std::move(iargs)),
+      : mx::Primitive(stream), name_(std::move(name)), op_(std::move(op)), fn_(fn), iargs_(std::move(iargs)),
         dargs_(std::move(dargs)) {}
 
   void eval_cpu(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs) override {
@@ -103,10 +106,10 @@ class KernelNode : public mx::Primitive {
     for (size_t i = 0; i < iargs_.size(); ++i) call.iarg[i] = iargs_[i];
     for (size_t i = 0; i < dargs_.size(); ++i) call.darg[i] = dargs_[i];
     call.nthreads = 0;
-    enc.dispatch([call, fn = fn_, name = name_, copies = std::move(copies)]() {
+    enc.dispatch([call, fn = fn_, name = name_, op = op_, copies = std::move(copies)]() {
       for (const auto& [src, dst] : copies) strided_copy(src, const_cast<mx::array&>(dst).data<char>());
       int st = fn(&call);
-      if (st != MSP_OK) throw std::runtime_error(name + ": " + msp_status_string(st));
+      if (st != MSP_OK) throw std::runtime_error(op + ": " + msp_status_string(st) + " (kernel " + name + ")");
     });
   }
 
@@ -122,7 +125,7 @@ class KernelNode : public mx::Primitive {
   }
 
  private:
-  std::string name_;
+  std::string name_, op_;
   msp_kernel_fn fn_;
   std::vector<int64_t> iargs_;
   std::vector<double> dargs_;
@@ -216,8 +219,9 @@ std::vector<mx::array> with_rules(const std::vector<mx::array>& outs, nb::object
                                 outs[0].inputs());
 }
 
-// Add a node computing `name` on `inputs`; outputs have the given shapes and dtypes.
-std::vector<mx::array> cpu_call(const std::string& name, const std::vector<mx::array>& inputs,
+// Add a node computing kernel `name` on `inputs` for the user's operation `op`; outputs have the given
+// shapes and dtypes.
+std::vector<mx::array> cpu_call(const std::string& name, const std::string& op, const std::vector<mx::array>& inputs,
                                 const std::vector<std::vector<int>>& shapes,
                                 const std::vector<mx::Dtype>& dtypes,
                                 const std::vector<int64_t>& iargs, const std::vector<double>& dargs,
@@ -233,14 +237,14 @@ std::vector<mx::array> cpu_call(const std::string& name, const std::vector<mx::a
   std::vector<mx::Shape> out_shapes;
   for (const auto& sh : shapes) out_shapes.emplace_back(sh.begin(), sh.end());
   return mx::array::make_arrays(
-      std::move(out_shapes), dtypes, std::make_shared<KernelNode>(stream, name, fn, iargs, dargs), inputs);
+      std::move(out_shapes), dtypes, std::make_shared<KernelNode>(stream, name, op, fn, iargs, dargs), inputs);
 }
 
 }  // namespace mlx_sparse
 
 NB_MODULE(_ext, m) {
   m.doc() = "mlx_sparse native kernels (C kernel nodes for MLX's CPU stream)";
-  m.def("cpu_call", &mlx_sparse::cpu_call, nb::arg("name"), nb::arg("inputs"),
+  m.def("cpu_call", &mlx_sparse::cpu_call, nb::arg("name"), nb::arg("op"), nb::arg("inputs"),
         nb::arg("shapes"), nb::arg("dtypes"), nb::arg("iargs"), nb::arg("dargs"),
         nb::arg("stream"));
   m.def("with_rules", &mlx_sparse::with_rules, nb::arg("outputs"), nb::arg("rules"), nb::arg("name"));
@@ -249,6 +253,24 @@ NB_MODULE(_ext, m) {
     for (const msp_kernel_entry* e = msp_kernel_table(); e->name != nullptr; ++e)
       names.emplace_back(e->name);
     return names;
+  });
+  m.def("op_table", []() {  // the kernel table (ops.def): one dict of strings per op
+    std::vector<std::map<std::string, std::string>> ops;
+    for (const msp_op_info* o = msp_op_table(); o->family != nullptr; ++o)
+      ops.push_back({{"family", o->family}, {"op", o->op}, {"devices", o->devices}, {"inputs", o->inputs},
+                     {"outputs", o->outputs}, {"sizes", o->sizes}, {"flags", o->flags}, {"gpu", o->gpu}});
+    return ops;
+  });
+  m.def("type_pairs", []() {  // MSP_TYPE_PAIRS: (value, index, devices)
+    std::vector<std::vector<std::string>> pairs;
+#define MSP_PY_PAIR(v, i, d, a) pairs.push_back({#v, #i, #d});
+    MSP_TYPE_PAIRS(MSP_PY_PAIR, 0)
+#undef MSP_PY_PAIR
+    return pairs;
+  });
+  m.def("constants", []() {
+    return std::map<std::string, int64_t>{
+        {"gpu_block", MSP_GPU_BLOCK}, {"merge_items", MSP_MERGE_ITEMS}, {"par_threshold", MSP_PAR_THRESHOLD}};
   });
   m.def("set_num_threads", &msp_set_num_threads, nb::arg("n"));
   m.def("get_num_threads", &msp_get_num_threads);

@@ -1,0 +1,193 @@
+"""The spmv family (y = A x): the GPU schedule (lanes per row or merge path), 16-bit offsets, and the node."""
+
+from __future__ import annotations
+
+import os
+import weakref
+from typing import Callable
+
+import mlx.core as mx
+import numpy as np
+
+from . import _kernels as K
+from ._device import is_gpu
+
+# os.environ's own dict (bytes keys on POSIX), which every write to os.environ updates: a plain dict
+# lookup costs 0.1 us, os.environ.get of a missing variable 1-2 us (it raises and catches KeyError).
+_ENV = getattr(os.environ, "_data", None)
+_ENV_KEY = b"MLX_SPARSE_SPMV" if _ENV is not None and all(type(k) is bytes for k in list(_ENV)[:1]) else None
+
+
+def spmv_mode() -> str:
+    """MLX_SPARSE_SPMV (bench and test override of the GPU SpMV schedule), read at every product."""
+    if _ENV_KEY is not None:
+        v = _ENV.get(_ENV_KEY)
+        return v.decode() if v else ""
+    return os.environ.get("MLX_SPARSE_SPMV", "")
+
+
+def lanes_per_row(avg_row: float) -> int:
+    """Lanes per row of the GPU SpMV kernel, from the mean row length (H100 measurements: one lane
+    per row is fastest up to ~8 nonzeros per row, four lanes around 16). MLX_SPARSE_SPMV=g<N> forces N."""
+    forced = spmv_mode()
+    if forced[:1] == "g" and forced[1:] in ("1", "2", "4", "8", "16", "32"):
+        return int(forced[1:])
+    for g, limit in ((1, 8), (4, 24), (8, 64), (16, 128)):
+        if avg_row <= limit:
+            return g
+    return 32
+
+
+# ---- the GPU schedule of a structure: lanes per row, or the merge path for uneven rows ---------
+MERGE_T = K.MERGE_ITEMS  # merge items (row ends + nonzeros) per block of spmv_csr_mp (the C ABI's constant)
+_PLANS: dict = {}  # id(indptr) -> (weak reference to indptr, block starts or None)
+_D16: dict = {}  # id(indices) -> (weak reference to indices, weak reference to indptr, int16 column offsets)
+_plan_generation = 0  # bumped by every new plan: product recipes made before are stale
+
+
+def plan_generation() -> int:
+    return _plan_generation
+
+
+def merge_coords(ip: np.ndarray, nnz: int) -> np.ndarray:
+    """Where each merge-path block starts: coords[b] = #{i < m : indptr[i+1] + i < min(b*T, m + nnz)}."""
+    m = ip.size - 1
+    nb = -(-(m + nnz) // MERGE_T)
+    diag = ip[1:].astype(np.int64) + np.arange(m, dtype=np.int64)
+    return np.searchsorted(diag, np.minimum(np.arange(nb + 1, dtype=np.int64) * MERGE_T, m + nnz), side="left")
+
+
+def wants_merge(ip: np.ndarray, nnz: int) -> bool:
+    """Uneven rows: the longest is over 8x the mean + 128 (H100: power-law graphs run faster by the
+    merge path, and rows clustered by length run up to 4x faster; even rows run faster by lanes)."""
+    m = ip.size - 1
+    if m == 0 or nnz == 0 or ip[0] != 0 or ip[-1] != nnz:
+        return False
+    lens = np.diff(ip)
+    return int(lens.min()) >= 0 and int(lens.max()) > 8 * nnz / m + 128
+
+
+def plan_spmv(indptr: mx.array, ip: np.ndarray, nnz: int, force: bool = False) -> None:
+    """Choose the GPU SpMV schedule of a structure from its host indptr ``ip`` (valid, nondecreasing)
+    and keep it with ``indptr`` (every array sharing that buffer uses it). No synchronization."""
+    coords = None
+    if force or wants_merge(ip, nnz):
+        coords = mx.array(merge_coords(ip, nnz).astype(np.int64 if indptr.dtype == mx.int64 else np.int32))
+    key = id(indptr)
+    _PLANS[key] = (weakref.ref(indptr, lambda _, key=key: _PLANS.pop(key, None)), coords)
+    global _plan_generation
+    _plan_generation += 1
+
+
+def plan_d16(indices: mx.array, indptr: mx.array, ind: np.ndarray, ip: np.ndarray) -> bool:
+    """Keep 16-bit column offsets (column - row) for a structure whose entries all lie within 32767
+    of the diagonal (banded matrices, PDE stencils): SpMV (A x) then reads 2 bytes per entry in
+    place of 4 or 8 (2-D Laplacian, kernel level: 2 CPU threads 13.1 -> 10.3 ms). ``ind``/``ip``:
+    the host buffers (valid CSR). The offsets cost 2 bytes per entry of memory, on the device of
+    the arrays. Returns True if kept."""
+    global _plan_generation
+    m, nnz = ip.size - 1, ind.size
+    lens = np.diff(ip.astype(np.int64))
+    if nnz == 0 or ip[0] != 0 or ip[-1] != nnz or lens.min() < 0:
+        return False
+    d = ind.astype(np.int64) - np.repeat(np.arange(m, dtype=np.int64), lens)
+    if d.min() < -32768 or d.max() > 32767:
+        return False
+    key = id(indices)
+    _D16[key] = (weakref.ref(indices, lambda _, key=key: _D16.pop(key, None)), weakref.ref(indptr),
+                 mx.array(d.astype(np.int16)))
+    _plan_generation += 1
+    return True
+
+
+def d16_of(indices: mx.array, indptr: mx.array):
+    """The kept 16-bit column offsets of this structure (``plan_d16``), or None."""
+    entry = _D16.get(id(indices))
+    if entry is None or entry[0]() is not indices or entry[1]() is not indptr:
+        return None
+    return entry[2]
+
+
+def merge_plan(indptr: mx.array, nnz: int):
+    """The block starts of the merge path for this structure, or None (lanes per row).
+    MLX_SPARSE_SPMV=merge forces the merge path (synchronizes once to plan), =rows forbids it."""
+    mode = spmv_mode()
+    if mode == "rows" or mode[:1] == "g":
+        return None
+    entry = _PLANS.get(id(indptr))
+    if entry is not None and entry[0]() is indptr and (entry[1] is not None or mode != "merge"):
+        return entry[1]
+    if mode == "merge":
+        plan_spmv(indptr, np.array(indptr).astype(np.int64), nnz, force=True)
+        return _PLANS[id(indptr)][1]
+    return None
+
+
+def analyze(indptr: mx.array, indices: mx.array, nnz: int, m: int) -> None:
+    """Plan the schedule and keep 16-bit offsets for a flat CSR structure (synchronizes: reads it)."""
+    if indptr.ndim == 1 and indptr.size == m + 1:
+        ip = np.array(indptr).astype(np.int64)
+        plan_spmv(indptr, ip, nnz)
+        if indices.ndim == 1 and indices.size == nnz:
+            plan_d16(indices, indptr, np.array(indices), ip)
+
+
+# ---- the node ------------------------------------------------------------------------------------
+def prepare_spmv(op, data, indices, indptr, shape, s: mx.Stream, rules: dict) -> Callable[[mx.array], mx.array]:
+    """y = A x for CSR buffers of shape (m, n): the one place the kernel is chosen. GPU: the merge
+    path (two nodes) when the structure was planned for it, else lanes per row from the mean row
+    length; both devices: 16-bit column offsets when analyze() kept them. ``rules``: the product's
+    vjp/jvp/vmap (inputs indptr, indices, data, x)."""
+    m, n = shape
+    nnz = int(data.size)
+    vt, it = data.dtype, indices.dtype
+    sizes = dict(m=m, n=n, nnz=nnz)
+    gpu = is_gpu(s)
+    flat = indptr.ndim == 1
+    coords = merge_plan(indptr, nnz) if gpu and flat else None
+    if coords is not None:
+        return _merge_product(op, data, indices, indptr, coords, shape, s, rules)
+    lanes = lanes_per_row(nnz / max(m, 1)) if gpu else 0
+    gpu_args = dict(variant=f"g{lanes}", launch=dict(lanes=lanes)) if gpu else {}
+    deltas = d16_of(indices, indptr) if flat else None
+    if deltas is not None:  # 16-bit column offsets (the structure's indices stay an input for the rules)
+        node = K.prepare(op, "spmv_csr_d16", vt, it, s, sizes, **gpu_args, **extra_inputs_rules(rules))
+        return lambda x: node(indptr=indptr, indices=indices, data=data, x=x, deltas=deltas)[0]
+    node = K.prepare(op, "spmv_csr", vt, it, s, sizes, **gpu_args, **rules)
+    return lambda x: node(indptr=indptr, indices=indices, data=data, x=x)[0]
+
+
+def _merge_product(op, data, indices, indptr, coords, shape, s, rules) -> Callable[[mx.array], mx.array]:
+    """y = A x on the GPU by the merge path: node 1 sums within equal shares of rows + nonzeros (and
+    the carries of rows cut by a share's end), node 2 adds the carries. Node 2 carries the rules."""
+    m, n = shape
+    nnz = int(data.size)
+    nb = int(coords.size) - 1
+    at = K.accumulator(data.dtype, True)
+    sizes = dict(m=m, n=n, nnz=nnz, nb=nb)
+    # node 2's rules give the whole product's derivatives; node 1 (whose outputs only node 2 reads)
+    # contributes zeros to the transforms that visit it
+    zeros = {
+        "vjp": lambda primals, cts, outs: [None, None, mx.zeros_like(primals[2]), mx.zeros_like(primals[3]), None],
+        "jvp": lambda primals, tangents: [mx.zeros((m,), dtype=at), mx.zeros((nb,), dtype=at)],
+    }
+    node1 = K.prepare(op, "spmv_csr_mp", data.dtype, indices.dtype, s, sizes, **zeros)
+    node2 = K.prepare(op, "spmv_csr_mpfix", data.dtype, indices.dtype, s, sizes, **extra_inputs_rules(rules))
+
+    def run(x):
+        part, carry = node1(indptr=indptr, indices=indices, data=data, x=x, coords=coords)
+        return node2(indptr=indptr, indices=indices, data=data, x=x, part=part, carry=carry)[0]
+
+    return run
+
+
+def extra_inputs_rules(rules: dict) -> dict:
+    """Product rules for a node whose inputs are (indptr, indices, data, x, *extras computed from them)."""
+    vjp, jvp, vmap = rules["vjp"], rules["jvp"], rules["vmap"]
+
+    def vjp6(primals, cotangents, outputs):  # the extras get zeros (their producer's share is in here)
+        return vjp(primals[:4], cotangents, outputs) + [mx.zeros_like(p) for p in primals[4:]]
+
+    # vmap: the product's own rule (the extras follow the operands; None -> one node per batch entry)
+    return {"vjp": vjp6, "jvp": lambda primals, tangents: jvp(primals[:4], tangents[:4]),
+            "vmap": lambda inputs, axes: vmap(inputs[:4], axes[:4])}
