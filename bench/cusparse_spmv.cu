@@ -14,9 +14,9 @@
 
 #define MSP_VT_F32
 #define MSP_IT_I32
-#define MSP_ALL_LANES
+#define MSP_ALL_KERNELS   // every kernel of the families included
+#define MSP_HOST_HELPERS  // and the merge-path plan
 #include "../csrc/cuda/spmv.cu"
-#define MSP_SPMM_BOTH
 #include "../csrc/cuda/spmm.cu"
 
 #define CK(x)                                                                             \
@@ -140,10 +140,12 @@ int main(int argc, char** argv) {
     int klo = (int)(k & 0xffffffff), khi = (int)(k >> 32), zlo = (int)(nnz & 0xffffffff), zhi = (int)(nnz >> 32);
     int per_warp = 1;  // rows per warp, as mlx_sparse launches it (16-byte loads of X: 4 floats per lane)
     while (per_warp < 32 && (32 / per_warp) * 4 >= 2 * k) per_warp *= 2;
+    const int lanes = 32 / per_warp;  // the lanes-per-row param the dispatcher passes
     long long blocks = (m * 32 / per_warp + 255) / 256;
     if (blocks > (1 << 20)) blocks = 1 << 20;
     float us = median_us([&] {
-      mspcu_spmm_csr_f32_i32<<<(unsigned)blocks, 256>>>(dip, dind, dval, dX, dY, lo, hi, nlo, nhi, klo, khi, zlo, zhi, false);
+      mspcu_spmm_csr_f32_i32<<<(unsigned)blocks, 256>>>(dip, dind, dval, dX, dY, lo, hi, nlo, nhi, klo, khi, zlo, zhi, false,
+                                                        false, lanes);
     }, 20);
     CK(cudaGetLastError());
     CK(cudaMemcpy(yo.data(), dY, 4 * m * k, cudaMemcpyDeviceToHost));
@@ -189,7 +191,8 @@ int main(int argc, char** argv) {
     if (tblocks > (1 << 20)) tblocks = 1 << 20;
     float ust = median_us([&] {
       CK(cudaMemsetAsync(dZ, 0, 4 * n * k));
-      mspcu_spmm_csr_t_f32_i32<<<(unsigned)tblocks, 256>>>(dip, dind, dval, dW, dZ, lo, hi, nlo, nhi, klo, khi, zlo, zhi, false);
+      mspcu_spmm_csr_t_f32_i32<<<(unsigned)tblocks, 256>>>(dip, dind, dval, dW, dZ, lo, hi, nlo, nhi, klo, khi, zlo, zhi,
+                                                           false, false, lanes);
     }, 20);
     CK(cudaGetLastError());
     CK(cudaMemcpy(zo.data(), dZ, 4 * n * k, cudaMemcpyDeviceToHost));
@@ -247,7 +250,7 @@ int main(int argc, char** argv) {
   {                                                                                               \
     long long blocks = (m + 256 / G - 1) / (256 / G);                                             \
     if (blocks > (1 << 20)) blocks = 1 << 20;                                                     \
-    float us = median_us([&] { mspcu_spmv_csr_f32_i32_g##G<<<(unsigned)blocks, 256>>>(dip, dind, dval, dx, dy, lo, hi, nlo, nhi, zlo, zhi); }, 50); \
+    float us = median_us([&] { mspcu_spmv_csr_g##G##_f32_i32<<<(unsigned)blocks, 256>>>(dip, dind, dval, dx, dy, lo, hi, nlo, nhi, zlo, zhi); }, 50); \
     CK(cudaGetLastError());                                                                       \
     report("ours_g" #G, us);                                                                      \
   }
@@ -269,7 +272,7 @@ int main(int argc, char** argv) {
   {                                                                                               \
     long long blocks = (m + 256 / G - 1) / (256 / G);                                             \
     if (blocks > (1 << 20)) blocks = 1 << 20;                                                     \
-    float us = median_us([&] { mspcu_spmv_csr_f32_i32_d16g##G<<<(unsigned)blocks, 256>>>(dip, dind, dval, dx, dd, dy, lo, hi, nlo, nhi, zlo, zhi); }, 50); \
+    float us = median_us([&] { mspcu_spmv_csr_d16_g##G##_f32_i32<<<(unsigned)blocks, 256>>>(dip, dind, dval, dx, dd, dy, lo, hi, nlo, nhi, zlo, zhi); }, 50); \
     CK(cudaGetLastError());                                                                       \
     report("ours_d16g" #G, us);                                                                   \
   }
@@ -287,12 +290,13 @@ int main(int argc, char** argv) {
     const std::vector<int> co = msp_merge_coords<int>(ip.data(), m, nnz);  // as mlx_sparse plans it
     CK(cudaMemcpy(dco, co.data(), 4 * (nb + 1), cudaMemcpyHostToDevice));
     const unsigned g1 = (unsigned)std::min(nb, 1LL << 20), g2 = (unsigned)std::min((m + 255) / 256, 1LL << 20);
+    const int blo = (int)(nb & 0xffffffff), bhi = (int)(nb >> 32);
     float us1 = median_us([&] {
-      mspcu_spmv_csr_f32_i32_mp<<<g1, MSP_MP_B>>>(dip, dind, dval, dx, dco, dy1, dcarry, lo, hi, nlo, nhi, zlo, zhi);
+      mspcu_spmv_csr_mp_f32_i32<<<g1, MSP_MP_B>>>(dip, dind, dval, dx, dco, dy1, dcarry, lo, hi, nlo, nhi, zlo, zhi, blo, bhi);
     }, 50);
     float us = median_us([&] {
-      mspcu_spmv_csr_f32_i32_mp<<<g1, MSP_MP_B>>>(dip, dind, dval, dx, dco, dy1, dcarry, lo, hi, nlo, nhi, zlo, zhi);
-      mspcu_spmv_csr_f32_i32_mpfix<<<g2, 256>>>(dip, dind, dval, dx, dy1, dcarry, dy, lo, hi, zlo, zhi);
+      mspcu_spmv_csr_mp_f32_i32<<<g1, MSP_MP_B>>>(dip, dind, dval, dx, dco, dy1, dcarry, lo, hi, nlo, nhi, zlo, zhi, blo, bhi);
+      mspcu_spmv_csr_mpfix_f32_i32<<<g2, 256>>>(dip, dind, dval, dx, dy1, dcarry, dy, lo, hi, nlo, nhi, zlo, zhi, blo, bhi);
     }, 50);
     CK(cudaGetLastError());
     report("ours_mp", us);

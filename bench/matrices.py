@@ -110,6 +110,7 @@ def build_cusparse_harness(workdir: str, flags: tuple = (), tag: str = "") -> st
         return None
     exe = os.path.join(workdir, "cusparse_spmv" + tag)
     cmd = [nvcc, "-O2", "-std=c++17", "-arch=native", *flags, "-I", os.path.join(HERE, "..", "csrc", "cuda"),
+           "-I", os.path.join(HERE, "..", "csrc", "include"),
            os.path.join(HERE, "cusparse_spmv.cu"), "-lcusparse", "-o", exe]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:

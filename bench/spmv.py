@@ -110,8 +110,8 @@ def main() -> None:
                 print(f"    variant {v:7} {tv * 1e6:8.1f} us/product in batches of {batch}, {t1 * 1e6:8.1f} us alone")
             os.environ.pop("MLX_SPARSE_SPMV")
         # the SpMV mlx_sparse runs reads 16-bit column offsets for banded structure (not by the merge path)
-        d16 = ms._products._d16_of(A.indices, A.indptr) is not None and (
-            not gpu or ms._products._merge_plan(A.indptr, A.nnz) is None)
+        d16 = ms._spmv.d16_of(A.indices, A.indptr) is not None and (
+            not gpu or ms._spmv.merge_plan(A.indptr, A.nnz) is None)
         bytes_ = min_bytes(a, 4, 4)  # effective: the CSR bytes with 4-byte indices, whatever is read
         row = {"family": fam, "desc": desc, "m": m, "n": n, "nnz": a.nnz, "max_row": int(np.diff(a.indptr).max()),
                "ms_us": t_ms * 1e6, "GBps": bytes_ / t_ms / 1e9, "copy_frac": bytes_ / t_ms / 1e9 / copy, "relerr": err}
@@ -123,8 +123,8 @@ def main() -> None:
                 peers_k = [r for r in res if not r["alg"].startswith("ours")]
                 ours_k = {r["alg"]: r["us"] for r in res if r["alg"].startswith("ours")}
                 best = min(peers_k, key=lambda r: r["us"]) if peers_k else None
-                g = ms._products._spmv_lanes(a.nnz / max(m, 1))
-                merge = ms._products._merge_plan(A.indptr, A.nnz) is not None  # the schedule mlx_sparse runs
+                g = ms._spmv.lanes_per_row(a.nnz / max(m, 1))
+                merge = ms._spmv.merge_plan(A.indptr, A.nnz) is not None  # the schedule mlx_sparse runs
                 row["schedule"] = "merge path" if merge else f"{g} lanes/row" + (", 16-bit" if d16 else "")
                 row["kernel_us"] = ours_k.get("ours_mp" if merge else f"ours_d16g{g}" if d16 else f"ours_g{g}", float("nan"))
                 row["kernel_all"] = ours_k

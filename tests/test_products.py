@@ -392,7 +392,7 @@ def test_merge_path_transforms(monkeypatch, vt):
     ref = _power_law(vt, m=1500, n=900, seed=3)
     dtype = VALUE_DTYPES[vt][0]
     A = ms.csr_array(ref, dtype=dtype)
-    assert ms._products._merge_plan(A.indptr, A.nnz) is not None
+    assert ms._spmv.merge_plan(A.indptr, A.nnz) is not None
     x, w, X = _dense((ref.shape[1],), vt, 8), _dense((ref.shape[0],), vt, 9), _dense((3, ref.shape[1]), vt, 10)
     expect = ref.astype(np.complex128) @ _ref64(x)
 

@@ -47,7 +47,8 @@ install() {
 test_all() {
   export PYTHONPATH="$SITE"
   local rc=0
-  cmake -S . -B /tmp/msp_c -G Ninja -DMSP_CUDA=OFF > /dev/null && cmake --build /tmp/msp_c > /dev/null && /tmp/msp_c/test_kernels | tail -1 || rc=1
+  cmake -S . -B /tmp/msp_c -G Ninja -DMSP_CUDA=OFF > /dev/null && cmake --build /tmp/msp_c > /dev/null &&
+    ctest --test-dir /tmp/msp_c 2>&1 | tail -3 || rc=1
   for v in F32 F16 BF16 C64; do
     for i in I32 I64; do
       nvcc -std=c++17 -O2 -arch=native -DMSP_VT_$v -DMSP_IT_$i -Icsrc/include -Icsrc/cuda tests/cuda/harness.cu \

@@ -107,8 +107,10 @@ MSP_SPMV_LANES(32)
 // partial sum of the row still open at the block's end (carry[b]); node 2 (spmv_csr_mpfix) adds to
 // each row the carries of the blocks its entries crossed. Deterministic (fixed summation order).
 #define MSP_MP_B MSP_GPU_BLOCK
-#define MSP_MP_ITEMS (MSP_MERGE_ITEMS / MSP_MP_B)  // merge items per thread
-#define MSP_MP_T MSP_MERGE_ITEMS
+#ifndef MSP_MP_ITEMS  // merge items per thread (bench A/B builds may override; the dispatcher plans MSP_MERGE_ITEMS)
+#define MSP_MP_ITEMS (MSP_MERGE_ITEMS / MSP_MP_B)
+#endif
+#define MSP_MP_T (MSP_MP_B * MSP_MP_ITEMS)
 #ifndef MSP_MP_S  // staging loads per thread in flight
 #define MSP_MP_S 4
 #endif
