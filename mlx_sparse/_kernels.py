@@ -13,7 +13,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import mlx.core as mx
 
@@ -194,16 +194,43 @@ class Rules:
 
 class Node:
     """A prepared kernel node: call it with the op's operands by name (``node(indptr=..., x=...)``)
-    to add one node to the graph; it returns the outputs in table order. ``node.launch(list)`` takes
-    the operands in table order (the transforms' relaunch)."""
+    to add one node to the graph; it returns the outputs in table order. ``node.bind(**fixed)``
+    returns a function of the one remaining operand (checked once now: the fast path of repeated
+    products; ``first=True``: it returns the first output only). ``node.launch(list)`` takes the operands in table order (the transforms' relaunch)."""
 
-    __slots__ = ("sig", "names", "launch", "out_dtypes")
+    __slots__ = ("sig", "names", "launch", "raw", "check", "expect", "out_dtypes")
 
     def __call__(self, **operands) -> list[mx.array]:
         try:
             return self.launch([operands[n] for n in self.names])
         except KeyError as e:
             raise TypeError(f"{self.sig.name}: missing operand {e}") from None
+
+    def bind(self, first: bool = False, **fixed) -> Callable[[mx.array], Any]:
+        free = [n for n in self.names if n not in fixed]
+        if len(free) != 1 or len(fixed) != len(self.names) - 1:
+            raise TypeError(f"{self.sig.name}: bind takes all operands but one of {self.names}, got {tuple(fixed)}")
+        slot = self.names.index(free[0])
+        template = [fixed.get(n) for n in self.names]
+        self.check(template, skip=slot)
+        raw, check = self.raw, self.check
+        count = self.expect[slot][0]
+
+        def run(v):  # the size is checked per call; the dtype (0.4 us to compare) by the callers' promotion
+            if v.size != count:
+                check((v,), only=slot)  # raises, naming the operand
+            args = template.copy()
+            args[slot] = v
+            return raw(args)
+
+        def run_first(v):  # the same, returning the first output (single-output products)
+            if v.size != count:
+                check((v,), only=slot)
+            args = template.copy()
+            args[slot] = v
+            return raw(args)[0]
+
+        return run_first if first else run
 
 
 def prepare(
@@ -245,13 +272,17 @@ def prepare(
         out_dtypes.append(kinds[o.kind])
     expect = [(_eval(i.length, sizes), kinds[i.kind], i.name) for i in sig.inputs]
 
-    def check(inputs):
-        for a, (count, dt, name) in zip(inputs, expect):
-            if a.size != count or a.dtype != dt:
+    def check(inputs, skip=-1, only=-1):
+        """Operand sizes and dtypes against the table (all; all but ``skip``; or ``inputs`` = (the
+        operand at ``only``,))."""
+        for k, a in enumerate(inputs):
+            count, dt, name = expect[only if only >= 0 else k]
+            if k != skip and (a.size != count or a.dtype != dt):
                 raise ValueError(f"{op}: {kernel} operand {name} must be {count} x {dt}, got {tuple(a.shape)} {a.dtype}")
 
     node = Node()
-    node.sig, node.names, node.out_dtypes = sig, tuple(i.name for i in sig.inputs), out_dtypes
+    node.sig, node.names, node.out_dtypes, node.check = sig, tuple(i.name for i in sig.inputs), out_dtypes, check
+    node.expect = expect
     if not gpu:
         if sig.devices == "GPU":
             raise RuntimeError(f"{op}: {kernel} has no CPU kernel")
@@ -259,9 +290,8 @@ def prepare(
         iargs = [int(sizes[s]) for s in sig.sizes] + [int(bool(flags[f])) for f in sig.flags]
         shp = [list(sh) for sh in out_shapes]
 
-        def run(inputs):
-            check(inputs)
-            outs = _ext.cpu_call(name, op, list(inputs), shp, out_dtypes, iargs, [], stream)
+        def raw(inputs):
+            outs = _ext.cpu_call(name, op, inputs, shp, out_dtypes, iargs, [], stream)
             return _detach_structure(_ext.with_rules(outs, rules, op), out_dtypes, stream)
     else:
         if sig.devices == "CPU":
@@ -284,17 +314,21 @@ def prepare(
         scalars += [int(params[p]) for p in sig.params]
         grid = (grid_threads(_eval(sig.grid, {**sizes, **params, **launch})), 1, 1)
 
-        def run(inputs):
-            check(inputs)
+        def raw(inputs):
             outs = mx.fast.precompiled_cuda_kernel(
-                name=kname, compiled_source=blob, inputs=list(inputs), output_shapes=out_shapes,
+                name=kname, compiled_source=blob, inputs=inputs, output_shapes=out_shapes,
                 output_dtypes=out_dtypes, scalars=scalars, grid=grid, threadgroup=(GPU_BLOCK, 1, 1),
                 init_value=sig.init, ensure_row_contiguous=True, stream=stream,
             )
             return _detach_structure(_ext.with_rules(outs, rules, op), out_dtypes, stream)
 
+    def run(inputs):
+        inputs = list(inputs)
+        check(inputs)
+        return raw(inputs)
+
     rules = Rules(op, run, out_dtypes, vjp, jvp, vmap)  # vmap's fallback relaunches the same node
-    node.launch = run
+    node.launch, node.raw = run, raw
     return node
 
 

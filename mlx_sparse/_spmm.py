@@ -38,6 +38,7 @@ def prepare_spmm(op, data, indices, indptr, shape, k: int, out_shape, trans: boo
     lanes = lanes_per_row(k, vt, trans) if gpu else 1
     node = K.prepare(op, "spmm_csr_t" if trans else "spmm_csr", vt, it, s, dict(m=m, n=n, k=k, nnz=int(data.size)),
                      flags=dict(conj=conj, bm=bm), params=dict(lanes=lanes), shapes=dict(y=out_shape), **rules)
+    run = node.bind(True, indptr=indptr, indices=indices, data=data)
     if node.out_dtypes[0] != vt:  # the GPU's float32 accumulator of a 16-bit A^T X
-        return lambda x: node(indptr=indptr, indices=indices, data=data, x=x)[0].astype(vt, stream=s)
-    return lambda x: node(indptr=indptr, indices=indices, data=data, x=x)[0]
+        return lambda x: run(x).astype(vt, stream=s)
+    return run

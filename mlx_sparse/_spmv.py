@@ -152,9 +152,9 @@ def prepare_spmv(op, data, indices, indptr, shape, s: mx.Stream, rules: dict) ->
     deltas = d16_of(indices, indptr) if flat else None
     if deltas is not None:  # 16-bit column offsets (the structure's indices stay an input for the rules)
         node = K.prepare(op, "spmv_csr_d16", vt, it, s, sizes, **gpu_args, **extra_inputs_rules(rules))
-        return lambda x: node(indptr=indptr, indices=indices, data=data, x=x, deltas=deltas)[0]
+        return node.bind(True, indptr=indptr, indices=indices, data=data, deltas=deltas)
     node = K.prepare(op, "spmv_csr", vt, it, s, sizes, **gpu_args, **rules)
-    return lambda x: node(indptr=indptr, indices=indices, data=data, x=x)[0]
+    return node.bind(True, indptr=indptr, indices=indices, data=data)
 
 
 def _merge_product(op, data, indices, indptr, coords, shape, s, rules) -> Callable[[mx.array], mx.array]:
