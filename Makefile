@@ -32,8 +32,8 @@ ctest: $(VENV)/.ready
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cmake --build build/c -j $(JOBS) > /dev/null
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cmake -S . -B build/asan -DMSP_CUDA=OFF -DMSP_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug > /dev/null
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cmake --build build/asan -j $(JOBS) > /dev/null
-	@echo "C kernel tests (ASan+UBSan):" && cd build/asan && ASAN_OPTIONS=detect_leaks=1 PATH=$(CURDIR)/$(VENV)/bin:$$PATH ctest --output-on-failure | tail -3
-	@echo "C kernel tests:" && cd build/c && PATH=$(CURDIR)/$(VENV)/bin:$$PATH ctest --output-on-failure
+	@echo "C kernel tests (ASan+UBSan):" && cd build/asan && ASAN_OPTIONS=detect_leaks=1 PATH=$(CURDIR)/$(VENV)/bin:$$PATH ctest -j $(JOBS) --output-on-failure | tail -3
+	@echo "C kernel tests:" && cd build/c && PATH=$(CURDIR)/$(VENV)/bin:$$PATH ctest -j $(JOBS) --output-on-failure
 
 pytest: install
 	@if $(VPY) -c "import mlx_sparse as ms, sys; sys.exit(0 if ms.gpu_available() else 1)" 2>/dev/null; then \

@@ -144,14 +144,19 @@ def cached_product(op: str, A, x, s: mx.Stream, trans: bool, kind: str):
     return recipe(x)
 
 
-def product_rows(op: str, A, x, stream, trans: bool) -> mx.array:
-    """op(A) applied to the last axis of x: x (..., rows_in) -> (..., rows_out); lazy, differentiable.
-    ``A`` is any sparse array whose buffers are CSR of shape ``A._csr_shape``."""
+def _recipe_or_none(op: str, A, x, stream, trans: bool, kind: str):
+    """(A's compressed form, the stream, op(A) @ x by a kept recipe or None)."""
     if not is_sparse(A):
         raise TypeError(f"{op}: A must be a sparse array, got {type(A).__name__}")
     A = A._compressed(stream)
     s = resolve_stream(stream)
-    y = cached_product(op, A, x, s, trans, "rows")
+    return A, s, cached_product(op, A, x, s, trans, kind)
+
+
+def product_rows(op: str, A, x, stream, trans: bool) -> mx.array:
+    """op(A) applied to the last axis of x: x (..., rows_in) -> (..., rows_out); lazy, differentiable.
+    ``A`` is any sparse array whose buffers are CSR of shape ``A._csr_shape``."""
+    A, s, y = _recipe_or_none(op, A, x, stream, trans, "rows")
     if y is not None:
         return y
     rt, x = promote_operand(op, A.dtype, x)
@@ -176,11 +181,7 @@ def product_rows(op: str, A, x, stream, trans: bool) -> mx.array:
 
 def product_matrix(op: str, A, X, stream, trans: bool) -> mx.array:
     """op(A) @ X with matmul semantics: X (rows_in,) or (..., rows_in, k); lazy, differentiable."""
-    if not is_sparse(A):
-        raise TypeError(f"{op}: A must be a sparse array, got {type(A).__name__}")
-    A = A._compressed(stream)
-    s = resolve_stream(stream)
-    Y = cached_product(op, A, X, s, trans, "matrix")
+    A, s, Y = _recipe_or_none(op, A, X, stream, trans, "matrix")
     if Y is not None:
         return Y
     if isinstance(X, mx.array) and X.ndim <= 1:  # a vector: promoted once, by product_rows

@@ -60,10 +60,6 @@ static void NAME(sort_row)(IT *ind, VT *val, int64_t len, IT *sind, VT *sval) {
  * (uptr = exclusive scan of distinct columns per row); sizes m, n, nnz. */
 int NAME(sort_rows)(const msp_call *c) {
   MSP_UNPACK(sort_rows);
-  const IT *ind = indices;
-  const VT *val = data;
-  IT *oind = sorted_indices;
-  VT *oval = sorted_data;
   if ((int64_t)indptr[0] != 0 || (int64_t)indptr[m] != nnz) return MSP_EINDEX;
   for (int64_t r = 0; r < m; ++r)
     if (indptr[r + 1] < indptr[r]) return MSP_EINDEX;
@@ -79,10 +75,10 @@ int NAME(sort_rows)(const msp_call *c) {
       int64_t s = (int64_t)indptr[r], e = (int64_t)indptr[r + 1], len = e - s;
       int sorted = 1;
       for (int64_t j = s; j < e; ++j) {
-        if ((uint64_t)(int64_t)ind[j] >= (uint64_t)n) bad = 1;
-        if (j > s && ind[j] < ind[j - 1]) sorted = 0;
-        oind[j] = ind[j];
-        oval[j] = val[j];
+        if ((uint64_t)(int64_t)indices[j] >= (uint64_t)n) bad = 1;
+        if (j > s && indices[j] < indices[j - 1]) sorted = 0;
+        sorted_indices[j] = indices[j];
+        sorted_data[j] = data[j];
       }
       if (!sorted) {
         if (len > 24 && len > cap) {
@@ -96,10 +92,10 @@ int NAME(sort_rows)(const msp_call *c) {
             continue;
           }
         }
-        NAME(sort_row)(oind + s, oval + s, len, sind, sval);
+        NAME(sort_row)(sorted_indices + s, sorted_data + s, len, sind, sval);
       }
       int64_t u = len > 0 ? 1 : 0;
-      for (int64_t j = s + 1; j < e; ++j) u += oind[j] != oind[j - 1];
+      for (int64_t j = s + 1; j < e; ++j) u += sorted_indices[j] != sorted_indices[j - 1];
       uptr[r + 1] = (IT)u;
     }
     free(sind);
@@ -117,10 +113,6 @@ int NAME(sort_rows)(const msp_call *c) {
  * out_data[nnz2] with nnz2 = uptr[m]; sizes m, n, nnz, nnz2. */
 int NAME(sum_rows)(const msp_call *c) {
   MSP_UNPACK(sum_rows);
-  const IT *ind = indices;
-  const VT *val = data;
-  IT *oind = out_indices;
-  VT *oval = out_data;
   if ((int64_t)uptr[m] != nnz2 || (int64_t)indptr[m] != nnz) return MSP_EINVAL;
   int nt = msp_threads_for(c, nnz + m);
   int bad = 0;
@@ -134,11 +126,11 @@ int NAME(sum_rows)(const msp_call *c) {
     }
     int64_t j = s;
     while (j < e && p < pe) {
-      IT col = ind[j];
-      AT acc = LOAD(&val[j]);
-      for (++j; j < e && ind[j] == col; ++j) acc += LOAD(&val[j]);
-      oind[p] = col;
-      STORE(&oval[p], acc);
+      IT col = indices[j];
+      AT acc = LOAD(&data[j]);
+      for (++j; j < e && indices[j] == col; ++j) acc += LOAD(&data[j]);
+      out_indices[p] = col;
+      STORE(&out_data[p], acc);
       ++p;
     }
     if (j != e || p != pe) bad = 1;

@@ -4,9 +4,6 @@
  * in: row[nnz], col[nnz], data[nnz]; out: indptr[m+1], indices[nnz], values[nnz]; sizes m, n, nnz. */
 int NAME(coo_tocsr)(const msp_call *c) {
   MSP_UNPACK(coo_tocsr);
-  const VT *val = data;
-  IT *oind = indices;
-  VT *oval = values;
   int status = MSP_OK;
   for (int64_t k = 0; k < nnz; ++k)
     if ((uint64_t)(int64_t)row[k] >= (uint64_t)m || (uint64_t)(int64_t)col[k] >= (uint64_t)n)
@@ -40,8 +37,8 @@ int NAME(coo_tocsr)(const msp_call *c) {
     int64_t *h = cnt + (size_t)t * (size_t)(m + 1);
     for (int64_t k = k0; k < k1; ++k) {
       int64_t p = h[(int64_t)row[k]]++;
-      oind[p] = col[k];
-      oval[p] = val[k];
+      indices[p] = col[k];
+      values[p] = data[k];
     }
   }
   free(cnt);
@@ -52,14 +49,11 @@ int NAME(coo_tocsr)(const msp_call *c) {
  * in: indptr[m+1], indices[nnz], data[nnz]; out: dense[m*n]; sizes m, n, nnz. */
 int NAME(csr_todense)(const msp_call *c) {
   MSP_UNPACK(csr_todense);
-  const IT *ind = indices;
-  const VT *val = data;
-  VT *d = dense;
   int nt = msp_threads_for(c, m * n + nnz);
   int bad = 0;
 #pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad)
   for (int64_t r = 0; r < m; ++r) {
-    VT *drow = d + r * n;
+    VT *drow = dense + r * n;
     memset(drow, 0, (size_t)n * sizeof(VT));
     int64_t s = (int64_t)indptr[r], e = (int64_t)indptr[r + 1];
     if (MSP_ROW_BAD(s, e, nnz)) {
@@ -67,12 +61,12 @@ int NAME(csr_todense)(const msp_call *c) {
       continue;
     }
     for (int64_t j = s; j < e; ++j) {
-      int64_t col = (int64_t)ind[j];
+      int64_t col = (int64_t)indices[j];
       if ((uint64_t)col >= (uint64_t)n) {
         bad = 1;
         continue;
       }
-      AT a = LOAD(&drow[col]) + LOAD(&val[j]);
+      AT a = LOAD(&drow[col]) + LOAD(&data[j]);
       STORE(&drow[col], a);
     }
   }
