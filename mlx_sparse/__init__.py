@@ -1,5 +1,6 @@
 """mlx_sparse: sparse arrays for MLX with native C (CPU) and CUDA (GPU) kernels, scipy.sparse-style."""
 
+from ._construct import from_dense, fromdense, tril, triu
 from ._coo import coo_array
 from ._csc import csc_array
 from ._csr import csr_array
@@ -12,6 +13,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "coo_array",
+    "fromdense",
+    "from_dense",
+    "tril",
+    "triu",
     "csr_array",
     "csr_matvec",
     "csr_matmul",

@@ -11,7 +11,7 @@ from typing import Any
 import mlx.core as mx
 import numpy as np
 
-from . import _convert, _ops, _products, _spmv
+from . import _convert, _ops, _products, _select, _spmv
 from ._coerce import as_dense
 from ._device import resolve_stream
 from ._kernels import VALUE_TYPES
@@ -182,6 +182,29 @@ class SparseArray:
         count = m * n if axis is None else (m if axis in (0, -2) else n)
         total = self.sum(axis=axis, stream=stream)
         return total / count if count else total * float("nan")
+
+    # ---- entry selection (staged: count, prefix, one sync of the total, fill) ------------------
+    def eliminate_zeros(self, stream=None) -> "SparseArray":
+        """The same array without its explicitly stored zeros (a new array: containers are immutable;
+        scipy changes the array in place). Duplicates are not summed first (as in scipy)."""
+        return self._selected("eliminate_zeros", stream, nonzero=True)
+
+    def _tri(self, op: str, lower: bool, k: int, stream=None) -> "SparseArray":
+        """Entries on or below (lower) / above (upper) the k-th diagonal, in this array's format."""
+        if self.format == "csc":  # CSC buffers are the CSR buffers of A^T: tril_k(A) = triu_-k(A^T)^T
+            return self._selected(op, stream, lower=not lower, upper=lower, k=-int(k))
+        return self._selected(op, stream, lower=lower, upper=not lower, k=int(k))
+
+    def _selected(self, op: str, stream, **keep) -> "SparseArray":
+        s = resolve_stream(stream)
+        if self.format == "coo":
+            c = self.tocsr(canonical=False, stream=s)._selected(op, s, **keep)
+            return c.tocoo(stream=s)
+        self._flat_only(op)
+        data, indices, indptr = _select.select(op, self.data, self.indices, self.indptr, self._csr_shape, s, **keep)
+        if data is self.data:
+            return self
+        return type(self)._from_parts(data, indices, indptr, self.shape, self._sorted, self._canonical)
 
     def toarray(self, stream=None) -> mx.array:
         """Alias of :meth:`todense` (an MLX array, lazy)."""

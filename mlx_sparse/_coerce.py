@@ -131,6 +131,25 @@ def is_scipy_sparse(x: Any) -> bool:
     return _is_scipy_sparse(x) and hasattr(x, "tocsr")
 
 
+def dense_2d(op: str, x: Any, dtype: Optional[mx.Dtype] = None) -> Optional[mx.array]:
+    """A 2-D dense operand (MLX or NumPy array, nested lists) as an MLX array of a value type, or None
+    when ``x`` is not one (a tuple of buffers, a sparse array)."""
+    if isinstance(x, mx.array):
+        D = x
+    elif isinstance(x, np.ndarray) or (isinstance(x, list) and x and isinstance(x[0], (list, tuple, np.ndarray))):
+        h = np.asarray(x)
+        D = mx.array(h.astype(np.complex64) if h.dtype == np.complex128 else h)
+    else:
+        return None
+    if D.ndim != 2:
+        raise ValueError(f"{op}: a dense argument must be 2-D, got shape {tuple(D.shape)}")
+    if dtype is not None:
+        D = D.astype(dtype)
+    elif D.dtype not in VALUE_TYPES:
+        D = D.astype(mx.float32)
+    return D
+
+
 def is_sparse(x: Any) -> bool:
     """True for this package's sparse arrays (their classes set ``__mlx_sparse__``)."""
     return getattr(type(x), "__mlx_sparse__", False)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ._base import FORMATS, SparseArray
 from ._canonical import coo_to_canonical
-from ._coerce import as_index, as_values, check_shape, check_validate, host, index_dtype_for, is_scipy_sparse, is_sparse
+from ._coerce import dense_2d, as_index, as_values, check_shape, check_validate, host, index_dtype_for, is_scipy_sparse, is_sparse
 from ._convert import coo_to_csr, expand_rows
 from ._csr import csr_array
 from ._device import StreamLike, resolve_stream
@@ -35,6 +35,9 @@ class coo_array(SparseArray):
     ):
         op = "coo_array"
         validate = check_validate(op, validate)
+        D = dense_2d(op, arg, dtype)
+        if D is not None:  # a dense array: its nonzeros, in row-major order
+            arg = csr_array(D, shape=shape, index_dtype=index_dtype)
         if is_scipy_sparse(arg):
             c = arg.tocoo()
             arg, shape = (c.data, (c.row, c.col)), c.shape if shape is None else shape

@@ -7,7 +7,7 @@ from typing import Any, Optional
 import mlx.core as mx
 
 from ._base import FORMATS, CompressedArray
-from ._coerce import host, is_sparse
+from ._coerce import dense_2d, host, is_sparse
 from ._convert import coo_to_csr, expand_rows
 from ._canonical import coo_to_canonical
 from ._csr import csr_array
@@ -23,6 +23,12 @@ class csc_array(CompressedArray):
     format = "csc"
 
     def __init__(self, arg: Any, shape: Optional[tuple[int, int]] = None, **kwargs):
+        D = dense_2d("csc_array", arg, kwargs.get("dtype"))
+        if D is not None:  # a dense array: the CSR of its transpose, viewed as CSC
+            if shape is not None and tuple(shape) != tuple(D.shape):
+                raise ValueError(f"csc_array: shape {tuple(shape)} differs from the dense array's {tuple(D.shape)}")
+            self._init_from(csr_array(mx.transpose(D), index_dtype=kwargs.get("index_dtype")))
+            return
         if hasattr(arg, "tocsc") and not isinstance(arg, tuple) and not is_sparse(arg):
             c = arg.tocsc()
             shape = c.shape if shape is None else shape

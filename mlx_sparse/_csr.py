@@ -11,6 +11,7 @@ from . import _kernels as K
 from ._base import FORMATS, CompressedArray
 from ._canonical import sum_duplicates
 from ._coerce import (
+    dense_2d,
     as_index,
     as_values,
     auto_page,
@@ -24,13 +25,15 @@ from ._coerce import (
 from ._convert import csr_todense
 from ._device import StreamLike, resolve_stream
 from ._products import csr_matmul, csr_matvec
+from ._select import fromdense
 from ._spmv import plan_spmv
 
 
 class csr_array(CompressedArray):
     """Compressed sparse row array backed by MLX buffers ``data``, ``indices``, ``indptr``.
 
-    ``csr_array((data, indices, indptr), shape=(m, n))`` or ``csr_array(scipy_sparse)``.
+    ``csr_array((data, indices, indptr), shape=(m, n))``, ``csr_array(scipy_sparse)``, another sparse
+    array, or a dense 2-D array (MLX, NumPy, nested lists: its nonzeros, canonical).
     More than 2^31 - 1 stored entries (MLX's limit on a 1-D array) are held in *paged* buffers:
     ``data`` and ``indices`` as 2-D MLX arrays of one shape ``(pages, page_size)`` whose row-major
     order is the CSR order. Host (numpy/scipy) buffers that long are paged automatically (exact
@@ -58,6 +61,13 @@ class csr_array(CompressedArray):
     ):
         op = "csr_array"
         validate = check_validate(op, validate)
+        D = dense_2d(op, arg, dtype)
+        if D is not None:  # a dense array: its nonzeros, canonical (staged: one synchronization)
+            if shape is not None and tuple(shape) != tuple(D.shape):
+                raise ValueError(f"{op}: shape {tuple(shape)} differs from the dense array's {tuple(D.shape)}")
+            data, indices, indptr = fromdense(op, D, 0, index_dtype, resolve_stream(None))
+            self._init(data, indices, indptr, tuple(D.shape), True, True)
+            return
         if is_sparse(arg):
             src = arg.tocsr(canonical=False) if arg.format != "csr" else arg
             arg, shape = (src.data, src.indices, src.indptr), src.shape if shape is None else shape

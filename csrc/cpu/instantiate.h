@@ -1,6 +1,6 @@
 /* Includes the kernel body named by MSP_IMPL once per (value, index) pair of MSP_TYPE_PAIRS. */
 /* A body uses VT (stored value), AT (accumulator), IT (index), LOAD(p) -> AT, STORE(p, a), AZERO,
- * CONJ(a) (complex conjugate, identity for real types), ACC_IS_VT (1 when AT is VT), IS_F16 (for
+ * CONJ(a) (complex conjugate, identity for real types), ABS(a) (magnitude), ACC_IS_VT (1 when AT is VT), IS_F16 (for
  * #if), NAME(op) -> msp_<MSP_FAMILY>_<op>_<vt>_<it>_body (the registry's checked entry point
  * msp_<family>_<op>_<vt>_<it> calls it) and MSP_UNPACK(op) (the call record as named locals). */
 #include "ops.gen.h"
@@ -12,6 +12,7 @@
 #define LOAD(p) MSP_CAT(msp_load_, VNAME)(p)
 #define STORE(p, a) MSP_CAT(msp_store_, VNAME)(p, a)
 #define CONJ(a) MSP_CAT(msp_conj_, VNAME)(a)
+#define ABS(a) MSP_CAT(msp_abs_, VNAME)(a)
 #define AZERO ((AT)0)
 #define ACC_IS_VT MSP_CAT(MSP_ACC_IS_VT_, VNAME)
 #define IS_F16 MSP_CAT(MSP_IS_F16_, VNAME)
@@ -28,6 +29,7 @@
 #undef LOAD
 #undef STORE
 #undef CONJ
+#undef ABS
 #undef AZERO
 #undef ACC_IS_VT
 #undef IS_F16

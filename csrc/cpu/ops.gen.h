@@ -116,4 +116,50 @@
   const int64_t nnz = (c)->iarg[0]; \
   const int64_t nnz2 = (c)->iarg[1]; \
   (void)rows; (void)cols; (void)data; (void)pos; (void)out_indices; (void)out_data; (void)out_rows; (void)nnz; (void)nnz2
+#define MSP_UNPACK_select_dense_count(c) \
+  const VT *restrict dense = (const VT *)(c)->in[0]; \
+  const VT *restrict thr = (const VT *)(c)->in[1]; \
+  IT *restrict counts = (IT *)(c)->out[0]; \
+  const int64_t m = (c)->iarg[0]; \
+  const int64_t n = (c)->iarg[1]; \
+  (void)dense; (void)thr; (void)counts; (void)m; (void)n
+#define MSP_UNPACK_select_dense_fill(c) \
+  const VT *restrict dense = (const VT *)(c)->in[0]; \
+  const VT *restrict thr = (const VT *)(c)->in[1]; \
+  const IT *restrict indptr = (const IT *)(c)->in[2]; \
+  IT *restrict indices = (IT *)(c)->out[0]; \
+  IT *restrict pos = (IT *)(c)->out[1]; \
+  const int64_t m = (c)->iarg[0]; \
+  const int64_t n = (c)->iarg[1]; \
+  const int64_t nnz = (c)->iarg[2]; \
+  (void)dense; (void)thr; (void)indptr; (void)indices; (void)pos; (void)m; (void)n; (void)nnz
+#define MSP_UNPACK_select_csr_count(c) \
+  const IT *restrict indptr = (const IT *)(c)->in[0]; \
+  const IT *restrict indices = (const IT *)(c)->in[1]; \
+  const VT *restrict data = (const VT *)(c)->in[2]; \
+  IT *restrict counts = (IT *)(c)->out[0]; \
+  const int64_t m = (c)->iarg[0]; \
+  const int64_t n = (c)->iarg[1]; \
+  const int64_t nnz = (c)->iarg[2]; \
+  const int64_t shift = (c)->iarg[3]; \
+  const int nonzero = (int)(c)->iarg[4]; \
+  const int lower = (int)(c)->iarg[5]; \
+  const int upper = (int)(c)->iarg[6]; \
+  (void)indptr; (void)indices; (void)data; (void)counts; (void)m; (void)n; (void)nnz; (void)shift; (void)nonzero; (void)lower; (void)upper
+#define MSP_UNPACK_select_csr_fill(c) \
+  const IT *restrict indptr = (const IT *)(c)->in[0]; \
+  const IT *restrict indices = (const IT *)(c)->in[1]; \
+  const VT *restrict data = (const VT *)(c)->in[2]; \
+  const IT *restrict optr = (const IT *)(c)->in[3]; \
+  IT *restrict out_indices = (IT *)(c)->out[0]; \
+  IT *restrict src = (IT *)(c)->out[1]; \
+  const int64_t m = (c)->iarg[0]; \
+  const int64_t n = (c)->iarg[1]; \
+  const int64_t nnz = (c)->iarg[2]; \
+  const int64_t nnz2 = (c)->iarg[3]; \
+  const int64_t shift = (c)->iarg[4]; \
+  const int nonzero = (int)(c)->iarg[5]; \
+  const int lower = (int)(c)->iarg[6]; \
+  const int upper = (int)(c)->iarg[7]; \
+  (void)indptr; (void)indices; (void)data; (void)optr; (void)out_indices; (void)src; (void)m; (void)n; (void)nnz; (void)nnz2; (void)shift; (void)nonzero; (void)lower; (void)upper
 #endif

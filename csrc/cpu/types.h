@@ -115,6 +115,11 @@ typedef int64_t msp_it_i64;
 #define msp_conj_f64(a) (a)
 #define msp_conj_f16(a) (a)
 #define msp_conj_bf16(a) (a)
+#define msp_abs_f32(a) fabsf(a)
+#define msp_abs_f64(a) fabs(a)
+#define msp_abs_f16(a) fabsf(a)
+#define msp_abs_bf16(a) fabsf(a)
+#define msp_abs_c64(a) cabsf(a)
 #define MSP_ACC_IS_VT_f32 1
 #define MSP_ACC_IS_VT_f64 1
 #define MSP_ACC_IS_VT_c64 1

@@ -24,6 +24,14 @@
 #define MSP_JOINS_convert_indptr_from_rows const long long m = msp_join(m_lo, m_hi); const long long nnz = msp_join(nnz_lo, nnz_hi); (void)m; (void)nnz;
 #define MSP_PARAMS_canonical_sum_runs const IT* __restrict__ rows, const IT* __restrict__ cols, const VT* __restrict__ data, const IT* __restrict__ pos, IT* __restrict__ out_indices, VT* __restrict__ out_data, IT* __restrict__ out_rows, int nnz_lo, int nnz_hi, int nnz2_lo, int nnz2_hi
 #define MSP_JOINS_canonical_sum_runs const long long nnz = msp_join(nnz_lo, nnz_hi); const long long nnz2 = msp_join(nnz2_lo, nnz2_hi); (void)nnz; (void)nnz2;
+#define MSP_PARAMS_select_dense_count const VT* __restrict__ dense, const VT* __restrict__ thr, IT* __restrict__ counts, int m_lo, int m_hi, int n_lo, int n_hi
+#define MSP_JOINS_select_dense_count const long long m = msp_join(m_lo, m_hi); const long long n = msp_join(n_lo, n_hi); (void)m; (void)n;
+#define MSP_PARAMS_select_dense_fill const VT* __restrict__ dense, const VT* __restrict__ thr, const IT* __restrict__ indptr, IT* __restrict__ indices, IT* __restrict__ pos, int m_lo, int m_hi, int n_lo, int n_hi, int nnz_lo, int nnz_hi
+#define MSP_JOINS_select_dense_fill const long long m = msp_join(m_lo, m_hi); const long long n = msp_join(n_lo, n_hi); const long long nnz = msp_join(nnz_lo, nnz_hi); (void)m; (void)n; (void)nnz;
+#define MSP_PARAMS_select_csr_count const IT* __restrict__ indptr, const IT* __restrict__ indices, const VT* __restrict__ data, IT* __restrict__ counts, int m_lo, int m_hi, int n_lo, int n_hi, int nnz_lo, int nnz_hi, int shift_lo, int shift_hi, bool nonzero, bool lower, bool upper
+#define MSP_JOINS_select_csr_count const long long m = msp_join(m_lo, m_hi); const long long n = msp_join(n_lo, n_hi); const long long nnz = msp_join(nnz_lo, nnz_hi); const long long shift = msp_join(shift_lo, shift_hi); (void)m; (void)n; (void)nnz; (void)shift;
+#define MSP_PARAMS_select_csr_fill const IT* __restrict__ indptr, const IT* __restrict__ indices, const VT* __restrict__ data, const IT* __restrict__ optr, IT* __restrict__ out_indices, IT* __restrict__ src, int m_lo, int m_hi, int n_lo, int n_hi, int nnz_lo, int nnz_hi, int nnz2_lo, int nnz2_hi, int shift_lo, int shift_hi, bool nonzero, bool lower, bool upper
+#define MSP_JOINS_select_csr_fill const long long m = msp_join(m_lo, m_hi); const long long n = msp_join(n_lo, n_hi); const long long nnz = msp_join(nnz_lo, nnz_hi); const long long nnz2 = msp_join(nnz2_lo, nnz2_hi); const long long shift = msp_join(shift_lo, shift_hi); (void)m; (void)n; (void)nnz; (void)nnz2; (void)shift;
 #if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spmv_csr_g1)
 #define MSP_ON_spmv_csr_g1(...) __VA_ARGS__
 #else
@@ -123,4 +131,24 @@
 #define MSP_ON_canonical_sum_runs(...) __VA_ARGS__
 #else
 #define MSP_ON_canonical_sum_runs(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_select_dense_count)
+#define MSP_ON_select_dense_count(...) __VA_ARGS__
+#else
+#define MSP_ON_select_dense_count(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_select_dense_fill)
+#define MSP_ON_select_dense_fill(...) __VA_ARGS__
+#else
+#define MSP_ON_select_dense_fill(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_select_csr_count)
+#define MSP_ON_select_csr_count(...) __VA_ARGS__
+#else
+#define MSP_ON_select_csr_count(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_select_csr_fill)
+#define MSP_ON_select_csr_fill(...) __VA_ARGS__
+#else
+#define MSP_ON_select_csr_fill(...)
 #endif

@@ -16,6 +16,7 @@
 #include "../../csrc/cuda/convert.cu"
 #include "../../csrc/cuda/canonical.cu"
 #include "../../csrc/cuda/spmm.cu"
+#include "../../csrc/cuda/select.cu"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -384,6 +385,62 @@ static void test_spmv_d16(const Csr& a) {
   cudaFree(dp), cudaFree(di), cudaFree(dv), cudaFree(dx);
 }
 
+// Selection (fromdense, CSR subsets): counts and fills against the C kernels, the exact same outputs.
+static void test_select(const Csr& a) {
+  const long long m = a.m, n = a.n, nnz = (long long)a.ind.size();
+  IT *dp = dev(a.indptr), *di = dev(a.ind);
+  VT* dv = dev(a.val);
+  const int modes[][3] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}, {1, 0, 1}};
+  for (const auto& md : modes)
+    for (long long k : {-3LL, 0LL, 2LL}) {
+      const long long shift = std::min(std::max(k, -m), n) + m;
+      std::vector<IT> cnt(m), optr(m + 1, 0);
+      CHECK(call_c("select_csr_count", {a.indptr.data(), a.ind.data(), a.val.data()}, {cnt.data()}, {m, n, nnz, shift},
+                   {md[0], md[1], md[2]}) == MSP_OK, "C csr_count status");
+      for (long long r = 0; r < m; ++r) optr[r + 1] = optr[r] + cnt[r];
+      const long long nnz2 = (long long)optr[m];
+      std::vector<IT> oind(nnz2), src(nnz2);
+      CHECK(call_c("select_csr_fill", {a.indptr.data(), a.ind.data(), a.val.data(), optr.data()}, {oind.data(), src.data()},
+                   {m, n, nnz, nnz2, shift}, {md[0], md[1], md[2]}) == MSP_OK, "C csr_fill status");
+      IT* dc = dev_poison<IT>(m);
+      K(select, csr_count)<<<blocks_for(m * 32), 256>>>(dp, di, dv, dc, P64(m), P64(n), P64(nnz), P64(shift), md[0], md[1], md[2]);
+      IT *dop = dev(optr), *doi = dev_poison<IT>(nnz2), *dsrc = dev_poison<IT>(nnz2);
+      K(select, csr_fill)<<<blocks_for(m * 32), 256>>>(dp, di, dv, dop, doi, dsrc, P64(m), P64(n), P64(nnz), P64(nnz2), P64(shift),
+                                                      md[0], md[1], md[2]);
+      CK(cudaGetLastError());
+      CK(cudaDeviceSynchronize());
+      CHECK(host(dc, m) == cnt && host(doi, nnz2) == oind && host(dsrc, nnz2) == src,
+            "select csr nonzero=%d lower=%d upper=%d k=%lld m=%lld nnz=%lld", md[0], md[1], md[2], k, m, nnz);
+      cudaFree(dc), cudaFree(dop), cudaFree(doi), cudaFree(dsrc);
+    }
+  if (m * n <= (1 << 22)) {  // fromdense of the matrix's dense form, thresholds 0 and 1
+    std::vector<VT> dense(m * n);
+    CHECK(call_c("convert_csr_todense", {a.indptr.data(), a.ind.data(), a.val.data()}, {dense.data()}, {m, n, nnz}) == MSP_OK,
+          "C todense status");
+    VT* dd = dev(dense);
+    for (float t : {0.f, 1.f}) {
+      std::vector<VT> thr = {hval(t, 0.f)};
+      std::vector<IT> cnt(m), ptr(m + 1, 0);
+      CHECK(call_c("select_dense_count", {dense.data(), thr.data()}, {cnt.data()}, {m, n}) == MSP_OK, "C dense_count status");
+      for (long long r = 0; r < m; ++r) ptr[r + 1] = ptr[r] + cnt[r];
+      const long long tot = (long long)ptr[m];
+      std::vector<IT> ind(tot), pos(tot);
+      CHECK(call_c("select_dense_fill", {dense.data(), thr.data(), ptr.data()}, {ind.data(), pos.data()}, {m, n, tot}) == MSP_OK,
+            "C dense_fill status");
+      VT* dt = dev(thr);
+      IT *dc = dev_poison<IT>(m), *dptr = dev(ptr), *dind = dev_poison<IT>(tot), *dpos = dev_poison<IT>(tot);
+      K(select, dense_count)<<<blocks_for(m * 32), 256>>>(dd, dt, dc, P64(m), P64(n));
+      K(select, dense_fill)<<<blocks_for(m * 32), 256>>>(dd, dt, dptr, dind, dpos, P64(m), P64(n), P64(tot));
+      CK(cudaGetLastError());
+      CK(cudaDeviceSynchronize());
+      CHECK(host(dc, m) == cnt && host(dind, tot) == ind && host(dpos, tot) == pos, "fromdense t=%g m=%lld n=%lld", t, m, n);
+      cudaFree(dt), cudaFree(dc), cudaFree(dptr), cudaFree(dind), cudaFree(dpos);
+    }
+    cudaFree(dd);
+  }
+  cudaFree(dp), cudaFree(di), cudaFree(dv);
+}
+
 int main() {
   const long long cases[][4] = {{1, 1, 1, 0},        {7, 5, 2, 0},       {100, 80, 3, 0},
                                 {1000, 700, 16, 3},  {5000, 4000, 5, 4}, {20000, 3000, 40, 10},
@@ -393,6 +450,7 @@ int main() {
     const Csr a = make(cs[0], cs[1], (int)cs[2], (int)cs[3]);
     test_spmv(a);
     test_spmv_d16(a);
+    test_select(a);
   }
   const long long mm_cases[][4] = {{1, 1, 1, 0}, {7, 5, 2, 0}, {300, 200, 6, 2}, {2000, 1500, 12, 3}};
   for (const auto& cs : mm_cases) test_spmm(make(cs[0], cs[1], (int)cs[2], (int)cs[3]));

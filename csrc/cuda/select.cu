@@ -1,0 +1,100 @@
+// GPU entry selection: dense -> CSR (fromdense) and CSR -> CSR subsets (eliminate_zeros, tril, triu).
+// A warp per row; fills compact the kept entries in order with a ballot per 32 entries.
+#include "common.cuh"
+
+__device__ __forceinline__ float mag(float a) { return fabsf(a); }
+__device__ __forceinline__ float mag(float2 a) { return hypotf(a.x, a.y); }
+__device__ __forceinline__ bool is_zero(float a) { return a == 0.f; }
+__device__ __forceinline__ bool is_zero(float2 a) { return a.x == 0.f && a.y == 0.f; }
+// |v| > |t|; NaN is kept (as on the CPU)
+__device__ __forceinline__ bool keep_dense(AT v, AT t) { return !(mag(v) <= mag(t)); }
+
+// the warp's sum of an int (all lanes get it)
+__device__ __forceinline__ long long warp_count(long long v) {
+#pragma unroll
+  for (int off = 16; off > 0; off /= 2) v += __shfl_xor_sync(0xffffffffu, v, off);
+  return v;
+}
+
+#define MSP_WARP_ROWS(r)                                                                          \
+  const int lane = threadIdx.x % 32;                                                              \
+  const long long warps = (long long)gridDim.x * blockDim.x / 32;                                \
+  for (long long r = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32; r < m; r += warps)
+
+// counts[r] = #{c : |D[r, c]| > |thr|}. in: dense[m*n], thr[1]; out: counts[m]; sizes m, n.
+__device__ void dense_count(const VT* __restrict__ dense, const VT* __restrict__ thr, IT* __restrict__ counts,
+                            long long m, long long n) {
+  const AT t = ld(thr);
+  MSP_WARP_ROWS(r) {
+    long long k = 0;
+    for (long long j = lane; j < n; j += 32) k += keep_dense(ld(dense + r * n + j), t);
+    k = warp_count(k);
+    if (lane == 0) counts[r] = (IT)k;
+  }
+}
+
+// The kept entries of each row in column order: indices[p] = c, pos[p] = r * n + c. in: dense, thr,
+// indptr[m+1]; out: indices[nnz], pos[nnz]; sizes m, n, nnz. Nothing is written outside a row's range.
+__device__ void dense_fill(const VT* __restrict__ dense, const VT* __restrict__ thr, const IT* __restrict__ indptr,
+                           IT* __restrict__ indices, IT* __restrict__ pos, long long m, long long n, long long nnz) {
+  const AT t = ld(thr);
+  MSP_WARP_ROWS(r) {
+    long long p = (long long)indptr[r];
+    const long long e = (long long)indptr[r + 1];
+    if (p < 0 || e < p || e > nnz) continue;
+    for (long long j0 = 0; j0 < n; j0 += 32) {
+      const long long j = j0 + lane;
+      const bool k = j < n && keep_dense(ld(dense + r * n + j), t);
+      const unsigned mask = __ballot_sync(0xffffffffu, k);
+      const long long q = p + __popc(mask & ((1u << lane) - 1u));
+      if (k && q < e) indices[q] = (IT)j, pos[q] = (IT)(r * n + j);
+      p += __popc(mask);
+    }
+  }
+}
+
+// kept: (nonzero: v != 0) and (lower: col - r <= k) and (upper: col - r >= k), k = shift - m
+#define MSP_SELECT_KEEP(r, col, v) \
+  ((!nonzero || !is_zero(v)) && (!lower || (col) - (r) + m <= shift) && (!upper || (col) - (r) + m >= shift))
+
+// counts[r] = the kept entries of row r (0 for a malformed row). in: indptr, indices, data; out: counts[m].
+__device__ void csr_count(const IT* __restrict__ indptr, const IT* __restrict__ indices, const VT* __restrict__ data,
+                          IT* __restrict__ counts, long long m, long long nnz, long long shift, bool nonzero,
+                          bool lower, bool upper) {
+  MSP_WARP_ROWS(r) {
+    const long long s = (long long)indptr[r], e = (long long)indptr[r + 1];
+    long long k = 0;
+    if (s >= 0 && e >= s && e <= nnz)
+      for (long long j = s + lane; j < e; j += 32) k += MSP_SELECT_KEEP(r, (long long)indices[j], ld(data + j));
+    k = warp_count(k);
+    if (lane == 0) counts[r] = (IT)k;
+  }
+}
+
+// The kept entries in storage order: out_indices[p] = indices[j], src[p] = j. in: indptr, indices, data,
+// optr[m+1]; out: out_indices[nnz2], src[nnz2]. Nothing is written outside a row's output range.
+__device__ void csr_fill(const IT* __restrict__ indptr, const IT* __restrict__ indices, const VT* __restrict__ data,
+                         const IT* __restrict__ optr, IT* __restrict__ out_indices, IT* __restrict__ src, long long m,
+                         long long nnz, long long nnz2, long long shift, bool nonzero, bool lower, bool upper) {
+  MSP_WARP_ROWS(r) {
+    const long long s = (long long)indptr[r], e = (long long)indptr[r + 1];
+    long long p = (long long)optr[r];
+    const long long pe = (long long)optr[r + 1];
+    if (s < 0 || e < s || e > nnz || p < 0 || pe < p || pe > nnz2) continue;
+    for (long long j0 = s; j0 < e; j0 += 32) {
+      const long long j = j0 + lane;
+      const bool k = j < e && MSP_SELECT_KEEP(r, (long long)indices[j], ld(data + j));
+      const unsigned mask = __ballot_sync(0xffffffffu, k);
+      const long long q = p + __popc(mask & ((1u << lane) - 1u));
+      if (k && q < pe) out_indices[q] = indices[j], src[q] = (IT)j;
+      p += __popc(mask);
+    }
+  }
+}
+
+MSP_ENTRY0(select, dense_count, __launch_bounds__(256), dense_count(dense, thr, counts, m, n))
+MSP_ENTRY0(select, dense_fill, __launch_bounds__(256), dense_fill(dense, thr, indptr, indices, pos, m, n, nnz))
+MSP_ENTRY0(select, csr_count, __launch_bounds__(256),
+           csr_count(indptr, indices, data, counts, m, nnz, shift, nonzero, lower, upper))
+MSP_ENTRY0(select, csr_fill, __launch_bounds__(256),
+           csr_fill(indptr, indices, data, optr, out_indices, src, m, nnz, nnz2, shift, nonzero, lower, upper))

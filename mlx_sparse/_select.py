@@ -1,0 +1,74 @@
+"""The select family: dense -> CSR (fromdense) and CSR subsets (eliminate_zeros, tril, triu).
+
+Each is staged as the execution model asks of dynamic-output operations: a count per row (our
+kernel), a prefix sum (MLX's cumsum, on the same device), one synchronization of the total, then a
+fill (our kernel) that writes each kept entry's column and source position. The values are a gather
+at those positions (``mx.take``), so gradients flow to the input values or dense array by MLX's own
+rules. Functions take and return MLX buffers.
+"""
+
+from __future__ import annotations
+
+import mlx.core as mx
+
+from . import _kernels as K
+
+_INT32_MAX = 2**31 - 1
+
+
+def _indptr(counts: mx.array, s: mx.Stream) -> tuple[mx.array, int]:
+    """Row pointer of per-row counts, and its total (the one synchronization)."""
+    with mx.stream(s):
+        indptr = mx.concatenate([mx.zeros((1,), dtype=counts.dtype), mx.cumsum(counts)])
+    mx.eval(indptr)
+    return indptr, int(indptr[-1].item())
+
+
+def fromdense(op: str, D: mx.array, threshold, index_dtype, s: mx.Stream):
+    """CSR buffers (data, indices, indptr) of the entries of a 2-D dense array with |value| > |threshold|
+    (threshold 0: the nonzeros), rows in order, columns sorted: canonical."""
+    if D.ndim != 2:
+        raise ValueError(f"{op}: expected a 2-D dense array, got shape {tuple(D.shape)}")
+    if D.dtype not in K.VALUE_TYPES:
+        raise TypeError(f"{op}: unsupported value dtype {D.dtype}; use one of {', '.join(map(str, K.VALUE_TYPES))}")
+    m, n = (int(d) for d in D.shape)
+    it = index_dtype or (mx.int64 if m * n > _INT32_MAX else mx.int32)
+    if it == mx.int32 and m * n > _INT32_MAX:
+        raise OverflowError(f"{op}: a {m} x {n} array needs int64 indices (positions past 2^31 - 1)")
+    if m * n == 0:
+        return mx.zeros((0,), dtype=D.dtype), mx.zeros((0,), dtype=it), mx.zeros((m + 1,), dtype=it)
+    with mx.stream(s):
+        thr = mx.array([threshold]).astype(D.dtype)
+    (counts,) = K.prepare(op, "select_dense_count", D.dtype, it, s, dict(m=m, n=n))(dense=D, thr=thr)
+    indptr, nnz = _indptr(counts, s)
+    if nnz == 0:
+        return mx.zeros((0,), dtype=D.dtype), mx.zeros((0,), dtype=it), indptr
+    indices, pos = K.prepare(op, "select_dense_fill", D.dtype, it, s, dict(m=m, n=n, nnz=nnz))(dense=D, thr=thr,
+                                                                                              indptr=indptr)
+    with mx.stream(s):  # positions are structure: no derivative reaches them
+        data = mx.take(D.reshape(-1), mx.stop_gradient(pos))
+    return data, indices, indptr
+
+
+def select(op: str, data, indices, indptr, shape, s: mx.Stream, nonzero: bool = False, lower: bool = False,
+           upper: bool = False, k: int = 0):
+    """CSR buffers of the entries kept by: nonzero (value != 0), lower (column - row <= k), upper
+    (column - row >= k); storage order kept, so sorted or canonical input stays so."""
+    m, n = shape
+    nnz = int(data.size)
+    it = indices.dtype
+    if nnz == 0:
+        return data, indices, indptr
+    shift = min(max(int(k), -m), n) + m  # k clamped to [-m, n] (every column - row lies inside), shifted >= 0
+    sizes, flags = dict(m=m, n=n, nnz=nnz, shift=shift), dict(nonzero=nonzero, lower=lower, upper=upper)
+    (counts,) = K.prepare(op, "select_csr_count", data.dtype, it, s, sizes, flags=flags)(indptr=indptr, indices=indices,
+                                                                                        data=data)
+    optr, nnz2 = _indptr(counts, s)
+    if nnz2 == nnz:  # nothing dropped: the same buffers
+        return data, indices, indptr
+    if nnz2 == 0:
+        return mx.zeros((0,), dtype=data.dtype), mx.zeros((0,), dtype=it), optr
+    out_indices, src = K.prepare(op, "select_csr_fill", data.dtype, it, s, dict(sizes, nnz2=nnz2), flags=flags)(
+        indptr=indptr, indices=indices, data=data, optr=optr)
+    with mx.stream(s):
+        return mx.take(data, mx.stop_gradient(src)), out_indices, optr

@@ -1,0 +1,123 @@
+/* C tests of the select family (fromdense counts and fills; CSR subsets: nonzeros, tril, triu) against host references. */
+#include "check.h"
+
+/* |v| > |t| for the test's small integers (real part; complex: the modulus) */
+static int kept(int vt, double re, double im, double t) {
+  const double a = vt == C64 ? re * re + im * im : re * re;
+  return a > t * t;
+}
+
+static void select_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int threads) {
+  coo_t a = make_coo(m, n, nnz);
+  csr_t s = make_csr(&a, vt, it);
+  const int64_t z = a.nnz;
+  const size_t vs = VSIZE[vt], is = isize(it);
+  double *dre = alloc(sizeof(double), m * n), *dim = alloc(sizeof(double), m * n);
+  dense_ref(&a, vt, dre, dim);
+
+  /* fromdense, thresholds 0 and 1.5: counts, then columns and positions in order */
+  void *dense = alloc(vs, m * n), *thr = alloc(vs, 1), *counts = alloc(is, m), *ptr = alloc(is, m + 1);
+  for (int64_t q = 0; q < m * n; ++q) put_val(vt, dense, q, dre[q], dim[q]);
+  for (int ti = 0; ti < 2; ++ti) {
+    const double t = ti ? 1.5 : 0.0;
+    put_val(vt, thr, 0, t, 0);
+    int st = run("select_dense_count", vt, it, (const void *[]){dense, thr}, (void *[]){counts}, (int64_t[]){m, n}, NULL,
+                 threads, NULL);
+    int ok = st == MSP_OK;
+    int64_t total = 0;
+    for (int64_t r = 0; r < m; ++r) {
+      int64_t k = 0;
+      for (int64_t j = 0; j < n; ++j) k += kept(vt, dre[r * n + j], dim[r * n + j], t);
+      ok &= get_idx(it, counts, r) == k;
+      put_idx(it, ptr, r, total);
+      total += k;
+    }
+    put_idx(it, ptr, m, total);
+    CHECK(ok, "dense_count %s %s m=%lld n=%lld t=%g status %d", VTS[vt], ITS[it], (long long)m, (long long)n, t, st);
+    void *ind = alloc(is, total), *pos = alloc(is, total);
+    st = run("select_dense_fill", vt, it, (const void *[]){dense, thr, ptr}, (void *[]){ind, pos}, (int64_t[]){m, n, total},
+             NULL, threads, NULL);
+    ok = st == MSP_OK;
+    int64_t p = 0;
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t j = 0; j < n; ++j)
+        if (kept(vt, dre[r * n + j], dim[r * n + j], t)) ok &= get_idx(it, ind, p) == j && get_idx(it, pos, p) == r * n + j, p++;
+    CHECK(ok && p == total, "dense_fill %s %s m=%lld n=%lld t=%g status %d", VTS[vt], ITS[it], (long long)m, (long long)n, t, st);
+    if (m > 0 && total > 0) { /* a row pointer that disagrees with the counts: EINDEX, nothing written past it */
+      put_idx(it, ptr, m, total - 1);
+      st = run("select_dense_fill", vt, it, (const void *[]){dense, thr, ptr}, (void *[]){ind, pos}, (int64_t[]){m, n, total - 1},
+               NULL, threads, NULL);
+      CHECK(st == MSP_EINDEX, "dense_fill inconsistent indptr -> EINDEX (status %d)", st);
+      put_idx(it, ptr, m, total);
+    }
+    free(ind), free(pos);
+  }
+
+  /* CSR subsets: nonzeros; tril and triu for k in {-2, 0, 3} */
+  const int modes[][3] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}, {1, 1, 0}};
+  for (size_t mi = 0; mi < sizeof modes / sizeof modes[0]; ++mi)
+    for (int64_t k = -2; k <= 3; k += (k == 0 ? 3 : 2)) {
+      const int nz = modes[mi][0], lo = modes[mi][1], up = modes[mi][2];
+      const int64_t shift = k + m; /* k lies in [-m, n] for these shapes, except the empty ones */
+      if (shift < 0 || k > n) continue;
+      const int64_t sizes[] = {m, n, z, shift};
+      const int64_t flags[] = {nz, lo, up};
+      int st = run("select_csr_count", vt, it, (const void *[]){s.indptr, s.indices, s.data}, (void *[]){counts}, sizes, flags,
+                   threads, NULL);
+      int ok = st == MSP_OK;
+      int64_t total = 0;
+      for (int64_t r = 0; r < m; ++r) {
+        int64_t cnt = 0;
+        for (int64_t j = get_idx(it, s.indptr, r); j < get_idx(it, s.indptr, r + 1); ++j) {
+          double re, im;
+          get_val(vt, s.data, j, &re, &im);
+          const int64_t d = get_idx(it, s.indices, j) - r;
+          cnt += (!nz || re != 0 || im != 0) && (!lo || d <= k) && (!up || d >= k);
+        }
+        ok &= get_idx(it, counts, r) == cnt;
+        put_idx(it, ptr, r, total);
+        total += cnt;
+      }
+      put_idx(it, ptr, m, total);
+      void *oind = alloc(is, total), *src = alloc(is, total);
+      const int64_t sizes2[] = {m, n, z, total, shift};
+      st = run("select_csr_fill", vt, it, (const void *[]){s.indptr, s.indices, s.data, ptr}, (void *[]){oind, src}, sizes2,
+               flags, threads, NULL);
+      ok &= st == MSP_OK;
+      for (int64_t p = 0; p < total && ok; ++p) { /* sources strictly increasing, kept, columns copied */
+        const int64_t j = get_idx(it, src, p);
+        double re, im;
+        get_val(vt, s.data, j, &re, &im);
+        ok = j >= 0 && j < z && (p == 0 || j > get_idx(it, src, p - 1)) && get_idx(it, oind, p) == get_idx(it, s.indices, j) &&
+             (!nz || re != 0 || im != 0);
+      }
+      CHECK(ok, "csr select %s %s nonzero=%d lower=%d upper=%d k=%lld m=%lld status %d", VTS[vt], ITS[it], nz, lo, up,
+            (long long)k, (long long)m, st);
+      free(oind), free(src);
+    }
+  free(dre), free(dim), free(dense), free(thr), free(counts), free(ptr);
+  free_csr(&s);
+  free_coo(&a);
+}
+
+/* Corrupt structure: an error status, never an out-of-bounds access (ASan checks the latter). */
+static void select_errors(void) {
+  int32_t indptr[4] = {0, 2, 1, 3}, ind[3] = {0, 1, 2}, counts[3], optr[4] = {0, 1, 2, 9}, oind[3], src[3];
+  float val[3] = {1, 2, 3};
+  const int64_t sizes[] = {3, 3, 3, 3}, flags[] = {1, 0, 0};
+  CHECK(run("select_csr_count", 0, 0, (const void *[]){indptr, ind, val}, (void *[]){counts}, sizes, flags, 1, NULL) == MSP_EINDEX,
+        "csr_count decreasing indptr -> EINDEX");
+  int32_t good[4] = {0, 1, 2, 3};
+  CHECK(run("select_csr_fill", 0, 0, (const void *[]){good, ind, val, optr}, (void *[]){oind, src}, (int64_t[]){3, 3, 3, 3, 3},
+            flags, 1, NULL) == MSP_EINDEX,
+        "csr_fill output pointer past nnz2 -> EINDEX");
+  CHECK(run("select_csr_count", 0, 0, (const void *[]){good, ind, val}, (void *[]){counts}, sizes, (int64_t[]){1, 2, 0}, 1,
+            NULL) == MSP_EINVAL,
+        "csr_count flag not 0/1 -> EINVAL");
+}
+
+int main(void) {
+  for_each_case(select_case);
+  select_errors();
+  return REPORT();
+}
