@@ -11,7 +11,7 @@ from typing import Any
 import mlx.core as mx
 import numpy as np
 
-from . import _convert, _ops, _products, _select, _spmv
+from . import _convert, _ops, _products, _reduce, _select, _spmv
 from ._coerce import as_dense
 from ._device import resolve_stream
 from ._kernels import VALUE_TYPES
@@ -206,6 +206,74 @@ class SparseArray:
             return self
         return type(self)._from_parts(data, indices, indptr, self.shape, self._sorted, self._canonical)
 
+    # ---- reductions (dense MLX results; lazy unless duplicates must be summed first) --------------
+    def diagonal(self, k: int = 0, stream=None) -> mx.array:
+        """The k-th diagonal as a dense vector (duplicates summed), as scipy's ``diagonal``; lazy."""
+        s = resolve_stream(stream)
+        form = self._compressed(s)
+        form._flat_only("diagonal")
+        kk = -int(k) if form.format == "csc" else int(k)  # CSC buffers are the CSR of the transpose
+        return _reduce.diagonal("diagonal", form.data, form.indices, form.indptr, form._csr_shape, kk, s)
+
+    def trace(self, k: int = 0, stream=None) -> mx.array:
+        """Sum of the k-th diagonal; lazy."""
+        s = resolve_stream(stream)
+        return mx.sum(self.diagonal(k, stream=s), stream=s)
+
+    def _rows_canonical(self, op: str, axis, s):
+        """Canonical CSR buffers whose rows run along the reduced axis' complement: A's (axis None or
+        1), or A^T's (axis 0), with that matrix's shape."""
+        if axis not in (None, 0, 1, -1, -2):
+            raise ValueError(f"{op}: axis must be None, 0 or 1, got {axis!r}")
+        form = self.tocsc(canonical=True, stream=s) if axis in (0, -2) else self.tocsr(canonical=True, stream=s)
+        form._flat_only(op)
+        return form.data, form.indices, form.indptr, form._csr_shape
+
+    def _extreme(self, op: str, axis, largest: bool, stream):
+        s = resolve_stream(stream)
+        data, _, indptr, shape = self._rows_canonical(op, axis, s)
+        return _reduce.extreme(op, data, None, indptr, shape, None if axis is None else 1, largest, s)
+
+    def max(self, axis=None, stream=None) -> mx.array:
+        """Largest entry, implicit zeros included (scipy's ``max``): a scalar (axis None) or one per
+        column (axis 0) / row (axis 1), as dense MLX arrays. Duplicates are summed first."""
+        return self._extreme("max", axis, True, stream)
+
+    def min(self, axis=None, stream=None) -> mx.array:
+        """Smallest entry, implicit zeros included; see :meth:`max`."""
+        return self._extreme("min", axis, False, stream)
+
+    def row_sums(self, stream=None) -> mx.array:
+        """Sum of each row (shape (m,)); lazy."""
+        return self.sum(axis=1, stream=stream)
+
+    def col_sums(self, stream=None) -> mx.array:
+        """Sum of each column (shape (n,)); lazy."""
+        return self.sum(axis=0, stream=stream)
+
+    column_sums = col_sums
+
+    def _norms(self, op: str, axis: int, stream) -> mx.array:
+        s = resolve_stream(stream)
+        data, _, indptr, shape = self._rows_canonical(op, axis, s)
+        return mx.sqrt(_reduce.row_sq_norms(op, data, indptr, shape, s), stream=s)
+
+    def row_norms(self, stream=None) -> mx.array:
+        """Euclidean norm of each row (shape (m,)); duplicates summed first."""
+        return self._norms("row_norms", 1, stream)
+
+    def col_norms(self, stream=None) -> mx.array:
+        """Euclidean norm of each column (shape (n,)); duplicates summed first."""
+        return self._norms("col_norms", 0, stream)
+
+    column_norms = col_norms
+
+    def count_nonzero(self, stream=None) -> int:
+        """Number of nonzero entries after summing duplicates (scipy's ``count_nonzero``); evaluates."""
+        s = resolve_stream(stream)
+        data = self.tocsr(canonical=True, stream=s).data
+        return int(mx.sum(data != 0, stream=s).item())
+
     def toarray(self, stream=None) -> mx.array:
         """Alias of :meth:`todense` (an MLX array, lazy)."""
         return self.todense(stream=stream)
@@ -218,8 +286,13 @@ class SparseArray:
         ``tocsr``)."""
         if self.format == "csc":
             return self._deduped(stream) if canonical else self
+        # a canonical source regroups into canonical CSC by the lazy (stable) conversion: no sync
+        known = self.has_canonical_format
         t = self.T if self.format == "coo" else self.tocoo(stream).T
-        return t.tocsr(canonical=canonical, stream=stream).T
+        out = t.tocsr(canonical=canonical and not known, stream=stream)
+        if known and not out.has_canonical_format:
+            out = type(out)._from_parts(out.data, out.indices, out.indptr, out.shape, True, True)
+        return out.T
 
 
 class CompressedArray(SparseArray):
@@ -263,7 +336,7 @@ class CompressedArray(SparseArray):
         self._flat_only("tocoo")
         major = _convert.expand_rows("tocoo", self.indptr, self.nnz, self.dtype, resolve_stream(stream))
         row, col = (major, self.indices) if self.format == "csr" else (self.indices, major)
-        return FORMATS["coo"]._from_parts(self.data, row, col, self.shape)
+        return FORMATS["coo"]._from_parts(self.data, row, col, self.shape, self.format == "csr" and self._canonical)
 
     def _with_data(self, data: mx.array):
         return type(self)._from_parts(data, self.indices, self.indptr, self.shape, self._sorted, self._canonical)

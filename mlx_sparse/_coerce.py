@@ -8,12 +8,15 @@ import mlx.core as mx
 import numpy as np
 
 from ._kernels import INDEX_TYPES, VALUE_TYPES
+from .config import default_validate
 
 VALIDATE_MODES = (False, "metadata", "full")
 _INT32_MAX = 2**31 - 1
 
 
 def check_validate(op: str, validate: Any) -> Any:
+    if validate is None:  # the package default (ms.set_config(validate=...))
+        validate = default_validate()
     if validate is True:
         return "full"
     if validate not in VALIDATE_MODES:

@@ -31,7 +31,8 @@ class coo_array(SparseArray):
         *,
         dtype: Optional[mx.Dtype] = None,
         index_dtype: Optional[mx.Dtype] = None,
-        validate: Any = "metadata",
+        canonical: bool = False,
+        validate: Any = None,
     ):
         op = "coo_array"
         validate = check_validate(op, validate)
@@ -64,6 +65,7 @@ class coo_array(SparseArray):
         if validate and not (row.size == col.size == nnz):
             raise ValueError(f"{op}: row ({row.size}), col ({col.size}) and data ({nnz}) lengths differ")
         self.data, self.row, self.col, self._shape = data, row, col, (m, n)
+        self._canonical = bool(canonical)  # declared: sorted by (row, col), no duplicates
         if validate == "full" and nnz:
             with mx.stream(mx.default_stream(mx.default_device())):
                 lo = mx.minimum(mx.min(row), mx.min(col))
@@ -71,12 +73,20 @@ class coo_array(SparseArray):
             mx.eval(lo, rmax, cmax)
             if lo.item() < 0 or rmax.item() >= m or cmax.item() >= n:
                 raise ValueError(f"{op}: row or column index out of range for shape {(m, n)}")
+            if canonical:
+                key = host(row).astype(np.int64) * max(n, 1) + host(col).astype(np.int64)
+                if key.size > 1 and not np.all(np.diff(key) > 0):
+                    raise ValueError(f"{op}: entries are not sorted by (row, col) without duplicates but canonical=True")
 
     @classmethod
-    def _from_parts(cls, data, row, col, shape):
+    def _from_parts(cls, data, row, col, shape, canonical: bool = False):
         out = cls.__new__(cls)
-        out.data, out.row, out.col, out._shape = data, row, col, tuple(shape)
+        out.data, out.row, out.col, out._shape, out._canonical = data, row, col, tuple(shape), canonical
         return out
+
+    @property
+    def has_canonical_format(self) -> bool:
+        return self.__dict__.get("_canonical", False)
 
     @property
     def index_dtype(self) -> mx.Dtype:
@@ -100,7 +110,7 @@ class coo_array(SparseArray):
         return sp.coo_array((d, (r, c)), shape=self.shape)
 
     def _with_data(self, data: mx.array) -> "coo_array":
-        return coo_array._from_parts(data, self.row, self.col, self.shape)
+        return coo_array._from_parts(data, self.row, self.col, self.shape, self.has_canonical_format)
 
     def tocoo(self, stream: StreamLike = None) -> "coo_array":
         return self
@@ -109,7 +119,7 @@ class coo_array(SparseArray):
         s = resolve_stream(stream)
         c = self.tocsr(canonical=True, stream=s)
         return coo_array._from_parts(c.data, expand_rows("sum_duplicates", c.indptr, c.nnz, c.dtype, s), c.indices,
-                                     self.shape)
+                                     self.shape, True)
 
     @property
     def T(self) -> "coo_array":
@@ -127,6 +137,9 @@ class coo_array(SparseArray):
         """CSR form. ``canonical=True`` (scipy's behaviour) sorts and sums duplicates and
         synchronizes once on the resulting nnz; ``canonical=False`` keeps every entry and is lazy."""
         s = resolve_stream(stream)
+        if canonical and self.has_canonical_format:  # sorted, no duplicates: the lazy path is canonical
+            d, ind, ptr, _ = coo_to_csr("tocsr", self.row, self.col, self.data, self.shape, s)
+            return csr_array._from_parts(d, ind, ptr, self.shape, True, True)
         if canonical:
             d, ind, ptr = coo_to_canonical("tocsr", self.row, self.col, self.data, self.shape, s)
             return csr_array._from_parts(d, ind, ptr, self.shape, True, True)

@@ -57,7 +57,7 @@ class csr_array(CompressedArray):
         index_dtype: Optional[mx.Dtype] = None,
         sorted_indices: bool = False,
         canonical: bool = False,
-        validate: Any = "metadata",
+        validate: Any = None,
     ):
         op = "csr_array"
         validate = check_validate(op, validate)

@@ -28,7 +28,7 @@ def random_coo(m, n, nnz, vt="float32", seed=0, dups=True, zeros=True):
     if m > 4:
         row[row % 4 == 3] = 0  # every fourth row empty
     col = rng.integers(0, max(n, 1), nnz)
-    if dups and nnz > 2:
+    if dups and nnz >= 5:
         k = nnz // 5
         row[-k:], col[-k:] = row[:k], col[:k]
     data = rng.standard_normal(nnz)

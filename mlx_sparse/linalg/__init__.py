@@ -1,0 +1,44 @@
+"""ms.linalg: sparse linear algebra (scipy.sparse.linalg's names). Today: ``norm``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlx.core as mx
+
+from .._coerce import is_sparse
+from .._device import StreamLike, resolve_stream
+
+__all__ = ["norm"]
+
+
+def norm(A: Any, ord: Any = None, axis: Any = None, stream: StreamLike = None) -> mx.array:
+    """Matrix norms of a sparse array, as scipy.sparse.linalg.norm: ``ord`` None/'fro' (Frobenius),
+    1 / -1 (largest / smallest column abs sum), inf / -inf (rows); with ``axis`` (0 or 1) the vector
+    norms of the columns or rows (ord None/2: Euclidean, 1, inf, -inf). Duplicates are summed first."""
+    op = "norm"
+    if not is_sparse(A):
+        raise TypeError(f"{op}: expected a sparse array, got {type(A).__name__}")
+    s = resolve_stream(stream)
+    inf = float("inf")
+    if axis is None:
+        if ord in (None, "fro", "f"):
+            B = abs(A) if not A.has_canonical_format else A
+            with mx.stream(s):
+                return mx.sqrt(mx.sum(mx.abs(B.data) ** 2))
+        if ord in (1, -1, inf, -inf):
+            sums = abs(A).sum(axis=0 if ord in (1, -1) else 1, stream=s)
+            with mx.stream(s):
+                return mx.max(sums) if ord in (1, inf) else mx.min(sums)
+        raise ValueError(f"{op}: invalid norm order {ord!r} for a matrix (use None, 'fro', 1, -1, inf, -inf)")
+    if axis not in (0, 1, -1, -2):
+        raise ValueError(f"{op}: axis must be None, 0 or 1, got {axis!r}")
+    ax = 0 if axis in (0, -2) else 1
+    if ord in (None, 2):
+        return A.col_norms(stream=s) if ax == 0 else A.row_norms(stream=s)
+    if ord == 1:
+        return abs(A).sum(axis=ax, stream=s)
+    if ord in (inf, -inf):
+        B = abs(A)
+        return B.max(axis=ax, stream=s) if ord == inf else B.min(axis=ax, stream=s)
+    raise ValueError(f"{op}: invalid norm order {ord!r} for vectors (use None, 2, 1, inf, -inf)")
