@@ -142,6 +142,29 @@ static inline void dense_ref(const coo_t *a, int vt, double *dre, double *dim) {
   }
 }
 
+/* One test case: the COO matrix, its typed CSR, its dense reference (re, im) and the sizes. */
+typedef struct {
+  coo_t a;
+  csr_t s;
+  int64_t z;
+  size_t vs, is;
+  double *dre, *dim;
+} case_t;
+static inline case_t case_make(int vt, int it, int64_t m, int64_t n, int64_t nnz) {
+  case_t k;
+  k.a = make_coo(m, n, nnz);
+  k.s = make_csr(&k.a, vt, it);
+  k.z = k.a.nnz, k.vs = VSIZE[vt], k.is = isize(it);
+  k.dre = alloc(sizeof(double), m * n), k.dim = alloc(sizeof(double), m * n);
+  dense_ref(&k.a, vt, k.dre, k.dim);
+  return k;
+}
+static inline void case_free(case_t *k) {
+  free(k->dre), free(k->dim);
+  free_csr(&k->s);
+  free_coo(&k->a);
+}
+
 /* Every value type, index type, shape (empty, 0 x n, n x 0, tiny, larger than the thread threshold)
  * and thread count (1, and 4 above the threshold): calls fn(vt, it, m, n, nnz, threads). */
 static inline void for_each_case(void (*fn)(int, int, int64_t, int64_t, int64_t, int)) {

@@ -24,12 +24,12 @@ static int is_canonical_of(const coo_t *a, int vt, int it, const void *uptr, con
 }
 
 static void canonical_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int threads) {
-  coo_t a = make_coo(m, n, nnz);
-  csr_t s = make_csr(&a, vt, it);
-  const int64_t z = a.nnz;
-  const size_t vs = VSIZE[vt], is = isize(it);
-  double *dre = alloc(sizeof(double), m * n), *dim = alloc(sizeof(double), m * n);
-  dense_ref(&a, vt, dre, dim);
+  case_t tc = case_make(vt, it, m, n, nnz);
+  coo_t a = tc.a;
+  csr_t s = tc.s;
+  const int64_t z = tc.z;
+  const size_t vs = tc.vs, is = tc.is;
+  double *dre = tc.dre, *dim = tc.dim;
   void *sind = alloc(is, z), *sval = alloc(vs, z), *uptr = alloc(is, m + 1);
   int st = run("canonical_sort_rows", vt, it, (const void *[]){s.indptr, s.indices, s.data}, (void *[]){sind, sval, uptr},
                (int64_t[]){m, n, z}, NULL, threads, NULL);
@@ -61,10 +61,9 @@ static void canonical_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, in
              (int64_t[]){z, z2}, NULL, threads, NULL);
     CHECK(st == MSP_EINDEX, "sum_runs bad position -> EINDEX (status %d)", st);
   }
-  free(dre), free(dim), free(sind), free(sval), free(uptr), free(cind), free(cv);
+  free(sind), free(sval), free(uptr), free(cind), free(cv);
   free(rows), free(pos), free(rind), free(rv), free(rrow);
-  free_csr(&s);
-  free_coo(&a);
+  case_free(&tc);
 }
 
 int main(void) {

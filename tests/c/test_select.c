@@ -8,12 +8,11 @@ static int kept(int vt, double re, double im, double t) {
 }
 
 static void select_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int threads) {
-  coo_t a = make_coo(m, n, nnz);
-  csr_t s = make_csr(&a, vt, it);
-  const int64_t z = a.nnz;
-  const size_t vs = VSIZE[vt], is = isize(it);
-  double *dre = alloc(sizeof(double), m * n), *dim = alloc(sizeof(double), m * n);
-  dense_ref(&a, vt, dre, dim);
+  case_t tc = case_make(vt, it, m, n, nnz);
+  csr_t s = tc.s;
+  const int64_t z = tc.z;
+  const size_t vs = tc.vs, is = tc.is;
+  double *dre = tc.dre, *dim = tc.dim;
 
   /* fromdense, thresholds 0 and 1.5: counts, then columns and positions in order */
   void *dense = alloc(vs, m * n), *thr = alloc(vs, 1), *counts = alloc(is, m), *ptr = alloc(is, m + 1);
@@ -95,9 +94,8 @@ static void select_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int t
             (long long)k, (long long)m, st);
       free(oind), free(src);
     }
-  free(dre), free(dim), free(dense), free(thr), free(counts), free(ptr);
-  free_csr(&s);
-  free_coo(&a);
+  free(dense), free(thr), free(counts), free(ptr);
+  case_free(&tc);
 }
 
 /* Corrupt structure: an error status, never an out-of-bounds access (ASan checks the latter). */
