@@ -1,6 +1,7 @@
 """mlx_sparse: sparse arrays for MLX with native C (CPU) and CUDA (GPU) kernels, scipy.sparse-style."""
 
-from . import config, linalg, random, runtime
+from . import config, io, linalg, random, runtime
+from .io import load_npz, save_npz
 from ._construct import (
     block_array,
     block_diag,
@@ -44,6 +45,7 @@ __all__ = [
     "block_diag", "hstack", "vstack", "tril", "triu",
     "csr_matvec", "csr_matmul", "rmatmul", "sddmm",
     "use_cpu", "use_gpu", "use_device", "set_num_threads", "get_num_threads", "gpu_available", "is_available",
-    "config", "get_config", "set_config", "config_context", "runtime", "random", "linalg",
+    "config", "get_config", "set_config", "config_context", "runtime", "random", "linalg", "io",
+    "save_npz", "load_npz",
     *sorted(k for k in _REFERENCE_FUNCTIONS if k not in ("csr_matvec", "csr_matmul")),
 ]

@@ -11,7 +11,7 @@ from typing import Any
 import mlx.core as mx
 import numpy as np
 
-from . import _convert, _ops, _products, _reduce, _select, _spmv
+from . import _canonical, _convert, _ops, _products, _reduce, _select, _spmv
 from ._coerce import as_dense
 from ._device import resolve_stream
 from ._kernels import VALUE_TYPES
@@ -182,6 +182,87 @@ class SparseArray:
         count = m * n if axis is None else (m if axis in (0, -2) else n)
         total = self.sum(axis=axis, stream=stream)
         return total / count if count else total * float("nan")
+
+    # ---- scipy's small container methods (new arrays: containers are immutable) ---------------
+    def copy(self) -> "SparseArray":
+        """A new array over the same (immutable) buffers."""
+        return self._with_data(self.data)
+
+    @property
+    def real(self) -> "SparseArray":
+        """The real parts, same pattern (lazy)."""
+        return self._map("real", mx.real)
+
+    @property
+    def imag(self) -> "SparseArray":
+        """The imaginary parts, same pattern (zeros for real types; lazy)."""
+        return self._map("imag", mx.imag)
+
+    def prune(self) -> "SparseArray":
+        """scipy's ``prune`` drops storage past nnz; these buffers hold exactly nnz entries: self."""
+        return self
+
+    def setdiag(self, values, k: int = 0, stream=None) -> "SparseArray":
+        """A new array with the k-th diagonal set to ``values`` (a scalar or one value per diagonal
+        entry; stored explicitly, zeros too, as scipy), other entries kept (duplicates summed), in this
+        format. Staged (one synchronization per selection and one for the canonical nnz)."""
+        op = "setdiag"
+        s = resolve_stream(stream)
+        m, n = self.shape
+        k = int(k)
+        length = max(0, min(m + min(k, 0), n - max(k, 0)))
+        c = self.tocsr(canonical=True, stream=s)
+        c._flat_only(op)
+        with mx.stream(s):
+            v = values if isinstance(values, mx.array) else mx.array(np.asarray(values))
+            v = mx.broadcast_to(v, (length,)) if v.ndim == 0 else v[:length]
+        if v.size != length:
+            raise ValueError(f"{op}: {v.size} values for a diagonal of {length} entries")
+        parts = []
+        for keep in (dict(lower=True, k=k - 1), dict(upper=True, k=k + 1)):  # everything off the diagonal
+            d, ind, ptr = _select.select(op, c.data, c.indices, c.indptr, (m, n), s, **keep)
+            parts.append((d, _convert.expand_rows(op, ptr, int(d.size), d.dtype, s), ind))
+        it = c.index_dtype
+        with mx.stream(s):
+            r0 = mx.arange(length, dtype=mx.int64) + max(0, -k)
+            parts.append((v.astype(c.dtype), r0, r0 + k))
+            data = mx.concatenate([p[0] for p in parts])
+            row = mx.concatenate([p[1].astype(it) for p in parts])
+            col = mx.concatenate([p[2].astype(it) for p in parts])
+        d, ind, ptr = _canonical.coo_to_canonical(op, row, col, data, (m, n), s)
+        out = FORMATS["csr"]._from_parts(d, ind, ptr, (m, n), True, True)
+        return out if self.format == "csr" else getattr(out, "to" + self.format)(stream=s)
+
+    def reshape(self, shape, order: str = "C", stream=None) -> "SparseArray":
+        """The same entries in a new shape of equal size (row-major order, or column-major with
+        ``order="F"``, as scipy), duplicates summed, in this format."""
+        op = "reshape"
+        s = resolve_stream(stream)
+        m, n = self.shape
+        try:
+            m2, n2 = (int(x) for x in shape)
+        except Exception:
+            raise ValueError(f"{op}: shape must be a pair of ints, got {shape!r}") from None
+        if m2 < 0 or n2 < 0 or m2 * n2 != m * n:
+            raise ValueError(f"{op}: cannot reshape {self.shape} into {(m2, n2)}")
+        if order not in ("C", "F"):
+            raise ValueError(f"{op}: order must be 'C' or 'F', got {order!r}")
+        if (m2, n2) == (m, n):
+            return self
+        c = self.tocoo(stream=s)
+        it = mx.int64 if max(m2, n2, c.nnz) > 2**31 - 1 else c.index_dtype
+        with mx.stream(s):
+            r, q = c.row.astype(mx.int64), c.col.astype(mx.int64)
+            if order == "C":
+                lin = r * n + q
+                row, col = lin // max(n2, 1), lin % max(n2, 1)
+            else:
+                lin = q * m + r
+                row, col = lin % max(m2, 1), lin // max(m2, 1)
+        d, ind, ptr = _canonical.coo_to_canonical(op, row.astype(it, stream=s), col.astype(it, stream=s), c.data,
+                                                  (m2, n2), s)
+        out = FORMATS["csr"]._from_parts(d, ind, ptr, (m2, n2), True, True)
+        return out if self.format == "csr" else getattr(out, "to" + self.format)(stream=s)
 
     # ---- entry selection (staged: count, prefix, one sync of the total, fill) ------------------
     def eliminate_zeros(self, stream=None) -> "SparseArray":
