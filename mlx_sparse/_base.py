@@ -313,7 +313,7 @@ class SparseArray:
     def _extreme(self, op: str, axis, largest: bool, stream):
         s = resolve_stream(stream)
         data, _, indptr, shape = self._rows_canonical(op, axis, s)
-        return _reduce.extreme(op, data, None, indptr, shape, None if axis is None else 1, largest, s)
+        return _reduce.extreme(op, data, indptr, shape, None if axis is None else 1, largest, s)
 
     def max(self, axis=None, stream=None) -> mx.array:
         """Largest entry, implicit zeros included (scipy's ``max``): a scalar (axis None) or one per

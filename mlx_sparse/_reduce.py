@@ -35,7 +35,7 @@ def diagonal(op: str, data, indices, indptr, shape, k: int, s) -> mx.array:
         return mx.zeros((length,), dtype=data.dtype).at[pos].add(vals)
 
 
-def extreme(op: str, data, indices, indptr, shape, axis, largest: bool, s) -> mx.array:
+def extreme(op: str, data, indptr, shape, axis, largest: bool, s) -> mx.array:
     """max (``largest``) or min of canonical CSR buffers, counting the implicit zeros as scipy does:
     over everything (axis None: a scalar) or per row (axis 1: shape (m,)). Lazy."""
     m, n = shape

@@ -49,13 +49,12 @@ def set_config(num_threads: Any = None, spmv_schedule: Any = None, validate: Any
 def config_context(**settings) -> Iterator[dict]:
     """Settings changed inside a ``with`` block and restored after it."""
     before = get_config()
-    explicit_threads = int(_ext.get_num_threads())
     set_config(**settings)
     try:
         yield get_config()
     finally:
-        set_config(spmv_schedule=before["spmv_schedule"], validate=before["validate"])
-        _ext.set_num_threads(explicit_threads if "num_threads" in settings else int(_ext.get_num_threads()))
+        restore = {k: before[k] for k in settings}  # only what the block changed
+        set_config(**restore)
 
 
 def default_validate() -> Any:
