@@ -11,8 +11,8 @@ from typing import Any
 import mlx.core as mx
 import numpy as np
 
-from . import _canonical, _convert, _ops, _products, _reduce, _select, _spmv
-from ._coerce import as_dense
+from . import _canonical, _convert, _index, _ops, _products, _reduce, _select, _spmv
+from ._coerce import as_dense, check_shape
 from ._device import resolve_stream
 from ._kernels import VALUE_TYPES
 
@@ -51,10 +51,72 @@ class SparseArray:
         return self
 
     def __repr__(self) -> str:
+        """Format, shape, dtype, stored entries, index dtype and the device its operations run on by
+        default (MLX buffers are not tied to a device); reads only metadata, evaluates nothing."""
+        dev = "gpu" if mx.default_device().type == mx.DeviceType.gpu else "cpu"
         return (
             f"<{self.shape[0]}x{self.shape[1]} {self.format}_array of {self.dtype} with {self.nnz} stored "
-            f"elements, {self.index_dtype} indices>"
+            f"elements, {self.index_dtype} indices, device={dev}>"
         )
+
+    # ---- indexing (scipy's semantics; see _index) ------------------------------------------
+    def __getitem__(self, key):
+        """``A[i, j]`` (a 0-d MLX array), ``A[rows, cols]`` with two index arrays (their values,
+        elementwise, as a dense MLX array; ``np.ix_``-shaped arrays select a submatrix), a 2-D boolean
+        mask (the masked values), and any mix of integers, slices, index arrays and boolean masks per
+        axis (a sparse array of this format). An integer on one axis keeps it as length 1: ``A[i]``
+        is a 1 x n sparse array (scipy's matrices do this; its 1-D sparse arrays are not provided).
+        Out-of-range indices raise ``IndexError``. Lazy except where the output size needs the
+        structure (one synchronization)."""
+        op = f"{self.format}_array[...]"
+        s = resolve_stream(None)
+        spec = _index.parse_key(op, key, self.shape)
+        if spec[0] == "mask":
+            return self._lookup(op, spec[1], spec[2], s)
+        ra, ca = spec
+        if ra.kind == "int" and ca.kind == "int":
+            return self._lookup(op, np.array(ra.value), np.array(ca.value), s)
+        if ra.kind == "array" and ca.kind == "array":
+            R, C = ra.idx, ca.idx
+            if R.ndim == 2 and R.shape[1] == 1 and (C.ndim == 1 or C.shape[0] == 1):  # np.ix_: a submatrix
+                ra = _index.Axis("array", idx=R.reshape(-1), length=R.size)
+                ca = _index.Axis("array", idx=C.reshape(-1), length=C.size)
+            else:
+                try:
+                    R, C = np.broadcast_arrays(R, C)
+                except ValueError:
+                    raise IndexError(f"{op}: index arrays of shapes {R.shape} and {C.shape} do not broadcast") from None
+                return self._lookup(op, R, C, s)
+        elif (ra.kind == "array" and ra.idx.ndim != 1) or (ca.kind == "array" and ca.idx.ndim != 1):
+            raise IndexError(f"{op}: a 2-D index array needs a 2-D index array on the other axis")
+        return self._submatrix(op, ra, ca, s)
+
+    def __setitem__(self, key, value):
+        raise TypeError(f"{self.format}_array does not support item assignment: its buffers are immutable; "
+                        "build a new array (setdiag, or from modified data/indices)")
+
+    def _lookup(self, op: str, r: np.ndarray, c: np.ndarray, s) -> mx.array:
+        if self.format == "csc":
+            f, r, c = self._deduped(s).T, c, r
+        else:
+            f = self.tocsr(canonical=True, stream=s)
+        f._flat_only(op)
+        return _index.lookup(op, f.data, f.indices, f.indptr, f.shape, r, c, s)
+
+    def _submatrix(self, op: str, ra, ca, s) -> "SparseArray":
+        form = self._compressed(s)
+        form._flat_only(op)
+        csc = form.format == "csc"
+        if csc:  # index the CSR view of the transpose with the axes swapped
+            form, ra, ca = form.T, ca, ra
+        m, n = form.shape
+        d, i, p = _index.rows(op, form.data, form.indices, form.indptr, (m, n), ra, s)
+        d, i, p, ordered = _index.cols(op, d, i, p, (ra.count, n), ca, s)
+        out = FORMATS["csr"]._from_parts(d, i, p, (ra.count, ca.count), form._sorted and ordered,
+                                         form._canonical and ordered)
+        if csc:
+            out = out.T
+        return out.tocoo(stream=s) if self.format == "coo" else out
 
     def _compressed(self, stream=None) -> "CompressedArray":
         """CSR/CSC buffers for products: the array itself, or (COO) its CSR form, converted once per
@@ -264,6 +326,42 @@ class SparseArray:
         out = FORMATS["csr"]._from_parts(d, ind, ptr, (m2, n2), True, True)
         return out if self.format == "csr" else getattr(out, "to" + self.format)(stream=s)
 
+    def resize(self, *shape, stream=None) -> None:
+        """Change the shape in place, as scipy: entries outside the new shape are dropped, new rows and
+        columns are empty. The one method that changes the array (its buffers are replaced, never
+        written); returns None. Synchronizes once when rows or columns are cut."""
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        m2, n2 = check_shape("resize", tuple(shape))
+        s = resolve_stream(stream)
+        if self.format == "coo":  # through its CSR form (entries grouped by row)
+            c = self.tocsr(canonical=False, stream=s)
+            c.resize((m2, n2), stream=s)
+            o = c.tocoo(stream=s)
+            self.data, self.row, self.col, self._shape, self._canonical = o.data, o.row, o.col, o.shape, o._canonical
+            self._drop_views()
+            return None
+        self._flat_only("resize")
+        csc = self.format == "csc"
+        form = self.T if csc else self
+        (m, n), (mm, nn) = form.shape, ((n2, m2) if csc else (m2, n2))
+        d, i, p = _index.rows("resize", form.data, form.indices, form.indptr, (m, n),
+                              _index.Axis("slice", start=0, stop=min(m, mm), step=1, length=min(m, mm)), s)
+        d, i, p, _ = _index.cols("resize", d, i, p, (min(m, mm), n),
+                                 _index.Axis("slice", start=0, stop=min(n, nn), step=1, length=min(n, nn)), s)
+        if mm > m:
+            with mx.stream(s):
+                p = mx.concatenate([p, mx.broadcast_to(p[-1:], (mm - m,))])
+        out = FORMATS["csr"]._from_parts(d, i, p, (mm, nn), form._sorted, form._canonical)
+        out = out.T if csc else out
+        self.data, self.indices, self.indptr, self._shape = out.data, out.indices, out.indptr, out.shape
+        self._sorted, self._canonical = out._sorted, out._canonical
+        self._drop_views()
+        return None
+
+    def _drop_views(self) -> None:
+        for k in ("_t", "_csr_cache", "_transpose_of"):  # views and forms of the old shape
+            self.__dict__.pop(k, None)
+
     # ---- entry selection (staged: count, prefix, one sync of the total, fill) ------------------
     def eliminate_zeros(self, stream=None) -> "SparseArray":
         """The same array without its explicitly stored zeros (a new array: containers are immutable;
@@ -323,6 +421,21 @@ class SparseArray:
     def min(self, axis=None, stream=None) -> mx.array:
         """Smallest entry, implicit zeros included; see :meth:`max`."""
         return self._extreme("min", axis, False, stream)
+
+    def _arg_extreme(self, op: str, axis, largest: bool, stream):
+        s = resolve_stream(stream)
+        data, indices, indptr, shape = self._rows_canonical(op, axis, s)
+        return _reduce.arg_extreme(op, data, indices, indptr, shape, None if axis is None else 1, largest, s)
+
+    def argmax(self, axis=None, stream=None) -> mx.array:
+        """Position of the first largest entry, implicit zeros included (scipy's ``argmax``): a flat
+        row-major index (axis None, 0-d) or one per column (axis 0: row indices) / row (axis 1:
+        column indices), int64 MLX arrays; lazy. Duplicates are summed first."""
+        return self._arg_extreme("argmax", axis, True, stream)
+
+    def argmin(self, axis=None, stream=None) -> mx.array:
+        """Position of the first smallest entry, implicit zeros included; see :meth:`argmax`."""
+        return self._arg_extreme("argmin", axis, False, stream)
 
     def row_sums(self, stream=None) -> mx.array:
         """Sum of each row (shape (m,)); lazy."""
@@ -421,6 +534,22 @@ class CompressedArray(SparseArray):
 
     def _with_data(self, data: mx.array):
         return type(self)._from_parts(data, self.indices, self.indptr, self.shape, self._sorted, self._canonical)
+
+    def sort_indices(self, stream=None):
+        """The same entries with each row's (CSC: column's) indices sorted, duplicates kept (a new array:
+        containers are immutable; scipy sorts in place). Lazy; differentiable in the values."""
+        if self._sorted:
+            return self
+        self._flat_only("sort_indices")
+        s = resolve_stream(stream)
+        m, n = self._csr_shape
+        data, indices = _canonical.sort_indices("sort_indices", self.data, self.indices, self.indptr, (m, n), s)
+        return type(self)._from_parts(data, indices, self.indptr, self.shape, True, self._canonical)
+
+    @property
+    def has_sorted_indices(self) -> bool:
+        """Whether each row's (CSC: column's) indices are known to be sorted (scipy's name)."""
+        return self._sorted
 
     def _deduped(self, stream=None):
         if self._canonical:

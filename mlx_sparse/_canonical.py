@@ -25,6 +25,23 @@ def sum_duplicates(op: str, data, indices, indptr, shape, s: mx.Stream):
     return _sum_rows(op, indptr, out["sorted_indices"], out["sorted_data"], out["uptr"], shape, s)
 
 
+def sort_indices(op: str, data, indices, indptr, shape, s: mx.Stream):
+    """(data, indices) of CSR buffers with each row's columns sorted (duplicates kept, adjacent); lazy,
+    differentiable in the values. CPU: our sort_rows kernel; GPU: MLX's argsort by (row, col)."""
+    m, n = shape
+    nnz = int(data.size)
+    if nnz == 0:
+        return data, indices
+    if is_gpu(s):
+        rows = expand_rows(op, indptr, nnz, data.dtype, s)
+        with mx.stream(s):
+            perm = mx.stop_gradient(mx.argsort(rows.astype(mx.int64) * max(n, 1) + indices.astype(mx.int64)))
+            return mx.take(data, perm), mx.take(indices, perm)
+    out = K.value_permuting(op, "canonical_sort_rows", dict(indptr=indptr, indices=indices, data=data), "data",
+                            "sorted_data", dict(m=m, n=n, nnz=nnz), s)
+    return out["sorted_data"], out["sorted_indices"]
+
+
 def coo_to_canonical(op: str, row, col, data, shape, s: mx.Stream):
     """Canonical CSR buffers of COO triplets; synchronizes once on the new nnz."""
     m, _ = shape

@@ -51,15 +51,18 @@ def extreme(op: str, data, indptr, shape, axis, largest: bool, s) -> mx.array:
             if nnz == 0:
                 return zero
             v = mx.max(data) if largest else mx.min(data)
-            return v if nnz == m * n else red(v, zero)
+            v = v if nnz == m * n else red(v, zero)
+            return mx.where(mx.any(mx.isnan(data)), mx.array(float("nan"), dtype=data.dtype), v)  # NaN wins, as NumPy
         if n == 0:
             raise ValueError(f"{op}: zero-size array to reduction operation along an axis of length 0")
         fill = mx.full((m,), float("-inf") if largest else float("inf"), dtype=data.dtype)
         if nnz:
             rows = _scatter_index(expand_rows(op, indptr, nnz, data.dtype, s), s)
             fill = fill.at[rows].maximum(data) if largest else fill.at[rows].minimum(data)
+            nan = mx.zeros((m,), dtype=mx.int32).at[rows].add(mx.isnan(data).astype(mx.int32)) > 0
         counts = indptr[1:] - indptr[:-1]
-        return mx.where(counts < n, red(fill, zero), fill)
+        out = mx.where(counts < n, red(fill, zero), fill)
+        return mx.where(nan, mx.array(float("nan"), dtype=data.dtype), out) if nnz else out  # NaN wins, as NumPy
 
 
 def row_sq_norms(op: str, data, indptr, shape, s) -> mx.array:
@@ -73,3 +76,39 @@ def row_sq_norms(op: str, data, indptr, shape, s) -> mx.array:
         rows = _scatter_index(expand_rows(op, indptr, nnz, data.dtype, s), s)
         sq = mx.abs(data.reshape(-1)) ** 2
         return mx.zeros((m,), dtype=sq.dtype).at[rows].add(sq)
+
+
+def arg_extreme(op: str, data, indices, indptr, shape, axis, largest: bool, s) -> mx.array:
+    """argmax (``largest``) / argmin of canonical CSR buffers with scipy's rules: the first position
+    (row-major) of the extreme value, implicit zeros included; per row (axis 1: column indices,
+    shape (m,)) or over everything (axis None: a flat index, 0-d). NaN counts as the extreme, as in
+    NumPy. Lazy."""
+    m, n = shape
+    if mx.issubdtype(data.dtype, mx.complexfloating):
+        raise TypeError(f"{op}: complex values have no ordering")
+    if n == 0 or (axis is None and m == 0):
+        raise ValueError(f"{op}: attempt to get {op} of an empty sequence (shape {shape})")
+    nnz = int(data.size)
+    best = extreme(op, data, indptr, shape, 1, largest, s)  # per row, implicit zeros included
+    ct = mx.int32 if n <= _INT32_MAX else mx.int64
+    with mx.stream(s):
+        counts = (indptr[1:] - indptr[:-1]).astype(ct)
+        big = mx.array(n, dtype=ct)
+        first_gap = mx.where(counts < n, counts, big)  # a full prefix 0..len-1 leaves its gap at len
+        stored = mx.full((m,), n, dtype=ct)
+        if nnz:
+            rows = _scatter_index(expand_rows(op, indptr, nnz, data.dtype, s), s)
+            cols = indices.reshape(-1).astype(ct)
+            b = mx.take(best, rows)
+            hit = (data == b) | (mx.isnan(data) & mx.isnan(b))
+            stored = stored.at[rows].minimum(mx.where(hit, cols, big))
+            slot = (mx.arange(nnz, dtype=mx.int64) - mx.take(indptr, rows).astype(mx.int64)).astype(ct)
+            first_gap = first_gap.at[rows].minimum(mx.where(cols != slot, slot, big))
+        col = mx.where(best == 0, mx.minimum(stored, first_gap), stored)  # zero wins at its first place
+        if axis is not None:
+            return col.astype(mx.int64)
+        top = mx.max(best) if largest else mx.min(best)
+        nan = mx.isnan(best)
+        win = mx.where(mx.any(nan), nan, best == top)
+        r = mx.min(mx.where(win, mx.arange(m, dtype=mx.int64), m))
+        return r * n + mx.take(col, r).astype(mx.int64)

@@ -1,7 +1,7 @@
-/* Body of the selection kernels, instantiated per (VT, IT) by instantiate.h. Each selection is staged:
- * a count per row, a prefix sum by the caller (one synchronization of the total), then a fill that
- * writes each kept entry's column and source position (the values are a gather by the caller, so
- * derivatives flow through it). */
+/* Body of the selection kernels (fromdense, subsets, indexing), instantiated per (VT, IT) by
+ * instantiate.h. Each selection is staged: a count per row, a prefix sum by the caller (one
+ * synchronization of the total), then a fill that writes each kept entry's column and source
+ * position (the values are a gather by the caller, so derivatives flow through it). */
 
 /* |v| > |t| (complex: the modulus), in the accumulator type; NaN is kept (it is not <= t) */
 static MSP_ALWAYS_INLINE int NAME(keep)(AT v, AT t) { return !(ABS(v) <= ABS(t)); }
@@ -102,3 +102,129 @@ int NAME(csr_fill)(const msp_call *c) {
   return bad ? MSP_EINDEX : MSP_OK;
 }
 #undef MSP_SELECT_KEEP
+
+/* Row gather (A[rows] of CSR): output row i is input row rows[i], entries in storage order:
+ * out_indices[p] = indices[j], src[p] = j. in: indptr[m+1], indices[nnz], rows[r], optr[r+1] (exclusive
+ * scan of the selected rows' lengths); out: out_indices[nnz2], src[nnz2]; sizes m, nnz, r, nnz2. A row id
+ * outside [0, m), a malformed row or an output range that disagrees with its row's length: EINDEX. */
+int NAME(rows)(const msp_call *c) {
+  MSP_UNPACK(rows);
+  int nt = msp_threads_for(c, nnz2 + r);
+  int bad = 0;
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad)
+  for (int64_t i = 0; i < r; ++i) {
+    const int64_t row = (int64_t)rows[i];
+    const int64_t p = (int64_t)optr[i], pe = (int64_t)optr[i + 1];
+    if (row < 0 || row >= m || MSP_ROW_BAD(p, pe, nnz2)) {
+      bad = 1;
+      continue;
+    }
+    const int64_t s = (int64_t)indptr[row], e = (int64_t)indptr[row + 1];
+    if (MSP_ROW_BAD(s, e, nnz) || e - s != pe - p) {
+      bad = 1;
+      continue;
+    }
+    memcpy(out_indices + p, indices + s, (size_t)(e - s) * sizeof(IT));
+    for (int64_t k = 0; k < e - s; ++k) src[p + k] = (IT)(s + k);
+  }
+  return bad ? MSP_EINDEX : MSP_OK;
+}
+
+/* Column gather (A[:, cols] of CSR), where cptr[n+1] / corder[q] list, for each input column c, the
+ * output columns corder[cptr[c] .. cptr[c+1]) that take it (cols may repeat and be in any order).
+ * counts[r] = sum over row r's entries of cptr[c+1] - cptr[c]. in: indptr[m+1], indices[nnz],
+ * cptr[n+1]; out: counts[m]; sizes m, n, nnz. A column outside [0, n) or a malformed row: EINDEX. */
+#define MSP_CPTR_BAD(cs, ce) ((cs) < 0 || (ce) < (cs) || (ce) > q)
+int NAME(cols_count)(const msp_call *c) {
+  MSP_UNPACK(cols_count);
+  int nt = msp_threads_for(c, nnz + m);
+  int bad = 0;
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad)
+  for (int64_t r = 0; r < m; ++r) {
+    int64_t s = (int64_t)indptr[r], e = (int64_t)indptr[r + 1], k = 0;
+    if (MSP_ROW_BAD(s, e, nnz)) {
+      bad = 1;
+      e = s;
+    }
+    for (int64_t j = s; j < e; ++j) {
+      const int64_t col = (int64_t)indices[j];
+      if (col < 0 || col >= n) {
+        bad = 1;
+        continue;
+      }
+      k += (int64_t)cptr[col + 1] - (int64_t)cptr[col];
+    }
+    counts[r] = (IT)k;
+  }
+  return bad ? MSP_EINDEX : MSP_OK;
+}
+
+/* The fill of cols_count: for each entry j of row r (storage order) and each output column t of its
+ * column, out_indices[p] = t, src[p] = j. in: indptr[m+1], indices[nnz], cptr[n+1], corder[q],
+ * optr[m+1]; out: out_indices[nnz2], src[nnz2]; sizes m, n, nnz, q, nnz2. */
+int NAME(cols_fill)(const msp_call *c) {
+  MSP_UNPACK(cols_fill);
+  int nt = msp_threads_for(c, nnz + nnz2 + m);
+  int bad = (int64_t)cptr[0] != 0 || (int64_t)cptr[n] != q;
+  if (bad) return MSP_EINDEX;
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad)
+  for (int64_t r = 0; r < m; ++r) {
+    const int64_t s = (int64_t)indptr[r], e = (int64_t)indptr[r + 1];
+    int64_t p = (int64_t)optr[r];
+    const int64_t pe = (int64_t)optr[r + 1];
+    if (MSP_ROW_BAD(s, e, nnz) || MSP_ROW_BAD(p, pe, nnz2)) {
+      bad = 1;
+      continue;
+    }
+    for (int64_t j = s; j < e && !bad; ++j) {
+      const int64_t col = (int64_t)indices[j];
+      if (col < 0 || col >= n) {
+        bad = 1;
+        break;
+      }
+      const int64_t cs = (int64_t)cptr[col], ce = (int64_t)cptr[col + 1];
+      if (MSP_CPTR_BAD(cs, ce) || ce - cs > pe - p) {
+        bad = 1;
+        break;
+      }
+      for (int64_t t = cs; t < ce; ++t, ++p) {
+        out_indices[p] = corder[t];
+        src[p] = (IT)j;
+      }
+    }
+    bad |= p != pe;
+  }
+  return bad ? MSP_EINDEX : MSP_OK;
+}
+#undef MSP_CPTR_BAD
+
+/* Entry lookup (A[rows, cols] elementwise) in canonical CSR (sorted, no duplicates): pos[i] = the
+ * position of (rows[i], cols[i]), or -1 where it is not stored. A binary search per query. in: indptr[m+1],
+ * indices[nnz], rows[q], cols[q]; out: pos[q]; sizes m, n, nnz, q. A query or row outside the
+ * matrix: EINDEX (its pos is -1). */
+int NAME(lookup)(const msp_call *c) {
+  MSP_UNPACK(lookup);
+  int nt = msp_threads_for(c, q * 8);
+  int bad = 0;
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad)
+  for (int64_t i = 0; i < q; ++i) {
+    const int64_t row = (int64_t)rows[i], col = (int64_t)cols[i];
+    pos[i] = (IT)-1;
+    if (row < 0 || row >= m || col < 0 || col >= n) {
+      bad = 1;
+      continue;
+    }
+    int64_t lo = (int64_t)indptr[row], hi = (int64_t)indptr[row + 1];
+    if (MSP_ROW_BAD(lo, hi, nnz)) {
+      bad = 1;
+      continue;
+    }
+    while (lo < hi) { /* first position with indices >= col */
+      const int64_t mid = lo + (hi - lo) / 2;
+      if ((int64_t)indices[mid] < col) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < (int64_t)indptr[row + 1] && (int64_t)indices[lo] == col) pos[i] = (IT)lo;
+  }
+  return bad ? MSP_EINDEX : MSP_OK;
+}

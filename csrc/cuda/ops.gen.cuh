@@ -32,6 +32,14 @@
 #define MSP_JOINS_select_csr_count const long long m = msp_join(m_lo, m_hi); const long long n = msp_join(n_lo, n_hi); const long long nnz = msp_join(nnz_lo, nnz_hi); const long long shift = msp_join(shift_lo, shift_hi); (void)m; (void)n; (void)nnz; (void)shift;
 #define MSP_PARAMS_select_csr_fill const IT* __restrict__ indptr, const IT* __restrict__ indices, const VT* __restrict__ data, const IT* __restrict__ optr, IT* __restrict__ out_indices, IT* __restrict__ src, int m_lo, int m_hi, int n_lo, int n_hi, int nnz_lo, int nnz_hi, int nnz2_lo, int nnz2_hi, int shift_lo, int shift_hi, bool nonzero, bool lower, bool upper
 #define MSP_JOINS_select_csr_fill const long long m = msp_join(m_lo, m_hi); const long long n = msp_join(n_lo, n_hi); const long long nnz = msp_join(nnz_lo, nnz_hi); const long long nnz2 = msp_join(nnz2_lo, nnz2_hi); const long long shift = msp_join(shift_lo, shift_hi); (void)m; (void)n; (void)nnz; (void)nnz2; (void)shift;
+#define MSP_PARAMS_select_rows const IT* __restrict__ indptr, const IT* __restrict__ indices, const IT* __restrict__ rows, const IT* __restrict__ optr, IT* __restrict__ out_indices, IT* __restrict__ src, int m_lo, int m_hi, int nnz_lo, int nnz_hi, int r_lo, int r_hi, int nnz2_lo, int nnz2_hi
+#define MSP_JOINS_select_rows const long long m = msp_join(m_lo, m_hi); const long long nnz = msp_join(nnz_lo, nnz_hi); const long long r = msp_join(r_lo, r_hi); const long long nnz2 = msp_join(nnz2_lo, nnz2_hi); (void)m; (void)nnz; (void)r; (void)nnz2;
+#define MSP_PARAMS_select_cols_count const IT* __restrict__ indptr, const IT* __restrict__ indices, const IT* __restrict__ cptr, IT* __restrict__ counts, int m_lo, int m_hi, int n_lo, int n_hi, int nnz_lo, int nnz_hi
+#define MSP_JOINS_select_cols_count const long long m = msp_join(m_lo, m_hi); const long long n = msp_join(n_lo, n_hi); const long long nnz = msp_join(nnz_lo, nnz_hi); (void)m; (void)n; (void)nnz;
+#define MSP_PARAMS_select_cols_fill const IT* __restrict__ indptr, const IT* __restrict__ indices, const IT* __restrict__ cptr, const IT* __restrict__ corder, const IT* __restrict__ optr, IT* __restrict__ out_indices, IT* __restrict__ src, int m_lo, int m_hi, int n_lo, int n_hi, int nnz_lo, int nnz_hi, int q_lo, int q_hi, int nnz2_lo, int nnz2_hi
+#define MSP_JOINS_select_cols_fill const long long m = msp_join(m_lo, m_hi); const long long n = msp_join(n_lo, n_hi); const long long nnz = msp_join(nnz_lo, nnz_hi); const long long q = msp_join(q_lo, q_hi); const long long nnz2 = msp_join(nnz2_lo, nnz2_hi); (void)m; (void)n; (void)nnz; (void)q; (void)nnz2;
+#define MSP_PARAMS_select_lookup const IT* __restrict__ indptr, const IT* __restrict__ indices, const IT* __restrict__ rows, const IT* __restrict__ cols, IT* __restrict__ pos, int m_lo, int m_hi, int n_lo, int n_hi, int nnz_lo, int nnz_hi, int q_lo, int q_hi
+#define MSP_JOINS_select_lookup const long long m = msp_join(m_lo, m_hi); const long long n = msp_join(n_lo, n_hi); const long long nnz = msp_join(nnz_lo, nnz_hi); const long long q = msp_join(q_lo, q_hi); (void)m; (void)n; (void)nnz; (void)q;
 #if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spmv_csr_g1)
 #define MSP_ON_spmv_csr_g1(...) __VA_ARGS__
 #else
@@ -151,4 +159,24 @@
 #define MSP_ON_select_csr_fill(...) __VA_ARGS__
 #else
 #define MSP_ON_select_csr_fill(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_select_rows)
+#define MSP_ON_select_rows(...) __VA_ARGS__
+#else
+#define MSP_ON_select_rows(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_select_cols_count)
+#define MSP_ON_select_cols_count(...) __VA_ARGS__
+#else
+#define MSP_ON_select_cols_count(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_select_cols_fill)
+#define MSP_ON_select_cols_fill(...) __VA_ARGS__
+#else
+#define MSP_ON_select_cols_fill(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_select_lookup)
+#define MSP_ON_select_lookup(...) __VA_ARGS__
+#else
+#define MSP_ON_select_lookup(...)
 #endif

@@ -1,4 +1,5 @@
-// GPU entry selection: dense -> CSR (fromdense) and CSR -> CSR subsets (eliminate_zeros, tril, triu).
+// GPU entry selection: dense -> CSR (fromdense), CSR -> CSR subsets (eliminate_zeros, tril, triu) and
+// indexing (row and column gathers, entry lookups).
 // A warp per row; fills compact the kept entries in order with a ballot per 32 entries.
 #include "common.cuh"
 
@@ -92,9 +93,113 @@ __device__ void csr_fill(const IT* __restrict__ indptr, const IT* __restrict__ i
   }
 }
 
+// the warp's exclusive prefix of a per-lane count, and (in total) its sum
+__device__ __forceinline__ long long warp_exclusive(long long v, long long* total) {
+  const int lane = threadIdx.x % 32;
+  long long x = v;
+#pragma unroll
+  for (int off = 1; off < 32; off *= 2) {
+    const long long y = __shfl_up_sync(0xffffffffu, x, off);
+    if (lane >= off) x += y;
+  }
+  *total = __shfl_sync(0xffffffffu, x, 31);
+  return x - v;
+}
+
+// Row gather: output row i is input row rows[i] (storage order): out_indices[p] = indices[j], src[p] = j.
+// A warp per output row; a row id outside [0, m), a malformed row or an output range that disagrees with
+// the row's length writes nothing.
+__device__ void rows_gather(const IT* __restrict__ indptr, const IT* __restrict__ indices, const IT* __restrict__ rows,
+                            const IT* __restrict__ optr, IT* __restrict__ out_indices, IT* __restrict__ src, long long m,
+                            long long nnz, long long r, long long nnz2) {
+  const long long warps = (long long)gridDim.x * blockDim.x / 32;
+  const int lane = threadIdx.x % 32;
+  for (long long i = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32; i < r; i += warps) {
+    const long long row = (long long)rows[i];
+    if (row < 0 || row >= m) continue;
+    const long long s = (long long)indptr[row], e = (long long)indptr[row + 1];
+    const long long p = (long long)optr[i], pe = (long long)optr[i + 1];
+    if (s < 0 || e < s || e > nnz || p < 0 || pe < p || pe > nnz2 || e - s != pe - p) continue;
+    for (long long k = lane; k < e - s; k += 32) out_indices[p + k] = indices[s + k], src[p + k] = (IT)(s + k);
+  }
+}
+
+// Column gather counts: counts[r] = sum over row r's entries of cptr[c+1] - cptr[c] (the output columns
+// taking input column c). Columns outside [0, n) count 0, as does a malformed row.
+__device__ void cols_count(const IT* __restrict__ indptr, const IT* __restrict__ indices, const IT* __restrict__ cptr,
+                           IT* __restrict__ counts, long long m, long long n, long long nnz) {
+  MSP_WARP_ROWS(r) {
+    const long long s = (long long)indptr[r], e = (long long)indptr[r + 1];
+    long long k = 0;
+    if (s >= 0 && e >= s && e <= nnz)
+      for (long long j = s + lane; j < e; j += 32) {
+        const long long c = (long long)indices[j];
+        if (c >= 0 && c < n) k += (long long)cptr[c + 1] - (long long)cptr[c];
+      }
+    k = warp_count(k);
+    if (lane == 0) counts[r] = (IT)k;
+  }
+}
+
+// Column gather fill: for each entry j of row r (storage order) and each output column t = corder[k],
+// k in [cptr[c], cptr[c+1]): out_indices[p] = t, src[p] = j. 32 entries at a time, placed by a warp scan of
+// their output counts. Nothing is written outside the row's output range or read outside corder.
+__device__ void cols_fill(const IT* __restrict__ indptr, const IT* __restrict__ indices, const IT* __restrict__ cptr,
+                          const IT* __restrict__ corder, const IT* __restrict__ optr, IT* __restrict__ out_indices,
+                          IT* __restrict__ src, long long m, long long n, long long nnz, long long q, long long nnz2) {
+  MSP_WARP_ROWS(r) {
+    const long long s = (long long)indptr[r], e = (long long)indptr[r + 1];
+    long long p = (long long)optr[r];
+    const long long pe = (long long)optr[r + 1];
+    if (s < 0 || e < s || e > nnz || p < 0 || pe < p || pe > nnz2) continue;
+    for (long long j0 = s; j0 < e; j0 += 32) {
+      const long long j = j0 + lane;
+      long long cs = 0, ce = 0;
+      if (j < e) {
+        const long long c = (long long)indices[j];
+        if (c >= 0 && c < n) cs = (long long)cptr[c], ce = (long long)cptr[c + 1];
+        if (cs < 0 || ce < cs || ce > q) cs = ce = 0;
+      }
+      long long total;
+      long long o = p + warp_exclusive(ce - cs, &total);
+      for (long long k = cs; k < ce && o < pe; ++k, ++o) out_indices[o] = corder[k], src[o] = (IT)j;
+      p += total;
+    }
+  }
+}
+
+// Entry lookup in canonical CSR: pos[i] = the position of (rows[i], cols[i]) or -1. A thread per query,
+// a binary search in its row; queries outside the matrix or malformed rows give -1.
+__device__ void lookup(const IT* __restrict__ indptr, const IT* __restrict__ indices, const IT* __restrict__ rows,
+                       const IT* __restrict__ cols, IT* __restrict__ pos, long long m, long long n, long long nnz,
+                       long long q) {
+  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < q; i += (long long)gridDim.x * blockDim.x) {
+    const long long row = (long long)rows[i], col = (long long)cols[i];
+    long long found = -1;
+    if (row >= 0 && row < m && col >= 0 && col < n) {
+      long long lo = (long long)indptr[row], hi = (long long)indptr[row + 1];
+      if (lo >= 0 && hi >= lo && hi <= nnz) {
+        const long long end = hi;
+        while (lo < hi) {
+          const long long mid = lo + (hi - lo) / 2;
+          if ((long long)indices[mid] < col) lo = mid + 1;
+          else hi = mid;
+        }
+        if (lo < end && (long long)indices[lo] == col) found = lo;
+      }
+    }
+    pos[i] = (IT)found;
+  }
+}
+
 MSP_ENTRY0(select, dense_count, __launch_bounds__(256), dense_count(dense, thr, counts, m, n))
 MSP_ENTRY0(select, dense_fill, __launch_bounds__(256), dense_fill(dense, thr, indptr, indices, pos, m, n, nnz))
 MSP_ENTRY0(select, csr_count, __launch_bounds__(256),
            csr_count(indptr, indices, data, counts, m, nnz, shift, nonzero, lower, upper))
 MSP_ENTRY0(select, csr_fill, __launch_bounds__(256),
            csr_fill(indptr, indices, data, optr, out_indices, src, m, nnz, nnz2, shift, nonzero, lower, upper))
+MSP_ENTRY0(select, rows, __launch_bounds__(256), rows_gather(indptr, indices, rows, optr, out_indices, src, m, nnz, r, nnz2))
+MSP_ENTRY0(select, cols_count, __launch_bounds__(256), cols_count(indptr, indices, cptr, counts, m, n, nnz))
+MSP_ENTRY0(select, cols_fill, __launch_bounds__(256),
+           cols_fill(indptr, indices, cptr, corder, optr, out_indices, src, m, n, nnz, q, nnz2))
+MSP_ENTRY0(select, lookup, __launch_bounds__(256), lookup(indptr, indices, rows, cols, pos, m, n, nnz, q))

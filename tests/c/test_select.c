@@ -98,6 +98,113 @@ static void select_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int t
   case_free(&tc);
 }
 
+/* Indexing: row gather (random rows, repeats), column gather (random columns, repeats, any order) and
+ * entry lookup in a canonical form of the matrix, each against a host reference. */
+static void index_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int threads) {
+  case_t tc = case_make(vt, it, m, n, nnz);
+  csr_t s = tc.s;
+  const int64_t z = tc.z;
+  const size_t is = tc.is;
+  /* rows: r picks with repeats */
+  const int64_t r = m ? 2 * m + 1 : 0;
+  void *rows = alloc(is, r), *optr = alloc(is, r + 1);
+  int64_t tot = 0;
+  for (int64_t i = 0; i < r; ++i) {
+    const int64_t row = rand_int(0, m - 1);
+    put_idx(it, rows, i, row), put_idx(it, optr, i, tot);
+    tot += get_idx(it, s.indptr, row + 1) - get_idx(it, s.indptr, row);
+  }
+  put_idx(it, optr, r, tot);
+  void *oind = alloc(is, tot), *src = alloc(is, tot);
+  int st = run("select_rows", vt, it, (const void *[]){s.indptr, s.indices, rows, optr}, (void *[]){oind, src},
+               (int64_t[]){m, z, r, tot}, NULL, threads, NULL);
+  int ok = st == MSP_OK;
+  for (int64_t i = 0, p = 0; i < r && ok; ++i) {
+    const int64_t row = get_idx(it, rows, i);
+    for (int64_t j = get_idx(it, s.indptr, row); j < get_idx(it, s.indptr, row + 1); ++j, ++p)
+      ok &= get_idx(it, src, p) == j && get_idx(it, oind, p) == get_idx(it, s.indices, j);
+  }
+  CHECK(ok, "select_rows %s %s m=%lld n=%lld status %d", VTS[vt], ITS[it], (long long)m, (long long)n, st);
+  if (r > 0) { /* a row id out of range: EINDEX */
+    const int64_t keep = get_idx(it, rows, 0);
+    put_idx(it, rows, 0, m);
+    st = run("select_rows", vt, it, (const void *[]){s.indptr, s.indices, rows, optr}, (void *[]){oind, src},
+             (int64_t[]){m, z, r, tot}, NULL, threads, NULL);
+    CHECK(st == MSP_EINDEX, "select_rows row out of range -> EINDEX (status %d)", st);
+    put_idx(it, rows, 0, keep);
+  }
+  free(oind), free(src), free(rows), free(optr);
+
+  /* columns: q picks with repeats; cptr/corder list the output columns of each input column */
+  const int64_t q = n ? n + 3 : 0;
+  int64_t *pick = alloc(sizeof(int64_t), q);
+  void *cptr = alloc(is, n + 1), *corder = alloc(is, q), *counts = alloc(is, m), *ptr = alloc(is, m + 1);
+  int64_t *cnt = alloc(sizeof(int64_t), n + 1);
+  for (int64_t t = 0; t < q; ++t) pick[t] = rand_int(0, n - 1), cnt[pick[t] + 1]++;
+  for (int64_t c = 0; c < n; ++c) cnt[c + 1] += cnt[c];
+  for (int64_t c = 0; c <= n; ++c) put_idx(it, cptr, c, cnt[c]);
+  for (int64_t t = 0; t < q; ++t) put_idx(it, corder, cnt[pick[t]]++, t);
+  st = run("select_cols_count", vt, it, (const void *[]){s.indptr, s.indices, cptr}, (void *[]){counts}, (int64_t[]){m, n, z},
+           NULL, threads, NULL);
+  ok = st == MSP_OK;
+  tot = 0;
+  for (int64_t row = 0; row < m; ++row) {
+    int64_t k = 0;
+    for (int64_t j = get_idx(it, s.indptr, row); j < get_idx(it, s.indptr, row + 1); ++j)
+      for (int64_t t = 0; t < q; ++t) k += pick[t] == get_idx(it, s.indices, j);
+    ok &= get_idx(it, counts, row) == k;
+    put_idx(it, ptr, row, tot);
+    tot += k;
+  }
+  put_idx(it, ptr, m, tot);
+  CHECK(ok, "select_cols_count %s %s m=%lld n=%lld status %d", VTS[vt], ITS[it], (long long)m, (long long)n, st);
+  oind = alloc(is, tot), src = alloc(is, tot);
+  st = run("select_cols_fill", vt, it, (const void *[]){s.indptr, s.indices, cptr, corder, ptr}, (void *[]){oind, src},
+           (int64_t[]){m, n, z, q, tot}, NULL, threads, NULL);
+  ok = st == MSP_OK;
+  for (int64_t p = 0; p < tot && ok; ++p) { /* each output names its source entry and a pick of that column */
+    const int64_t j = get_idx(it, src, p), t = get_idx(it, oind, p);
+    ok = j >= 0 && j < z && t >= 0 && t < q && pick[t] == get_idx(it, s.indices, j) && (p == 0 || j >= get_idx(it, src, p - 1));
+  }
+  CHECK(ok, "select_cols_fill %s %s m=%lld n=%lld status %d", VTS[vt], ITS[it], (long long)m, (long long)n, st);
+  if (n > 0) { /* corder's length disagrees with cptr: EINDEX, nothing read past it */
+    st = run("select_cols_fill", vt, it, (const void *[]){s.indptr, s.indices, cptr, corder, ptr}, (void *[]){oind, src},
+             (int64_t[]){m, n, z, q - 1, tot}, NULL, threads, NULL);
+    CHECK(st == MSP_EINDEX || (st == MSP_EINVAL), "select_cols_fill short corder -> error (status %d)", st);
+  }
+  free(oind), free(src), free(pick), free(cptr), free(corder), free(counts), free(cnt);
+
+  /* lookup in the canonical form (the dense reference's nonzero cells) */
+  int64_t cn = 0;
+  for (int64_t k = 0; k < m * n; ++k) cn += tc.dre[k] != 0 || tc.dim[k] != 0;
+  void *cind = alloc(is, cn), *qr = alloc(is, 3 * (m + n) + 1), *qc = alloc(is, 3 * (m + n) + 1), *pos = alloc(is, 3 * (m + n) + 1);
+  for (int64_t row = 0, p = 0; row < m; ++row) {
+    put_idx(it, ptr, row, p);
+    for (int64_t c = 0; c < n; ++c)
+      if (tc.dre[row * n + c] != 0 || tc.dim[row * n + c] != 0) put_idx(it, cind, p++, c);
+    put_idx(it, ptr, row + 1, p);
+  }
+  const int64_t nq = m && n ? 3 * (m + n) : 0;
+  for (int64_t i = 0; i < nq; ++i) put_idx(it, qr, i, rand_int(0, m - 1)), put_idx(it, qc, i, rand_int(0, n - 1));
+  st = run("select_lookup", vt, it, (const void *[]){ptr, cind, qr, qc}, (void *[]){pos}, (int64_t[]){m, n, cn, nq}, NULL,
+           threads, NULL);
+  ok = st == MSP_OK;
+  for (int64_t i = 0; i < nq && ok; ++i) {
+    const int64_t row = get_idx(it, qr, i), c = get_idx(it, qc, i), p = get_idx(it, pos, i);
+    const int stored = tc.dre[row * n + c] != 0 || tc.dim[row * n + c] != 0;
+    ok = stored ? p >= get_idx(it, ptr, row) && p < get_idx(it, ptr, row + 1) && get_idx(it, cind, p) == c : p == -1;
+  }
+  CHECK(ok, "select_lookup %s %s m=%lld n=%lld status %d", VTS[vt], ITS[it], (long long)m, (long long)n, st);
+  if (nq > 0) { /* a query outside the matrix: EINDEX and pos -1 */
+    put_idx(it, qc, 0, -1);
+    st = run("select_lookup", vt, it, (const void *[]){ptr, cind, qr, qc}, (void *[]){pos}, (int64_t[]){m, n, cn, nq}, NULL,
+             threads, NULL);
+    CHECK(st == MSP_EINDEX && get_idx(it, pos, 0) == -1, "select_lookup column -1 -> EINDEX (status %d)", st);
+  }
+  free(cind), free(qr), free(qc), free(pos), free(ptr);
+  case_free(&tc);
+}
+
 /* Corrupt structure: an error status, never an out-of-bounds access (ASan checks the latter). */
 static void select_errors(void) {
   int32_t indptr[4] = {0, 2, 1, 3}, ind[3] = {0, 1, 2}, counts[3], optr[4] = {0, 1, 2, 9}, oind[3], src[3];
@@ -116,6 +223,7 @@ static void select_errors(void) {
 
 int main(void) {
   for_each_case(select_case);
+  for_each_case(index_case);
   select_errors();
   return REPORT();
 }

@@ -441,6 +441,67 @@ static void test_select(const Csr& a) {
   cudaFree(dp), cudaFree(di), cudaFree(dv);
 }
 
+// Indexing (row gather, column gather, entry lookup): the exact outputs of the C kernels, plus a row id
+// out of range (nothing written for that row).
+static void test_index(const Csr& a) {
+  const long long m = a.m, n = a.n, nnz = (long long)a.ind.size();
+  if (m == 0 || n == 0) return;
+  IT *dp = dev(a.indptr), *di = dev(a.ind);
+  // rows with repeats
+  const long long r = 2 * m + 1;
+  std::vector<IT> rows(r), optr(r + 1, 0);
+  for (long long i = 0; i < r; ++i) {
+    rows[i] = (IT)rnd(0, m - 1);
+    optr[i + 1] = optr[i] + a.indptr[rows[i] + 1] - a.indptr[rows[i]];
+  }
+  long long tot = (long long)optr[r];
+  std::vector<IT> oind(tot), src(tot);
+  CHECK(call_c("select_rows", {a.indptr.data(), a.ind.data(), rows.data(), optr.data()}, {oind.data(), src.data()},
+               {m, nnz, r, tot}) == MSP_OK, "C select_rows status");
+  IT *drows = dev(rows), *dop = dev(optr), *doi = dev_poison<IT>(tot), *dsrc = dev_poison<IT>(tot);
+  K(select, rows)<<<blocks_for(r * 32), 256>>>(dp, di, drows, dop, doi, dsrc, P64(m), P64(nnz), P64(r), P64(tot));
+  CK(cudaGetLastError());
+  CK(cudaDeviceSynchronize());
+  CHECK(host(doi, tot) == oind && host(dsrc, tot) == src, "select rows m=%lld nnz=%lld", m, nnz);
+  cudaFree(drows), cudaFree(dop), cudaFree(doi), cudaFree(dsrc);
+  // columns with repeats, in random order
+  const long long q = n + 3;
+  std::vector<long long> pick(q), cnt(n + 1, 0);
+  for (long long t = 0; t < q; ++t) pick[t] = rnd(0, n - 1), cnt[pick[t] + 1]++;
+  for (long long c = 0; c < n; ++c) cnt[c + 1] += cnt[c];
+  std::vector<IT> cptr(cnt.begin(), cnt.end()), corder(q), counts(m), ptr(m + 1, 0);
+  for (long long t = 0; t < q; ++t) corder[cnt[pick[t]]++] = (IT)t;
+  CHECK(call_c("select_cols_count", {a.indptr.data(), a.ind.data(), cptr.data()}, {counts.data()}, {m, n, nnz}) == MSP_OK,
+        "C cols_count status");
+  for (long long i = 0; i < m; ++i) ptr[i + 1] = ptr[i] + counts[i];
+  tot = (long long)ptr[m];
+  std::vector<IT> cind(tot), csrc(tot);
+  CHECK(call_c("select_cols_fill", {a.indptr.data(), a.ind.data(), cptr.data(), corder.data(), ptr.data()},
+               {cind.data(), csrc.data()}, {m, n, nnz, q, tot}) == MSP_OK, "C cols_fill status");
+  IT *dcp = dev(cptr), *dco = dev(corder), *dcnt = dev_poison<IT>(m), *dptr = dev(ptr);
+  IT *dci = dev_poison<IT>(tot), *dcs = dev_poison<IT>(tot);
+  K(select, cols_count)<<<blocks_for(m * 32), 256>>>(dp, di, dcp, dcnt, P64(m), P64(n), P64(nnz));
+  K(select, cols_fill)<<<blocks_for(m * 32), 256>>>(dp, di, dcp, dco, dptr, dci, dcs, P64(m), P64(n), P64(nnz), P64(q), P64(tot));
+  CK(cudaGetLastError());
+  CK(cudaDeviceSynchronize());
+  CHECK(host(dcnt, m) == counts && host(dci, tot) == cind && host(dcs, tot) == csrc, "select cols m=%lld n=%lld nnz=%lld", m,
+        n, nnz);
+  cudaFree(dcp), cudaFree(dco), cudaFree(dcnt), cudaFree(dptr), cudaFree(dci), cudaFree(dcs);
+  // lookups (the same binary search on both sides; queries include one outside the matrix)
+  const long long nq = 3 * (m + n);
+  std::vector<IT> qr(nq), qc(nq), pos(nq);
+  for (long long i = 0; i < nq; ++i) qr[i] = (IT)rnd(0, m - 1), qc[i] = (IT)rnd(0, n - 1);
+  qc[0] = (IT)n;
+  CHECK(call_c("select_lookup", {a.indptr.data(), a.ind.data(), qr.data(), qc.data()}, {pos.data()}, {m, n, nnz, nq}) ==
+            MSP_EINDEX, "C lookup status (a query outside)");
+  IT *dqr = dev(qr), *dqc = dev(qc), *dpos = dev_poison<IT>(nq);
+  K(select, lookup)<<<blocks_for(nq), 256>>>(dp, di, dqr, dqc, dpos, P64(m), P64(n), P64(nnz), P64(nq));
+  CK(cudaGetLastError());
+  CK(cudaDeviceSynchronize());
+  CHECK(host(dpos, nq) == pos && pos[0] == (IT)-1, "select lookup m=%lld n=%lld nnz=%lld", m, n, nnz);
+  cudaFree(dqr), cudaFree(dqc), cudaFree(dpos), cudaFree(dp), cudaFree(di);
+}
+
 int main() {
   const long long cases[][4] = {{1, 1, 1, 0},        {7, 5, 2, 0},       {100, 80, 3, 0},
                                 {1000, 700, 16, 3},  {5000, 4000, 5, 4}, {20000, 3000, 40, 10},
@@ -451,6 +512,7 @@ int main() {
     test_spmv(a);
     test_spmv_d16(a);
     test_select(a);
+    test_index(a);
   }
   const long long mm_cases[][4] = {{1, 1, 1, 0}, {7, 5, 2, 0}, {300, 200, 6, 2}, {2000, 1500, 12, 3}};
   for (const auto& cs : mm_cases) test_spmm(make(cs[0], cs[1], (int)cs[2], (int)cs[3]));

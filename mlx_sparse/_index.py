@@ -1,0 +1,216 @@
+"""Indexing: scipy's ``A[key]`` semantics over CSR buffers (CSC and COO reach it through their CSR views).
+
+A key is parsed into one spec per axis: an integer, a slice or an index array (booleans become
+their positions, negative indices wrap, anything outside raises ``IndexError``). Index arrays are
+read on the host (an MLX index array is evaluated), as their values decide the output's size.
+
+- Rows: a contiguous slice cuts the buffers at two row pointers (one synchronization); any other
+  row set is gathered by our ``select_rows`` kernel, so the cost follows the output, not the matrix.
+- Columns: ``select_cols_count`` / ``select_cols_fill`` over the (row-selected) entries, with the
+  requested columns grouped per input column (repeats and any order allowed).
+- Entries (``A[i, j]``, ``A[rows, cols]``): a binary search per query in the canonical form
+  (``select_lookup``); lazy, the output size is the query count.
+
+Values are gathered with ``mx.take`` at the source positions the kernels write, so gradients flow to
+the input values. Functions take and return MLX buffers.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import mlx.core as mx
+import numpy as np
+
+from . import _kernels as K
+from ._select import _indptr
+
+_INT32_MAX = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One axis of a parsed key: ``kind`` 'int' (value), 'slice' (start, stop, step, length) or
+    'array' (``idx``: a non-negative int64 numpy array, 1-D or 2-D)."""
+
+    kind: str
+    value: int = 0
+    start: int = 0
+    stop: int = 0
+    step: int = 1
+    length: int = 0
+    idx: Optional[np.ndarray] = None
+
+    def positions(self) -> np.ndarray:
+        if self.kind == "int":
+            return np.array([self.value], dtype=np.int64)
+        if self.kind == "slice":
+            return np.arange(self.start, self.stop, self.step, dtype=np.int64)[: self.length]
+        return self.idx.reshape(-1)
+
+    @property
+    def count(self) -> int:
+        return 1 if self.kind == "int" else self.length if self.kind == "slice" else int(self.idx.size)
+
+    def is_full(self, dim: int) -> bool:
+        return self.kind == "slice" and self.step == 1 and self.start == 0 and self.length == dim
+
+
+def _is_int(k: Any) -> bool:
+    if isinstance(k, (bool, np.bool_)):
+        return False
+    if isinstance(k, (int, np.integer)):
+        return True
+    if isinstance(k, (np.ndarray, mx.array)) and k.ndim == 0:
+        return np.asarray(k).dtype.kind in "iu"
+    return False
+
+
+def _axis(op: str, k: Any, dim: int, which: str) -> Axis:
+    if _is_int(k):
+        i = int(np.asarray(k).item()) if isinstance(k, (np.ndarray, mx.array)) else operator.index(k)
+        if not -dim <= i < dim:
+            raise IndexError(f"{op}: {which} index {i} is out of range for size {dim}")
+        return Axis("int", value=i + dim if i < 0 else i)
+    if isinstance(k, slice):
+        start, stop, step = k.indices(dim)
+        return Axis("slice", start=start, stop=stop, step=step, length=len(range(start, stop, step)))
+    if k is None:
+        raise IndexError(f"{op}: new axes (None) are not supported: sparse arrays are 2-D")
+    if getattr(k, "__mlx_sparse__", False) or hasattr(k, "tocsr"):
+        raise IndexError(f"{op}: sparse index arrays are not supported; pass a dense boolean mask or index array")
+    a = np.asarray(k)
+    if a.dtype == bool:
+        if a.ndim != 1:
+            raise IndexError(f"{op}: a {a.ndim}-D boolean mask cannot index one axis")
+        if a.size != dim:
+            raise IndexError(f"{op}: boolean {which} mask of length {a.size} does not match size {dim}")
+        return Axis("array", idx=np.flatnonzero(a).astype(np.int64), length=int(a.sum()))
+    if a.size == 0 and a.dtype.kind == "f":  # [] parses as float64
+        a = a.astype(np.int64)
+    if a.dtype.kind not in "iu":
+        raise IndexError(f"{op}: {which} indices must be integers, slices or boolean masks, got dtype {a.dtype}")
+    if a.ndim > 2:
+        raise IndexError(f"{op}: index arrays of more than 2 dimensions are not supported")
+    a = a.astype(np.int64)
+    if a.size and (a.min() < -dim or a.max() >= dim):
+        bad = a.min() if a.min() < -dim else a.max()
+        raise IndexError(f"{op}: {which} index {int(bad)} is out of range for size {dim}")
+    return Axis("array", idx=np.where(a < 0, a + dim, a), length=int(a.size))
+
+
+def parse_key(op: str, key: Any, shape: tuple[int, int]):
+    """(row Axis, column Axis), or ('mask', rows, cols) for a 2-D boolean mask (its True positions)."""
+    m, n = shape
+    if not isinstance(key, tuple):
+        key = (key,)
+    if any(k is Ellipsis for k in key):
+        i = next(i for i, k in enumerate(key) if k is Ellipsis)
+        if any(k is Ellipsis for k in key[i + 1:]):
+            raise IndexError(f"{op}: an index can only have a single ellipsis ('...')")
+        key = key[:i] + (slice(None),) * max(0, 2 - (len(key) - 1)) + key[i + 1:]
+    if len(key) == 1:
+        a = key[0]
+        if not (_is_int(a) or isinstance(a, slice) or a is None):
+            arr = np.asarray(a) if not getattr(a, "__mlx_sparse__", False) else None
+            if arr is not None and arr.dtype == bool and arr.ndim == 2:
+                if arr.shape != (m, n):
+                    raise IndexError(f"{op}: boolean mask of shape {arr.shape} does not match the array's {shape}")
+                r, c = np.nonzero(arr)
+                return "mask", r.astype(np.int64), c.astype(np.int64)
+        key = (a, slice(None))
+    if len(key) != 2:
+        raise IndexError(f"{op}: too many indices for a 2-D sparse array ({len(key)} given)")
+    return _axis(op, key[0], m, "row"), _axis(op, key[1], n, "column")
+
+
+# ---- kernels over CSR buffers ---------------------------------------------------------------------------
+def _check_fits(op: str, it: mx.Dtype, *sizes: int) -> None:
+    if it == mx.int32 and max(sizes) > _INT32_MAX:
+        raise OverflowError(f"{op}: the result needs int64 indices ({max(sizes)} > 2^31 - 1); convert with "
+                            "index_dtype=mx.int64 first")
+
+
+def rows(op: str, data, indices, indptr, shape, ax: Axis, s: mx.Stream):
+    """CSR buffers of the selected rows (storage order kept, so sorted/canonical input stays so)."""
+    m, n = shape
+    it = indices.dtype
+    if ax.is_full(m):
+        return data, indices, indptr
+    if ax.kind == "slice" and ax.step == 1:  # a contiguous block: cut at two row pointers
+        with mx.stream(s):
+            ends = mx.stack([indptr[ax.start], indptr[ax.start + ax.length]])
+        mx.eval(ends)
+        a, b = (int(v) for v in ends.tolist())
+        with mx.stream(s):
+            return data[a:b], indices[a:b], indptr[ax.start: ax.start + ax.length + 1] - indptr[ax.start]
+    r = ax.positions()
+    nr = int(r.size)
+    if nr == 0 or int(data.size) == 0:
+        return data[:0], indices[:0], mx.zeros((nr + 1,), dtype=it, stream=s)
+    with mx.stream(s):
+        sel = mx.array(r.astype(np.int32 if it == mx.int32 else np.int64))
+        counts = mx.take(indptr, sel + 1) - mx.take(indptr, sel)
+    optr, nnz2 = _indptr(counts.astype(mx.int64, stream=s), s)
+    _check_fits(op, it, nnz2)
+    optr = optr.astype(it, stream=s)
+    if nnz2 == 0:
+        return data[:0], indices[:0], optr
+    out_indices, src = K.prepare(op, "select_rows", data.dtype, it, s, dict(m=m, nnz=int(data.size), r=nr, nnz2=nnz2))(
+        indptr=indptr, indices=indices, rows=sel, optr=optr)
+    with mx.stream(s):
+        return mx.take(data, mx.stop_gradient(src)), out_indices, optr
+
+
+def cols(op: str, data, indices, indptr, shape, ax: Axis, s: mx.Stream):
+    """CSR buffers of the selected columns (output column t is input column positions()[t]); also
+    whether the order within rows is kept (the selection is non-decreasing)."""
+    m, n = shape
+    it = indices.dtype
+    if ax.is_full(n):
+        return data, indices, indptr, True
+    c = ax.positions()
+    q = int(c.size)
+    _check_fits(op, it, q)
+    ordered = bool(q < 2 or np.all(np.diff(c) >= 0))
+    if q == 0 or int(data.size) == 0:
+        return data[:0], indices[:0], mx.zeros((m + 1,), dtype=it, stream=s), True
+    npi = np.int32 if it == mx.int32 else np.int64
+    cptr = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(cptr, c + 1, 1)
+    cptr = np.cumsum(cptr).astype(npi)
+    corder = np.argsort(c, kind="stable").astype(npi)
+    with mx.stream(s):
+        cptr_a, corder_a = mx.array(cptr), mx.array(corder)
+    nnz = int(data.size)
+    (counts,) = K.prepare(op, "select_cols_count", data.dtype, it, s, dict(m=m, n=n, nnz=nnz))(
+        indptr=indptr, indices=indices, cptr=cptr_a)
+    optr, nnz2 = _indptr(counts.astype(mx.int64, stream=s), s)
+    _check_fits(op, it, nnz2)
+    optr = optr.astype(it, stream=s)
+    if nnz2 == 0:
+        return data[:0], indices[:0], optr, True
+    out_indices, src = K.prepare(op, "select_cols_fill", data.dtype, it, s, dict(m=m, n=n, nnz=nnz, q=q, nnz2=nnz2))(
+        indptr=indptr, indices=indices, cptr=cptr_a, corder=corder_a, optr=optr)
+    with mx.stream(s):
+        return mx.take(data, mx.stop_gradient(src)), out_indices, optr, ordered
+
+
+def lookup(op: str, data, indices, indptr, shape, r: np.ndarray, c: np.ndarray, s: mx.Stream) -> mx.array:
+    """Values at (r[i], c[i]) of canonical CSR buffers (0 where nothing is stored), shaped as r; lazy."""
+    m, n = shape
+    it = indices.dtype
+    q = int(r.size)
+    if q == 0 or int(data.size) == 0:
+        return mx.zeros(r.shape, dtype=data.dtype, stream=s)
+    npi = np.int32 if it == mx.int32 else np.int64
+    with mx.stream(s):
+        ra, ca = mx.array(r.reshape(-1).astype(npi)), mx.array(c.reshape(-1).astype(npi))
+    (pos,) = K.prepare(op, "select_lookup", data.dtype, it, s, dict(m=m, n=n, nnz=int(data.size), q=q))(
+        indptr=indptr, indices=indices, rows=ra, cols=ca)
+    with mx.stream(s):
+        pos = mx.stop_gradient(pos)
+        vals = mx.take(data, mx.maximum(pos, 0))
+        return mx.where(pos >= 0, vals, mx.zeros((), dtype=data.dtype)).reshape(r.shape)
