@@ -11,8 +11,8 @@ read on the host (an MLX index array is evaluated), as their values decide the o
 - Entries (``A[i, j]``, ``A[rows, cols]``): a binary search per query in the canonical form
   (``select_lookup``); lazy, the output size is the query count.
 
-Values are gathered with ``mx.take`` at the source positions the kernels write, so gradients flow to
-the input values. Functions take and return MLX buffers.
+The fills copy the values too and write each entry's source position, which the derivative rules
+use (a gather's: the vjp scatters back), so gradients flow to the input values. Functions take and return MLX buffers.
 """
 
 from __future__ import annotations
@@ -158,10 +158,9 @@ def rows(op: str, data, indices, indptr, shape, ax: Axis, s: mx.Stream):
     optr = optr.astype(it, stream=s)
     if nnz2 == 0:
         return data[:0], indices[:0], optr
-    out_indices, src = K.prepare(op, "select_rows", data.dtype, it, s, dict(m=m, nnz=int(data.size), r=nr, nnz2=nnz2))(
-        indptr=indptr, indices=indices, rows=sel, optr=optr)
-    with mx.stream(s):
-        return mx.take(data, mx.stop_gradient(src)), out_indices, optr
+    o = K.value_gathering(op, "select_rows", dict(indptr=indptr, indices=indices, data=data, rows=sel, optr=optr),
+                          dict(m=m, nnz=int(data.size), r=nr, nnz2=nnz2), s)
+    return o["out_data"], o["out_indices"], optr
 
 
 def cols(op: str, data, indices, indptr, shape, ax: Axis, s: mx.Stream):
@@ -178,9 +177,8 @@ def cols(op: str, data, indices, indptr, shape, ax: Axis, s: mx.Stream):
     if q == 0 or int(data.size) == 0:
         return data[:0], indices[:0], mx.zeros((m + 1,), dtype=it, stream=s), True
     npi = np.int32 if it == mx.int32 else np.int64
-    cptr = np.zeros(n + 1, dtype=np.int64)
-    np.add.at(cptr, c + 1, 1)
-    cptr = np.cumsum(cptr).astype(npi)
+    cptr = np.zeros(n + 1, dtype=npi)
+    np.cumsum(np.bincount(c, minlength=n), out=cptr[1:])
     corder = np.argsort(c, kind="stable").astype(npi)
     with mx.stream(s):
         cptr_a, corder_a = mx.array(cptr), mx.array(corder)
@@ -192,10 +190,10 @@ def cols(op: str, data, indices, indptr, shape, ax: Axis, s: mx.Stream):
     optr = optr.astype(it, stream=s)
     if nnz2 == 0:
         return data[:0], indices[:0], optr, True
-    out_indices, src = K.prepare(op, "select_cols_fill", data.dtype, it, s, dict(m=m, n=n, nnz=nnz, q=q, nnz2=nnz2))(
-        indptr=indptr, indices=indices, cptr=cptr_a, corder=corder_a, optr=optr)
-    with mx.stream(s):
-        return mx.take(data, mx.stop_gradient(src)), out_indices, optr, ordered
+    o = K.value_gathering(op, "select_cols_fill",
+                          dict(indptr=indptr, indices=indices, data=data, cptr=cptr_a, corder=corder_a, optr=optr),
+                          dict(m=m, n=n, nnz=nnz, q=q, nnz2=nnz2), s)
+    return o["out_data"], o["out_indices"], optr, ordered
 
 
 def lookup(op: str, data, indices, indptr, shape, r: np.ndarray, c: np.ndarray, s: mx.Stream) -> mx.array:

@@ -374,6 +374,41 @@ def value_permuting(op: str, kernel: str, operands: dict, value: str, out_value:
     return dict(zip((o.name for o in sig.outputs), outs))
 
 
+def value_gathering(op: str, kernel: str, operands: dict, sizes: dict, s: mx.Stream, flags: Optional[dict] = None,
+                    value: str = "data", src: str = "src", out_value: str = "out_data") -> dict:
+    """A node that copies values to the entries it selects: ``out_value[p] = value[src[p]]`` with
+    ``src`` another output (row and column gathers, subsets). The kernel writes the values itself (one
+    pass, not a separate gather); the derivative rules are those of a gather: the vjp scatters the
+    cotangent back at ``src``, the jvp runs the node on the tangent. Returns the outputs by name."""
+    sig = OPS[kernel]
+    names = [i.name for i in sig.inputs]
+    outs_names = [o.name for o in sig.outputs]
+    vi, si, vo = names.index(value), outs_names.index(src), outs_names.index(out_value)
+    index_t = operands[names[0]].dtype
+
+    def run(xs, **rules):
+        return prepare(op, kernel, xs[vi].dtype, index_t, s, sizes, flags=flags, **rules).launch(xs)
+
+    def vjp(primals, cotangents, outputs):
+        pos = outputs[si]
+        if pos.dtype == mx.int64 and is_gpu(s):  # MLX's GPU scatter takes int32 indices
+            pos = pos.astype(mx.int32, stream=s)
+        ct = cotangents[vo]
+        with mx.stream(s):
+            g = mx.zeros((int(primals[vi].size),), dtype=ct.dtype).at[pos].add(ct)
+        return [g if i == vi else None for i in range(len(primals))]
+
+    def jvp(primals, tangents):
+        xs = list(primals)
+        xs[vi] = tangents[vi].astype(primals[vi].dtype, stream=s)
+        return [o if i == vo else mx.zeros_like(o, stream=s) for i, o in enumerate(run(xs, vjp=vjp, jvp=jvp))]
+
+    # the other operands are structure (counts of a node that read the values, too): no derivative
+    xs = [operands[n] if i == vi else mx.stop_gradient(operands[n], stream=s) for i, n in enumerate(names)]
+    outs = run(xs, vjp=vjp, jvp=jvp)
+    return dict(zip(outs_names, outs))
+
+
 def set_num_threads(n: int) -> None:
     """Threads for CPU kernels (0 restores the default: MLX_SPARSE_NUM_THREADS or all cores)."""
     _ext.set_num_threads(int(n))

@@ -2,9 +2,10 @@
 
 Each is staged as the execution model asks of dynamic-output operations: a count per row (our
 kernel), a prefix sum (MLX's cumsum, on the same device), one synchronization of the total, then a
-fill (our kernel) that writes each kept entry's column and source position. The values are a gather
-at those positions (``mx.take``), so gradients flow to the input values or dense array by MLX's own
-rules. Functions take and return MLX buffers.
+fill (our kernel) that writes each kept entry's column and source position. fromdense gathers the
+values at those positions (``mx.take``); the CSR subsets copy them in the fill, with a gather's
+derivative rules (``_kernels.value_gathering``), so gradients flow to the input values. Functions
+take and return MLX buffers.
 """
 
 from __future__ import annotations
@@ -68,7 +69,6 @@ def select(op: str, data, indices, indptr, shape, s: mx.Stream, nonzero: bool = 
         return data, indices, indptr
     if nnz2 == 0:
         return mx.zeros((0,), dtype=data.dtype), mx.zeros((0,), dtype=it), optr
-    out_indices, src = K.prepare(op, "select_csr_fill", data.dtype, it, s, dict(sizes, nnz2=nnz2), flags=flags)(
-        indptr=indptr, indices=indices, data=data, optr=optr)
-    with mx.stream(s):
-        return mx.take(data, mx.stop_gradient(src)), out_indices, optr
+    o = K.value_gathering(op, "select_csr_fill", dict(indptr=indptr, indices=indices, data=data, optr=optr),
+                          dict(sizes, nnz2=nnz2), s, flags=flags)
+    return o["out_data"], o["out_indices"], optr

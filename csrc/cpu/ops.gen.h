@@ -153,6 +153,7 @@
   const IT *restrict optr = (const IT *)(c)->in[3]; \
   IT *restrict out_indices = (IT *)(c)->out[0]; \
   IT *restrict src = (IT *)(c)->out[1]; \
+  VT *restrict out_data = (VT *)(c)->out[2]; \
   const int64_t m = (c)->iarg[0]; \
   const int64_t n = (c)->iarg[1]; \
   const int64_t nnz = (c)->iarg[2]; \
@@ -161,19 +162,21 @@
   const int nonzero = (int)(c)->iarg[5]; \
   const int lower = (int)(c)->iarg[6]; \
   const int upper = (int)(c)->iarg[7]; \
-  (void)indptr; (void)indices; (void)data; (void)optr; (void)out_indices; (void)src; (void)m; (void)n; (void)nnz; (void)nnz2; (void)shift; (void)nonzero; (void)lower; (void)upper
+  (void)indptr; (void)indices; (void)data; (void)optr; (void)out_indices; (void)src; (void)out_data; (void)m; (void)n; (void)nnz; (void)nnz2; (void)shift; (void)nonzero; (void)lower; (void)upper
 #define MSP_UNPACK_select_rows(c) \
   const IT *restrict indptr = (const IT *)(c)->in[0]; \
   const IT *restrict indices = (const IT *)(c)->in[1]; \
-  const IT *restrict rows = (const IT *)(c)->in[2]; \
-  const IT *restrict optr = (const IT *)(c)->in[3]; \
+  const VT *restrict data = (const VT *)(c)->in[2]; \
+  const IT *restrict rows = (const IT *)(c)->in[3]; \
+  const IT *restrict optr = (const IT *)(c)->in[4]; \
   IT *restrict out_indices = (IT *)(c)->out[0]; \
   IT *restrict src = (IT *)(c)->out[1]; \
+  VT *restrict out_data = (VT *)(c)->out[2]; \
   const int64_t m = (c)->iarg[0]; \
   const int64_t nnz = (c)->iarg[1]; \
   const int64_t r = (c)->iarg[2]; \
   const int64_t nnz2 = (c)->iarg[3]; \
-  (void)indptr; (void)indices; (void)rows; (void)optr; (void)out_indices; (void)src; (void)m; (void)nnz; (void)r; (void)nnz2
+  (void)indptr; (void)indices; (void)data; (void)rows; (void)optr; (void)out_indices; (void)src; (void)out_data; (void)m; (void)nnz; (void)r; (void)nnz2
 #define MSP_UNPACK_select_cols_count(c) \
   const IT *restrict indptr = (const IT *)(c)->in[0]; \
   const IT *restrict indices = (const IT *)(c)->in[1]; \
@@ -186,17 +189,19 @@
 #define MSP_UNPACK_select_cols_fill(c) \
   const IT *restrict indptr = (const IT *)(c)->in[0]; \
   const IT *restrict indices = (const IT *)(c)->in[1]; \
-  const IT *restrict cptr = (const IT *)(c)->in[2]; \
-  const IT *restrict corder = (const IT *)(c)->in[3]; \
-  const IT *restrict optr = (const IT *)(c)->in[4]; \
+  const VT *restrict data = (const VT *)(c)->in[2]; \
+  const IT *restrict cptr = (const IT *)(c)->in[3]; \
+  const IT *restrict corder = (const IT *)(c)->in[4]; \
+  const IT *restrict optr = (const IT *)(c)->in[5]; \
   IT *restrict out_indices = (IT *)(c)->out[0]; \
   IT *restrict src = (IT *)(c)->out[1]; \
+  VT *restrict out_data = (VT *)(c)->out[2]; \
   const int64_t m = (c)->iarg[0]; \
   const int64_t n = (c)->iarg[1]; \
   const int64_t nnz = (c)->iarg[2]; \
   const int64_t q = (c)->iarg[3]; \
   const int64_t nnz2 = (c)->iarg[4]; \
-  (void)indptr; (void)indices; (void)cptr; (void)corder; (void)optr; (void)out_indices; (void)src; (void)m; (void)n; (void)nnz; (void)q; (void)nnz2
+  (void)indptr; (void)indices; (void)data; (void)cptr; (void)corder; (void)optr; (void)out_indices; (void)src; (void)out_data; (void)m; (void)n; (void)nnz; (void)q; (void)nnz2
 #define MSP_UNPACK_select_lookup(c) \
   const IT *restrict indptr = (const IT *)(c)->in[0]; \
   const IT *restrict indices = (const IT *)(c)->in[1]; \

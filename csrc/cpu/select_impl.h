@@ -73,9 +73,9 @@ int NAME(csr_count)(const msp_call *c) {
   return bad ? MSP_EINDEX : MSP_OK;
 }
 
-/* The kept entries in storage order: out_indices[p] = indices[j], src[p] = j. in: indptr[m+1],
- * indices[nnz], data[nnz], optr[m+1] (exclusive scan of the counts); out: out_indices[nnz2],
- * src[nnz2]; sizes m, n, nnz, nnz2, shift; flags as csr_count. */
+/* The kept entries in storage order: out_indices[p] = indices[j], src[p] = j, out_data[p] = data[j].
+ * in: indptr[m+1], indices[nnz], data[nnz], optr[m+1] (exclusive scan of the counts); out:
+ * out_indices[nnz2], src[nnz2], out_data[nnz2]; sizes m, n, nnz, nnz2, shift; flags as csr_count. */
 int NAME(csr_fill)(const msp_call *c) {
   MSP_UNPACK(csr_fill);
   int nt = msp_threads_for(c, nnz + m);
@@ -95,6 +95,7 @@ int NAME(csr_fill)(const msp_call *c) {
           break;
         }
         out_indices[p] = indices[j];
+        out_data[p] = data[j];
         src[p++] = (IT)j;
       }
     bad |= p != pe;
@@ -104,8 +105,9 @@ int NAME(csr_fill)(const msp_call *c) {
 #undef MSP_SELECT_KEEP
 
 /* Row gather (A[rows] of CSR): output row i is input row rows[i], entries in storage order:
- * out_indices[p] = indices[j], src[p] = j. in: indptr[m+1], indices[nnz], rows[r], optr[r+1] (exclusive
- * scan of the selected rows' lengths); out: out_indices[nnz2], src[nnz2]; sizes m, nnz, r, nnz2. A row id
+ * out_indices[p] = indices[j], src[p] = j, out_data[p] = data[j]. in: indptr[m+1], indices[nnz],
+ * data[nnz], rows[r], optr[r+1] (exclusive scan of the selected rows' lengths); out: out_indices[nnz2],
+ * src[nnz2], out_data[nnz2]; sizes m, nnz, r, nnz2. A row id
  * outside [0, m), a malformed row or an output range that disagrees with its row's length: EINDEX. */
 int NAME(rows)(const msp_call *c) {
   MSP_UNPACK(rows);
@@ -125,6 +127,7 @@ int NAME(rows)(const msp_call *c) {
       continue;
     }
     memcpy(out_indices + p, indices + s, (size_t)(e - s) * sizeof(IT));
+    memcpy(out_data + p, data + s, (size_t)(e - s) * sizeof(VT));
     for (int64_t k = 0; k < e - s; ++k) src[p + k] = (IT)(s + k);
   }
   return bad ? MSP_EINDEX : MSP_OK;
@@ -160,8 +163,9 @@ int NAME(cols_count)(const msp_call *c) {
 }
 
 /* The fill of cols_count: for each entry j of row r (storage order) and each output column t of its
- * column, out_indices[p] = t, src[p] = j. in: indptr[m+1], indices[nnz], cptr[n+1], corder[q],
- * optr[m+1]; out: out_indices[nnz2], src[nnz2]; sizes m, n, nnz, q, nnz2. */
+ * column, out_indices[p] = t, src[p] = j, out_data[p] = data[j]. in: indptr[m+1], indices[nnz],
+ * data[nnz], cptr[n+1], corder[q], optr[m+1]; out: out_indices[nnz2], src[nnz2], out_data[nnz2];
+ * sizes m, n, nnz, q, nnz2. */
 int NAME(cols_fill)(const msp_call *c) {
   MSP_UNPACK(cols_fill);
   int nt = msp_threads_for(c, nnz + nnz2 + m);
@@ -189,6 +193,7 @@ int NAME(cols_fill)(const msp_call *c) {
       }
       for (int64_t t = cs; t < ce; ++t, ++p) {
         out_indices[p] = corder[t];
+        out_data[p] = data[j];
         src[p] = (IT)j;
       }
     }

@@ -72,10 +72,12 @@ __device__ void csr_count(const IT* __restrict__ indptr, const IT* __restrict__ 
   }
 }
 
-// The kept entries in storage order: out_indices[p] = indices[j], src[p] = j. in: indptr, indices, data,
-// optr[m+1]; out: out_indices[nnz2], src[nnz2]. Nothing is written outside a row's output range.
+// The kept entries in storage order: out_indices[p] = indices[j], src[p] = j, out_data[p] = data[j]. in:
+// indptr, indices, data, optr[m+1]; out: out_indices, src, out_data [nnz2]. Nothing is written outside a
+// row's output range.
 __device__ void csr_fill(const IT* __restrict__ indptr, const IT* __restrict__ indices, const VT* __restrict__ data,
-                         const IT* __restrict__ optr, IT* __restrict__ out_indices, IT* __restrict__ src, long long m,
+                         const IT* __restrict__ optr, IT* __restrict__ out_indices, IT* __restrict__ src,
+                         VT* __restrict__ out_data, long long m,
                          long long nnz, long long nnz2, long long shift, bool nonzero, bool lower, bool upper) {
   MSP_WARP_ROWS(r) {
     const long long s = (long long)indptr[r], e = (long long)indptr[r + 1];
@@ -87,7 +89,7 @@ __device__ void csr_fill(const IT* __restrict__ indptr, const IT* __restrict__ i
       const bool k = j < e && MSP_SELECT_KEEP(r, (long long)indices[j], ld(data + j));
       const unsigned mask = __ballot_sync(0xffffffffu, k);
       const long long q = p + __popc(mask & ((1u << lane) - 1u));
-      if (k && q < pe) out_indices[q] = indices[j], src[q] = (IT)j;
+      if (k && q < pe) out_indices[q] = indices[j], src[q] = (IT)j, out_data[q] = data[j];
       p += __popc(mask);
     }
   }
@@ -106,12 +108,14 @@ __device__ __forceinline__ long long warp_exclusive(long long v, long long* tota
   return x - v;
 }
 
-// Row gather: output row i is input row rows[i] (storage order): out_indices[p] = indices[j], src[p] = j.
+// Row gather: output row i is input row rows[i] (storage order): out_indices[p] = indices[j], src[p] = j,
+// out_data[p] = data[j].
 // A warp per output row; a row id outside [0, m), a malformed row or an output range that disagrees with
 // the row's length writes nothing.
-__device__ void rows_gather(const IT* __restrict__ indptr, const IT* __restrict__ indices, const IT* __restrict__ rows,
-                            const IT* __restrict__ optr, IT* __restrict__ out_indices, IT* __restrict__ src, long long m,
-                            long long nnz, long long r, long long nnz2) {
+__device__ void rows_gather(const IT* __restrict__ indptr, const IT* __restrict__ indices, const VT* __restrict__ data,
+                            const IT* __restrict__ rows, const IT* __restrict__ optr, IT* __restrict__ out_indices,
+                            IT* __restrict__ src, VT* __restrict__ out_data, long long m, long long nnz, long long r,
+                            long long nnz2) {
   const long long warps = (long long)gridDim.x * blockDim.x / 32;
   const int lane = threadIdx.x % 32;
   for (long long i = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32; i < r; i += warps) {
@@ -120,7 +124,8 @@ __device__ void rows_gather(const IT* __restrict__ indptr, const IT* __restrict_
     const long long s = (long long)indptr[row], e = (long long)indptr[row + 1];
     const long long p = (long long)optr[i], pe = (long long)optr[i + 1];
     if (s < 0 || e < s || e > nnz || p < 0 || pe < p || pe > nnz2 || e - s != pe - p) continue;
-    for (long long k = lane; k < e - s; k += 32) out_indices[p + k] = indices[s + k], src[p + k] = (IT)(s + k);
+    for (long long k = lane; k < e - s; k += 32)
+      out_indices[p + k] = indices[s + k], src[p + k] = (IT)(s + k), out_data[p + k] = data[s + k];
   }
 }
 
@@ -142,11 +147,12 @@ __device__ void cols_count(const IT* __restrict__ indptr, const IT* __restrict__
 }
 
 // Column gather fill: for each entry j of row r (storage order) and each output column t = corder[k],
-// k in [cptr[c], cptr[c+1]): out_indices[p] = t, src[p] = j. 32 entries at a time, placed by a warp scan of
+// k in [cptr[c], cptr[c+1]): out_indices[p] = t, src[p] = j, out_data[p] = data[j]. 32 entries at a time, placed by a warp scan of
 // their output counts. Nothing is written outside the row's output range or read outside corder.
-__device__ void cols_fill(const IT* __restrict__ indptr, const IT* __restrict__ indices, const IT* __restrict__ cptr,
-                          const IT* __restrict__ corder, const IT* __restrict__ optr, IT* __restrict__ out_indices,
-                          IT* __restrict__ src, long long m, long long n, long long nnz, long long q, long long nnz2) {
+__device__ void cols_fill(const IT* __restrict__ indptr, const IT* __restrict__ indices, const VT* __restrict__ data,
+                          const IT* __restrict__ cptr, const IT* __restrict__ corder, const IT* __restrict__ optr,
+                          IT* __restrict__ out_indices, IT* __restrict__ src, VT* __restrict__ out_data, long long m,
+                          long long n, long long nnz, long long q, long long nnz2) {
   MSP_WARP_ROWS(r) {
     const long long s = (long long)indptr[r], e = (long long)indptr[r + 1];
     long long p = (long long)optr[r];
@@ -162,7 +168,8 @@ __device__ void cols_fill(const IT* __restrict__ indptr, const IT* __restrict__ 
       }
       long long total;
       long long o = p + warp_exclusive(ce - cs, &total);
-      for (long long k = cs; k < ce && o < pe; ++k, ++o) out_indices[o] = corder[k], src[o] = (IT)j;
+      const VT v = j < e ? data[j] : VT{};
+      for (long long k = cs; k < ce && o < pe; ++k, ++o) out_indices[o] = corder[k], src[o] = (IT)j, out_data[o] = v;
       p += total;
     }
   }
@@ -197,9 +204,10 @@ MSP_ENTRY0(select, dense_fill, __launch_bounds__(256), dense_fill(dense, thr, in
 MSP_ENTRY0(select, csr_count, __launch_bounds__(256),
            csr_count(indptr, indices, data, counts, m, nnz, shift, nonzero, lower, upper))
 MSP_ENTRY0(select, csr_fill, __launch_bounds__(256),
-           csr_fill(indptr, indices, data, optr, out_indices, src, m, nnz, nnz2, shift, nonzero, lower, upper))
-MSP_ENTRY0(select, rows, __launch_bounds__(256), rows_gather(indptr, indices, rows, optr, out_indices, src, m, nnz, r, nnz2))
+           csr_fill(indptr, indices, data, optr, out_indices, src, out_data, m, nnz, nnz2, shift, nonzero, lower, upper))
+MSP_ENTRY0(select, rows, __launch_bounds__(256),
+           rows_gather(indptr, indices, data, rows, optr, out_indices, src, out_data, m, nnz, r, nnz2))
 MSP_ENTRY0(select, cols_count, __launch_bounds__(256), cols_count(indptr, indices, cptr, counts, m, n, nnz))
 MSP_ENTRY0(select, cols_fill, __launch_bounds__(256),
-           cols_fill(indptr, indices, cptr, corder, optr, out_indices, src, m, n, nnz, q, nnz2))
+           cols_fill(indptr, indices, data, cptr, corder, optr, out_indices, src, out_data, m, n, nnz, q, nnz2))
 MSP_ENTRY0(select, lookup, __launch_bounds__(256), lookup(indptr, indices, rows, cols, pos, m, n, nnz, q))

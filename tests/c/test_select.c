@@ -78,9 +78,9 @@ static void select_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int t
         total += cnt;
       }
       put_idx(it, ptr, m, total);
-      void *oind = alloc(is, total), *src = alloc(is, total);
+      void *oind = alloc(is, total), *src = alloc(is, total), *odat = alloc(tc.vs, total);
       const int64_t sizes2[] = {m, n, z, total, shift};
-      st = run("select_csr_fill", vt, it, (const void *[]){s.indptr, s.indices, s.data, ptr}, (void *[]){oind, src}, sizes2,
+      st = run("select_csr_fill", vt, it, (const void *[]){s.indptr, s.indices, s.data, ptr}, (void *[]){oind, src, odat}, sizes2,
                flags, threads, NULL);
       ok &= st == MSP_OK;
       for (int64_t p = 0; p < total && ok; ++p) { /* sources strictly increasing, kept, columns copied */
@@ -88,11 +88,11 @@ static void select_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int t
         double re, im;
         get_val(vt, s.data, j, &re, &im);
         ok = j >= 0 && j < z && (p == 0 || j > get_idx(it, src, p - 1)) && get_idx(it, oind, p) == get_idx(it, s.indices, j) &&
-             (!nz || re != 0 || im != 0);
+             (!nz || re != 0 || im != 0) && !memcmp((char *)odat + p * tc.vs, (char *)s.data + j * tc.vs, tc.vs);
       }
       CHECK(ok, "csr select %s %s nonzero=%d lower=%d upper=%d k=%lld m=%lld status %d", VTS[vt], ITS[it], nz, lo, up,
             (long long)k, (long long)m, st);
-      free(oind), free(src);
+      free(oind), free(src), free(odat);
     }
   free(dense), free(thr), free(counts), free(ptr);
   case_free(&tc);
@@ -115,25 +115,26 @@ static void index_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int th
     tot += get_idx(it, s.indptr, row + 1) - get_idx(it, s.indptr, row);
   }
   put_idx(it, optr, r, tot);
-  void *oind = alloc(is, tot), *src = alloc(is, tot);
-  int st = run("select_rows", vt, it, (const void *[]){s.indptr, s.indices, rows, optr}, (void *[]){oind, src},
+  void *oind = alloc(is, tot), *src = alloc(is, tot), *odat = alloc(tc.vs, tot);
+  int st = run("select_rows", vt, it, (const void *[]){s.indptr, s.indices, s.data, rows, optr}, (void *[]){oind, src, odat},
                (int64_t[]){m, z, r, tot}, NULL, threads, NULL);
   int ok = st == MSP_OK;
   for (int64_t i = 0, p = 0; i < r && ok; ++i) {
     const int64_t row = get_idx(it, rows, i);
     for (int64_t j = get_idx(it, s.indptr, row); j < get_idx(it, s.indptr, row + 1); ++j, ++p)
-      ok &= get_idx(it, src, p) == j && get_idx(it, oind, p) == get_idx(it, s.indices, j);
+      ok &= get_idx(it, src, p) == j && get_idx(it, oind, p) == get_idx(it, s.indices, j) &&
+            !memcmp((char *)odat + p * tc.vs, (char *)s.data + j * tc.vs, tc.vs);
   }
   CHECK(ok, "select_rows %s %s m=%lld n=%lld status %d", VTS[vt], ITS[it], (long long)m, (long long)n, st);
   if (r > 0) { /* a row id out of range: EINDEX */
     const int64_t keep = get_idx(it, rows, 0);
     put_idx(it, rows, 0, m);
-    st = run("select_rows", vt, it, (const void *[]){s.indptr, s.indices, rows, optr}, (void *[]){oind, src},
+    st = run("select_rows", vt, it, (const void *[]){s.indptr, s.indices, s.data, rows, optr}, (void *[]){oind, src, odat},
              (int64_t[]){m, z, r, tot}, NULL, threads, NULL);
     CHECK(st == MSP_EINDEX, "select_rows row out of range -> EINDEX (status %d)", st);
     put_idx(it, rows, 0, keep);
   }
-  free(oind), free(src), free(rows), free(optr);
+  free(oind), free(src), free(odat), free(rows), free(optr);
 
   /* columns: q picks with repeats; cptr/corder list the output columns of each input column */
   const int64_t q = n ? n + 3 : 0;
@@ -158,21 +159,22 @@ static void index_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int th
   }
   put_idx(it, ptr, m, tot);
   CHECK(ok, "select_cols_count %s %s m=%lld n=%lld status %d", VTS[vt], ITS[it], (long long)m, (long long)n, st);
-  oind = alloc(is, tot), src = alloc(is, tot);
-  st = run("select_cols_fill", vt, it, (const void *[]){s.indptr, s.indices, cptr, corder, ptr}, (void *[]){oind, src},
+  oind = alloc(is, tot), src = alloc(is, tot), odat = alloc(tc.vs, tot);
+  st = run("select_cols_fill", vt, it, (const void *[]){s.indptr, s.indices, s.data, cptr, corder, ptr}, (void *[]){oind, src, odat},
            (int64_t[]){m, n, z, q, tot}, NULL, threads, NULL);
   ok = st == MSP_OK;
   for (int64_t p = 0; p < tot && ok; ++p) { /* each output names its source entry and a pick of that column */
     const int64_t j = get_idx(it, src, p), t = get_idx(it, oind, p);
-    ok = j >= 0 && j < z && t >= 0 && t < q && pick[t] == get_idx(it, s.indices, j) && (p == 0 || j >= get_idx(it, src, p - 1));
+    ok = j >= 0 && j < z && t >= 0 && t < q && pick[t] == get_idx(it, s.indices, j) && (p == 0 || j >= get_idx(it, src, p - 1)) &&
+         !memcmp((char *)odat + p * tc.vs, (char *)s.data + j * tc.vs, tc.vs);
   }
   CHECK(ok, "select_cols_fill %s %s m=%lld n=%lld status %d", VTS[vt], ITS[it], (long long)m, (long long)n, st);
   if (n > 0) { /* corder's length disagrees with cptr: EINDEX, nothing read past it */
-    st = run("select_cols_fill", vt, it, (const void *[]){s.indptr, s.indices, cptr, corder, ptr}, (void *[]){oind, src},
+    st = run("select_cols_fill", vt, it, (const void *[]){s.indptr, s.indices, s.data, cptr, corder, ptr}, (void *[]){oind, src, odat},
              (int64_t[]){m, n, z, q - 1, tot}, NULL, threads, NULL);
     CHECK(st == MSP_EINDEX || (st == MSP_EINVAL), "select_cols_fill short corder -> error (status %d)", st);
   }
-  free(oind), free(src), free(pick), free(cptr), free(corder), free(counts), free(cnt);
+  free(oind), free(src), free(odat), free(pick), free(cptr), free(corder), free(counts), free(cnt);
 
   /* lookup in the canonical form (the dense reference's nonzero cells) */
   int64_t cn = 0;
@@ -213,7 +215,8 @@ static void select_errors(void) {
   CHECK(run("select_csr_count", 0, 0, (const void *[]){indptr, ind, val}, (void *[]){counts}, sizes, flags, 1, NULL) == MSP_EINDEX,
         "csr_count decreasing indptr -> EINDEX");
   int32_t good[4] = {0, 1, 2, 3};
-  CHECK(run("select_csr_fill", 0, 0, (const void *[]){good, ind, val, optr}, (void *[]){oind, src}, (int64_t[]){3, 3, 3, 3, 3},
+  float oval[3];
+  CHECK(run("select_csr_fill", 0, 0, (const void *[]){good, ind, val, optr}, (void *[]){oind, src, oval}, (int64_t[]){3, 3, 3, 3, 3},
             flags, 1, NULL) == MSP_EINDEX,
         "csr_fill output pointer past nnz2 -> EINDEX");
   CHECK(run("select_csr_count", 0, 0, (const void *[]){good, ind, val}, (void *[]){counts}, sizes, (int64_t[]){1, 2, 0}, 1,

@@ -400,18 +400,22 @@ static void test_select(const Csr& a) {
       for (long long r = 0; r < m; ++r) optr[r + 1] = optr[r] + cnt[r];
       const long long nnz2 = (long long)optr[m];
       std::vector<IT> oind(nnz2), src(nnz2);
-      CHECK(call_c("select_csr_fill", {a.indptr.data(), a.ind.data(), a.val.data(), optr.data()}, {oind.data(), src.data()},
-                   {m, n, nnz, nnz2, shift}, {md[0], md[1], md[2]}) == MSP_OK, "C csr_fill status");
+      std::vector<VT> odat(nnz2);
+      CHECK(call_c("select_csr_fill", {a.indptr.data(), a.ind.data(), a.val.data(), optr.data()},
+                   {oind.data(), src.data(), odat.data()}, {m, n, nnz, nnz2, shift}, {md[0], md[1], md[2]}) == MSP_OK,
+            "C csr_fill status");
       IT* dc = dev_poison<IT>(m);
       K(select, csr_count)<<<blocks_for(m * 32), 256>>>(dp, di, dv, dc, P64(m), P64(n), P64(nnz), P64(shift), md[0], md[1], md[2]);
       IT *dop = dev(optr), *doi = dev_poison<IT>(nnz2), *dsrc = dev_poison<IT>(nnz2);
-      K(select, csr_fill)<<<blocks_for(m * 32), 256>>>(dp, di, dv, dop, doi, dsrc, P64(m), P64(n), P64(nnz), P64(nnz2), P64(shift),
-                                                      md[0], md[1], md[2]);
+      VT* dod = dev_poison<VT>(nnz2);
+      K(select, csr_fill)<<<blocks_for(m * 32), 256>>>(dp, di, dv, dop, doi, dsrc, dod, P64(m), P64(n), P64(nnz), P64(nnz2),
+                                                      P64(shift), md[0], md[1], md[2]);
       CK(cudaGetLastError());
       CK(cudaDeviceSynchronize());
-      CHECK(host(dc, m) == cnt && host(doi, nnz2) == oind && host(dsrc, nnz2) == src,
+      CHECK(host(dc, m) == cnt && host(doi, nnz2) == oind && host(dsrc, nnz2) == src &&
+                same(host(dod, nnz2).data(), odat.data(), nnz2),
             "select csr nonzero=%d lower=%d upper=%d k=%lld m=%lld nnz=%lld", md[0], md[1], md[2], k, m, nnz);
-      cudaFree(dc), cudaFree(dop), cudaFree(doi), cudaFree(dsrc);
+      cudaFree(dc), cudaFree(dop), cudaFree(doi), cudaFree(dsrc), cudaFree(dod);
     }
   if (m * n <= (1 << 22)) {  // fromdense of the matrix's dense form, thresholds 0 and 1
     std::vector<VT> dense(m * n);
@@ -456,14 +460,18 @@ static void test_index(const Csr& a) {
   }
   long long tot = (long long)optr[r];
   std::vector<IT> oind(tot), src(tot);
-  CHECK(call_c("select_rows", {a.indptr.data(), a.ind.data(), rows.data(), optr.data()}, {oind.data(), src.data()},
-               {m, nnz, r, tot}) == MSP_OK, "C select_rows status");
+  std::vector<VT> odat(tot);
+  VT* dv = dev(a.val);
+  CHECK(call_c("select_rows", {a.indptr.data(), a.ind.data(), a.val.data(), rows.data(), optr.data()},
+               {oind.data(), src.data(), odat.data()}, {m, nnz, r, tot}) == MSP_OK, "C select_rows status");
   IT *drows = dev(rows), *dop = dev(optr), *doi = dev_poison<IT>(tot), *dsrc = dev_poison<IT>(tot);
-  K(select, rows)<<<blocks_for(r * 32), 256>>>(dp, di, drows, dop, doi, dsrc, P64(m), P64(nnz), P64(r), P64(tot));
+  VT* dod = dev_poison<VT>(tot);
+  K(select, rows)<<<blocks_for(r * 32), 256>>>(dp, di, dv, drows, dop, doi, dsrc, dod, P64(m), P64(nnz), P64(r), P64(tot));
   CK(cudaGetLastError());
   CK(cudaDeviceSynchronize());
-  CHECK(host(doi, tot) == oind && host(dsrc, tot) == src, "select rows m=%lld nnz=%lld", m, nnz);
-  cudaFree(drows), cudaFree(dop), cudaFree(doi), cudaFree(dsrc);
+  CHECK(host(doi, tot) == oind && host(dsrc, tot) == src && same(host(dod, tot).data(), odat.data(), tot),
+        "select rows m=%lld nnz=%lld", m, nnz);
+  cudaFree(drows), cudaFree(dop), cudaFree(doi), cudaFree(dsrc), cudaFree(dod);
   // columns with repeats, in random order
   const long long q = n + 3;
   std::vector<long long> pick(q), cnt(n + 1, 0);
@@ -476,17 +484,20 @@ static void test_index(const Csr& a) {
   for (long long i = 0; i < m; ++i) ptr[i + 1] = ptr[i] + counts[i];
   tot = (long long)ptr[m];
   std::vector<IT> cind(tot), csrc(tot);
-  CHECK(call_c("select_cols_fill", {a.indptr.data(), a.ind.data(), cptr.data(), corder.data(), ptr.data()},
-               {cind.data(), csrc.data()}, {m, n, nnz, q, tot}) == MSP_OK, "C cols_fill status");
+  std::vector<VT> cdat(tot);
+  CHECK(call_c("select_cols_fill", {a.indptr.data(), a.ind.data(), a.val.data(), cptr.data(), corder.data(), ptr.data()},
+               {cind.data(), csrc.data(), cdat.data()}, {m, n, nnz, q, tot}) == MSP_OK, "C cols_fill status");
   IT *dcp = dev(cptr), *dco = dev(corder), *dcnt = dev_poison<IT>(m), *dptr = dev(ptr);
   IT *dci = dev_poison<IT>(tot), *dcs = dev_poison<IT>(tot);
+  VT* dcd = dev_poison<VT>(tot);
   K(select, cols_count)<<<blocks_for(m * 32), 256>>>(dp, di, dcp, dcnt, P64(m), P64(n), P64(nnz));
-  K(select, cols_fill)<<<blocks_for(m * 32), 256>>>(dp, di, dcp, dco, dptr, dci, dcs, P64(m), P64(n), P64(nnz), P64(q), P64(tot));
+  K(select, cols_fill)<<<blocks_for(m * 32), 256>>>(dp, di, dv, dcp, dco, dptr, dci, dcs, dcd, P64(m), P64(n), P64(nnz), P64(q),
+                                                   P64(tot));
   CK(cudaGetLastError());
   CK(cudaDeviceSynchronize());
-  CHECK(host(dcnt, m) == counts && host(dci, tot) == cind && host(dcs, tot) == csrc, "select cols m=%lld n=%lld nnz=%lld", m,
-        n, nnz);
-  cudaFree(dcp), cudaFree(dco), cudaFree(dcnt), cudaFree(dptr), cudaFree(dci), cudaFree(dcs);
+  CHECK(host(dcnt, m) == counts && host(dci, tot) == cind && host(dcs, tot) == csrc && same(host(dcd, tot).data(), cdat.data(), tot),
+        "select cols m=%lld n=%lld nnz=%lld", m, n, nnz);
+  cudaFree(dcp), cudaFree(dco), cudaFree(dcnt), cudaFree(dptr), cudaFree(dci), cudaFree(dcs), cudaFree(dcd);
   // lookups (the same binary search on both sides; queries include one outside the matrix)
   const long long nq = 3 * (m + n);
   std::vector<IT> qr(nq), qc(nq), pos(nq);
@@ -499,7 +510,7 @@ static void test_index(const Csr& a) {
   CK(cudaGetLastError());
   CK(cudaDeviceSynchronize());
   CHECK(host(dpos, nq) == pos && pos[0] == (IT)-1, "select lookup m=%lld n=%lld nnz=%lld", m, n, nnz);
-  cudaFree(dqr), cudaFree(dqc), cudaFree(dpos), cudaFree(dp), cudaFree(di);
+  cudaFree(dqr), cudaFree(dqc), cudaFree(dpos), cudaFree(dp), cudaFree(di), cudaFree(dv);
 }
 
 int main() {
