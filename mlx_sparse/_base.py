@@ -111,7 +111,7 @@ class SparseArray:
             form, ra, ca = form.T, ca, ra
         m, n = form.shape
         d, i, p = _index.rows(op, form.data, form.indices, form.indptr, (m, n), ra, s)
-        d, i, p, ordered = _index.cols(op, d, i, p, (ra.count, n), ca, s)
+        d, i, p, ordered = _index.cols(op, d, i, p, (ra.count, n), ca, s, sorted_rows=form._sorted)
         out = FORMATS["csr"]._from_parts(d, i, p, (ra.count, ca.count), form._sorted and ordered,
                                          form._canonical and ordered)
         if csc:
@@ -347,7 +347,8 @@ class SparseArray:
         d, i, p = _index.rows("resize", form.data, form.indices, form.indptr, (m, n),
                               _index.Axis("slice", start=0, stop=min(m, mm), step=1, length=min(m, mm)), s)
         d, i, p, _ = _index.cols("resize", d, i, p, (min(m, mm), n),
-                                 _index.Axis("slice", start=0, stop=min(n, nn), step=1, length=min(n, nn)), s)
+                                 _index.Axis("slice", start=0, stop=min(n, nn), step=1, length=min(n, nn)), s,
+                                 sorted_rows=form._sorted)
         if mm > m:
             with mx.stream(s):
                 p = mx.concatenate([p, mx.broadcast_to(p[-1:], (mm - m,))])
@@ -380,7 +381,8 @@ class SparseArray:
             c = self.tocsr(canonical=False, stream=s)._selected(op, s, **keep)
             return c.tocoo(stream=s)
         self._flat_only(op)
-        data, indices, indptr = _select.select(op, self.data, self.indices, self.indptr, self._csr_shape, s, **keep)
+        data, indices, indptr = _select.select(op, self.data, self.indices, self.indptr, self._csr_shape, s,
+                                               sorted_rows=self._sorted, **keep)
         if data is self.data:
             return self
         return type(self)._from_parts(data, indices, indptr, self.shape, self._sorted, self._canonical)

@@ -25,6 +25,7 @@ import mlx.core as mx
 import numpy as np
 
 from . import _kernels as K
+from . import _select
 from ._select import _indptr
 
 _INT32_MAX = 2**31 - 1
@@ -163,13 +164,20 @@ def rows(op: str, data, indices, indptr, shape, ax: Axis, s: mx.Stream):
     return o["out_data"], o["out_indices"], optr
 
 
-def cols(op: str, data, indices, indptr, shape, ax: Axis, s: mx.Stream):
+def cols(op: str, data, indices, indptr, shape, ax: Axis, s: mx.Stream, sorted_rows: bool = False):
     """CSR buffers of the selected columns (output column t is input column positions()[t]); also
-    whether the order within rows is kept (the selection is non-decreasing)."""
+    whether the order within rows is kept (the selection is non-decreasing). A contiguous range runs
+    the subset kernels (``sorted_rows``: by binary search); other selections the column gather."""
     m, n = shape
     it = indices.dtype
     if ax.is_full(n):
         return data, indices, indptr, True
+    if ax.kind == "slice" and ax.step == 1:  # a column range: the subset kernels (binary search in sorted rows)
+        if ax.length == 0:
+            return data[:0], indices[:0], mx.zeros((m + 1,), dtype=it, stream=s), True
+        d, i, p = _select.select(op, data, indices, indptr, shape, s, lo=ax.start, hi=ax.start + ax.length,
+                                 sorted_rows=sorted_rows)
+        return d, i, p, True
     c = ax.positions()
     q = int(c.size)
     _check_fits(op, it, q)

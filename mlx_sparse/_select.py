@@ -19,8 +19,8 @@ _INT32_MAX = 2**31 - 1
 
 def _indptr(counts: mx.array, s: mx.Stream) -> tuple[mx.array, int]:
     """Row pointer of per-row counts, and its total (the one synchronization)."""
-    with mx.stream(s):
-        indptr = mx.concatenate([mx.zeros((1,), dtype=counts.dtype), mx.cumsum(counts)])
+    with mx.stream(s):  # structure: no derivative flows to it (counts may come from a node that read values)
+        indptr = mx.stop_gradient(mx.concatenate([mx.zeros((1,), dtype=counts.dtype), mx.cumsum(counts)]))
     mx.eval(indptr)
     return indptr, int(indptr[-1].item())
 
@@ -52,20 +52,25 @@ def fromdense(op: str, D: mx.array, threshold, index_dtype, s: mx.Stream):
 
 
 def select(op: str, data, indices, indptr, shape, s: mx.Stream, nonzero: bool = False, lower: bool = False,
-           upper: bool = False, k: int = 0):
-    """CSR buffers of the entries kept by: nonzero (value != 0), lower (column - row <= k), upper
-    (column - row >= k); storage order kept, so sorted or canonical input stays so."""
+           upper: bool = False, k: int = 0, lo: int = 0, hi=None, sorted_rows: bool = False):
+    """CSR buffers of the entries kept by: lo <= column < hi (the output's columns shifted by -lo),
+    nonzero (value != 0), lower (column - row <= k), upper (column - row >= k); storage order kept, so
+    sorted or canonical input stays so. ``sorted_rows`` (the caller knows each row is sorted) without
+    ``nonzero``: each row's kept entries are one run found by binary search, so the cost follows the
+    rows and the output, not nnz."""
     m, n = shape
+    hi = n if hi is None else hi
     nnz = int(data.size)
     it = indices.dtype
     if nnz == 0:
         return data, indices, indptr
     shift = min(max(int(k), -m), n) + m  # k clamped to [-m, n] (every column - row lies inside), shifted >= 0
-    sizes, flags = dict(m=m, n=n, nnz=nnz, shift=shift), dict(nonzero=nonzero, lower=lower, upper=upper)
+    sizes = dict(m=m, n=n, nnz=nnz, shift=shift, lo=int(lo), hi=int(hi))
+    flags = dict(nonzero=nonzero, lower=lower, upper=upper, sorted=bool(sorted_rows))
     (counts,) = K.prepare(op, "select_csr_count", data.dtype, it, s, sizes, flags=flags)(indptr=indptr, indices=indices,
                                                                                         data=data)
     optr, nnz2 = _indptr(counts, s)
-    if nnz2 == nnz:  # nothing dropped: the same buffers
+    if nnz2 == nnz and lo == 0:  # nothing dropped: the same buffers
         return data, indices, indptr
     if nnz2 == 0:
         return mx.zeros((0,), dtype=data.dtype), mx.zeros((0,), dtype=it), optr

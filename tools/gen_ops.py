@@ -136,7 +136,13 @@ def gen_cmake(ops, pairs) -> str:
 
 def outputs() -> dict[str, str]:
     ops = parse_ops(open(os.path.join(INC, "ops.def")).read())
-    pairs = parse_pairs(open(os.path.join(INC, "msp.h")).read())
+    msp_h = open(os.path.join(INC, "msp.h")).read()
+    pairs = parse_pairs(msp_h)
+    limit = int(re.search(r"#define MSP_MAX_SCALARS (\d+)", msp_h).group(1))
+    for o in ops:  # the C call record holds the sizes and flags in iarg[MSP_MAX_SCALARS]
+        n = len(o["sizes"]) + len(o["flags"])
+        if n > limit:
+            raise SystemExit(f"gen_ops: {o['family']}_{o['op']} has {n} sizes and flags, more than MSP_MAX_SCALARS = {limit}")
     return {
         "csrc/cpu/instantiate.gen.h": gen_instantiate(pairs),
         "csrc/cpu/ops.gen.h": gen_unpack(ops),

@@ -142,10 +142,13 @@
   const int64_t n = (c)->iarg[1]; \
   const int64_t nnz = (c)->iarg[2]; \
   const int64_t shift = (c)->iarg[3]; \
-  const int nonzero = (int)(c)->iarg[4]; \
-  const int lower = (int)(c)->iarg[5]; \
-  const int upper = (int)(c)->iarg[6]; \
-  (void)indptr; (void)indices; (void)data; (void)counts; (void)m; (void)n; (void)nnz; (void)shift; (void)nonzero; (void)lower; (void)upper
+  const int64_t lo = (c)->iarg[4]; \
+  const int64_t hi = (c)->iarg[5]; \
+  const int nonzero = (int)(c)->iarg[6]; \
+  const int lower = (int)(c)->iarg[7]; \
+  const int upper = (int)(c)->iarg[8]; \
+  const int sorted = (int)(c)->iarg[9]; \
+  (void)indptr; (void)indices; (void)data; (void)counts; (void)m; (void)n; (void)nnz; (void)shift; (void)lo; (void)hi; (void)nonzero; (void)lower; (void)upper; (void)sorted
 #define MSP_UNPACK_select_csr_fill(c) \
   const IT *restrict indptr = (const IT *)(c)->in[0]; \
   const IT *restrict indices = (const IT *)(c)->in[1]; \
@@ -159,10 +162,13 @@
   const int64_t nnz = (c)->iarg[2]; \
   const int64_t nnz2 = (c)->iarg[3]; \
   const int64_t shift = (c)->iarg[4]; \
-  const int nonzero = (int)(c)->iarg[5]; \
-  const int lower = (int)(c)->iarg[6]; \
-  const int upper = (int)(c)->iarg[7]; \
-  (void)indptr; (void)indices; (void)data; (void)optr; (void)out_indices; (void)src; (void)out_data; (void)m; (void)n; (void)nnz; (void)nnz2; (void)shift; (void)nonzero; (void)lower; (void)upper
+  const int64_t lo = (c)->iarg[5]; \
+  const int64_t hi = (c)->iarg[6]; \
+  const int nonzero = (int)(c)->iarg[7]; \
+  const int lower = (int)(c)->iarg[8]; \
+  const int upper = (int)(c)->iarg[9]; \
+  const int sorted = (int)(c)->iarg[10]; \
+  (void)indptr; (void)indices; (void)data; (void)optr; (void)out_indices; (void)src; (void)out_data; (void)m; (void)n; (void)nnz; (void)nnz2; (void)shift; (void)lo; (void)hi; (void)nonzero; (void)lower; (void)upper; (void)sorted
 #define MSP_UNPACK_select_rows(c) \
   const IT *restrict indptr = (const IT *)(c)->in[0]; \
   const IT *restrict indices = (const IT *)(c)->in[1]; \

@@ -146,6 +146,7 @@ int msp_call_init(msp_call *c, const char *name, const void *const *in, void *co
   if (c == NULL || e == NULL) return MSP_EINVAL;
   memset(c, 0, sizeof *c);
   const int ns = msp_count_words(e->op->sizes), nf = msp_count_words(e->op->flags);
+  if (ns + nf > MSP_MAX_SCALARS) return MSP_EINVAL;
   for (int k = 0; k < ns; ++k) c->iarg[k] = sizes[k];
   for (int k = 0; k < nf; ++k) c->iarg[ns + k] = flags[k];
   const char *specs[2] = {e->op->inputs, e->op->outputs};

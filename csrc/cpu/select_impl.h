@@ -49,16 +49,40 @@ int NAME(dense_fill)(const msp_call *c) {
   return bad ? MSP_EINDEX : MSP_OK;
 }
 
-/* Entry j (column col of row r, value v) is kept when: (nonzero: v != 0) and (lower: col - r <= k)
- * and (upper: col - r >= k), with k = shift - m (the caller clamps k to [-m, n]). */
-#define MSP_SELECT_KEEP(r, col, v) \
-  ((!nonzero || (v) != AZERO) && (!lower || (col) - (r) + m <= shift) && (!upper || (col) - (r) + m >= shift))
+/* First position in [s, e) whose index is >= v (indices sorted in [s, e)). */
+static MSP_ALWAYS_INLINE int64_t NAME(lower_bound)(const IT *x, int64_t s, int64_t e, int64_t v) {
+  while (s < e) {
+    const int64_t mid = s + (e - s) / 2;
+    if ((int64_t)x[mid] < v) s = mid + 1;
+    else e = mid;
+  }
+  return s;
+}
+
+/* Entry j (column col of row r, value v) is kept when: lo <= col < hi, and (nonzero: v != 0) and
+ * (lower: col - r <= k) and (upper: col - r >= k), with k = shift - m (the caller clamps k to [-m, n]). */
+#define MSP_SELECT_KEEP(r, col, v)                                                                    \
+  ((col) >= lo && (col) < hi && (!nonzero || (v) != AZERO) && (!lower || (col) - (r) + m <= shift) && \
+   (!upper || (col) - (r) + m >= shift))
+
+/* The kept columns of row r as one range [*a, *b) of column values (every condition but nonzero). */
+static MSP_ALWAYS_INLINE void NAME(kept_range)(int64_t r, int64_t m, int64_t shift, int64_t lo, int64_t hi, int lower,
+                                               int upper, int64_t *a, int64_t *b) {
+  int64_t x = lo, y = hi;
+  if (lower && r + shift - m + 1 < y) y = r + shift - m + 1;
+  if (upper && r + shift - m > x) x = r + shift - m;
+  *a = x, *b = y > x ? y : x;
+}
 
 /* counts[r] = the kept entries of row r. in: indptr[m+1], indices[nnz], data[nnz]; out: counts[m];
- * sizes m, n, nnz, shift; flags nonzero, lower, upper. Malformed rows count 0 and give EINDEX. */
+ * sizes m, n, nnz, shift, lo, hi; flags nonzero, lower, upper, sorted. With sorted (the caller knows
+ * each row's indices are sorted) and no nonzero test, the kept entries of a row are one run, found by
+ * two binary searches: the cost follows m log(row length), not nnz. Malformed rows count 0 and give
+ * EINDEX. */
 int NAME(csr_count)(const msp_call *c) {
   MSP_UNPACK(csr_count);
-  int nt = msp_threads_for(c, nnz + m);
+  const int runs = sorted && !nonzero;
+  int nt = msp_threads_for(c, (runs ? 0 : nnz) + m);
   int bad = 0;
 #pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad)
   for (int64_t r = 0; r < m; ++r) {
@@ -67,18 +91,26 @@ int NAME(csr_count)(const msp_call *c) {
       bad = 1;
       e = s;
     }
-    for (int64_t j = s; j < e; ++j) k += MSP_SELECT_KEEP(r, (int64_t)indices[j], LOAD(&data[j]));
+    if (runs) {
+      int64_t a, b;
+      NAME(kept_range)(r, m, shift, lo, hi, lower, upper, &a, &b);
+      k = NAME(lower_bound)(indices, s, e, b) - NAME(lower_bound)(indices, s, e, a);
+    } else {
+      for (int64_t j = s; j < e; ++j) k += MSP_SELECT_KEEP(r, (int64_t)indices[j], LOAD(&data[j]));
+    }
     counts[r] = (IT)k;
   }
   return bad ? MSP_EINDEX : MSP_OK;
 }
 
-/* The kept entries in storage order: out_indices[p] = indices[j], src[p] = j, out_data[p] = data[j].
- * in: indptr[m+1], indices[nnz], data[nnz], optr[m+1] (exclusive scan of the counts); out:
- * out_indices[nnz2], src[nnz2], out_data[nnz2]; sizes m, n, nnz, nnz2, shift; flags as csr_count. */
+/* The kept entries in storage order: out_indices[p] = indices[j] - lo, src[p] = j, out_data[p] =
+ * data[j]. in: indptr[m+1], indices[nnz], data[nnz], optr[m+1] (exclusive scan of the counts); out:
+ * out_indices[nnz2], src[nnz2], out_data[nnz2]; sizes m, n, nnz, nnz2, shift, lo, hi; flags as
+ * csr_count (sorted, no nonzero test: each row's run is copied whole). */
 int NAME(csr_fill)(const msp_call *c) {
   MSP_UNPACK(csr_fill);
-  int nt = msp_threads_for(c, nnz + m);
+  const int runs = sorted && !nonzero;
+  int nt = msp_threads_for(c, (runs ? 0 : nnz) + nnz2 + m);
   int bad = 0;
 #pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad)
   for (int64_t r = 0; r < m; ++r) {
@@ -88,13 +120,28 @@ int NAME(csr_fill)(const msp_call *c) {
       bad = 1;
       continue;
     }
+    if (runs) {
+      int64_t a, b;
+      NAME(kept_range)(r, m, shift, lo, hi, lower, upper, &a, &b);
+      const int64_t ja = NAME(lower_bound)(indices, s, e, a), jb = NAME(lower_bound)(indices, s, e, b);
+      if (jb - ja != pe - p) {
+        bad = 1;
+        continue;
+      }
+      for (int64_t j = ja; j < jb; ++j, ++p) {
+        out_indices[p] = (IT)((int64_t)indices[j] - lo);
+        src[p] = (IT)j;
+      }
+      memcpy(out_data + optr[r], data + ja, (size_t)(jb - ja) * sizeof(VT));
+      continue;
+    }
     for (int64_t j = s; j < e; ++j)
       if (MSP_SELECT_KEEP(r, (int64_t)indices[j], LOAD(&data[j]))) {
         if (p == pe) {
           bad = 1;
           break;
         }
-        out_indices[p] = indices[j];
+        out_indices[p] = (IT)((int64_t)indices[j] - lo);
         out_data[p] = data[j];
         src[p++] = (IT)j;
       }
@@ -224,12 +271,8 @@ int NAME(lookup)(const msp_call *c) {
       bad = 1;
       continue;
     }
-    while (lo < hi) { /* first position with indices >= col */
-      const int64_t mid = lo + (hi - lo) / 2;
-      if ((int64_t)indices[mid] < col) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo < (int64_t)indptr[row + 1] && (int64_t)indices[lo] == col) pos[i] = (IT)lo;
+    const int64_t j = NAME(lower_bound)(indices, lo, hi, col);
+    if (j < hi && (int64_t)indices[j] == col) pos[i] = (IT)j;
   }
   return bad ? MSP_EINDEX : MSP_OK;
 }

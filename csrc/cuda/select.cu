@@ -54,42 +54,81 @@ __device__ void dense_fill(const VT* __restrict__ dense, const VT* __restrict__ 
   }
 }
 
-// kept: (nonzero: v != 0) and (lower: col - r <= k) and (upper: col - r >= k), k = shift - m
-#define MSP_SELECT_KEEP(r, col, v) \
-  ((!nonzero || !is_zero(v)) && (!lower || (col) - (r) + m <= shift) && (!upper || (col) - (r) + m >= shift))
+// kept: lo <= col < hi and (nonzero: v != 0) and (lower: col - r <= k) and (upper: col - r >= k), k = shift - m
+#define MSP_SELECT_KEEP(r, col, v)                                                                      \
+  ((col) >= lo && (col) < hi && (!nonzero || !is_zero(v)) && (!lower || (col) - (r) + m <= shift) && \
+   (!upper || (col) - (r) + m >= shift))
+
+// first position in [s, e) whose index is >= v (indices sorted there)
+__device__ __forceinline__ long long lower_bound(const IT* __restrict__ x, long long s, long long e, long long v) {
+  while (s < e) {
+    const long long mid = s + (e - s) / 2;
+    if ((long long)x[mid] < v) s = mid + 1;
+    else e = mid;
+  }
+  return s;
+}
+
+// the kept columns of row r as one range [a, b) (every condition but nonzero)
+__device__ __forceinline__ void kept_range(long long r, long long m, long long shift, long long lo, long long hi,
+                                           bool lower, bool upper, long long* a, long long* b) {
+  long long x = lo, y = hi;
+  if (lower && r + shift - m + 1 < y) y = r + shift - m + 1;
+  if (upper && r + shift - m > x) x = r + shift - m;
+  *a = x, *b = y > x ? y : x;
+}
 
 // counts[r] = the kept entries of row r (0 for a malformed row). in: indptr, indices, data; out: counts[m].
+// sorted without a nonzero test: two binary searches per row (every lane computes them).
 __device__ void csr_count(const IT* __restrict__ indptr, const IT* __restrict__ indices, const VT* __restrict__ data,
-                          IT* __restrict__ counts, long long m, long long nnz, long long shift, bool nonzero,
-                          bool lower, bool upper) {
+                          IT* __restrict__ counts, long long m, long long nnz, long long shift, long long lo, long long hi,
+                          bool nonzero, bool lower, bool upper, bool sorted) {
   MSP_WARP_ROWS(r) {
     const long long s = (long long)indptr[r], e = (long long)indptr[r + 1];
     long long k = 0;
-    if (s >= 0 && e >= s && e <= nnz)
-      for (long long j = s + lane; j < e; j += 32) k += MSP_SELECT_KEEP(r, (long long)indices[j], ld(data + j));
-    k = warp_count(k);
+    const bool ok = s >= 0 && e >= s && e <= nnz;
+    if (sorted && !nonzero) {
+      if (ok) {
+        long long a, b;
+        kept_range(r, m, shift, lo, hi, lower, upper, &a, &b);
+        k = lower_bound(indices, s, e, b) - lower_bound(indices, s, e, a);
+      }
+    } else {
+      if (ok)
+        for (long long j = s + lane; j < e; j += 32) k += MSP_SELECT_KEEP(r, (long long)indices[j], ld(data + j));
+      k = warp_count(k);
+    }
     if (lane == 0) counts[r] = (IT)k;
   }
 }
 
-// The kept entries in storage order: out_indices[p] = indices[j], src[p] = j, out_data[p] = data[j]. in:
+// The kept entries in storage order: out_indices[p] = indices[j] - lo, src[p] = j, out_data[p] = data[j]. in:
 // indptr, indices, data, optr[m+1]; out: out_indices, src, out_data [nnz2]. Nothing is written outside a
 // row's output range.
 __device__ void csr_fill(const IT* __restrict__ indptr, const IT* __restrict__ indices, const VT* __restrict__ data,
                          const IT* __restrict__ optr, IT* __restrict__ out_indices, IT* __restrict__ src,
-                         VT* __restrict__ out_data, long long m,
-                         long long nnz, long long nnz2, long long shift, bool nonzero, bool lower, bool upper) {
+                         VT* __restrict__ out_data, long long m, long long nnz, long long nnz2, long long shift,
+                         long long lo, long long hi, bool nonzero, bool lower, bool upper, bool sorted) {
   MSP_WARP_ROWS(r) {
     const long long s = (long long)indptr[r], e = (long long)indptr[r + 1];
     long long p = (long long)optr[r];
     const long long pe = (long long)optr[r + 1];
     if (s < 0 || e < s || e > nnz || p < 0 || pe < p || pe > nnz2) continue;
+    if (sorted && !nonzero) {
+      long long a, b;
+      kept_range(r, m, shift, lo, hi, lower, upper, &a, &b);
+      const long long ja = lower_bound(indices, s, e, a), jb = lower_bound(indices, s, e, b);
+      if (jb - ja != pe - p) continue;
+      for (long long k = lane; k < jb - ja; k += 32)
+        out_indices[p + k] = (IT)((long long)indices[ja + k] - lo), src[p + k] = (IT)(ja + k), out_data[p + k] = data[ja + k];
+      continue;
+    }
     for (long long j0 = s; j0 < e; j0 += 32) {
       const long long j = j0 + lane;
       const bool k = j < e && MSP_SELECT_KEEP(r, (long long)indices[j], ld(data + j));
       const unsigned mask = __ballot_sync(0xffffffffu, k);
       const long long q = p + __popc(mask & ((1u << lane) - 1u));
-      if (k && q < pe) out_indices[q] = indices[j], src[q] = (IT)j, out_data[q] = data[j];
+      if (k && q < pe) out_indices[q] = (IT)((long long)indices[j] - lo), src[q] = (IT)j, out_data[q] = data[j];
       p += __popc(mask);
     }
   }
@@ -186,13 +225,8 @@ __device__ void lookup(const IT* __restrict__ indptr, const IT* __restrict__ ind
     if (row >= 0 && row < m && col >= 0 && col < n) {
       long long lo = (long long)indptr[row], hi = (long long)indptr[row + 1];
       if (lo >= 0 && hi >= lo && hi <= nnz) {
-        const long long end = hi;
-        while (lo < hi) {
-          const long long mid = lo + (hi - lo) / 2;
-          if ((long long)indices[mid] < col) lo = mid + 1;
-          else hi = mid;
-        }
-        if (lo < end && (long long)indices[lo] == col) found = lo;
+        const long long j = lower_bound(indices, lo, hi, col);
+        if (j < hi && (long long)indices[j] == col) found = j;
       }
     }
     pos[i] = (IT)found;
@@ -202,9 +236,10 @@ __device__ void lookup(const IT* __restrict__ indptr, const IT* __restrict__ ind
 MSP_ENTRY0(select, dense_count, __launch_bounds__(256), dense_count(dense, thr, counts, m, n))
 MSP_ENTRY0(select, dense_fill, __launch_bounds__(256), dense_fill(dense, thr, indptr, indices, pos, m, n, nnz))
 MSP_ENTRY0(select, csr_count, __launch_bounds__(256),
-           csr_count(indptr, indices, data, counts, m, nnz, shift, nonzero, lower, upper))
+           csr_count(indptr, indices, data, counts, m, nnz, shift, lo, hi, nonzero, lower, upper, sorted))
 MSP_ENTRY0(select, csr_fill, __launch_bounds__(256),
-           csr_fill(indptr, indices, data, optr, out_indices, src, out_data, m, nnz, nnz2, shift, nonzero, lower, upper))
+           csr_fill(indptr, indices, data, optr, out_indices, src, out_data, m, nnz, nnz2, shift, lo, hi, nonzero, lower, upper,
+                    sorted))
 MSP_ENTRY0(select, rows, __launch_bounds__(256),
            rows_gather(indptr, indices, data, rows, optr, out_indices, src, out_data, m, nnz, r, nnz2))
 MSP_ENTRY0(select, cols_count, __launch_bounds__(256), cols_count(indptr, indices, cptr, counts, m, n, nnz))

@@ -52,48 +52,50 @@ static void select_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int t
     free(ind), free(pos);
   }
 
-  /* CSR subsets: nonzeros; tril and triu for k in {-2, 0, 3} */
-  const int modes[][3] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}, {1, 1, 0}};
+  /* CSR subsets: nonzeros; tril and triu for k in {-2, 0, 3}; every column, or columns [n/3, n - n/4) */
+  const int modes[][3] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}, {1, 1, 0}, {0, 0, 0}};
   for (size_t mi = 0; mi < sizeof modes / sizeof modes[0]; ++mi)
-    for (int64_t k = -2; k <= 3; k += (k == 0 ? 3 : 2)) {
-      const int nz = modes[mi][0], lo = modes[mi][1], up = modes[mi][2];
-      const int64_t shift = k + m; /* k lies in [-m, n] for these shapes, except the empty ones */
-      if (shift < 0 || k > n) continue;
-      const int64_t sizes[] = {m, n, z, shift};
-      const int64_t flags[] = {nz, lo, up};
-      int st = run("select_csr_count", vt, it, (const void *[]){s.indptr, s.indices, s.data}, (void *[]){counts}, sizes, flags,
-                   threads, NULL);
-      int ok = st == MSP_OK;
-      int64_t total = 0;
-      for (int64_t r = 0; r < m; ++r) {
-        int64_t cnt = 0;
-        for (int64_t j = get_idx(it, s.indptr, r); j < get_idx(it, s.indptr, r + 1); ++j) {
+    for (int64_t k = -2; k <= 3; k += (k == 0 ? 3 : 2))
+      for (int range = 0; range < 2; ++range) {
+        const int nz = modes[mi][0], lo = modes[mi][1], up = modes[mi][2];
+        const int64_t shift = k + m; /* k lies in [-m, n] for these shapes, except the empty ones */
+        const int64_t c0 = range ? n / 3 : 0, c1 = range ? n - n / 4 : n;
+        if (shift < 0 || k > n) continue;
+        const int64_t sizes[] = {m, n, z, shift, c0, c1};
+        const int64_t flags[] = {nz, lo, up, 0};
+        int st = run("select_csr_count", vt, it, (const void *[]){s.indptr, s.indices, s.data}, (void *[]){counts}, sizes, flags,
+                     threads, NULL);
+        int ok = st == MSP_OK;
+        int64_t total = 0;
+        for (int64_t r = 0; r < m; ++r) {
+          int64_t cnt = 0;
+          for (int64_t j = get_idx(it, s.indptr, r); j < get_idx(it, s.indptr, r + 1); ++j) {
+            double re, im;
+            get_val(vt, s.data, j, &re, &im);
+            const int64_t col = get_idx(it, s.indices, j), d = col - r;
+            cnt += (!nz || re != 0 || im != 0) && (!lo || d <= k) && (!up || d >= k) && col >= c0 && col < c1;
+          }
+          ok &= get_idx(it, counts, r) == cnt;
+          put_idx(it, ptr, r, total);
+          total += cnt;
+        }
+        put_idx(it, ptr, m, total);
+        void *oind = alloc(is, total), *src = alloc(is, total), *odat = alloc(tc.vs, total);
+        const int64_t sizes2[] = {m, n, z, total, shift, c0, c1};
+        st = run("select_csr_fill", vt, it, (const void *[]){s.indptr, s.indices, s.data, ptr}, (void *[]){oind, src, odat}, sizes2,
+                 flags, threads, NULL);
+        ok &= st == MSP_OK;
+        for (int64_t p = 0; p < total && ok; ++p) { /* sources strictly increasing, kept, columns shifted by c0 */
+          const int64_t j = get_idx(it, src, p);
           double re, im;
           get_val(vt, s.data, j, &re, &im);
-          const int64_t d = get_idx(it, s.indices, j) - r;
-          cnt += (!nz || re != 0 || im != 0) && (!lo || d <= k) && (!up || d >= k);
+          ok = j >= 0 && j < z && (p == 0 || j > get_idx(it, src, p - 1)) && get_idx(it, oind, p) == get_idx(it, s.indices, j) - c0 &&
+               (!nz || re != 0 || im != 0) && !memcmp((char *)odat + p * tc.vs, (char *)s.data + j * tc.vs, tc.vs);
         }
-        ok &= get_idx(it, counts, r) == cnt;
-        put_idx(it, ptr, r, total);
-        total += cnt;
+        CHECK(ok, "csr select %s %s nonzero=%d lower=%d upper=%d k=%lld cols [%lld, %lld) m=%lld status %d", VTS[vt], ITS[it], nz, lo,
+              up, (long long)k, (long long)c0, (long long)c1, (long long)m, st);
+        free(oind), free(src), free(odat);
       }
-      put_idx(it, ptr, m, total);
-      void *oind = alloc(is, total), *src = alloc(is, total), *odat = alloc(tc.vs, total);
-      const int64_t sizes2[] = {m, n, z, total, shift};
-      st = run("select_csr_fill", vt, it, (const void *[]){s.indptr, s.indices, s.data, ptr}, (void *[]){oind, src, odat}, sizes2,
-               flags, threads, NULL);
-      ok &= st == MSP_OK;
-      for (int64_t p = 0; p < total && ok; ++p) { /* sources strictly increasing, kept, columns copied */
-        const int64_t j = get_idx(it, src, p);
-        double re, im;
-        get_val(vt, s.data, j, &re, &im);
-        ok = j >= 0 && j < z && (p == 0 || j > get_idx(it, src, p - 1)) && get_idx(it, oind, p) == get_idx(it, s.indices, j) &&
-             (!nz || re != 0 || im != 0) && !memcmp((char *)odat + p * tc.vs, (char *)s.data + j * tc.vs, tc.vs);
-      }
-      CHECK(ok, "csr select %s %s nonzero=%d lower=%d upper=%d k=%lld m=%lld status %d", VTS[vt], ITS[it], nz, lo, up,
-            (long long)k, (long long)m, st);
-      free(oind), free(src), free(odat);
-    }
   free(dense), free(thr), free(counts), free(ptr);
   case_free(&tc);
 }
@@ -203,6 +205,40 @@ static void index_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int th
              threads, NULL);
     CHECK(st == MSP_EINDEX && get_idx(it, pos, 0) == -1, "select_lookup column -1 -> EINDEX (status %d)", st);
   }
+  /* sorted rows: the binary-search path of csr_count/csr_fill gives what the entry-by-entry path gives */
+  void *cval = alloc(tc.vs, cn);
+  for (int64_t row = 0, p = 0; row < m; ++row)
+    for (int64_t c = 0; c < n; ++c)
+      if (tc.dre[row * n + c] != 0 || tc.dim[row * n + c] != 0) put_val(vt, cval, p++, tc.dre[row * n + c], tc.dim[row * n + c]);
+  const int64_t modes[][5] = {{0, 0, 0, 0, 1}, {1, 0, -1, 0, 1}, {0, 1, 2, 1, 0}, {1, 1, 0, 1, 1}}; /* lower upper k range */
+  void *c1 = alloc(is, m), *c2 = alloc(is, m), *optr2 = alloc(is, m + 1);
+  for (size_t mi = 0; mi < sizeof modes / sizeof modes[0]; ++mi) {
+    const int64_t lo_f = modes[mi][0], up_f = modes[mi][1], k = modes[mi][2], range = modes[mi][3];
+    const int64_t shift = k + m, a = range ? n / 4 : 0, b = range ? n - n / 3 : n;
+    if (shift < 0 || k > n) continue;
+    const int64_t sizes[] = {m, n, cn, shift, a, b};
+    int st1 = run("select_csr_count", vt, it, (const void *[]){ptr, cind, cval}, (void *[]){c1}, sizes, (int64_t[]){0, lo_f, up_f, 1},
+                  threads, NULL);
+    int st2 = run("select_csr_count", vt, it, (const void *[]){ptr, cind, cval}, (void *[]){c2}, sizes, (int64_t[]){0, lo_f, up_f, 0},
+                  threads, NULL);
+    int okc = st1 == MSP_OK && st2 == MSP_OK && !memcmp(c1, c2, is * (size_t)m);
+    int64_t tot2 = 0;
+    for (int64_t i = 0; i < m; ++i) put_idx(it, optr2, i, tot2), tot2 += get_idx(it, c1, i);
+    put_idx(it, optr2, m, tot2);
+    void *o1 = alloc(is, tot2), *s1 = alloc(is, tot2), *d1 = alloc(tc.vs, tot2), *o2 = alloc(is, tot2), *s2 = alloc(is, tot2),
+         *d2 = alloc(tc.vs, tot2);
+    const int64_t sizes2[] = {m, n, cn, tot2, shift, a, b};
+    st1 = run("select_csr_fill", vt, it, (const void *[]){ptr, cind, cval, optr2}, (void *[]){o1, s1, d1}, sizes2,
+              (int64_t[]){0, lo_f, up_f, 1}, threads, NULL);
+    st2 = run("select_csr_fill", vt, it, (const void *[]){ptr, cind, cval, optr2}, (void *[]){o2, s2, d2}, sizes2,
+              (int64_t[]){0, lo_f, up_f, 0}, threads, NULL);
+    okc &= st1 == MSP_OK && st2 == MSP_OK && !memcmp(o1, o2, is * (size_t)tot2) && !memcmp(s1, s2, is * (size_t)tot2) &&
+          !memcmp(d1, d2, tc.vs * (size_t)tot2);
+    CHECK(okc, "csr select, sorted path %s %s lower=%lld upper=%lld k=%lld cols [%lld, %lld) m=%lld n=%lld", VTS[vt], ITS[it],
+          (long long)lo_f, (long long)up_f, (long long)k, (long long)a, (long long)b, (long long)m, (long long)n);
+    free(o1), free(s1), free(d1), free(o2), free(s2), free(d2);
+  }
+  free(c1), free(c2), free(optr2), free(cval);
   free(cind), free(qr), free(qc), free(pos), free(ptr);
   case_free(&tc);
 }
@@ -211,15 +247,18 @@ static void index_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int th
 static void select_errors(void) {
   int32_t indptr[4] = {0, 2, 1, 3}, ind[3] = {0, 1, 2}, counts[3], optr[4] = {0, 1, 2, 9}, oind[3], src[3];
   float val[3] = {1, 2, 3};
-  const int64_t sizes[] = {3, 3, 3, 3}, flags[] = {1, 0, 0};
+  const int64_t sizes[] = {3, 3, 3, 3, 0, 3}, flags[] = {1, 0, 0, 0};
   CHECK(run("select_csr_count", 0, 0, (const void *[]){indptr, ind, val}, (void *[]){counts}, sizes, flags, 1, NULL) == MSP_EINDEX,
         "csr_count decreasing indptr -> EINDEX");
+  CHECK(run("select_csr_count", 0, 0, (const void *[]){indptr, ind, val}, (void *[]){counts}, sizes, (int64_t[]){0, 0, 0, 1}, 1,
+            NULL) == MSP_EINDEX,
+        "csr_count (sorted rows) decreasing indptr -> EINDEX");
   int32_t good[4] = {0, 1, 2, 3};
   float oval[3];
-  CHECK(run("select_csr_fill", 0, 0, (const void *[]){good, ind, val, optr}, (void *[]){oind, src, oval}, (int64_t[]){3, 3, 3, 3, 3},
+  CHECK(run("select_csr_fill", 0, 0, (const void *[]){good, ind, val, optr}, (void *[]){oind, src, oval}, (int64_t[]){3, 3, 3, 3, 3, 0, 3},
             flags, 1, NULL) == MSP_EINDEX,
         "csr_fill output pointer past nnz2 -> EINDEX");
-  CHECK(run("select_csr_count", 0, 0, (const void *[]){good, ind, val}, (void *[]){counts}, sizes, (int64_t[]){1, 2, 0}, 1,
+  CHECK(run("select_csr_count", 0, 0, (const void *[]){good, ind, val}, (void *[]){counts}, sizes, (int64_t[]){1, 2, 0, 0}, 1,
             NULL) == MSP_EINVAL,
         "csr_count flag not 0/1 -> EINVAL");
 }

@@ -388,35 +388,47 @@ static void test_spmv_d16(const Csr& a) {
 // Selection (fromdense, CSR subsets): counts and fills against the C kernels, the exact same outputs.
 static void test_select(const Csr& a) {
   const long long m = a.m, n = a.n, nnz = (long long)a.ind.size();
-  IT *dp = dev(a.indptr), *di = dev(a.ind);
-  VT* dv = dev(a.val);
-  const int modes[][3] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}, {1, 0, 1}};
+  // a copy with each row's entries sorted by column, for the binary-search path (sorted, no nonzero test)
+  Csr b = a;
+  for (long long r = 0; r < m; ++r) {
+    std::vector<std::pair<long long, VT>> row;
+    for (IT j = a.indptr[r]; j < a.indptr[r + 1]; ++j) row.push_back({(long long)a.ind[j], a.val[j]});
+    std::stable_sort(row.begin(), row.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+    for (size_t k = 0; k < row.size(); ++k) b.ind[a.indptr[r] + k] = (IT)row[k].first, b.val[a.indptr[r] + k] = row[k].second;
+  }
+  const int modes[][4] = {{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}, {1, 0, 1, 0}, {0, 1, 0, 1}, {0, 0, 1, 1}, {0, 0, 0, 1}};
   for (const auto& md : modes)
-    for (long long k : {-3LL, 0LL, 2LL}) {
-      const long long shift = std::min(std::max(k, -m), n) + m;
-      std::vector<IT> cnt(m), optr(m + 1, 0);
-      CHECK(call_c("select_csr_count", {a.indptr.data(), a.ind.data(), a.val.data()}, {cnt.data()}, {m, n, nnz, shift},
-                   {md[0], md[1], md[2]}) == MSP_OK, "C csr_count status");
-      for (long long r = 0; r < m; ++r) optr[r + 1] = optr[r] + cnt[r];
-      const long long nnz2 = (long long)optr[m];
-      std::vector<IT> oind(nnz2), src(nnz2);
-      std::vector<VT> odat(nnz2);
-      CHECK(call_c("select_csr_fill", {a.indptr.data(), a.ind.data(), a.val.data(), optr.data()},
-                   {oind.data(), src.data(), odat.data()}, {m, n, nnz, nnz2, shift}, {md[0], md[1], md[2]}) == MSP_OK,
-            "C csr_fill status");
-      IT* dc = dev_poison<IT>(m);
-      K(select, csr_count)<<<blocks_for(m * 32), 256>>>(dp, di, dv, dc, P64(m), P64(n), P64(nnz), P64(shift), md[0], md[1], md[2]);
-      IT *dop = dev(optr), *doi = dev_poison<IT>(nnz2), *dsrc = dev_poison<IT>(nnz2);
-      VT* dod = dev_poison<VT>(nnz2);
-      K(select, csr_fill)<<<blocks_for(m * 32), 256>>>(dp, di, dv, dop, doi, dsrc, dod, P64(m), P64(n), P64(nnz), P64(nnz2),
-                                                      P64(shift), md[0], md[1], md[2]);
-      CK(cudaGetLastError());
-      CK(cudaDeviceSynchronize());
-      CHECK(host(dc, m) == cnt && host(doi, nnz2) == oind && host(dsrc, nnz2) == src &&
-                same(host(dod, nnz2).data(), odat.data(), nnz2),
-            "select csr nonzero=%d lower=%d upper=%d k=%lld m=%lld nnz=%lld", md[0], md[1], md[2], k, m, nnz);
-      cudaFree(dc), cudaFree(dop), cudaFree(doi), cudaFree(dsrc), cudaFree(dod);
-    }
+    for (long long k : {-3LL, 0LL, 2LL})
+      for (int range = 0; range < 2; ++range) {
+        const Csr& x = md[3] ? b : a;
+        IT *dp = dev(x.indptr), *di = dev(x.ind);
+        VT* dv = dev(x.val);
+        const long long shift = std::min(std::max(k, -m), n) + m, c0 = range ? n / 3 : 0, c1 = range ? n - n / 4 : n;
+        std::vector<IT> cnt(m), optr(m + 1, 0);
+        CHECK(call_c("select_csr_count", {x.indptr.data(), x.ind.data(), x.val.data()}, {cnt.data()}, {m, n, nnz, shift, c0, c1},
+                     {md[0], md[1], md[2], md[3]}) == MSP_OK, "C csr_count status");
+        for (long long r = 0; r < m; ++r) optr[r + 1] = optr[r] + cnt[r];
+        const long long nnz2 = (long long)optr[m];
+        std::vector<IT> oind(nnz2), src(nnz2);
+        std::vector<VT> odat(nnz2);
+        CHECK(call_c("select_csr_fill", {x.indptr.data(), x.ind.data(), x.val.data(), optr.data()},
+                     {oind.data(), src.data(), odat.data()}, {m, n, nnz, nnz2, shift, c0, c1}, {md[0], md[1], md[2], md[3]}) == MSP_OK,
+              "C csr_fill status");
+        IT* dc = dev_poison<IT>(m);
+        K(select, csr_count)<<<blocks_for(m * 32), 256>>>(dp, di, dv, dc, P64(m), P64(n), P64(nnz), P64(shift), P64(c0), P64(c1),
+                                                         md[0], md[1], md[2], md[3]);
+        IT *dop = dev(optr), *doi = dev_poison<IT>(nnz2), *dsrc = dev_poison<IT>(nnz2);
+        VT* dod = dev_poison<VT>(nnz2);
+        K(select, csr_fill)<<<blocks_for(m * 32), 256>>>(dp, di, dv, dop, doi, dsrc, dod, P64(m), P64(n), P64(nnz), P64(nnz2),
+                                                        P64(shift), P64(c0), P64(c1), md[0], md[1], md[2], md[3]);
+        CK(cudaGetLastError());
+        CK(cudaDeviceSynchronize());
+        CHECK(host(dc, m) == cnt && host(doi, nnz2) == oind && host(dsrc, nnz2) == src &&
+                  same(host(dod, nnz2).data(), odat.data(), nnz2),
+              "select csr nonzero=%d lower=%d upper=%d sorted=%d k=%lld cols [%lld, %lld) m=%lld nnz=%lld", md[0], md[1], md[2],
+              md[3], k, c0, c1, m, nnz);
+        cudaFree(dc), cudaFree(dop), cudaFree(doi), cudaFree(dsrc), cudaFree(dod), cudaFree(dp), cudaFree(di), cudaFree(dv);
+      }
   if (m * n <= (1 << 22)) {  // fromdense of the matrix's dense form, thresholds 0 and 1
     std::vector<VT> dense(m * n);
     CHECK(call_c("convert_csr_todense", {a.indptr.data(), a.ind.data(), a.val.data()}, {dense.data()}, {m, n, nnz}) == MSP_OK,
@@ -442,7 +454,6 @@ static void test_select(const Csr& a) {
     }
     cudaFree(dd);
   }
-  cudaFree(dp), cudaFree(di), cudaFree(dv);
 }
 
 // Indexing (row gather, column gather, entry lookup): the exact outputs of the C kernels, plus a row id

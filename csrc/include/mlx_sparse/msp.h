@@ -19,7 +19,7 @@ enum {
 };
 
 #define MSP_MAX_IO 8
-#define MSP_MAX_SCALARS 8
+#define MSP_MAX_SCALARS 16
 
 /* Every (value, index) type pair a kernel is instantiated for, and where: X(value, index, devices, A)
  * with devices CPU or BOTH (A is passed through). The one list: the C instantiation
