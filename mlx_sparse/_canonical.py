@@ -1,6 +1,7 @@
 """The canonical family: sorted indices, duplicates summed (explicit zeros kept); one sync on the new nnz.
 
-CPU: sort_rows (sort within rows, count distinct columns) then sum_rows. GPU: MLX's argsort by
+CPU: sort_rows (sort within rows, count distinct columns) then sum_rows (COO input: the convert
+family's sort by (row, col), which counts the distinct columns too, then sum_rows). GPU: MLX's argsort by
 (row, col), run starts scanned with mx.cumsum, then sum_runs and the row-pointer kernel. Functions
 take and return MLX buffers.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import mlx.core as mx
 
 from . import _kernels as K
-from ._convert import coo_to_csr, expand_rows, indptr_from_sorted_rows
+from ._convert import coo_sorted_cpu, expand_rows, indptr_from_sorted_rows
 from ._device import is_gpu
 
 
@@ -49,8 +50,8 @@ def coo_to_canonical(op: str, row, col, data, shape, s: mx.Stream):
         return data, col, mx.zeros((m + 1,), dtype=row.dtype, stream=s)
     if is_gpu(s):
         return from_triplets(op, row, col, data, shape, s)
-    d, ind, ptr, _ = coo_to_csr(op, row, col, data, shape, s)
-    return sum_duplicates(op, d, ind, ptr, shape, s)
+    d, ind, ptr, uptr = coo_sorted_cpu(op, row, col, data, shape, s)  # sorted: only the sum remains
+    return _sum_rows(op, ptr, ind, d, mx.stop_gradient(uptr), shape, s)
 
 
 def _run_ids(op, indptr, ind, nnz, vt, s) -> mx.array:

@@ -57,9 +57,9 @@ def csr_todense(op: str, data, indices, indptr, shape, s: mx.Stream) -> mx.array
 
 
 def coo_to_csr(op: str, row, col, data, shape, s: mx.Stream):
-    """CSR buffers (data, indices, indptr) of COO triplets, every entry kept, rows grouped; lazy,
-    differentiable in the values. CPU: a stable counting sort by row (columns keep their order);
-    GPU: MLX's argsort by (row, col) and our row-pointer kernel. Returns (data, indices, indptr,
+    """CSR buffers (data, indices, indptr) of COO triplets, every entry kept, sorted by (row, col)
+    (equal pairs in input order); lazy, differentiable in the values. CPU: our two-level counting
+    sort; GPU: MLX's argsort by (row, col) and our row-pointer kernel. Returns (data, indices, indptr,
     sorted_indices)."""
     m, n = shape
     it, vt, nnz = row.dtype, data.dtype, int(data.size)
@@ -70,6 +70,14 @@ def coo_to_csr(op: str, row, col, data, shape, s: mx.Stream):
             perm = mx.argsort(row.astype(mx.int64) * max(n, 1) + col.astype(mx.int64))
             rs, cs, ds = mx.take(row, perm), mx.take(col, perm), mx.take(data, perm)
         return ds, cs, indptr_from_sorted_rows(op, rs, m, vt, s), True
+    d, ind, ptr, _ = coo_sorted_cpu(op, row, col, data, shape, s)
+    return d, ind, ptr, True
+
+
+def coo_sorted_cpu(op: str, row, col, data, shape, s: mx.Stream):
+    """CPU: (values, indices, indptr, uptr) of COO triplets sorted by (row, col), with uptr the row
+    pointer of distinct columns (what summing the duplicates needs); lazy."""
+    m, n = shape
     out = K.value_permuting(op, "convert_coo_tocsr", dict(row=row, col=col, data=data), "data", "values",
-                            dict(m=m, n=n, nnz=nnz), s)
-    return out["values"], out["indices"], out["indptr"], False
+                            dict(m=m, n=n, nnz=int(data.size)), s)
+    return out["values"], out["indices"], out["indptr"], out["uptr"]

@@ -1,48 +1,134 @@
 /* Body of the conversion kernels, instantiated per (VT, IT) by instantiate.h. */
 
-/* CSR of a COO matrix, entries stable-sorted by row (column order within a row kept).
- * in: row[nnz], col[nnz], data[nnz]; out: indptr[m+1], indices[nnz], values[nnz]; sizes m, n, nnz. */
+#include "sort_row.h"
+
+/* CSR of a COO matrix, entries sorted by (row, column), stable among equal pairs (so summing them
+ * later adds in input order), and the row pointer of distinct columns for that sum.
+ * in: row[nnz], col[nnz], data[nnz]; out: indptr[m+1], indices[nnz], values[nnz], uptr[m+1] (exclusive
+ * scan of the distinct columns per row); sizes m, n, nnz.
+ * A cache-friendly two-level counting sort: entries are partitioned by block of rows (sequential
+ * writes to a few thousand streams at most), then each block, small enough for the cache, is
+ * counting-sorted by row into its final place and each row sorted by column (rows that arrive
+ * sorted, as a transpose's do, are only checked). An index out of range: EINDEX, nothing written. */
 int NAME(coo_tocsr)(const msp_call *c) {
   MSP_UNPACK(coo_tocsr);
-  int status = MSP_OK;
-  for (int64_t k = 0; k < nnz; ++k)
-    if ((uint64_t)(int64_t)row[k] >= (uint64_t)m || (uint64_t)(int64_t)col[k] >= (uint64_t)n)
-      return MSP_EINDEX;
   int nt = msp_threads_for(c, nnz);
-  if (nt > 1 && (m + 1) * (int64_t)nt > 4 * nnz) nt = 1; /* per-thread histograms too large */
-  int64_t *cnt = (int64_t *)calloc((size_t)(m + 1) * (size_t)nt, sizeof(int64_t));
-  if (cnt == NULL) return MSP_ENOMEM;
-  /* histogram of rows per chunk: cnt[t * (m+1) + r] */
-#pragma omp parallel for num_threads(nt) schedule(static, 1)
-  for (int t = 0; t < nt; ++t) {
-    int64_t k0 = nnz * t / nt, k1 = nnz * (t + 1) / nt;
-    int64_t *h = cnt + (size_t)t * (size_t)(m + 1);
-    for (int64_t k = k0; k < k1; ++k) h[(int64_t)row[k]]++;
+  if (nnz > 0 && m == 0) return MSP_EINDEX; /* no row can hold an entry */
+  if (nnz == 0) {
+    for (int64_t r = 0; r <= m; ++r) indptr[r] = 0, uptr[r] = 0;
+    return MSP_OK;
   }
-  /* exclusive scan in (row, chunk) order keeps the sort stable */
+  /* blocks of 2^shift rows, about 8192 entries each on average (at most 4096 blocks) */
+  int64_t want = nnz / 8192;
+  if (want > 4096) want = 4096;
+  int shift = 0;
+  while (((m - 1) >> shift) + 1 > (want > 1 ? want : 1)) ++shift;
+  const int64_t nb = ((m - 1) >> shift) + 1, span = (int64_t)1 << shift;
+  if (nt > 1 && nb * nt > 4 * nnz + 64) nt = 1;
+  int64_t *cnt = (int64_t *)calloc((size_t)(nb * nt + nb + 1), sizeof(int64_t));
+  IT *trow = (IT *)malloc((size_t)nnz * sizeof(IT)), *tcol = (IT *)malloc((size_t)nnz * sizeof(IT));
+  VT *tval = (VT *)malloc((size_t)nnz * sizeof(VT));
+  if (!cnt || !trow || !tcol || !tval) {
+    free(cnt), free(trow), free(tcol), free(tval);
+    return MSP_ENOMEM;
+  }
+  int64_t *bstart = cnt + nb * nt; /* nb + 1 block starts */
+  int bad = 0;
+  /* 1. bounds, and a histogram of blocks per chunk of entries */
+#pragma omp parallel for num_threads(nt) schedule(static, 1) reduction(| : bad)
+  for (int t = 0; t < nt; ++t) {
+    const int64_t k0 = nnz * t / nt, k1 = nnz * (t + 1) / nt;
+    int64_t *h = cnt + (int64_t)t * nb;
+    for (int64_t k = k0; k < k1; ++k) {
+      const uint64_t r = (uint64_t)(int64_t)row[k], cc = (uint64_t)(int64_t)col[k];
+      if (r >= (uint64_t)m || cc >= (uint64_t)n) {
+        bad = 1;
+        continue;
+      }
+      h[r >> shift]++;
+    }
+  }
+  if (bad) {
+    free(cnt), free(trow), free(tcol), free(tval);
+    return MSP_EINDEX;
+  }
+  /* 2. offsets in (block, chunk) order: stable */
   int64_t run = 0;
-  for (int64_t r = 0; r < m; ++r) {
-    indptr[r] = (IT)run;
+  for (int64_t b = 0; b < nb; ++b) {
+    bstart[b] = run;
     for (int t = 0; t < nt; ++t) {
-      int64_t *h = cnt + (size_t)t * (size_t)(m + 1) + r;
-      int64_t v = *h;
+      int64_t *h = cnt + (int64_t)t * nb + b, v = *h;
       *h = run;
       run += v;
     }
   }
-  indptr[m] = (IT)run;
+  bstart[nb] = run;
+  /* 3. partition by block */
 #pragma omp parallel for num_threads(nt) schedule(static, 1)
   for (int t = 0; t < nt; ++t) {
-    int64_t k0 = nnz * t / nt, k1 = nnz * (t + 1) / nt;
-    int64_t *h = cnt + (size_t)t * (size_t)(m + 1);
+    const int64_t k0 = nnz * t / nt, k1 = nnz * (t + 1) / nt;
+    int64_t *h = cnt + (int64_t)t * nb;
     for (int64_t k = k0; k < k1; ++k) {
-      int64_t p = h[(int64_t)row[k]]++;
-      indices[p] = col[k];
-      values[p] = data[k];
+      const int64_t p = h[(int64_t)row[k] >> shift]++;
+      trow[p] = row[k], tcol[p] = col[k], tval[p] = data[k];
     }
   }
-  free(cnt);
-  return status;
+  /* 4. each block: counting sort by row into place, each row sorted by column, distinct columns counted */
+  int oom = 0;
+#pragma omp parallel num_threads(nt) reduction(| : oom)
+  {
+    int64_t *lc = (int64_t *)malloc((size_t)(span + 1) * sizeof(int64_t));
+    IT *sind = NULL;
+    VT *sval = NULL;
+    int64_t cap = 0;
+    if (lc == NULL) oom = 1;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t b = 0; b < nb; ++b) {
+      if (lc == NULL) continue;
+      const int64_t s = bstart[b], e = bstart[b + 1], r0 = b << shift;
+      const int64_t r1 = r0 + span < m ? r0 + span : m, nr = r1 - r0;
+      memset(lc, 0, (size_t)(nr + 1) * sizeof(int64_t));
+      for (int64_t k = s; k < e; ++k) lc[(int64_t)trow[k] - r0 + 1]++;
+      lc[0] = s;
+      for (int64_t i = 0; i < nr; ++i) lc[i + 1] += lc[i];
+      for (int64_t i = 0; i < nr; ++i) indptr[r0 + i] = (IT)lc[i];
+      for (int64_t k = s; k < e; ++k) {
+        const int64_t p = lc[(int64_t)trow[k] - r0]++;
+        indices[p] = tcol[k], values[p] = tval[k];
+      }
+      /* lc[i] now ends row i; row i starts at lc[i - 1] (block start for i = 0) */
+      for (int64_t i = 0; i < nr; ++i) {
+        const int64_t a = i ? lc[i - 1] : s, z = lc[i], len = z - a;
+        int sorted = 1;
+        for (int64_t j = a + 1; j < z && sorted; ++j) sorted = indices[j - 1] <= indices[j];
+        if (!sorted) {
+          if (len > 24 && len > cap) {
+            free(sind), free(sval);
+            sind = (IT *)malloc((size_t)len * sizeof(IT)), sval = (VT *)malloc((size_t)len * sizeof(VT));
+            cap = (sind && sval) ? len : 0;
+            if (cap == 0) {
+              oom = 1;
+              continue;
+            }
+          }
+          NAME(sort_row)(indices + a, values + a, len, sind, sval);
+        }
+        int64_t u = len > 0;
+        for (int64_t j = a + 1; j < z; ++j) u += indices[j] != indices[j - 1];
+        uptr[r0 + i + 1] = (IT)u; /* a count for now: scanned below */
+      }
+    }
+    free(lc), free(sind), free(sval);
+  }
+  if (oom) {
+    free(cnt), free(trow), free(tcol), free(tval);
+    return MSP_ENOMEM;
+  }
+  indptr[m] = (IT)nnz;
+  uptr[0] = 0;
+  for (int64_t r = 0; r < m; ++r) uptr[r + 1] = (IT)((int64_t)uptr[r] + (int64_t)uptr[r + 1]);
+  free(cnt), free(trow), free(tcol), free(tval);
+  return MSP_OK;
 }
 
 /* D = A, D dense row-major (duplicates summed).

@@ -57,10 +57,11 @@
   IT *restrict indptr = (IT *)(c)->out[0]; \
   IT *restrict indices = (IT *)(c)->out[1]; \
   VT *restrict values = (VT *)(c)->out[2]; \
+  IT *restrict uptr = (IT *)(c)->out[3]; \
   const int64_t m = (c)->iarg[0]; \
   const int64_t n = (c)->iarg[1]; \
   const int64_t nnz = (c)->iarg[2]; \
-  (void)row; (void)col; (void)data; (void)indptr; (void)indices; (void)values; (void)m; (void)n; (void)nnz
+  (void)row; (void)col; (void)data; (void)indptr; (void)indices; (void)values; (void)uptr; (void)m; (void)n; (void)nnz
 #define MSP_UNPACK_convert_csr_todense(c) \
   const IT *restrict indptr = (const IT *)(c)->in[0]; \
   const IT *restrict indices = (const IT *)(c)->in[1]; \

@@ -11,23 +11,36 @@ static void convert_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int 
     put_idx(it, col, k, a.col[k]);
     put_val(vt, val, k, a.re[k], vt == C64 ? a.im[k] : 0);
   }
-  void *indptr = alloc(is, m + 1), *ind = alloc(is, z), *cval = alloc(vs, z);
+  void *indptr = alloc(is, m + 1), *ind = alloc(is, z), *cval = alloc(vs, z), *uptr = alloc(is, m + 1);
   const int64_t sizes[] = {m, n, z};
-  int st = run("convert_coo_tocsr", vt, it, (const void *[]){row, col, val}, (void *[]){indptr, ind, cval}, sizes, NULL,
+  int st = run("convert_coo_tocsr", vt, it, (const void *[]){row, col, val}, (void *[]){indptr, ind, cval, uptr}, sizes, NULL,
                threads, NULL);
   CHECK(st == MSP_OK, "coo_tocsr %s %s status %d", VTS[vt], ITS[it], st);
-  /* stability: row r's entries appear in input order */
-  int ok = get_idx(it, indptr, 0) == 0 && get_idx(it, indptr, m) == z;
-  int64_t *fill = alloc(sizeof(int64_t), m);
-  for (int64_t k = 0; k < z && ok; ++k) {
-    const int64_t r = a.row[k], p = get_idx(it, indptr, r) + fill[r]++;
+  /* sorted by (row, col), equal pairs in input order: the reference is a stable sort of the entries */
+  int64_t *perm = alloc(sizeof(int64_t), z);
+  for (int64_t k = 0; k < z; ++k) perm[k] = k;
+  for (int64_t i = 1; i < z; ++i) { /* insertion sort by (row, col), stable */
+    const int64_t k = perm[i];
+    int64_t j = i - 1;
+    while (j >= 0 && (a.row[perm[j]] > a.row[k] || (a.row[perm[j]] == a.row[k] && a.col[perm[j]] > a.col[k]))) perm[j + 1] = perm[j], --j;
+    perm[j + 1] = k;
+  }
+  int ok = get_idx(it, indptr, 0) == 0 && get_idx(it, indptr, m) == z && get_idx(it, uptr, 0) == 0;
+  for (int64_t p = 0; p < z && ok; ++p) {
+    const int64_t k = perm[p];
     double re, im;
     get_val(vt, cval, p, &re, &im);
-    ok = p < get_idx(it, indptr, r + 1) && get_idx(it, ind, p) == a.col[k] && re == a.re[k];
+    ok = get_idx(it, indptr, a.row[k]) <= p && p < get_idx(it, indptr, a.row[k] + 1) && get_idx(it, ind, p) == a.col[k] &&
+         re == a.re[k] && (vt != C64 || im == a.im[k]);
   }
-  free(fill);
-  CHECK(ok, "coo_tocsr %s %s m=%lld n=%lld nnz=%lld: wrong or unstable", VTS[vt], ITS[it], (long long)m, (long long)n,
-        (long long)z);
+  for (int64_t r = 0, u = 0; r < m && ok; ++r) { /* uptr: prefix of distinct columns per row */
+    for (int64_t p = get_idx(it, indptr, r); p < get_idx(it, indptr, r + 1); ++p)
+      u += p == get_idx(it, indptr, r) || get_idx(it, ind, p) != get_idx(it, ind, p - 1);
+    ok = get_idx(it, uptr, r + 1) == u;
+  }
+  free(perm);
+  CHECK(ok, "coo_tocsr %s %s m=%lld n=%lld nnz=%lld threads=%d: wrong order or uptr", VTS[vt], ITS[it], (long long)m,
+        (long long)n, (long long)z, threads);
 
   /* todense, duplicates summed */
   double *dre = alloc(sizeof(double), m * n), *dim = alloc(sizeof(double), m * n);
@@ -60,15 +73,15 @@ static void convert_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int 
     CHECK(st == MSP_EINDEX || (m == 1 && r0 == 0), "indptr_from_rows unsorted -> EINDEX (status %d)", st);
   }
   free(row), free(col), free(val), free(indptr), free(ind), free(cval), free(dre), free(dim), free(dense);
-  free(rows), free(ptr2);
+  free(rows), free(ptr2), free(uptr);
   free_coo(&a);
 }
 
 static void convert_errors(void) {
-  int32_t row[2] = {0, 7}, col[2] = {0, 0}, optr[4], oind[2];
+  int32_t row[2] = {0, 7}, col[2] = {0, 0}, optr[4], oind[2], ouptr[4];
   float val[2] = {1, 2}, oval[2];
   msp_call c;
-  msp_call_init(&c, "convert_coo_tocsr_f32_i32", (const void *[]){row, col, val}, (void *[]){optr, oind, oval},
+  msp_call_init(&c, "convert_coo_tocsr_f32_i32", (const void *[]){row, col, val}, (void *[]){optr, oind, oval, ouptr},
                 (int64_t[]){3, 3, 2}, NULL);
   msp_kernel_fn fn = msp_find_kernel("convert_coo_tocsr_f32_i32");
   CHECK(fn(&c) == MSP_EINDEX, "coo row out of range");
