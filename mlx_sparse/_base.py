@@ -482,6 +482,11 @@ class SparseArray:
         ``tocsr``)."""
         if self.format == "csc":
             return self._deduped(stream) if canonical else self
+        if self.format == "csr" and not self.paged:  # one counting-sort transpose (sorted output)
+            s = resolve_stream(stream)
+            src = self._deduped(s) if canonical else self
+            d, i, p = _convert.transpose_csr("tocsc", src.data, src.indices, src.indptr, src.shape, s)
+            return FORMATS["csc"]._from_parts(d, i, p, self.shape, True, src._canonical)
         # a canonical source regroups into canonical CSC by the lazy (stable) conversion: no sync
         known = self.has_canonical_format
         t = self.T if self.format == "coo" else self.tocoo(stream).T

@@ -81,3 +81,20 @@ def coo_sorted_cpu(op: str, row, col, data, shape, s: mx.Stream):
     out = K.value_permuting(op, "convert_coo_tocsr", dict(row=row, col=col, data=data), "data", "values",
                             dict(m=m, n=n, nnz=int(data.size)), s)
     return out["values"], out["indices"], out["indptr"], out["uptr"]
+
+
+def transpose_csr(op: str, data, indices, indptr, shape, s: mx.Stream):
+    """(data, indices, indptr) of the CSR of A^T (A's CSC) from A's CSR buffers: entries regrouped by
+    column, rows in order within each (sorted; canonical from canonical); lazy, differentiable in the
+    values. CPU: our counting-sort transpose; GPU: MLX's argsort by (column, row)."""
+    m, n = shape
+    nnz = int(data.size)
+    if nnz == 0:
+        return data, indices, mx.zeros((n + 1,), dtype=indices.dtype, stream=s)
+    if is_gpu(s):
+        rows = expand_rows(op, indptr, nnz, data.dtype, s)
+        d, ind, ptr, _ = coo_to_csr(op, indices, rows, data, (n, m), s)
+        return d, ind, ptr
+    out = K.value_permuting(op, "convert_csr_tocsc", dict(indptr=indptr, indices=indices, data=data), "data", "tval",
+                            dict(m=m, n=n, nnz=nnz), s)
+    return out["tval"], out["tind"], out["tptr"]

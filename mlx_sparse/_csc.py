@@ -8,7 +8,7 @@ import mlx.core as mx
 
 from ._base import FORMATS, CompressedArray
 from ._coerce import dense_2d, host, is_sparse
-from ._convert import coo_to_csr, expand_rows
+from ._convert import expand_rows, transpose_csr
 from ._canonical import coo_to_canonical
 from ._csr import csr_array
 from ._device import StreamLike, resolve_stream
@@ -77,12 +77,12 @@ class csc_array(CompressedArray):
         """CSR form (a structural transpose: entries regrouped by row)."""
         s = resolve_stream(stream)
         self._flat_only("tocsr")
-        cols = expand_rows("tocsr", self.indptr, self.nnz, self.dtype, s)
-        if canonical:
+        if canonical and not self._canonical:  # duplicates to sum: sort the triplets and add
+            cols = expand_rows("tocsr", self.indptr, self.nnz, self.dtype, s)
             d, ind, ptr = coo_to_canonical("tocsr", self.indices, cols, self.data, self.shape, s)
             return csr_array._from_parts(d, ind, ptr, self.shape, True, True)
-        d, ind, ptr, srt = coo_to_csr("tocsr", self.indices, cols, self.data, self.shape, s)
-        return csr_array._from_parts(d, ind, ptr, self.shape, srt, self.nnz == 0)
+        d, ind, ptr = transpose_csr("tocsr", self.data, self.indices, self.indptr, self._csr_shape, s)
+        return csr_array._from_parts(d, ind, ptr, self.shape, True, self._canonical)
 
     def to_numpy(self):
         return host(self.data), host(self.indices), host(self.indptr)

@@ -18,18 +18,22 @@ int NAME(coo_tocsr)(const msp_call *c) {
     for (int64_t r = 0; r <= m; ++r) indptr[r] = 0, uptr[r] = 0;
     return MSP_OK;
   }
-  /* blocks of 2^shift rows, about 8192 entries each on average (at most 4096 blocks) */
-  int64_t want = nnz / 8192;
+  /* blocks of 2^shift rows, about 32768 entries each on average (a block's entries and output stay in
+   * a core's L2 cache; few blocks keep the partition's write streams few), at most 4096 blocks */
+  int64_t want = nnz / 32768;
   if (want > 4096) want = 4096;
   int shift = 0;
   while (((m - 1) >> shift) + 1 > (want > 1 ? want : 1)) ++shift;
   const int64_t nb = ((m - 1) >> shift) + 1, span = (int64_t)1 << shift;
   if (nt > 1 && nb * nt > 4 * nnz + 64) nt = 1;
   int64_t *cnt = (int64_t *)calloc((size_t)(nb * nt + nb + 1), sizeof(int64_t));
-  IT *trow = (IT *)malloc((size_t)nnz * sizeof(IT)), *tcol = (IT *)malloc((size_t)nnz * sizeof(IT));
-  VT *tval = (VT *)malloc((size_t)nnz * sizeof(VT));
-  if (!cnt || !trow || !tcol || !tval) {
-    free(cnt), free(trow), free(tcol), free(tval);
+  typedef struct {
+    IT row, col;
+    VT val;
+  } NAME(entry);
+  NAME(entry) *tmp = (NAME(entry) *)malloc((size_t)nnz * sizeof(NAME(entry))); /* one write stream per block */
+  if (!cnt || !tmp) {
+    free(cnt), free(tmp);
     return MSP_ENOMEM;
   }
   int64_t *bstart = cnt + nb * nt; /* nb + 1 block starts */
@@ -49,7 +53,7 @@ int NAME(coo_tocsr)(const msp_call *c) {
     }
   }
   if (bad) {
-    free(cnt), free(trow), free(tcol), free(tval);
+    free(cnt), free(tmp);
     return MSP_EINDEX;
   }
   /* 2. offsets in (block, chunk) order: stable */
@@ -70,7 +74,7 @@ int NAME(coo_tocsr)(const msp_call *c) {
     int64_t *h = cnt + (int64_t)t * nb;
     for (int64_t k = k0; k < k1; ++k) {
       const int64_t p = h[(int64_t)row[k] >> shift]++;
-      trow[p] = row[k], tcol[p] = col[k], tval[p] = data[k];
+      tmp[p].row = row[k], tmp[p].col = col[k], tmp[p].val = data[k];
     }
   }
   /* 4. each block: counting sort by row into place, each row sorted by column, distinct columns counted */
@@ -88,13 +92,13 @@ int NAME(coo_tocsr)(const msp_call *c) {
       const int64_t s = bstart[b], e = bstart[b + 1], r0 = b << shift;
       const int64_t r1 = r0 + span < m ? r0 + span : m, nr = r1 - r0;
       memset(lc, 0, (size_t)(nr + 1) * sizeof(int64_t));
-      for (int64_t k = s; k < e; ++k) lc[(int64_t)trow[k] - r0 + 1]++;
+      for (int64_t k = s; k < e; ++k) lc[(int64_t)tmp[k].row - r0 + 1]++;
       lc[0] = s;
       for (int64_t i = 0; i < nr; ++i) lc[i + 1] += lc[i];
       for (int64_t i = 0; i < nr; ++i) indptr[r0 + i] = (IT)lc[i];
       for (int64_t k = s; k < e; ++k) {
-        const int64_t p = lc[(int64_t)trow[k] - r0]++;
-        indices[p] = tcol[k], values[p] = tval[k];
+        const int64_t p = lc[(int64_t)tmp[k].row - r0]++;
+        indices[p] = tmp[k].col, values[p] = tmp[k].val;
       }
       /* lc[i] now ends row i; row i starts at lc[i - 1] (block start for i = 0) */
       for (int64_t i = 0; i < nr; ++i) {
@@ -121,13 +125,98 @@ int NAME(coo_tocsr)(const msp_call *c) {
     free(lc), free(sind), free(sval);
   }
   if (oom) {
-    free(cnt), free(trow), free(tcol), free(tval);
+    free(cnt), free(tmp);
     return MSP_ENOMEM;
   }
   indptr[m] = (IT)nnz;
   uptr[0] = 0;
   for (int64_t r = 0; r < m; ++r) uptr[r + 1] = (IT)((int64_t)uptr[r] + (int64_t)uptr[r + 1]);
-  free(cnt), free(trow), free(tcol), free(tval);
+  free(cnt), free(tmp);
+  return MSP_OK;
+}
+
+/* The transpose's CSR (A's CSC): entries regrouped by column, rows in order within each column (a
+ * stable counting sort), so sorted output whatever the input's column order, canonical from canonical.
+ * in: indptr[m+1], indices[nnz], data[nnz]; out: tptr[n+1], tind[nnz], tval[nnz]; sizes m, n, nnz.
+ * Each thread counts the columns of a share of rows (balanced by entries), the column offsets are
+ * scanned in parallel (a range of columns per thread), and each thread scatters its rows. Malformed
+ * indptr or a column out of range: EINDEX, nothing scattered. */
+int NAME(csr_tocsc)(const msp_call *c) {
+  MSP_UNPACK(csr_tocsc);
+  if ((int64_t)indptr[0] != 0 || (int64_t)indptr[m] != nnz) return MSP_EINDEX;
+  int nt = msp_threads_for(c, nnz + n);
+  if (nt > 1 && n * (int64_t)nt > 4 * nnz + 4096) nt = 1; /* per-thread counts too large for the work */
+  int64_t *cnt = (int64_t *)calloc((size_t)(n * nt + 2 * (nt + 1)), sizeof(int64_t));
+  if (cnt == NULL) return MSP_ENOMEM;
+  int64_t *rsplit = cnt + n * nt, *csum = rsplit + nt + 1;
+  /* row shares with about nnz / nt entries each */
+  rsplit[0] = 0, rsplit[nt] = m;
+  for (int t = 1; t < nt; ++t) {
+    int64_t lo = rsplit[t - 1], hi = m, goal = nnz * t / nt;
+    while (lo < hi) {
+      const int64_t mid = lo + (hi - lo) / 2;
+      if ((int64_t)indptr[mid] < goal) lo = mid + 1;
+      else hi = mid;
+    }
+    rsplit[t] = lo;
+  }
+  int bad = 0;
+#pragma omp parallel for num_threads(nt) schedule(static, 1) reduction(| : bad)
+  for (int t = 0; t < nt; ++t) { /* counts per column of each share */
+    int64_t *h = cnt + (int64_t)t * n;
+    for (int64_t r = rsplit[t]; r < rsplit[t + 1] && !bad; ++r) {
+      const int64_t s = (int64_t)indptr[r], e = (int64_t)indptr[r + 1];
+      if (MSP_ROW_BAD(s, e, nnz)) {
+        bad = 1;
+        break;
+      }
+      for (int64_t j = s; j < e; ++j) {
+        const uint64_t col = (uint64_t)(int64_t)indices[j];
+        if (col >= (uint64_t)n) {
+          bad = 1;
+          break;
+        }
+        h[col]++;
+      }
+    }
+  }
+  if (bad) {
+    free(cnt);
+    return MSP_EINDEX;
+  }
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+  for (int t = 0; t < nt; ++t) { /* the totals of a range of columns per thread */
+    int64_t sum = 0;
+    for (int64_t col = n * t / nt; col < n * (t + 1) / nt; ++col)
+      for (int u = 0; u < nt; ++u) sum += cnt[(int64_t)u * n + col];
+    csum[t + 1] = sum;
+  }
+  csum[0] = 0;
+  for (int t = 0; t < nt; ++t) csum[t + 1] += csum[t];
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+  for (int t = 0; t < nt; ++t) { /* column pointer, and each share's offsets (shares in row order: stable) */
+    int64_t run = csum[t];
+    for (int64_t col = n * t / nt; col < n * (t + 1) / nt; ++col) {
+      tptr[col] = (IT)run;
+      for (int u = 0; u < nt; ++u) {
+        int64_t *x = cnt + (int64_t)u * n + col, v = *x;
+        *x = run;
+        run += v;
+      }
+    }
+  }
+  tptr[n] = (IT)nnz;
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+  for (int t = 0; t < nt; ++t) {
+    int64_t *h = cnt + (int64_t)t * n;
+    for (int64_t r = rsplit[t]; r < rsplit[t + 1]; ++r)
+      for (int64_t j = (int64_t)indptr[r]; j < (int64_t)indptr[r + 1]; ++j) {
+        const int64_t p = h[(int64_t)indices[j]]++;
+        tind[p] = (IT)r;
+        tval[p] = data[j];
+      }
+  }
+  free(cnt);
   return MSP_OK;
 }
 

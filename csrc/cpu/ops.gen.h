@@ -62,6 +62,17 @@
   const int64_t n = (c)->iarg[1]; \
   const int64_t nnz = (c)->iarg[2]; \
   (void)row; (void)col; (void)data; (void)indptr; (void)indices; (void)values; (void)uptr; (void)m; (void)n; (void)nnz
+#define MSP_UNPACK_convert_csr_tocsc(c) \
+  const IT *restrict indptr = (const IT *)(c)->in[0]; \
+  const IT *restrict indices = (const IT *)(c)->in[1]; \
+  const VT *restrict data = (const VT *)(c)->in[2]; \
+  IT *restrict tptr = (IT *)(c)->out[0]; \
+  IT *restrict tind = (IT *)(c)->out[1]; \
+  VT *restrict tval = (VT *)(c)->out[2]; \
+  const int64_t m = (c)->iarg[0]; \
+  const int64_t n = (c)->iarg[1]; \
+  const int64_t nnz = (c)->iarg[2]; \
+  (void)indptr; (void)indices; (void)data; (void)tptr; (void)tind; (void)tval; (void)m; (void)n; (void)nnz
 #define MSP_UNPACK_convert_csr_todense(c) \
   const IT *restrict indptr = (const IT *)(c)->in[0]; \
   const IT *restrict indices = (const IT *)(c)->in[1]; \

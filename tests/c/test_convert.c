@@ -42,6 +42,32 @@ static void convert_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int 
   CHECK(ok, "coo_tocsr %s %s m=%lld n=%lld nnz=%lld threads=%d: wrong order or uptr", VTS[vt], ITS[it], (long long)m,
         (long long)n, (long long)z, threads);
 
+  /* csr_tocsc: entries regrouped by column, rows in order (stable) */
+  {
+    void *tptr = alloc(is, n + 1), *tind = alloc(is, z), *tval = alloc(vs, z);
+    st = run("convert_csr_tocsc", vt, it, (const void *[]){indptr, ind, cval}, (void *[]){tptr, tind, tval}, sizes, NULL, threads,
+             NULL);
+    int64_t *next = alloc(sizeof(int64_t), n + 1);
+    ok = st == MSP_OK && get_idx(it, tptr, 0) == 0 && get_idx(it, tptr, n) == z;
+    for (int64_t c2 = 0; c2 < n; ++c2) next[c2] = get_idx(it, tptr, c2);
+    for (int64_t r = 0; r < m && ok; ++r)
+      for (int64_t p = get_idx(it, indptr, r); p < get_idx(it, indptr, r + 1) && ok; ++p) {
+        const int64_t q = next[get_idx(it, ind, p)]++;
+        ok = q < get_idx(it, tptr, get_idx(it, ind, p) + 1) && get_idx(it, tind, q) == r &&
+             !memcmp((char *)tval + q * vs, (char *)cval + p * vs, vs);
+      }
+    CHECK(ok, "csr_tocsc %s %s m=%lld n=%lld threads=%d status %d", VTS[vt], ITS[it], (long long)m, (long long)n, threads, st);
+    if (z > 0) { /* a column out of range: EINDEX */
+      const int64_t keep = get_idx(it, ind, z - 1);
+      put_idx(it, ind, z - 1, n);
+      st = run("convert_csr_tocsc", vt, it, (const void *[]){indptr, ind, cval}, (void *[]){tptr, tind, tval}, sizes, NULL, threads,
+               NULL);
+      CHECK(st == MSP_EINDEX, "csr_tocsc column out of range -> EINDEX (status %d)", st);
+      put_idx(it, ind, z - 1, keep);
+    }
+    free(tptr), free(tind), free(tval), free(next);
+  }
+
   /* todense, duplicates summed */
   double *dre = alloc(sizeof(double), m * n), *dim = alloc(sizeof(double), m * n);
   dense_ref(&a, vt, dre, dim);
