@@ -26,16 +26,18 @@ int NAME(coo_tocsr)(const msp_call *c) {
   while (((m - 1) >> shift) + 1 > (want > 1 ? want : 1)) ++shift;
   const int64_t nb = ((m - 1) >> shift) + 1, span = (int64_t)1 << shift;
   if (nt > 1 && nb * nt > 4 * nnz + 64) nt = 1;
-  int64_t *cnt = (int64_t *)calloc((size_t)(nb * nt + nb + 1), sizeof(int64_t));
+  const size_t ncnt = (size_t)(nb * nt + nb + 1);
+  int64_t *cnt = (int64_t *)msp_scratch(0, ncnt * sizeof(int64_t));
   typedef struct {
     IT row, col;
     VT val;
   } NAME(entry);
-  NAME(entry) *tmp = (NAME(entry) *)malloc((size_t)nnz * sizeof(NAME(entry))); /* one write stream per block */
+  NAME(entry) *tmp = (NAME(entry) *)msp_scratch(1, (size_t)nnz * sizeof(NAME(entry))); /* one stream per block */
   if (!cnt || !tmp) {
-    free(cnt), free(tmp);
+    msp_scratch_release(0, cnt), msp_scratch_release(1, tmp);
     return MSP_ENOMEM;
   }
+  memset(cnt, 0, ncnt * sizeof(int64_t));
   int64_t *bstart = cnt + nb * nt; /* nb + 1 block starts */
   int bad = 0;
   /* 1. bounds, and a histogram of blocks per chunk of entries */
@@ -53,7 +55,7 @@ int NAME(coo_tocsr)(const msp_call *c) {
     }
   }
   if (bad) {
-    free(cnt), free(tmp);
+    msp_scratch_release(0, cnt), msp_scratch_release(1, tmp);
     return MSP_EINDEX;
   }
   /* 2. offsets in (block, chunk) order: stable */
@@ -125,13 +127,13 @@ int NAME(coo_tocsr)(const msp_call *c) {
     free(lc), free(sind), free(sval);
   }
   if (oom) {
-    free(cnt), free(tmp);
+    msp_scratch_release(0, cnt), msp_scratch_release(1, tmp);
     return MSP_ENOMEM;
   }
   indptr[m] = (IT)nnz;
   uptr[0] = 0;
   for (int64_t r = 0; r < m; ++r) uptr[r + 1] = (IT)((int64_t)uptr[r] + (int64_t)uptr[r + 1]);
-  free(cnt), free(tmp);
+  msp_scratch_release(0, cnt), msp_scratch_release(1, tmp);
   return MSP_OK;
 }
 
@@ -146,8 +148,10 @@ int NAME(csr_tocsc)(const msp_call *c) {
   if ((int64_t)indptr[0] != 0 || (int64_t)indptr[m] != nnz) return MSP_EINDEX;
   int nt = msp_threads_for(c, nnz + n);
   if (nt > 1 && n * (int64_t)nt > 4 * nnz + 4096) nt = 1; /* per-thread counts too large for the work */
-  int64_t *cnt = (int64_t *)calloc((size_t)(n * nt + 2 * (nt + 1)), sizeof(int64_t));
+  const size_t ncnt = (size_t)(n * nt + 2 * (nt + 1));
+  int64_t *cnt = (int64_t *)msp_scratch(0, ncnt * sizeof(int64_t));
   if (cnt == NULL) return MSP_ENOMEM;
+  memset(cnt, 0, ncnt * sizeof(int64_t));
   int64_t *rsplit = cnt + n * nt, *csum = rsplit + nt + 1;
   /* row shares with about nnz / nt entries each */
   rsplit[0] = 0, rsplit[nt] = m;
@@ -181,7 +185,7 @@ int NAME(csr_tocsc)(const msp_call *c) {
     }
   }
   if (bad) {
-    free(cnt);
+    msp_scratch_release(0, cnt);
     return MSP_EINDEX;
   }
 #pragma omp parallel for num_threads(nt) schedule(static, 1)
@@ -216,7 +220,7 @@ int NAME(csr_tocsc)(const msp_call *c) {
         tval[p] = data[j];
       }
   }
-  free(cnt);
+  msp_scratch_release(0, cnt);
   return MSP_OK;
 }
 

@@ -13,6 +13,15 @@
 #define MSP_THREAD_ID() 0
 #endif
 
+/* A scratch buffer of at least `bytes` for the calling thread, kept between calls (slot 0..3: a kernel
+ * may hold several at once). Fresh allocations of megabytes cost page faults on every call, often
+ * more than the kernel's work; buffers up to MSP_SCRATCH_KEEP bytes are kept and reused, larger ones
+ * are allocated for the call. Contents are undefined; NULL when out of memory. Hand every buffer back
+ * with msp_scratch_release (it frees the ones not kept). Call both outside parallel regions. */
+#define MSP_SCRATCH_KEEP ((size_t)32 << 20)
+void *msp_scratch(int slot, size_t bytes);
+void msp_scratch_release(int slot, void *p);
+
 /* Threads to use for `work` units under call c: 1 for small problems. */
 static inline int msp_threads_for(const msp_call *c, int64_t work) {
 #ifdef _OPENMP

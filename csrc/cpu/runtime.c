@@ -4,6 +4,7 @@
 
 #include "mlx_sparse/msp.h"
 #include "types.h"
+#include "parallel.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -199,4 +200,26 @@ int msp_get_num_threads(void) {
 #else
   return 1;
 #endif
+}
+
+/* ---- per-thread scratch (parallel.h) ---------------------------------------------------------- */
+static _Thread_local void *msp_scratch_buf[4];
+static _Thread_local size_t msp_scratch_cap[4];
+
+void *msp_scratch(int slot, size_t bytes) {
+  if (slot < 0 || slot > 3) return NULL;
+  if (bytes == 0) bytes = 1;
+  if (bytes > MSP_SCRATCH_KEEP) return malloc(bytes); /* too large to keep: this call only */
+  if (msp_scratch_cap[slot] < bytes) {
+    free(msp_scratch_buf[slot]);
+    size_t cap = bytes + bytes / 4;
+    if (cap > MSP_SCRATCH_KEEP) cap = MSP_SCRATCH_KEEP;
+    msp_scratch_buf[slot] = malloc(cap);
+    msp_scratch_cap[slot] = msp_scratch_buf[slot] ? cap : 0;
+  }
+  return msp_scratch_buf[slot];
+}
+
+void msp_scratch_release(int slot, void *p) {
+  if (slot >= 0 && slot <= 3 && p != msp_scratch_buf[slot]) free(p);
 }
