@@ -1,6 +1,14 @@
 /* C tests of the convert family (COO -> CSR, CSR -> dense, CSR rows <-> row pointer) against host references. */
 #include "check.h"
 
+static const coo_t *sort_a;
+static int by_row_col(const void *x, const void *y) {
+  const int64_t i = *(const int64_t *)x, j = *(const int64_t *)y;
+  if (sort_a->row[i] != sort_a->row[j]) return sort_a->row[i] < sort_a->row[j] ? -1 : 1;
+  if (sort_a->col[i] != sort_a->col[j]) return sort_a->col[i] < sort_a->col[j] ? -1 : 1;
+  return (i > j) - (i < j);
+}
+
 static void convert_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int threads) {
   coo_t a = make_coo(m, n, nnz);
   const int64_t z = a.nnz;
@@ -19,12 +27,8 @@ static void convert_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int 
   /* sorted by (row, col), equal pairs in input order: the reference is a stable sort of the entries */
   int64_t *perm = alloc(sizeof(int64_t), z);
   for (int64_t k = 0; k < z; ++k) perm[k] = k;
-  for (int64_t i = 1; i < z; ++i) { /* insertion sort by (row, col), stable */
-    const int64_t k = perm[i];
-    int64_t j = i - 1;
-    while (j >= 0 && (a.row[perm[j]] > a.row[k] || (a.row[perm[j]] == a.row[k] && a.col[perm[j]] > a.col[k]))) perm[j + 1] = perm[j], --j;
-    perm[j + 1] = k;
-  }
+  sort_a = &a; /* by (row, col, input position): the stable order */
+  qsort(perm, (size_t)z, sizeof(int64_t), by_row_col);
   int ok = get_idx(it, indptr, 0) == 0 && get_idx(it, indptr, m) == z && get_idx(it, uptr, 0) == 0;
   for (int64_t p = 0; p < z && ok; ++p) {
     const int64_t k = perm[p];
