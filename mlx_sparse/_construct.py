@@ -11,6 +11,7 @@ from . import _kernels as K
 from . import _select
 from ._base import FORMATS
 from ._coerce import is_scipy_sparse, is_sparse
+from ._convert import expand_rows
 from ._device import StreamLike, resolve_stream
 
 _FORMATS = ("csr", "csc", "coo")
@@ -235,23 +236,71 @@ def _coo_of(op: str, A, s):
     return fromdense(A, stream=s).tocoo(stream=s)
 
 
+def _canonical_csr_of(op: str, A, s):
+    """Canonical CSR of a sparse array, scipy matrix or dense array (synchronizes only to sum duplicates)."""
+    if is_scipy_sparse(A):
+        A = FORMATS["csr"](A)
+    elif not is_sparse(A):
+        A = fromdense(A, stream=s)
+    return A.tocsr(canonical=True, stream=s)
+
+
 def kron(A, B, format: str = "csr", stream: StreamLike = None):
-    """Kronecker product (scipy's ``kron``); duplicates of the inputs are summed in the result,
-    which is canonical in ``format`` (one synchronization, for the canonical nnz)."""
+    """Kronecker product (scipy's ``kron``): canonical in ``format``; duplicates of the inputs are
+    summed first (explicit zeros kept, as scipy). Our kernel writes each output row from one row of
+    A and one of B, so the output is canonical by construction: lazy when the inputs are canonical
+    (nnz = nnz(A) nnz(B)), and differentiable in both inputs' values."""
     op = "kron"
     f = _check_format(op, format, "csr")
     s = resolve_stream(stream)
-    a, b = _coo_of(op, A, s), _coo_of(op, B, s)
+    a, b = _canonical_csr_of(op, A, s), _canonical_csr_of(op, B, s)
     (m1, n1), (m2, n2) = a.shape, b.shape
     shape = (m1 * m2, n1 * n2)
-    it = _index_dtype(op, None, *shape, a.nnz * b.nnz)
+    nnz2 = a.nnz * b.nnz
+    it = _index_dtype(op, None, *shape, nnz2)
     dt = _common_dtype([a.dtype, b.dtype])
+    csr = FORMATS["csr"]
+    if nnz2 == 0:
+        out = csr._from_parts(mx.zeros((0,), dtype=dt, stream=s), mx.zeros((0,), dtype=it, stream=s),
+                              mx.zeros((shape[0] + 1,), dtype=it, stream=s), shape, True, True)
+        return _as_format(out, f, s)
+    a._flat_only(op), b._flat_only(op)
     with mx.stream(s):
-        row = (a.row.astype(mx.int64)[:, None] * m2 + b.row.astype(mx.int64)[None, :]).reshape(-1)
-        col = (a.col.astype(mx.int64)[:, None] * n2 + b.col.astype(mx.int64)[None, :]).reshape(-1)
-        data = (a.data.astype(dt)[:, None] * b.data.astype(dt)[None, :]).reshape(-1)
-    out = _coo_parts(op, [(data, row, col)], shape, dt, it, s)
-    return _as_format(out.tocsr(canonical=True, stream=s), f, s)
+        ap, ai, bp, bi = (mx.stop_gradient(x.astype(it)) for x in (a.indptr, a.indices, b.indptr, b.indices))
+        lb = bp[1:] - bp[:-1]
+        optr = mx.concatenate([mx.zeros((1,), dtype=it), mx.cumsum(((ap[1:] - ap[:-1])[:, None] * lb[None, :]).reshape(-1))])
+        ad, bd = a.data.astype(dt), b.data.astype(dt)
+    sizes = dict(ma=m1, nb=n2, nnza=a.nnz, mb=m2, nnzb=b.nnz, nnz2=nnz2)
+
+    def run(x, y, **rules):
+        return K.prepare(op, "construct_kron", dt, it, s, sizes, **rules)(aptr=ap, aind=ai, adata=x, bptr=bp, bind=bi,
+                                                                          bdata=y, optr=optr)
+
+    def vjp(primals, cotangents, outputs):  # each entry is a_i * b_j: gathers of both, by MLX's rules
+        rows = expand_rows(op, optr, nnz2, dt, s).astype(mx.int64, stream=s)
+        with mx.stream(s):
+            i, k = rows // m2, rows % m2
+            off = mx.arange(nnz2, dtype=mx.int64) - mx.take(optr, rows).astype(mx.int64)
+            lbk = mx.take(lb, k).astype(mx.int64)
+            srca = mx.take(ap, i).astype(mx.int64) + off // lbk
+            srcb = mx.take(bp, k).astype(mx.int64) + off % lbk
+            _, (ga, gb) = mx.vjp(lambda x, y: mx.take(x, srca) * mx.take(y, srcb), [primals[2], primals[5]],
+                                 [cotangents[1]])
+        out = [None] * len(primals)
+        out[2], out[5] = ga, gb
+        return out
+
+    def jvp(primals, tangents):  # (a + da) (x) (b + db) to first order
+        parts = []
+        if tangents[2] is not None:
+            parts.append(run(tangents[2].astype(dt, stream=s), primals[5], vjp=vjp, jvp=jvp)[1])
+        if tangents[5] is not None:
+            parts.append(run(primals[2], tangents[5].astype(dt, stream=s), vjp=vjp, jvp=jvp)[1])
+        d = parts[0] if len(parts) == 1 else mx.add(parts[0], parts[1], stream=s)
+        return [mx.zeros((nnz2,), dtype=it, stream=s), d]
+
+    indices, data = run(ad, bd, vjp=vjp, jvp=jvp)
+    return _as_format(csr._from_parts(data, indices, optr, shape, True, True), f, s)
 
 
 def kronsum(A, B, format: str = "csr", stream: StreamLike = None):

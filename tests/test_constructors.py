@@ -80,6 +80,52 @@ def test_kron_kronsum(device, vt, fmt):
         ms.kronsum(A, D)
 
 
+@pytest.mark.parametrize("vt", list(VALUE_DTYPES))
+@pytest.mark.parametrize("it", ["int32", "int64"])
+def test_kron_kernel_every_dtype_and_edge(device, vt, it):
+    if device == mx.gpu and vt == "float64":
+        pytest.skip("float64 on the GPU")
+    idt = mx.int32 if it == "int32" else mx.int64
+    for (m1, n1, z1), (m2, n2, z2) in [((13, 9, 40), (5, 7, 12)), ((0, 3, 0), (2, 2, 3)), ((4, 4, 0), (3, 3, 5)),
+                                       ((1, 1, 1), (60, 70, 300))]:
+        A, SA = _sp(m1, n1, z1, vt, 6, "csr")
+        B, SB = _sp(m2, n2, z2, vt, 7, "coo")
+        A = ms.csr_array(A, index_dtype=idt)
+        K = ms.kron(A, B, stream=device)
+        ref = sp.kron(SA, SB).tocsr()
+        ref.sum_duplicates()
+        assert K.has_canonical_format and K.shape == ref.shape and K.nnz == A.tocsr(canonical=True).nnz * B.tocsr().nnz
+        tol = {"float16": 3e-2, "bfloat16": 6e-2}.get(vt, 1e-5)
+        np.testing.assert_allclose(to_host(K.todense(stream=mx.cpu)).astype(np.complex128), ref.toarray(), rtol=tol,
+                                   atol=tol)
+
+
+def test_kron_is_differentiable_in_both_values():
+    SA = sp.random_array((4, 3), density=0.6, format="csr", random_state=1, dtype=np.float32)
+    SB = sp.random_array((3, 5), density=0.5, format="csr", random_state=2, dtype=np.float32)
+    A, B = ms.csr_array(SA), ms.csr_array(SB)
+    W = mx.array(np.random.default_rng(3).standard_normal((12, 15)).astype(np.float32))
+
+    def f(a, b):
+        K = ms.kron(ms.csr_array((a, A.indices, A.indptr), shape=A.shape, canonical=True),
+                    ms.csr_array((b, B.indices, B.indptr), shape=B.shape, canonical=True))
+        return mx.sum(K.todense() * W)
+
+    def dense_f(a, b):  # the same through dense arrays
+        Da = ms.csr_array((a, A.indices, A.indptr), shape=A.shape).todense()
+        Db = ms.csr_array((b, B.indices, B.indptr), shape=B.shape).todense()
+        return mx.sum((Da[:, None, :, None] * Db[None, :, None, :]).reshape(12, 15) * W)
+
+    ga, gb = mx.grad(f, argnums=(0, 1))(A.data, B.data)
+    ra, rb = mx.grad(dense_f, argnums=(0, 1))(A.data, B.data)
+    np.testing.assert_allclose(np.array(ga), np.array(ra), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.array(gb), np.array(rb), rtol=1e-5, atol=1e-5)
+    ta, tb = mx.ones_like(A.data), mx.full(B.data.shape, 2.0)
+    _, jv = mx.jvp(f, [A.data, B.data], [ta, tb])
+    _, rv = mx.jvp(dense_f, [A.data, B.data], [ta, tb])
+    np.testing.assert_allclose(np.array(jv[0]), np.array(rv[0]), rtol=1e-5)
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_bmat_stacks_block_diag(device, fmt):
     A, SA = _sp(3, 4, 6, "float32", 5, "csr")

@@ -231,4 +231,21 @@
   const int64_t nnz = (c)->iarg[2]; \
   const int64_t q = (c)->iarg[3]; \
   (void)indptr; (void)indices; (void)rows; (void)cols; (void)pos; (void)m; (void)n; (void)nnz; (void)q
+#define MSP_UNPACK_construct_kron(c) \
+  const IT *restrict aptr = (const IT *)(c)->in[0]; \
+  const IT *restrict aind = (const IT *)(c)->in[1]; \
+  const VT *restrict adata = (const VT *)(c)->in[2]; \
+  const IT *restrict bptr = (const IT *)(c)->in[3]; \
+  const IT *restrict bind = (const IT *)(c)->in[4]; \
+  const VT *restrict bdata = (const VT *)(c)->in[5]; \
+  const IT *restrict optr = (const IT *)(c)->in[6]; \
+  IT *restrict oind = (IT *)(c)->out[0]; \
+  VT *restrict odata = (VT *)(c)->out[1]; \
+  const int64_t ma = (c)->iarg[0]; \
+  const int64_t nb = (c)->iarg[1]; \
+  const int64_t nnza = (c)->iarg[2]; \
+  const int64_t mb = (c)->iarg[3]; \
+  const int64_t nnzb = (c)->iarg[4]; \
+  const int64_t nnz2 = (c)->iarg[5]; \
+  (void)aptr; (void)aind; (void)adata; (void)bptr; (void)bind; (void)bdata; (void)optr; (void)oind; (void)odata; (void)ma; (void)nb; (void)nnza; (void)mb; (void)nnzb; (void)nnz2
 #endif

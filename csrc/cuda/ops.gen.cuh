@@ -40,6 +40,8 @@
 #define MSP_JOINS_select_cols_fill const long long m = msp_join(m_lo, m_hi); const long long n = msp_join(n_lo, n_hi); const long long nnz = msp_join(nnz_lo, nnz_hi); const long long q = msp_join(q_lo, q_hi); const long long nnz2 = msp_join(nnz2_lo, nnz2_hi); (void)m; (void)n; (void)nnz; (void)q; (void)nnz2;
 #define MSP_PARAMS_select_lookup const IT* __restrict__ indptr, const IT* __restrict__ indices, const IT* __restrict__ rows, const IT* __restrict__ cols, IT* __restrict__ pos, int m_lo, int m_hi, int n_lo, int n_hi, int nnz_lo, int nnz_hi, int q_lo, int q_hi
 #define MSP_JOINS_select_lookup const long long m = msp_join(m_lo, m_hi); const long long n = msp_join(n_lo, n_hi); const long long nnz = msp_join(nnz_lo, nnz_hi); const long long q = msp_join(q_lo, q_hi); (void)m; (void)n; (void)nnz; (void)q;
+#define MSP_PARAMS_construct_kron const IT* __restrict__ aptr, const IT* __restrict__ aind, const VT* __restrict__ adata, const IT* __restrict__ bptr, const IT* __restrict__ bind, const VT* __restrict__ bdata, const IT* __restrict__ optr, IT* __restrict__ oind, VT* __restrict__ odata, int ma_lo, int ma_hi, int nb_lo, int nb_hi, int nnza_lo, int nnza_hi, int mb_lo, int mb_hi, int nnzb_lo, int nnzb_hi, int nnz2_lo, int nnz2_hi
+#define MSP_JOINS_construct_kron const long long ma = msp_join(ma_lo, ma_hi); const long long nb = msp_join(nb_lo, nb_hi); const long long nnza = msp_join(nnza_lo, nnza_hi); const long long mb = msp_join(mb_lo, mb_hi); const long long nnzb = msp_join(nnzb_lo, nnzb_hi); const long long nnz2 = msp_join(nnz2_lo, nnz2_hi); (void)ma; (void)nb; (void)nnza; (void)mb; (void)nnzb; (void)nnz2;
 #if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spmv_csr_g1)
 #define MSP_ON_spmv_csr_g1(...) __VA_ARGS__
 #else
@@ -179,4 +181,9 @@
 #define MSP_ON_select_lookup(...) __VA_ARGS__
 #else
 #define MSP_ON_select_lookup(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_construct_kron)
+#define MSP_ON_construct_kron(...) __VA_ARGS__
+#else
+#define MSP_ON_construct_kron(...)
 #endif

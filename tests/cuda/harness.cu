@@ -17,6 +17,7 @@
 #include "../../csrc/cuda/canonical.cu"
 #include "../../csrc/cuda/spmm.cu"
 #include "../../csrc/cuda/select.cu"
+#include "../../csrc/cuda/construct.cu"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -524,6 +525,35 @@ static void test_index(const Csr& a) {
   cudaFree(dqr), cudaFree(dqc), cudaFree(dpos), cudaFree(dp), cudaFree(di), cudaFree(dv);
 }
 
+// kron of two sorted-row matrices (a's rows sorted, duplicates kept: the kernel only needs consistent
+// lengths): the exact outputs of the C kernel.
+static void test_kron(const Csr& a0) {
+  Csr a = a0;
+  for (long long r = 0; r < a.m; ++r) std::sort(a.ind.begin() + a.indptr[r], a.ind.begin() + a.indptr[r + 1]);
+  const Csr b = make(3, 5, 2, 0);
+  const long long ma = a.m, nb = b.n, nnza = (long long)a.ind.size(), mb = b.m, nnzb = (long long)b.ind.size();
+  std::vector<IT> optr(ma * mb + 1, 0);
+  for (long long R = 0; R < ma * mb; ++R)
+    optr[R + 1] = optr[R] + (a.indptr[R / mb + 1] - a.indptr[R / mb]) * (b.indptr[R % mb + 1] - b.indptr[R % mb]);
+  const long long tot = (long long)optr[ma * mb];
+  std::vector<IT> oi(tot);
+  std::vector<VT> ov(tot);
+  CHECK(call_c("construct_kron", {a.indptr.data(), a.ind.data(), a.val.data(), b.indptr.data(), b.ind.data(), b.val.data(),
+                                  optr.data()}, {oi.data(), ov.data()}, {ma, nb, nnza, mb, nnzb, tot}) == MSP_OK,
+        "C kron status");
+  IT *dap = dev(a.indptr), *dai = dev(a.ind), *dbp = dev(b.indptr), *dbi = dev(b.ind), *dop = dev(optr);
+  VT *dav = dev(a.val), *dbv = dev(b.val);
+  IT* doi = dev_poison<IT>(tot);
+  VT* dov = dev_poison<VT>(tot);
+  K(construct, kron)<<<blocks_for(ma * mb * 32), 256>>>(dap, dai, dav, dbp, dbi, dbv, dop, doi, dov, P64(ma), P64(nb), P64(nnza),
+                                                         P64(mb), P64(nnzb), P64(tot));
+  CK(cudaGetLastError());
+  CK(cudaDeviceSynchronize());
+  CHECK(host(doi, tot) == oi && same(host(dov, tot).data(), ov.data(), tot), "kron m=%lld nnz=%lld", ma, nnza);
+  cudaFree(dap), cudaFree(dai), cudaFree(dbp), cudaFree(dbi), cudaFree(dop), cudaFree(dav), cudaFree(dbv), cudaFree(doi),
+      cudaFree(dov);
+}
+
 int main() {
   const long long cases[][4] = {{1, 1, 1, 0},        {7, 5, 2, 0},       {100, 80, 3, 0},
                                 {1000, 700, 16, 3},  {5000, 4000, 5, 4}, {20000, 3000, 40, 10},
@@ -535,6 +565,7 @@ int main() {
     test_spmv_d16(a);
     test_select(a);
     test_index(a);
+    if (a.m * 3 < (1 << 20)) test_kron(a);
   }
   const long long mm_cases[][4] = {{1, 1, 1, 0}, {7, 5, 2, 0}, {300, 200, 6, 2}, {2000, 1500, 12, 3}};
   for (const auto& cs : mm_cases) test_spmm(make(cs[0], cs[1], (int)cs[2], (int)cs[3]));
