@@ -25,6 +25,7 @@ import mlx.core as mx
 import numpy as np
 
 from . import _kernels as K
+from ._device import is_gpu
 from . import _select
 from ._select import _indptr
 
@@ -185,11 +186,18 @@ def cols(op: str, data, indices, indptr, shape, ax: Axis, s: mx.Stream, sorted_r
     if q == 0 or int(data.size) == 0:
         return data[:0], indices[:0], mx.zeros((m + 1,), dtype=it, stream=s), True
     npi = np.int32 if it == mx.int32 else np.int64
-    cptr = np.zeros(n + 1, dtype=npi)
-    np.cumsum(np.bincount(c, minlength=n), out=cptr[1:])
-    corder = np.argsort(c, kind="stable").astype(npi)
-    with mx.stream(s):
-        cptr_a, corder_a = mx.array(cptr), mx.array(corder)
+    if is_gpu(s):  # the per-column lists on the device: only the q picks cross over
+        with mx.stream(s):
+            ca = mx.array(c.astype(np.int32 if n < 2**31 - 1 else np.int64))
+            cnt = mx.zeros((n + 1,), dtype=it).at[ca + 1].add(mx.ones((q,), dtype=it))
+            cptr_a = mx.cumsum(cnt)
+            corder_a = mx.arange(q, dtype=it) if ordered else mx.argsort(ca).astype(it)
+    else:
+        cptr = np.zeros(n + 1, dtype=npi)
+        np.cumsum(np.bincount(c, minlength=n), out=cptr[1:])
+        corder = np.arange(q, dtype=npi) if ordered else np.argsort(c, kind="stable").astype(npi)
+        with mx.stream(s):
+            cptr_a, corder_a = mx.array(cptr), mx.array(corder)
     nnz = int(data.size)
     (counts,) = K.prepare(op, "select_cols_count", data.dtype, it, s, dict(m=m, n=n, nnz=nnz))(
         indptr=indptr, indices=indices, cptr=cptr_a)
