@@ -154,7 +154,7 @@ def rows(op: str, data, indices, indptr, shape, ax: Axis, s: mx.Stream):
         return data[:0], indices[:0], mx.zeros((nr + 1,), dtype=it, stream=s)
     with mx.stream(s):
         sel = mx.array(r.astype(np.int32 if it == mx.int32 else np.int64))
-        counts = mx.take(indptr, sel + 1) - mx.take(indptr, sel)
+    (counts,) = K.prepare(op, "select_rows_count", data.dtype, it, s, dict(m=m, r=nr))(indptr=indptr, rows=sel)
     optr, nnz2 = _indptr(counts.astype(mx.int64, stream=s), s)
     _check_fits(op, it, nnz2)
     optr = optr.astype(it, stream=s)

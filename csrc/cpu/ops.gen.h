@@ -181,6 +181,13 @@
   const int upper = (int)(c)->iarg[9]; \
   const int sorted = (int)(c)->iarg[10]; \
   (void)indptr; (void)indices; (void)data; (void)optr; (void)out_indices; (void)src; (void)out_data; (void)m; (void)n; (void)nnz; (void)nnz2; (void)shift; (void)lo; (void)hi; (void)nonzero; (void)lower; (void)upper; (void)sorted
+#define MSP_UNPACK_select_rows_count(c) \
+  const IT *restrict indptr = (const IT *)(c)->in[0]; \
+  const IT *restrict rows = (const IT *)(c)->in[1]; \
+  IT *restrict counts = (IT *)(c)->out[0]; \
+  const int64_t m = (c)->iarg[0]; \
+  const int64_t r = (c)->iarg[1]; \
+  (void)indptr; (void)rows; (void)counts; (void)m; (void)r
 #define MSP_UNPACK_select_rows(c) \
   const IT *restrict indptr = (const IT *)(c)->in[0]; \
   const IT *restrict indices = (const IT *)(c)->in[1]; \

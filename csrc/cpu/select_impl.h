@@ -151,6 +151,24 @@ int NAME(csr_fill)(const msp_call *c) {
 }
 #undef MSP_SELECT_KEEP
 
+/* counts[i] = the length of row rows[i] (the row gather's count). in: indptr[m+1], rows[r]; out: counts[r];
+ * sizes m, r. A row id outside [0, m) or a malformed row counts 0 and gives EINDEX. */
+int NAME(rows_count)(const msp_call *c) {
+  MSP_UNPACK(rows_count);
+  int nt = msp_threads_for(c, r);
+  int bad = 0;
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad)
+  for (int64_t i = 0; i < r; ++i) {
+    const int64_t row = (int64_t)rows[i];
+    int64_t len = 0;
+    if (row < 0 || row >= m) bad = 1;
+    else len = (int64_t)indptr[row + 1] - (int64_t)indptr[row];
+    if (len < 0) bad = 1, len = 0;
+    counts[i] = (IT)len;
+  }
+  return bad ? MSP_EINDEX : MSP_OK;
+}
+
 /* Row gather (A[rows] of CSR): output row i is input row rows[i], entries in storage order:
  * out_indices[p] = indices[j], src[p] = j, out_data[p] = data[j]. in: indptr[m+1], indices[nnz],
  * data[nnz], rows[r], optr[r+1] (exclusive scan of the selected rows' lengths); out: out_indices[nnz2],

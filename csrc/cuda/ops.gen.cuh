@@ -32,6 +32,8 @@
 #define MSP_JOINS_select_csr_count const long long m = msp_join(m_lo, m_hi); const long long n = msp_join(n_lo, n_hi); const long long nnz = msp_join(nnz_lo, nnz_hi); const long long shift = msp_join(shift_lo, shift_hi); const long long lo = msp_join(lo_lo, lo_hi); const long long hi = msp_join(hi_lo, hi_hi); (void)m; (void)n; (void)nnz; (void)shift; (void)lo; (void)hi;
 #define MSP_PARAMS_select_csr_fill const IT* __restrict__ indptr, const IT* __restrict__ indices, const VT* __restrict__ data, const IT* __restrict__ optr, IT* __restrict__ out_indices, IT* __restrict__ src, VT* __restrict__ out_data, int m_lo, int m_hi, int n_lo, int n_hi, int nnz_lo, int nnz_hi, int nnz2_lo, int nnz2_hi, int shift_lo, int shift_hi, int lo_lo, int lo_hi, int hi_lo, int hi_hi, bool nonzero, bool lower, bool upper, bool sorted
 #define MSP_JOINS_select_csr_fill const long long m = msp_join(m_lo, m_hi); const long long n = msp_join(n_lo, n_hi); const long long nnz = msp_join(nnz_lo, nnz_hi); const long long nnz2 = msp_join(nnz2_lo, nnz2_hi); const long long shift = msp_join(shift_lo, shift_hi); const long long lo = msp_join(lo_lo, lo_hi); const long long hi = msp_join(hi_lo, hi_hi); (void)m; (void)n; (void)nnz; (void)nnz2; (void)shift; (void)lo; (void)hi;
+#define MSP_PARAMS_select_rows_count const IT* __restrict__ indptr, const IT* __restrict__ rows, IT* __restrict__ counts, int m_lo, int m_hi, int r_lo, int r_hi
+#define MSP_JOINS_select_rows_count const long long m = msp_join(m_lo, m_hi); const long long r = msp_join(r_lo, r_hi); (void)m; (void)r;
 #define MSP_PARAMS_select_rows const IT* __restrict__ indptr, const IT* __restrict__ indices, const VT* __restrict__ data, const IT* __restrict__ rows, const IT* __restrict__ optr, IT* __restrict__ out_indices, IT* __restrict__ src, VT* __restrict__ out_data, int m_lo, int m_hi, int nnz_lo, int nnz_hi, int r_lo, int r_hi, int nnz2_lo, int nnz2_hi
 #define MSP_JOINS_select_rows const long long m = msp_join(m_lo, m_hi); const long long nnz = msp_join(nnz_lo, nnz_hi); const long long r = msp_join(r_lo, r_hi); const long long nnz2 = msp_join(nnz2_lo, nnz2_hi); (void)m; (void)nnz; (void)r; (void)nnz2;
 #define MSP_PARAMS_select_cols_count const IT* __restrict__ indptr, const IT* __restrict__ indices, const IT* __restrict__ cptr, IT* __restrict__ counts, int m_lo, int m_hi, int n_lo, int n_hi, int nnz_lo, int nnz_hi
@@ -161,6 +163,11 @@
 #define MSP_ON_select_csr_fill(...) __VA_ARGS__
 #else
 #define MSP_ON_select_csr_fill(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_select_rows_count)
+#define MSP_ON_select_rows_count(...) __VA_ARGS__
+#else
+#define MSP_ON_select_rows_count(...)
 #endif
 #if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_select_rows)
 #define MSP_ON_select_rows(...) __VA_ARGS__

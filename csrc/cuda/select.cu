@@ -147,6 +147,17 @@ __device__ __forceinline__ long long warp_exclusive(long long v, long long* tota
   return x - v;
 }
 
+// counts[i] = the length of row rows[i] (0 for a row id outside [0, m) or a decreasing indptr). A thread each.
+__device__ void rows_count(const IT* __restrict__ indptr, const IT* __restrict__ rows, IT* __restrict__ counts, long long m,
+                           long long r) {
+  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < r; i += (long long)gridDim.x * blockDim.x) {
+    const long long row = (long long)rows[i];
+    long long len = 0;
+    if (row >= 0 && row < m) len = (long long)indptr[row + 1] - (long long)indptr[row];
+    counts[i] = (IT)(len > 0 ? len : 0);
+  }
+}
+
 // Row gather: output row i is input row rows[i] (storage order): out_indices[p] = indices[j], src[p] = j,
 // out_data[p] = data[j].
 // A warp per output row; a row id outside [0, m), a malformed row or an output range that disagrees with
@@ -240,6 +251,7 @@ MSP_ENTRY0(select, csr_count, __launch_bounds__(256),
 MSP_ENTRY0(select, csr_fill, __launch_bounds__(256),
            csr_fill(indptr, indices, data, optr, out_indices, src, out_data, m, nnz, nnz2, shift, lo, hi, nonzero, lower, upper,
                     sorted))
+MSP_ENTRY0(select, rows_count, __launch_bounds__(256), rows_count(indptr, rows, counts, m, r))
 MSP_ENTRY0(select, rows, __launch_bounds__(256),
            rows_gather(indptr, indices, data, rows, optr, out_indices, src, out_data, m, nnz, r, nnz2))
 MSP_ENTRY0(select, cols_count, __launch_bounds__(256), cols_count(indptr, indices, cptr, counts, m, n, nnz))

@@ -117,6 +117,13 @@ static void index_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int th
     tot += get_idx(it, s.indptr, row + 1) - get_idx(it, s.indptr, row);
   }
   put_idx(it, optr, r, tot);
+  void *rcnt = alloc(is, r);
+  int st0 = run("select_rows_count", vt, it, (const void *[]){s.indptr, rows}, (void *[]){rcnt}, (int64_t[]){m, r}, NULL, threads,
+                NULL);
+  int ok0 = st0 == MSP_OK;
+  for (int64_t i = 0; i < r; ++i) ok0 &= get_idx(it, rcnt, i) == get_idx(it, optr, i + 1) - get_idx(it, optr, i);
+  CHECK(ok0, "select_rows_count %s %s m=%lld status %d", VTS[vt], ITS[it], (long long)m, st0);
+  free(rcnt);
   void *oind = alloc(is, tot), *src = alloc(is, tot), *odat = alloc(tc.vs, tot);
   int st = run("select_rows", vt, it, (const void *[]){s.indptr, s.indices, s.data, rows, optr}, (void *[]){oind, src, odat},
                (int64_t[]){m, z, r, tot}, NULL, threads, NULL);

@@ -476,7 +476,16 @@ static void test_index(const Csr& a) {
   VT* dv = dev(a.val);
   CHECK(call_c("select_rows", {a.indptr.data(), a.ind.data(), a.val.data(), rows.data(), optr.data()},
                {oind.data(), src.data(), odat.data()}, {m, nnz, r, tot}) == MSP_OK, "C select_rows status");
-  IT *drows = dev(rows), *dop = dev(optr), *doi = dev_poison<IT>(tot), *dsrc = dev_poison<IT>(tot);
+  IT *drows = dev(rows), *dop = dev(optr), *doi = dev_poison<IT>(tot), *dsrc = dev_poison<IT>(tot), *drc = dev_poison<IT>(r);
+  K(select, rows_count)<<<blocks_for(r), 256>>>(dp, drows, drc, P64(m), P64(r));
+  CK(cudaDeviceSynchronize());
+  {
+    std::vector<IT> rc = host(drc, r);
+    bool okc = true;
+    for (long long i = 0; i < r; ++i) okc &= rc[i] == optr[i + 1] - optr[i];
+    CHECK(okc, "select rows_count m=%lld", m);
+  }
+  cudaFree(drc);
   VT* dod = dev_poison<VT>(tot);
   K(select, rows)<<<blocks_for(r * 32), 256>>>(dp, di, dv, drows, dop, doi, dsrc, dod, P64(m), P64(nnz), P64(r), P64(tot));
   CK(cudaGetLastError());
