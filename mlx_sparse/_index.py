@@ -189,8 +189,8 @@ def cols(op: str, data, indices, indptr, shape, ax: Axis, s: mx.Stream, sorted_r
     if is_gpu(s):  # the per-column lists on the device: only the q picks cross over
         with mx.stream(s):
             ca = mx.array(c.astype(np.int32 if n < 2**31 - 1 else np.int64))
-            cnt = mx.zeros((n + 1,), dtype=it).at[ca + 1].add(mx.ones((q,), dtype=it))
-            cptr_a = mx.cumsum(cnt)
+            cnt = mx.zeros((n + 1,), dtype=mx.int32).at[ca + 1].add(mx.ones((q,), dtype=mx.int32))  # int32 scatter
+            cptr_a = mx.cumsum(cnt.astype(it))
             corder_a = mx.arange(q, dtype=it) if ordered else mx.argsort(ca).astype(it)
     else:
         cptr = np.zeros(n + 1, dtype=npi)
