@@ -96,11 +96,11 @@ def _axis(op: str, k: Any, dim: int, which: str) -> Axis:
         raise IndexError(f"{op}: {which} indices must be integers, slices or boolean masks, got dtype {a.dtype}")
     if a.ndim > 2:
         raise IndexError(f"{op}: index arrays of more than 2 dimensions are not supported")
-    a = a.astype(np.int64)
-    if a.size and (a.min() < -dim or a.max() >= dim):
-        bad = a.min() if a.min() < -dim else a.max()
-        raise IndexError(f"{op}: {which} index {int(bad)} is out of range for size {dim}")
-    return Axis("array", idx=np.where(a < 0, a + dim, a), length=int(a.size))
+    a = a.astype(np.int64, copy=False)
+    lo, hi = (int(a.min()), int(a.max())) if a.size else (0, 0)
+    if a.size and (lo < -dim or hi >= dim):
+        raise IndexError(f"{op}: {which} index {lo if lo < -dim else hi} is out of range for size {dim}")
+    return Axis("array", idx=np.where(a < 0, a + dim, a) if lo < 0 else a, length=int(a.size))
 
 
 def parse_key(op: str, key: Any, shape: tuple[int, int]):

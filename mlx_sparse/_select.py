@@ -21,8 +21,9 @@ def _indptr(counts: mx.array, s: mx.Stream) -> tuple[mx.array, int]:
     """Row pointer of per-row counts, and its total (the one synchronization)."""
     with mx.stream(s):  # structure: no derivative flows to it (counts may come from a node that read values)
         indptr = mx.stop_gradient(mx.concatenate([mx.zeros((1,), dtype=counts.dtype), mx.cumsum(counts)]))
-    mx.eval(indptr)
-    return indptr, int(indptr[-1].item())
+        total = indptr[-1]
+    mx.eval(indptr, total)  # one synchronization for both
+    return indptr, int(total.item())
 
 
 def fromdense(op: str, D: mx.array, threshold, index_dtype, s: mx.Stream):
