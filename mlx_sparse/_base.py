@@ -11,7 +11,7 @@ from typing import Any
 import mlx.core as mx
 import numpy as np
 
-from . import _canonical, _convert, _index, _ops, _products, _reduce, _select, _spmv
+from . import _canonical, _convert, _index, _ops, _products, _reduce, _select, _spgemm, _spmv
 from ._coerce import as_dense, check_shape
 from ._device import resolve_stream
 from ._kernels import VALUE_TYPES
@@ -148,6 +148,8 @@ class SparseArray:
         return self
 
     def __matmul__(self, other):
+        if getattr(other, "__mlx_sparse__", False):  # sparse @ sparse: the staged product
+            return _spgemm.matmul(self, other)
         return _products.csr_matmul(self._compressed(), other)
 
     def __rmatmul__(self, other):

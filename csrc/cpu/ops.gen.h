@@ -255,4 +255,33 @@
   const int64_t nnzb = (c)->iarg[4]; \
   const int64_t nnz2 = (c)->iarg[5]; \
   (void)aptr; (void)aind; (void)adata; (void)bptr; (void)bind; (void)bdata; (void)optr; (void)oind; (void)odata; (void)ma; (void)nb; (void)nnza; (void)mb; (void)nnzb; (void)nnz2
+#define MSP_UNPACK_spgemm_count(c) \
+  const IT *restrict aptr = (const IT *)(c)->in[0]; \
+  const IT *restrict aind = (const IT *)(c)->in[1]; \
+  const IT *restrict bptr = (const IT *)(c)->in[2]; \
+  const IT *restrict bind = (const IT *)(c)->in[3]; \
+  IT *restrict counts = (IT *)(c)->out[0]; \
+  const int64_t m = (c)->iarg[0]; \
+  const int64_t k = (c)->iarg[1]; \
+  const int64_t n = (c)->iarg[2]; \
+  const int64_t nnza = (c)->iarg[3]; \
+  const int64_t nnzb = (c)->iarg[4]; \
+  (void)aptr; (void)aind; (void)bptr; (void)bind; (void)counts; (void)m; (void)k; (void)n; (void)nnza; (void)nnzb
+#define MSP_UNPACK_spgemm_fill(c) \
+  const IT *restrict aptr = (const IT *)(c)->in[0]; \
+  const IT *restrict aind = (const IT *)(c)->in[1]; \
+  const VT *restrict adata = (const VT *)(c)->in[2]; \
+  const IT *restrict bptr = (const IT *)(c)->in[3]; \
+  const IT *restrict bind = (const IT *)(c)->in[4]; \
+  const VT *restrict bdata = (const VT *)(c)->in[5]; \
+  const IT *restrict cptr = (const IT *)(c)->in[6]; \
+  IT *restrict cind = (IT *)(c)->out[0]; \
+  VT *restrict cdata = (VT *)(c)->out[1]; \
+  const int64_t m = (c)->iarg[0]; \
+  const int64_t k = (c)->iarg[1]; \
+  const int64_t n = (c)->iarg[2]; \
+  const int64_t nnza = (c)->iarg[3]; \
+  const int64_t nnzb = (c)->iarg[4]; \
+  const int64_t nnzc = (c)->iarg[5]; \
+  (void)aptr; (void)aind; (void)adata; (void)bptr; (void)bind; (void)bdata; (void)cptr; (void)cind; (void)cdata; (void)m; (void)k; (void)n; (void)nnza; (void)nnzb; (void)nnzc
 #endif

@@ -1,0 +1,82 @@
+"""Sparse @ sparse (the spgemm family) against scipy: every format pair, value dtype and index dtype, edge cases."""
+
+import mlx.core as mx
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from conftest import INDEX_DTYPES, RTOL, VALUE_DTYPES, random_coo, to_host
+
+import mlx_sparse as ms
+
+FORMATS = {"csr": ms.csr_array, "csc": ms.csc_array, "coo": ms.coo_array}
+
+
+def _pair(m, n, nnz, vt, it, fmt, seed):
+    """Ours (duplicates, unsorted, explicit zeros as stored) and scipy's matrix of it."""
+    data, row, col = random_coo(m, n, nnz, vt, seed)
+    A = ms.coo_array((data, (row, col)), shape=(m, n), dtype=VALUE_DTYPES[vt][0], index_dtype=INDEX_DTYPES[it])
+    if fmt != "coo":
+        A = A.tocsr(canonical=False) if fmt == "csr" else A.tocsc()
+    return A, sp.coo_array((data.astype(np.complex128), (row, col)), shape=(m, n))
+
+
+@pytest.mark.parametrize("vt", list(VALUE_DTYPES))
+@pytest.mark.parametrize("it", list(INDEX_DTYPES))
+@pytest.mark.parametrize("fa", list(FORMATS))
+@pytest.mark.parametrize("fb", list(FORMATS))
+def test_spgemm_matches_scipy(vt, it, fa, fb):
+    for (m, k, n), (za, zb) in [((30, 20, 25), (90, 70)), ((0, 5, 4), (0, 6)), ((6, 0, 3), (0, 0)), ((7, 9, 0), (20, 0)),
+                                ((5, 6, 4), (0, 10)), ((120, 80, 90), (900, 600))]:
+        A, SA = _pair(m, k, za, vt, it, fa, 1)
+        B, SB = _pair(k, n, zb, vt, it, fb, 2)
+        C = A @ B
+        assert C.shape == (m, n) and C.dtype == A.dtype
+        assert C.format == ("csc" if fa == fb == "csc" else "csr")
+        assert C.has_canonical_format
+        ref = (SA @ SB).toarray()
+        got = to_host(C.todense()).astype(np.complex128)
+        tol = RTOL[vt] * 10
+        np.testing.assert_allclose(got, ref, rtol=tol, atol=tol * max(1.0, np.abs(ref).max(initial=0)))
+        # the structure is the symbolic product's: scipy's, plus entries that cancelled to zero
+        pat = lambda S: sp.coo_array((np.ones(S.nnz), (S.row, S.col)), shape=S.shape)  # stored entries, zeros too
+        struct = (pat(SA) @ pat(SB)).toarray() > 0
+        T = C if C.format == "csr" else C.T  # CSR buffers (of C or C^T)
+        ptr, ind = to_host(T.indptr).astype(np.int64), to_host(T.indices).astype(np.int64)
+        stored = sp.csr_array((np.ones(ind.size), ind, ptr), shape=T.shape).toarray() > 0
+        stored = stored if C.format == "csr" else stored.T
+        assert np.array_equal(stored, struct)  # exactly the symbolic structure, each entry once
+
+
+def test_spgemm_explicit_zero_inputs_and_chain():
+    A = ms.csr_array((np.array([1.0, 0.0, 2.0], np.float32), np.array([0, 1, 1]), np.array([0, 2, 3])), shape=(2, 2))
+    B = ms.csr_array(np.array([[1.0, -1.0], [1.0, 1.0]], np.float32))
+    C = A @ B  # row 0: [1, -1] + 0 * [1, 1]: the explicit zero of A still reaches both columns
+    np.testing.assert_array_equal(to_host(C.todense()), [[1.0, -1.0], [2.0, 2.0]])
+    assert C.nnz == 4
+    D = A @ B @ A.T  # chains
+    np.testing.assert_allclose(to_host(D.todense()), to_host(A.todense()) @ to_host(B.todense()) @ to_host(A.todense()).T)
+    E = ms.csr_array((np.array([1.0, -1.0], np.float32), np.array([0, 1]), np.array([0, 2, 2])), shape=(2, 2))
+    F = ms.csr_array((np.array([1.0, 1.0], np.float32), np.array([0, 0]), np.array([0, 1, 2])), shape=(2, 2))
+    G = E @ F  # 1 * 1 + (-1) * 1 = 0: kept as a stored zero (the symbolic structure)
+    assert G.nnz == 1 and to_host(G.data).tolist() == [0.0]
+
+
+def test_spgemm_errors():
+    A = ms.csr_array(np.eye(3, dtype=np.float32))
+    with pytest.raises(ValueError, match="matmul: shape mismatch"):
+        A @ ms.csr_array(np.ones((4, 2), np.float32))
+    bad = ms.csr_array((np.ones(2, np.float32), np.array([0, 5]), np.array([0, 1, 2, 2])), shape=(3, 3), validate=False)
+    with pytest.raises(RuntimeError, match="matmul"):
+        mx.eval((bad @ A).data)
+
+
+@pytest.mark.gpu
+def test_spgemm_on_the_gpu_says_it_has_no_kernel_yet():
+    from conftest import has_gpu
+
+    if not has_gpu():
+        pytest.skip("needs the GPU")
+    mx.set_default_device(mx.gpu)
+    A = ms.csr_array(np.eye(3, dtype=np.float32))
+    with pytest.raises(RuntimeError, match="matmul: no GPU kernel"):
+        A @ A
