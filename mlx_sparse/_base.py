@@ -149,8 +149,28 @@ class SparseArray:
 
     def __matmul__(self, other):
         if getattr(other, "__mlx_sparse__", False):  # sparse @ sparse: the staged product
-            return _spgemm.matmul(self, other)
+            return self._matmul_sparse(other)
         return _products.csr_matmul(self._compressed(), other)
+
+    def _matmul_sparse(self, B, stream=None) -> "SparseArray":
+        """``A @ B`` of two sparse arrays of any formats: canonical CSR (CSC when both are CSC: the
+        product of their transposes' CSR buffers). One synchronization (the output's nnz)."""
+        op = "matmul"
+        if self.shape[1] != B.shape[0]:
+            raise ValueError(f"{op}: shape mismatch, A is {self.shape} and B is {B.shape}")
+        s = resolve_stream(stream)
+        dt = _spgemm.result_dtype(op, self.dtype, B.dtype)
+        both_csc = self.format == "csc" and B.format == "csc"
+        if both_csc:  # C^T = B^T A^T
+            x, y = B.T, self.T
+        else:  # duplicates need no summing first: the product accumulates them
+            x = self if self.format == "csr" else self.tocsr(canonical=False, stream=s)
+            y = B if B.format == "csr" else B.tocsr(canonical=False, stream=s)
+        x._flat_only(op), y._flat_only(op)
+        d, i, p = _spgemm.spgemm(op, (x.data.astype(dt, stream=s), x.indices, x.indptr, x.shape),
+                                 (y.data.astype(dt, stream=s), y.indices, y.indptr, y.shape), s)
+        out = FORMATS["csr"]._from_parts(d, i, p, (x.shape[0], y.shape[1]), True, True)
+        return out.T if both_csc else out
 
     def __rmatmul__(self, other):
         return _products.rmatmul(other, self._compressed())

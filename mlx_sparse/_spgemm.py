@@ -6,7 +6,7 @@ allocated output (our kernel: Gustavson with a dense accumulator per thread, sor
 result is canonical CSR; explicit zeros from cancellation stay stored (scipy drops them; the
 structure here is the symbolic product's, fixed before the values). Indices are int64 when the
 output's nnz or shape needs it, never wrapped. CPU kernels only so far: on the GPU the dispatcher
-raises ``RuntimeError``. Functions take and return MLX buffers, except ``matmul`` (the operator).
+raises ``RuntimeError``. Functions take and return MLX buffers (the containers' ``@`` wraps them).
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from __future__ import annotations
 import mlx.core as mx
 
 from . import _kernels as K
-from ._coerce import _result_type, is_sparse
-from ._device import resolve_stream
+from ._coerce import _result_type
 from ._select import _indptr
 
 _INT32_MAX = 2**31 - 1
@@ -48,33 +47,8 @@ def spgemm(op: str, a, b, s: mx.Stream):
     return cdata, cind, cptr
 
 
-def _result_dtype(op: str, a, b):
+def result_dtype(op: str, a, b):
     dt = _result_type(a, b)
     if dt not in K.VALUE_TYPES:
         raise TypeError(f"{op}: no supported value dtype for {a} and {b} (got {dt})")
     return dt
-
-
-def matmul(A, B, stream=None):
-    """``A @ B`` for two sparse arrays of any formats: canonical CSR (CSC when both are CSC, as the
-    product of their transposes' CSR buffers). One synchronization (the output's nnz)."""
-    op = "matmul"
-    if not (is_sparse(A) and is_sparse(B)):
-        raise TypeError(f"{op}: expected two sparse arrays, got {type(A).__name__} and {type(B).__name__}")
-    if A.shape[1] != B.shape[0]:
-        raise ValueError(f"{op}: shape mismatch, A is {A.shape} and B is {B.shape}")
-    s = resolve_stream(stream)
-    from ._base import FORMATS  # the containers import this family; the result is built here
-
-    dt = _result_dtype(op, A.dtype, B.dtype)
-    both_csc = A.format == "csc" and B.format == "csc"
-    if both_csc:  # C^T = B^T A^T: the CSC buffers are the CSR buffers of the transposes
-        x, y = B.T, A.T
-    else:
-        x = A if A.format == "csr" else A.tocsr(canonical=False, stream=s)  # duplicates need no summing first
-        y = B if B.format == "csr" else B.tocsr(canonical=False, stream=s)
-    x._flat_only(op), y._flat_only(op)
-    d, i, p = spgemm(op, (x.data.astype(dt, stream=s), x.indices, x.indptr, x.shape),
-                     (y.data.astype(dt, stream=s), y.indices, y.indptr, y.shape), s)
-    out = FORMATS["csr"]._from_parts(d, i, p, (x.shape[0], y.shape[1]), True, True)
-    return out.T if both_csc else out
