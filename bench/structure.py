@@ -63,7 +63,7 @@ class MKL:
             os.environ["MKL_RT"] = cand
         from sparse_dot_mkl._mkl_interface import _cfunctions as cf  # noqa: F401 (loads the library)
 
-        self.lib = cf._libmkl
+        self.lib = ctypes.CDLL(cf._libmkl._name)  # our own function objects: argtypes not shared with sparse_dot_mkl
         P, I = ctypes.c_void_p, ctypes.c_int
         self.lib.mkl_sparse_s_create_coo.argtypes = [ctypes.POINTER(P), I, I, I, I, P, P, P]
         self.lib.mkl_sparse_s_create_csr.argtypes = [ctypes.POINTER(P), I, I, I, P, P, P, P]

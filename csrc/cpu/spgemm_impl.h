@@ -5,20 +5,29 @@
  * accumulated); explicit zeros and cancellations stay as stored entries (the structure is the
  * symbolic product's, fixed before the values are known). */
 
-/* A's row r and the B rows it reaches are well formed (ranges inside the arrays, indices inside the
- * shapes); checked before a row is used, so a corrupt structure is an error, never a stray access. */
-static int NAME(row_ok)(const IT *aptr, const IT *aind, const IT *bptr, const IT *bind, int64_t r, int64_t k,
-                        int64_t n, int64_t nnza, int64_t nnzb) {
+/* B is well formed: every row range inside bind, every column inside [0, n). Checked once per call
+ * (a pass over B), so the products below only check A's rows and their column indices. */
+static int NAME(b_ok)(const IT *bptr, const IT *bind, int64_t k, int64_t n, int64_t nnzb, int nt) {
+  int bad = 0;
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad)
+  for (int64_t j = 0; j < k; ++j) {
+    const int64_t bs = (int64_t)bptr[j], be = (int64_t)bptr[j + 1];
+    if (MSP_ROW_BAD(bs, be, nnzb)) {
+      bad = 1;
+      continue;
+    }
+    for (int64_t jb = bs; jb < be; ++jb)
+      if ((uint64_t)(int64_t)bind[jb] >= (uint64_t)n) bad = 1;
+  }
+  return !bad;
+}
+
+/* A's row r is well formed (its range inside aind, its columns inside [0, k)). */
+static MSP_ALWAYS_INLINE int NAME(row_ok)(const IT *aptr, const IT *aind, int64_t r, int64_t k, int64_t nnza) {
   const int64_t s = (int64_t)aptr[r], e = (int64_t)aptr[r + 1];
   if (MSP_ROW_BAD(s, e, nnza)) return 0;
-  for (int64_t ja = s; ja < e; ++ja) {
-    const int64_t j = (int64_t)aind[ja];
-    if (j < 0 || j >= k) return 0;
-    const int64_t bs = (int64_t)bptr[j], be = (int64_t)bptr[j + 1];
-    if (MSP_ROW_BAD(bs, be, nnzb)) return 0;
-    for (int64_t jb = bs; jb < be; ++jb)
-      if ((uint64_t)(int64_t)bind[jb] >= (uint64_t)n) return 0;
-  }
+  for (int64_t ja = s; ja < e; ++ja)
+    if ((uint64_t)(int64_t)aind[ja] >= (uint64_t)k) return 0;
   return 1;
 }
 
@@ -27,6 +36,7 @@ static int NAME(row_ok)(const IT *aptr, const IT *aind, const IT *bptr, const IT
 int NAME(count)(const msp_call *c) {
   MSP_UNPACK(count);
   int nt = msp_threads_for(c, nnza + m);
+  if (!NAME(b_ok)(bptr, bind, k, n, nnzb, nt)) return MSP_EINDEX;
   int64_t *mark = (int64_t *)msp_scratch(0, (size_t)(n > 0 ? n : 1) * (size_t)nt * sizeof(int64_t));
   if (mark == NULL) return MSP_ENOMEM;
   memset(mark, 0xff, (size_t)(n > 0 ? n : 1) * (size_t)nt * sizeof(int64_t)); /* -1: no row yet */
@@ -37,7 +47,7 @@ int NAME(count)(const msp_call *c) {
 #pragma omp for schedule(dynamic, 64)
     for (int64_t r = 0; r < m; ++r) {
       int64_t cnt = 0;
-      if (!NAME(row_ok)(aptr, aind, bptr, bind, r, k, n, nnza, nnzb)) {
+      if (!NAME(row_ok)(aptr, aind, r, k, nnza)) {
         bad = 1;
         counts[r] = 0;
         continue;
@@ -89,15 +99,18 @@ static void NAME(sort_cols)(IT *x, int64_t len, IT *tmp) {
 int NAME(fill)(const msp_call *c) {
   MSP_UNPACK(fill);
   int nt = msp_threads_for(c, nnza + nnzc + m);
-  const size_t nn = (size_t)(n > 0 ? n : 1);
+  if (!NAME(b_ok)(bptr, bind, k, n, nnzb, nt)) return MSP_EINDEX;
+  const size_t nn = (size_t)(n > 0 ? n : 1), nw = (size_t)(n / 64 + 1);
   int64_t *mark = (int64_t *)msp_scratch(0, nn * (size_t)nt * sizeof(int64_t));
   AT *acc = (AT *)msp_scratch(1, nn * (size_t)nt * sizeof(AT));
   IT *tmp = (IT *)msp_scratch(2, nn * (size_t)nt * sizeof(IT));
-  if (!mark || !acc || !tmp) {
-    msp_scratch_release(0, mark), msp_scratch_release(1, acc), msp_scratch_release(2, tmp);
+  uint64_t *bits = (uint64_t *)msp_scratch(3, nw * (size_t)nt * sizeof(uint64_t));
+  if (!mark || !acc || !tmp || !bits) {
+    msp_scratch_release(0, mark), msp_scratch_release(1, acc), msp_scratch_release(2, tmp), msp_scratch_release(3, bits);
     return MSP_ENOMEM;
   }
   memset(mark, 0xff, nn * (size_t)nt * sizeof(int64_t));
+  memset(bits, 0, nw * (size_t)nt * sizeof(uint64_t));
   int bad = 0;
 #pragma omp parallel num_threads(nt) reduction(| : bad)
   {
@@ -105,14 +118,15 @@ int NAME(fill)(const msp_call *c) {
     int64_t *mk = mark + t * n;
     AT *ac = acc + t * n;
     IT *tm = tmp + t * n;
+    uint64_t *bm = bits + t * (int64_t)nw;
 #pragma omp for schedule(dynamic, 64)
     for (int64_t r = 0; r < m; ++r) {
       const int64_t p0 = (int64_t)cptr[r], pe = (int64_t)cptr[r + 1];
-      if (MSP_ROW_BAD(p0, pe, nnzc) || !NAME(row_ok)(aptr, aind, bptr, bind, r, k, n, nnza, nnzb)) {
+      if (MSP_ROW_BAD(p0, pe, nnzc) || !NAME(row_ok)(aptr, aind, r, k, nnza)) {
         bad = 1;
         continue;
       }
-      int64_t len = 0;
+      int64_t len = 0, cmin = n, cmax = -1;
       for (int64_t ja = (int64_t)aptr[r]; ja < (int64_t)aptr[r + 1]; ++ja) {
         const int64_t j = (int64_t)aind[ja];
         const AT av = LOAD(&adata[ja]);
@@ -121,6 +135,9 @@ int NAME(fill)(const msp_call *c) {
           const AT prod = av * LOAD(&bdata[jb]);
           if (mk[col] != r) {
             mk[col] = r, ac[col] = prod;
+            bm[col >> 6] |= (uint64_t)1 << (col & 63);
+            if (col < cmin) cmin = col;
+            if (col > cmax) cmax = col;
             if (len < pe - p0) cind[p0 + len] = (IT)col;
             ++len;
           } else {
@@ -130,12 +147,34 @@ int NAME(fill)(const msp_call *c) {
       }
       if (len != pe - p0) {
         bad = 1;
+        for (int64_t w = len ? cmin >> 6 : 1, we = len ? cmax >> 6 : 0; w <= we; ++w) bm[w] = 0;
         continue;
       }
-      NAME(sort_cols)(cind + p0, len, tm);
-      for (int64_t p = p0; p < pe; ++p) STORE(&cdata[p], ac[(int64_t)cind[p]]);
+      if (len == 0) continue;
+      /* the columns in order: read off the bitmap when its span is short against a sort, else sort */
+      const int64_t w0 = cmin >> 6, w1 = cmax >> 6;
+      int64_t lg = 1;
+      while (((int64_t)1 << lg) < len) ++lg;
+      if (w1 - w0 + 1 <= 2 * len * lg) {
+        int64_t p = p0;
+        for (int64_t w = w0; w <= w1; ++w) {
+          uint64_t b = bm[w];
+          bm[w] = 0;
+          while (b) {
+            const int64_t col = w * 64 + __builtin_ctzll(b);
+            b &= b - 1;
+            cind[p] = (IT)col;
+            STORE(&cdata[p], ac[col]);
+            ++p;
+          }
+        }
+      } else {
+        for (int64_t p = p0; p < pe; ++p) bm[(int64_t)cind[p] >> 6] = 0;
+        NAME(sort_cols)(cind + p0, len, tm);
+        for (int64_t p = p0; p < pe; ++p) STORE(&cdata[p], ac[(int64_t)cind[p]]);
+      }
     }
   }
-  msp_scratch_release(0, mark), msp_scratch_release(1, acc), msp_scratch_release(2, tmp);
+  msp_scratch_release(0, mark), msp_scratch_release(1, acc), msp_scratch_release(2, tmp), msp_scratch_release(3, bits);
   return bad ? MSP_EINDEX : MSP_OK;
 }
