@@ -152,6 +152,51 @@ class SparseArray:
             return self._matmul_sparse(other)
         return _products.csr_matmul(self._compressed(), other)
 
+    # ---- sparse +/- sparse (scipy's operators; union structure, duplicates summed) --------------
+    def _add(self, other, sign: int, op: str, stream=None):
+        """A + sign * other. Sparse other: canonical sparse of the union structure, entries that
+        cancel stay stored (``eliminate_zeros()`` removes them; scipy drops exact zeros here), CSC
+        when both are CSC, else CSR; one synchronization (the union's nnz); differentiable in both
+        values. Dense other: a dense result. A scalar: only 0 (scipy's rule)."""
+        s = resolve_stream(stream)
+        if getattr(other, "__mlx_sparse__", False):
+            if self.shape != other.shape:
+                raise ValueError(f"{op}: shape mismatch, {self.shape} and {other.shape}")
+            dt = _spgemm.result_dtype(op, self.dtype, other.dtype)
+            both_csc = self.format == "csc" and other.format == "csc"
+            a, b = (self.T, other.T) if both_csc else (self, other)  # CSC: add the transposes' CSR
+            a, b = a.tocoo(stream=s), b.tocoo(stream=s)
+            it = mx.int64 if mx.int64 in (a.index_dtype, b.index_dtype) else mx.int32
+            with mx.stream(s):
+                row = mx.concatenate([a.row.astype(it), b.row.astype(it)])
+                col = mx.concatenate([a.col.astype(it), b.col.astype(it)])
+                bd = b.data.astype(dt)
+                data = mx.concatenate([a.data.astype(dt), bd if sign > 0 else -bd])
+            d, i, p = _canonical.coo_to_canonical(op, row, col, data, a.shape, s)
+            out = FORMATS["csr"]._from_parts(d, i, p, a.shape, True, True)
+            return out.T if both_csc else out
+        if isinstance(other, (int, float, complex, np.number)) or (isinstance(other, (mx.array, np.ndarray))
+                                                                   and other.ndim == 0):
+            if complex(np.asarray(other)) != 0:
+                raise NotImplementedError(f"{op}: adding a nonzero scalar to a sparse array is not supported")
+            return self.copy()
+        X = as_dense(op, other)
+        with mx.stream(s):
+            D = self.todense(stream=s)
+            return D + X if sign > 0 else D - X
+
+    def __add__(self, other):
+        return self._add(other, 1, "add")
+
+    def __radd__(self, other):
+        return self._add(other, 1, "add")
+
+    def __sub__(self, other):
+        return self._add(other, -1, "subtract")
+
+    def __rsub__(self, other):  # other - A
+        return (-self)._add(other, 1, "subtract")
+
     def _matmul_sparse(self, B, stream=None) -> "SparseArray":
         """``A @ B`` of two sparse arrays of any formats: canonical CSR (CSC when both are CSC: the
         product of their transposes' CSR buffers). One synchronization (the output's nnz)."""

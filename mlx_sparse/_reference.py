@@ -112,4 +112,38 @@ def csc_matvec_transpose(A, x, stream: StreamLike = None):
     return product_rows("csc_matvec_transpose", A.T, x, stream, trans=False)
 
 
-FUNCTIONS = {**_family("csr"), **_family("csc"), **_family("coo"), "csc_matvec_transpose": csc_matvec_transpose}
+def add(A, B, stream: StreamLike = None):
+    """A + B (scipy's operator): sparse + sparse is sparse (union structure), + dense is dense."""
+    return A._add(B, 1, "add", stream) if is_sparse(A) else B._add(A, 1, "add", stream)
+
+
+def subtract(A, B, stream: StreamLike = None):
+    """A - B (scipy's operator)."""
+    if is_sparse(A):
+        return A._add(B, -1, "subtract", stream)
+    return (-B)._add(A, 1, "subtract", stream)
+
+
+def matmul(A, B, stream: StreamLike = None):
+    """A @ B: sparse @ sparse is sparse (staged), sparse @ dense dense (lazy)."""
+    if is_sparse(A) and is_sparse(B):
+        return A._matmul_sparse(B, stream)
+    if is_sparse(A):
+        return A.__matmul__(B) if stream is None else product_matrix("matmul", A._compressed(stream), B, stream,
+                                                                     trans=A._compressed(stream).format == "csc")
+    raise TypeError(f"matmul: A must be a sparse array, got {type(A).__name__} (for dense @ sparse use rmatmul)")
+
+
+def _matmat(fmt: str):
+    def fn(A, B, stream: StreamLike = None):
+        _check(f"{fmt}_matmat", A, fmt)
+        if not is_sparse(B):
+            raise TypeError(f"{fmt}_matmat: B must be a sparse array, got {type(B).__name__}")
+        return A._matmul_sparse(B, stream)
+
+    return _named(fmt, "matmat", fn)
+
+
+FUNCTIONS = {**_family("csr"), **_family("csc"), **_family("coo"), "csc_matvec_transpose": csc_matvec_transpose,
+             "add": add, "subtract": subtract, "matmul": matmul,
+             **{f"{f}_matmat": _matmat(f) for f in ("csr", "csc", "coo")}}

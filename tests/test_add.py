@@ -1,0 +1,92 @@
+"""Sparse +/- sparse (union structure, duplicates summed), +/- dense, scalars; ms.add/subtract/matmul and *_matmat."""
+
+import mlx.core as mx
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from conftest import INDEX_DTYPES, RTOL, VALUE_DTYPES, random_coo, to_host
+
+import mlx_sparse as ms
+
+FORMATS = {"csr": ms.csr_array, "csc": ms.csc_array, "coo": ms.coo_array}
+
+
+def _pair(m, n, nnz, vt, it, fmt, seed):
+    data, row, col = random_coo(m, n, nnz, vt, seed)
+    A = ms.coo_array((data, (row, col)), shape=(m, n), dtype=VALUE_DTYPES[vt][0], index_dtype=INDEX_DTYPES[it])
+    if fmt != "coo":
+        A = A.tocsr(canonical=False) if fmt == "csr" else A.tocsc()
+    return A, sp.coo_array((data.astype(np.complex128), (row, col)), shape=(m, n)), (row, col)
+
+
+def _dense(x):
+    return to_host(x.todense(stream=mx.cpu) if hasattr(x, "todense") else x).astype(np.complex128)
+
+
+@pytest.mark.parametrize("vt", list(VALUE_DTYPES))
+@pytest.mark.parametrize("it", list(INDEX_DTYPES))
+@pytest.mark.parametrize("fa", list(FORMATS))
+@pytest.mark.parametrize("fb", list(FORMATS))
+def test_add_subtract_match_scipy(device, vt, it, fa, fb):
+    if device == mx.gpu and vt == "float64":
+        pytest.skip("float64 on the GPU")
+    mx.set_default_device(device)
+    for (m, n), (za, zb) in [((13, 9), (40, 30)), ((0, 4), (0, 0)), ((5, 0), (0, 0)), ((6, 7), (0, 12)), ((60, 50), (500, 400))]:
+        A, SA, (ra, ca) = _pair(m, n, za, vt, it, fa, 1)
+        B, SB, (rb, cb) = _pair(m, n, zb, vt, it, fb, 2)
+        tol = RTOL[vt] * 10
+        for C, ref in ((A + B, SA + SB), (A - B, SA - SB), (ms.add(A, B), SA + SB), (ms.subtract(A, B), SA - SB)):
+            assert C.shape == (m, n) and C.dtype == A.dtype and C.has_canonical_format
+            assert C.format == ("csc" if fa == fb == "csc" else "csr")
+            r = ref.toarray()
+            np.testing.assert_allclose(_dense(C), r, rtol=tol, atol=tol * max(1.0, np.abs(r).max(initial=0)))
+            # the union of the stored positions, each once (cancellations stay stored)
+            union = set(zip(ra.tolist(), ca.tolist())) | set(zip(rb.tolist(), cb.tolist()))
+            assert C.nnz == len(union)
+
+
+def test_add_dense_scalar_and_errors():
+    S = sp.random_array((5, 4), density=0.5, format="csr", random_state=3, dtype=np.float32)
+    A = ms.csr_array(S)
+    X = np.arange(20, dtype=np.float32).reshape(5, 4)
+    np.testing.assert_allclose(np.array(A + mx.array(X)), S.toarray() + X)
+    np.testing.assert_allclose(np.array(A - X), S.toarray() - X)
+    np.testing.assert_allclose(np.array(mx.array(X) - A if False else ms.subtract(X, A)), X - S.toarray())
+    np.testing.assert_allclose(_dense(A + 0), S.toarray())
+    with pytest.raises(NotImplementedError, match="nonzero scalar"):
+        A + 1.0
+    with pytest.raises(ValueError, match="add: shape mismatch"):
+        A + ms.csr_array(np.ones((4, 4), np.float32))
+    with pytest.raises(ValueError, match="subtract: shape mismatch"):
+        A - ms.csr_array(np.ones((4, 4), np.float32))
+    Z = A - A  # every entry cancels: stored zeros, removed on request
+    assert Z.nnz == S.nnz and float(mx.abs(Z.data).max().item()) == 0.0 and Z.eliminate_zeros().nnz == 0
+
+
+def test_add_is_differentiable_in_both_values():
+    SA = sp.random_array((6, 5), density=0.5, format="csr", random_state=4, dtype=np.float32)
+    SB = sp.random_array((6, 5), density=0.5, format="csr", random_state=5, dtype=np.float32)
+    A, B = ms.csr_array(SA), ms.csr_array(SB)
+    W = mx.array(np.random.default_rng(0).standard_normal((6, 5)).astype(np.float32))
+
+    def f(a, b):
+        C = ms.csr_array((a, A.indices, A.indptr), shape=A.shape) - ms.csr_array((b, B.indices, B.indptr), shape=B.shape)
+        return mx.sum(C.todense() * W)
+
+    ga, gb = mx.grad(f, argnums=(0, 1))(A.data, B.data)
+    rows_a = np.repeat(np.arange(6), np.diff(SA.indptr))
+    rows_b = np.repeat(np.arange(6), np.diff(SB.indptr))
+    np.testing.assert_allclose(np.array(ga), np.array(W)[rows_a, SA.indices], rtol=1e-6)
+    np.testing.assert_allclose(np.array(gb), -np.array(W)[rows_b, SB.indices], rtol=1e-6)
+
+
+def test_reference_names_matmul_matmat():
+    S = sp.random_array((7, 6), density=0.4, format="csr", random_state=6, dtype=np.float32)
+    T = sp.random_array((6, 5), density=0.4, format="csr", random_state=7, dtype=np.float32)
+    A, B = ms.csr_array(S), ms.csr_array(T)
+    ref = (S @ T).toarray()
+    for C in (ms.matmul(A, B), ms.csr_matmat(A, B), ms.csc_matmat(A.tocsc(), B.tocsc()), ms.coo_matmat(A.tocoo(), B)):
+        np.testing.assert_allclose(_dense(C).real, ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.array(ms.matmul(A, mx.ones((6,)))), S @ np.ones(6), rtol=1e-6)
+    with pytest.raises(TypeError, match="csr_matmat"):
+        ms.csr_matmat(A.tocsc(), B)
