@@ -212,6 +212,8 @@ class SparseArray:
             x = self if self.format == "csr" else self.tocsr(canonical=False, stream=s)
             y = B if B.format == "csr" else B.tocsr(canonical=False, stream=s)
         x._flat_only(op), y._flat_only(op)
+        if not y.has_sorted_indices:  # the derivative rules merge B's rows (a lazy, differentiable sort)
+            y = y.sort_indices(stream=s)
         d, i, p = _spgemm.spgemm(op, (x.data.astype(dt, stream=s), x.indices, x.indptr, x.shape),
                                  (y.data.astype(dt, stream=s), y.indices, y.indptr, y.shape), s)
         out = FORMATS["csr"]._from_parts(d, i, p, (x.shape[0], y.shape[1]), True, True)

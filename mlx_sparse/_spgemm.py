@@ -15,6 +15,7 @@ import mlx.core as mx
 
 from . import _kernels as K
 from ._coerce import _result_type
+from ._convert import transpose_csr
 from ._select import _indptr
 
 _INT32_MAX = 2**31 - 1
@@ -42,9 +43,65 @@ def spgemm(op: str, a, b, s: mx.Stream):
     cptr = cptr.astype(it, stream=s)
     if nnzc == 0:
         return mx.zeros((0,), dtype=ad.dtype, stream=s), mx.zeros((0,), dtype=it, stream=s), cptr
-    cind, cdata = K.prepare(op, "spgemm_fill", ad.dtype, it, s, dict(sizes, nnzc=nnzc))(
-        aptr=ap, aind=ai, adata=ad, bptr=bp, bind=bi, bdata=bd, cptr=cptr)
+    cdata, cind = fill(op, (ad, ai, ap, (m, k)), (bd, bi, bp, (k, n)), cptr, nnzc, s)
     return cdata, cind, cptr
+
+
+def fill(op: str, a, b, cptr, nnzc: int, s: mx.Stream):
+    """(data, indices) of A B into the row pointer ``cptr`` (the symbolic pass's): the numeric pass,
+    no synchronization. B's rows must be sorted (the derivative rules merge them). Differentiable in
+    both values: vjp dA = dC B^H and dB = A^H dC, each sampled on its operand's structure (our
+    merge kernel; the transposes are our counting-sort transposes), jvp dA B + A dB (the fill on
+    the tangents, same structure)."""
+    ad, ai, ap, (m, k) = a
+    bd, bi, bp, (_, n) = b
+    it, dt = ai.dtype, ad.dtype
+    cplx = mx.issubdtype(dt, mx.complexfloating)
+    sizes = dict(m=m, k=k, n=n, nnza=int(ad.size), nnzb=int(bd.size), nnzc=nnzc)
+
+    def run(x, y, **rules):
+        return K.prepare(op, "spgemm_fill", dt, it, s, sizes, **rules)(aptr=ap, aind=ai, adata=x, bptr=bp, bind=bi,
+                                                                      bdata=y, cptr=cptr)
+
+    def conj(v):
+        return mx.conj(v, stream=s) if cplx else v
+
+    def vjp(primals, cotangents, outputs):
+        x, y, cind, g = primals[2], primals[5], outputs[0], cotangents[1].astype(dt, stream=s)
+        da = sampled(op, ap, ai, (g, cind, cptr), (conj(y), bi, bp), m, k, n, s)
+        atd, ati, atp = transpose_csr(op, conj(x), ai, ap, (m, k), s)
+        ctd, cti, ctp = transpose_csr(op, g, cind, cptr, (m, n), s)
+        db = sampled(op, bp, bi, (atd, ati, atp), (ctd, cti, ctp), k, n, m, s)
+        return [None, None, da, None, None, db, None]
+
+    def jvp(primals, tangents):
+        parts = []
+        if tangents[2] is not None:
+            parts.append(run(tangents[2].astype(dt, stream=s), primals[5], vjp=vjp, jvp=jvp)[1])
+        if tangents[5] is not None:
+            parts.append(run(primals[2], tangents[5].astype(dt, stream=s), vjp=vjp, jvp=jvp)[1])
+        d = parts[0] if len(parts) == 1 else mx.add(parts[0], parts[1], stream=s)
+        return [mx.zeros((nnzc,), dtype=it, stream=s), d]
+
+    cind, cdata = run(ad, bd, vjp=vjp, jvp=jvp)
+    return cdata, cind
+
+
+def sampled(op: str, sptr, sind, g, h, m: int, k: int, n: int, s: mx.Stream) -> mx.array:
+    """For each stored entry (i, j) of the structure (sptr, sind) (m rows): the sum over c of
+    G[i, c] H[j, c], with g = (data, indices, indptr) of G (m rows) and h of H (k rows), both with
+    sorted rows; one value per entry, lazy."""
+    gd, gi, gp = g
+    hd, hi, hp = h
+    nnzs = int(sind.size)
+    if nnzs == 0 or int(gd.size) == 0 or int(hd.size) == 0:
+        return mx.zeros((nnzs,), dtype=gd.dtype, stream=s)
+    it = sind.dtype
+    sizes = dict(m=m, k=k, n=n, nnzs=nnzs, nnzg=int(gd.size), nnzh=int(hd.size))
+    (out,) = K.prepare(op, "spgemm_sampled", gd.dtype, it, s, sizes)(
+        sptr=sptr, sind=sind, gptr=gp.astype(it, stream=s), gind=gi.astype(it, stream=s), gdata=gd,
+        hptr=hp.astype(it, stream=s), hind=hi.astype(it, stream=s), hdata=hd.astype(gd.dtype, stream=s))
+    return out
 
 
 def result_dtype(op: str, a, b):

@@ -284,4 +284,21 @@
   const int64_t nnzb = (c)->iarg[4]; \
   const int64_t nnzc = (c)->iarg[5]; \
   (void)aptr; (void)aind; (void)adata; (void)bptr; (void)bind; (void)bdata; (void)cptr; (void)cind; (void)cdata; (void)m; (void)k; (void)n; (void)nnza; (void)nnzb; (void)nnzc
+#define MSP_UNPACK_spgemm_sampled(c) \
+  const IT *restrict sptr = (const IT *)(c)->in[0]; \
+  const IT *restrict sind = (const IT *)(c)->in[1]; \
+  const IT *restrict gptr = (const IT *)(c)->in[2]; \
+  const IT *restrict gind = (const IT *)(c)->in[3]; \
+  const VT *restrict gdata = (const VT *)(c)->in[4]; \
+  const IT *restrict hptr = (const IT *)(c)->in[5]; \
+  const IT *restrict hind = (const IT *)(c)->in[6]; \
+  const VT *restrict hdata = (const VT *)(c)->in[7]; \
+  VT *restrict out = (VT *)(c)->out[0]; \
+  const int64_t m = (c)->iarg[0]; \
+  const int64_t k = (c)->iarg[1]; \
+  const int64_t n = (c)->iarg[2]; \
+  const int64_t nnzs = (c)->iarg[3]; \
+  const int64_t nnzg = (c)->iarg[4]; \
+  const int64_t nnzh = (c)->iarg[5]; \
+  (void)sptr; (void)sind; (void)gptr; (void)gind; (void)gdata; (void)hptr; (void)hind; (void)hdata; (void)out; (void)m; (void)k; (void)n; (void)nnzs; (void)nnzg; (void)nnzh
 #endif

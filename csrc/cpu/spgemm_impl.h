@@ -178,3 +178,54 @@ int NAME(fill)(const msp_call *c) {
   msp_scratch_release(0, mark), msp_scratch_release(1, acc), msp_scratch_release(2, tmp), msp_scratch_release(3, bits);
   return bad ? MSP_EINDEX : MSP_OK;
 }
+
+/* The sampled product of the derivative rules: for each stored entry e = (i, j) of S,
+ * out[e] = sum over columns c of G[i, c] * H[j, c], with G's rows and H's rows sorted by column
+ * (duplicates allowed: they are summed). A merge of the two rows per entry.
+ * in: sptr[m+1], sind[nnzs], gptr[m+1], gind[nnzg], gdata[nnzg], hptr[k+1], hind[nnzh], hdata[nnzh];
+ * out: out[nnzs]; sizes m, k, n, nnzs, nnzg, nnzh. A malformed row or index: EINDEX (its entries 0). */
+int NAME(sampled)(const msp_call *c) {
+  MSP_UNPACK(sampled);
+  int nt = msp_threads_for(c, nnzs * 8 + m);
+  int bad = 0;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 64) reduction(| : bad)
+  for (int64_t i = 0; i < m; ++i) {
+    const int64_t s0 = (int64_t)sptr[i], s1 = (int64_t)sptr[i + 1], g0 = (int64_t)gptr[i], g1 = (int64_t)gptr[i + 1];
+    if (MSP_ROW_BAD(s0, s1, nnzs)) {
+      bad = 1;
+      continue;
+    }
+    const int grow_bad = MSP_ROW_BAD(g0, g1, nnzg);
+    for (int64_t e = s0; e < s1; ++e) {
+      AT acc = AZERO;
+      const int64_t j = (int64_t)sind[e];
+      if (grow_bad || j < 0 || j >= k) {
+        bad = 1;
+        STORE(&out[e], acc);
+        continue;
+      }
+      const int64_t h0 = (int64_t)hptr[j], h1 = (int64_t)hptr[j + 1];
+      if (MSP_ROW_BAD(h0, h1, nnzh)) {
+        bad = 1;
+        STORE(&out[e], acc);
+        continue;
+      }
+      int64_t p = g0, q = h0;
+      while (p < g1 && q < h1) {
+        const int64_t a = (int64_t)gind[p], b = (int64_t)hind[q];
+        if (a < b) {
+          ++p;
+        } else if (a > b) {
+          ++q;
+        } else { /* column a: every G entry there times every H entry there (duplicates included) */
+          AT gs = AZERO, hs = AZERO;
+          for (; p < g1 && (int64_t)gind[p] == a; ++p) gs += LOAD(&gdata[p]);
+          for (; q < h1 && (int64_t)hind[q] == a; ++q) hs += LOAD(&hdata[q]);
+          acc += gs * hs;
+        }
+      }
+      STORE(&out[e], acc);
+    }
+  }
+  return bad ? MSP_EINDEX : MSP_OK;
+}
