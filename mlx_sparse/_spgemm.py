@@ -5,8 +5,8 @@ the same stream, one synchronization reads the total, and the numeric pass fills
 allocated output (our kernel: Gustavson with a dense accumulator per thread, sorted rows). The
 result is canonical CSR; explicit zeros from cancellation stay stored (scipy drops them; the
 structure here is the symbolic product's, fixed before the values). Indices are int64 when the
-output's nnz or shape needs it, never wrapped. CPU kernels only so far: on the GPU the dispatcher
-raises ``RuntimeError``. Functions take and return MLX buffers (the containers' ``@`` wraps them).
+output's nnz or shape needs it, never wrapped. On the GPU the product is expand-sort-compress (a
+first, simple path: the products are expanded by our kernel, sorted by MLX and summed by ours). Functions take and return MLX buffers (the containers' ``@`` wraps them).
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import mlx.core as mx
 
 from . import _kernels as K
 from ._coerce import _result_type
+from ._canonical import from_triplets
 from ._convert import transpose_csr
+from ._device import is_gpu
 from ._select import _indptr
 
 _INT32_MAX = 2**31 - 1
@@ -34,6 +36,8 @@ def spgemm(op: str, a, b, s: mx.Stream):
     if m == 0 or n == 0 or nnza == 0 or nnzb == 0:
         return mx.zeros((0,), dtype=ad.dtype, stream=s), mx.zeros((0,), dtype=it, stream=s), \
             mx.zeros((m + 1,), dtype=it, stream=s)
+    if is_gpu(s):
+        return _expand_sort_compress(op, (ad, ai, ap, (m, k)), (bd, bi, bp, (k, n)), s)
     sizes = dict(m=m, k=k, n=n, nnza=nnza, nnzb=nnzb)
     (counts,) = K.prepare(op, "spgemm_count", ad.dtype, it, s, sizes)(aptr=ap, aind=ai, bptr=bp, bind=bi)
     cptr, nnzc = _indptr(counts.astype(mx.int64, stream=s), s)
@@ -45,6 +49,30 @@ def spgemm(op: str, a, b, s: mx.Stream):
         return mx.zeros((0,), dtype=ad.dtype, stream=s), mx.zeros((0,), dtype=it, stream=s), cptr
     cdata, cind = fill(op, (ad, ai, ap, (m, k)), (bd, bi, bp, (k, n)), cptr, nnzc, s)
     return cdata, cind, cptr
+
+
+def _expand_sort_compress(op: str, a, b, s: mx.Stream):
+    """The GPU product: each row's products expanded (our kernel, sized by a per-row flop count and
+    one synchronization), their values gathered by MLX (so derivatives are MLX's), then sorted by
+    (row, column) and summed: the canonicalization of the triplets (MLX's argsort, our run-sum and
+    row-pointer kernels; a second synchronization, on the output's nnz)."""
+    ad, ai, ap, (m, k) = a
+    bd, bi, bp, (_, n) = b
+    it = ai.dtype
+    nnza, nnzb = int(ad.size), int(bd.size)
+    (fl,) = K.prepare(op, "spgemm_rowflops", ad.dtype, it, s, dict(m=m, k=k, nnza=nnza))(aptr=ap, aind=ai, bptr=bp)
+    fptr, nf = _indptr(fl.astype(mx.int64, stream=s), s)
+    if nf > _INT32_MAX:
+        raise ValueError(f"{op}: {nf} products exceed the GPU expansion's limit (2^31 - 1); run on the CPU")
+    if nf == 0:
+        return mx.zeros((0,), dtype=ad.dtype, stream=s), mx.zeros((0,), dtype=it, stream=s), \
+            mx.zeros((m + 1,), dtype=it, stream=s)
+    rows, cols, sa, sb = K.prepare(op, "spgemm_expand", ad.dtype, it, s, dict(m=m, k=k, nnza=nnza, nnzb=nnzb, nf=nf))(
+        aptr=ap, aind=ai, bptr=bp, bind=bi, fptr=fptr.astype(it, stream=s))
+    with mx.stream(s):
+        sa, sb = (mx.stop_gradient(x if x.dtype == mx.int32 else x.astype(mx.int32)) for x in (sa, sb))
+        vals = mx.take(ad, sa) * mx.take(bd, sb)
+    return from_triplets(op, rows, cols, vals, (m, n), s)
 
 
 def fill(op: str, a, b, cptr, nnzc: int, s: mx.Stream):

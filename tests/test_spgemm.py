@@ -24,7 +24,10 @@ def _pair(m, n, nnz, vt, it, fmt, seed):
 @pytest.mark.parametrize("it", list(INDEX_DTYPES))
 @pytest.mark.parametrize("fa", list(FORMATS))
 @pytest.mark.parametrize("fb", list(FORMATS))
-def test_spgemm_matches_scipy(vt, it, fa, fb):
+def test_spgemm_matches_scipy(device, vt, it, fa, fb):
+    if device == mx.gpu and vt == "float64":
+        pytest.skip("float64 on the GPU")
+    mx.set_default_device(device)
     for (m, k, n), (za, zb) in [((30, 20, 25), (90, 70)), ((0, 5, 4), (0, 6)), ((6, 0, 3), (0, 0)), ((7, 9, 0), (20, 0)),
                                 ((5, 6, 4), (0, 10)), ((120, 80, 90), (900, 600))]:
         A, SA = _pair(m, k, za, vt, it, fa, 1)
@@ -70,23 +73,14 @@ def test_spgemm_errors():
         mx.eval((bad @ A).data)
 
 
-@pytest.mark.gpu
-def test_spgemm_on_the_gpu_says_it_has_no_kernel_yet():
-    from conftest import has_gpu
-
-    if not has_gpu():
-        pytest.skip("needs the GPU")
-    mx.set_default_device(mx.gpu)
-    A = ms.csr_array(np.eye(3, dtype=np.float32))
-    with pytest.raises(RuntimeError, match="matmul: no GPU kernel"):
-        A @ A
-
-
 @pytest.mark.parametrize("vt", ["float32", "float64", "complex64"])
 @pytest.mark.parametrize("fa,fb", [("csr", "csr"), ("coo", "csc"), ("csc", "csc")])
-def test_spgemm_gradients_match_dense(vt, fa, fb):
+def test_spgemm_gradients_match_dense(device, vt, fa, fb):
     """vjp and jvp of A @ B with respect to both operands' values, against the same computation
     through dense MLX arrays (duplicates and unsorted entries included)."""
+    if device == mx.gpu and vt == "float64":
+        pytest.skip("float64 on the GPU")
+    mx.set_default_device(device)
     dt = VALUE_DTYPES[vt][0]
     A, _ = _pair(9, 7, 30, vt, "int32", fa, 3)
     B, _ = _pair(7, 8, 25, vt, "int32", fb, 4)
@@ -105,7 +99,7 @@ def test_spgemm_gradients_match_dense(vt, fa, fb):
 
     ga, gb = mx.grad(f, argnums=(0, 1))(A.data, B.data)
     ra, rb = mx.grad(g, argnums=(0, 1))(A.data, B.data)
-    tol = 1e-10 if vt == "float64" else 2e-5
+    tol = 1e-10 if vt == "float64" else 1e-4
     np.testing.assert_allclose(to_host(ga), to_host(ra), rtol=tol, atol=tol)
     np.testing.assert_allclose(to_host(gb), to_host(rb), rtol=tol, atol=tol)
     ta, tb = mx.ones_like(A.data), mx.full(B.data.shape, 0.5).astype(dt)

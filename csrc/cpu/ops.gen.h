@@ -301,4 +301,13 @@
   const int64_t nnzg = (c)->iarg[4]; \
   const int64_t nnzh = (c)->iarg[5]; \
   (void)sptr; (void)sind; (void)gptr; (void)gind; (void)gdata; (void)hptr; (void)hind; (void)hdata; (void)out; (void)m; (void)k; (void)n; (void)nnzs; (void)nnzg; (void)nnzh
+#define MSP_UNPACK_spgemm_rowflops(c) \
+  const IT *restrict aptr = (const IT *)(c)->in[0]; \
+  const IT *restrict aind = (const IT *)(c)->in[1]; \
+  const IT *restrict bptr = (const IT *)(c)->in[2]; \
+  IT *restrict flops = (IT *)(c)->out[0]; \
+  const int64_t m = (c)->iarg[0]; \
+  const int64_t k = (c)->iarg[1]; \
+  const int64_t nnza = (c)->iarg[2]; \
+  (void)aptr; (void)aind; (void)bptr; (void)flops; (void)m; (void)k; (void)nnza
 #endif

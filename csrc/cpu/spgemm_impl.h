@@ -229,3 +229,27 @@ int NAME(sampled)(const msp_call *c) {
   }
   return bad ? MSP_EINDEX : MSP_OK;
 }
+
+/* flops[i] = the products of row i of A B: the sum over A's row i of the lengths of the B rows it
+ * hits (the GPU's expansion sizes its output with it). in: aptr[m+1], aind[nnza], bptr[k+1]; out:
+ * flops[m]; sizes m, k, nnza. A malformed row or a column of A outside [0, k): 0 and EINDEX. */
+int NAME(rowflops)(const msp_call *c) {
+  MSP_UNPACK(rowflops);
+  int nt = msp_threads_for(c, nnza + m);
+  int bad = 0;
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad)
+  for (int64_t i = 0; i < m; ++i) {
+    int64_t f = 0;
+    if (!NAME(row_ok)(aptr, aind, i, k, nnza)) {
+      bad = 1;
+    } else {
+      for (int64_t ja = (int64_t)aptr[i]; ja < (int64_t)aptr[i + 1]; ++ja) {
+        const int64_t j = (int64_t)aind[ja], len = (int64_t)bptr[j + 1] - (int64_t)bptr[j];
+        if (len < 0) bad = 1;
+        else f += len;
+      }
+    }
+    flops[i] = (IT)f;
+  }
+  return bad ? MSP_EINDEX : MSP_OK;
+}

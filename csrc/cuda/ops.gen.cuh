@@ -44,6 +44,10 @@
 #define MSP_JOINS_select_lookup const long long m = msp_join(m_lo, m_hi); const long long n = msp_join(n_lo, n_hi); const long long nnz = msp_join(nnz_lo, nnz_hi); const long long q = msp_join(q_lo, q_hi); (void)m; (void)n; (void)nnz; (void)q;
 #define MSP_PARAMS_construct_kron const IT* __restrict__ aptr, const IT* __restrict__ aind, const VT* __restrict__ adata, const IT* __restrict__ bptr, const IT* __restrict__ bind, const VT* __restrict__ bdata, const IT* __restrict__ optr, IT* __restrict__ oind, VT* __restrict__ odata, int ma_lo, int ma_hi, int nb_lo, int nb_hi, int nnza_lo, int nnza_hi, int mb_lo, int mb_hi, int nnzb_lo, int nnzb_hi, int nnz2_lo, int nnz2_hi
 #define MSP_JOINS_construct_kron const long long ma = msp_join(ma_lo, ma_hi); const long long nb = msp_join(nb_lo, nb_hi); const long long nnza = msp_join(nnza_lo, nnza_hi); const long long mb = msp_join(mb_lo, mb_hi); const long long nnzb = msp_join(nnzb_lo, nnzb_hi); const long long nnz2 = msp_join(nnz2_lo, nnz2_hi); (void)ma; (void)nb; (void)nnza; (void)mb; (void)nnzb; (void)nnz2;
+#define MSP_PARAMS_spgemm_rowflops const IT* __restrict__ aptr, const IT* __restrict__ aind, const IT* __restrict__ bptr, IT* __restrict__ flops, int m_lo, int m_hi, int k_lo, int k_hi, int nnza_lo, int nnza_hi
+#define MSP_JOINS_spgemm_rowflops const long long m = msp_join(m_lo, m_hi); const long long k = msp_join(k_lo, k_hi); const long long nnza = msp_join(nnza_lo, nnza_hi); (void)m; (void)k; (void)nnza;
+#define MSP_PARAMS_spgemm_expand const IT* __restrict__ aptr, const IT* __restrict__ aind, const IT* __restrict__ bptr, const IT* __restrict__ bind, const IT* __restrict__ fptr, IT* __restrict__ rows, IT* __restrict__ cols, IT* __restrict__ srca, IT* __restrict__ srcb, int m_lo, int m_hi, int k_lo, int k_hi, int nnza_lo, int nnza_hi, int nnzb_lo, int nnzb_hi, int nf_lo, int nf_hi
+#define MSP_JOINS_spgemm_expand const long long m = msp_join(m_lo, m_hi); const long long k = msp_join(k_lo, k_hi); const long long nnza = msp_join(nnza_lo, nnza_hi); const long long nnzb = msp_join(nnzb_lo, nnzb_hi); const long long nf = msp_join(nf_lo, nf_hi); (void)m; (void)k; (void)nnza; (void)nnzb; (void)nf;
 #if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spmv_csr_g1)
 #define MSP_ON_spmv_csr_g1(...) __VA_ARGS__
 #else
@@ -193,4 +197,14 @@
 #define MSP_ON_construct_kron(...) __VA_ARGS__
 #else
 #define MSP_ON_construct_kron(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spgemm_rowflops)
+#define MSP_ON_spgemm_rowflops(...) __VA_ARGS__
+#else
+#define MSP_ON_spgemm_rowflops(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spgemm_expand)
+#define MSP_ON_spgemm_expand(...) __VA_ARGS__
+#else
+#define MSP_ON_spgemm_expand(...)
 #endif

@@ -27,6 +27,22 @@ static void spgemm_case(int vt, int it, int64_t m, int64_t k, int64_t nnz, int t
   }
   put_idx(it, cptr, m, tot);
   CHECK(ok, "spgemm_count %s %s m=%lld k=%lld threads=%d status %d", VTS[vt], ITS[it], (long long)m, (long long)k, threads, st);
+  { /* rowflops: the products per row */
+    void *fl = alloc(is, m);
+    st = run("spgemm_rowflops", vt, it, (const void *[]){ta.s.indptr, ta.s.indices, tb.s.indptr}, (void *[]){fl},
+             (int64_t[]){m, k, ta.z}, NULL, threads, NULL);
+    int okf = st == MSP_OK;
+    for (int64_t r = 0; r < m; ++r) {
+      int64_t f = 0;
+      for (int64_t ja = get_idx(it, ta.s.indptr, r); ja < get_idx(it, ta.s.indptr, r + 1); ++ja) {
+        const int64_t j = get_idx(it, ta.s.indices, ja);
+        f += get_idx(it, tb.s.indptr, j + 1) - get_idx(it, tb.s.indptr, j);
+      }
+      okf &= get_idx(it, fl, r) == f;
+    }
+    CHECK(okf, "spgemm_rowflops %s %s m=%lld status %d", VTS[vt], ITS[it], (long long)m, st);
+    free(fl);
+  }
   void *cind = alloc(is, tot), *cdat = alloc(vs, tot);
   st = run("spgemm_fill", vt, it,
            (const void *[]){ta.s.indptr, ta.s.indices, ta.s.data, tb.s.indptr, tb.s.indices, tb.s.data, cptr},

@@ -18,6 +18,7 @@
 #include "../../csrc/cuda/spmm.cu"
 #include "../../csrc/cuda/select.cu"
 #include "../../csrc/cuda/construct.cu"
+#include "../../csrc/cuda/spgemm.cu"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -563,6 +564,40 @@ static void test_kron(const Csr& a0) {
       cudaFree(dov);
 }
 
+// Sparse @ sparse, the GPU expansion: per-row flops against the C kernel, and the expanded products
+// (row, column, sources) against the host's ordered list (A's entries in order, each B row in order).
+static void test_spgemm(const Csr& a) {
+  const Csr b = make(a.n, 7, 3, 0);
+  const long long m = a.m, k = a.n, nnza = (long long)a.ind.size(), nnzb = (long long)b.ind.size();
+  if (m == 0 || k == 0) return;
+  std::vector<IT> fl(m);
+  CHECK(call_c("spgemm_rowflops", {a.indptr.data(), a.ind.data(), b.indptr.data()}, {fl.data()}, {m, k, nnza}) == MSP_OK,
+        "C rowflops status");
+  IT *dap = dev(a.indptr), *dai = dev(a.ind), *dbp = dev(b.indptr), *dbi = dev(b.ind), *dfl = dev_poison<IT>(m);
+  K(spgemm, rowflops)<<<blocks_for(m * 32), 256>>>(dap, dai, dbp, dfl, P64(m), P64(k), P64(nnza));
+  CK(cudaDeviceSynchronize());
+  CHECK(host(dfl, m) == fl, "spgemm rowflops m=%lld", m);
+  std::vector<IT> fptr(m + 1, 0), rows, cols, sa, sb;
+  for (long long i = 0; i < m; ++i) {
+    fptr[i + 1] = fptr[i] + fl[i];
+    for (IT ja = a.indptr[i]; ja < a.indptr[i + 1]; ++ja)
+      for (IT jb = b.indptr[a.ind[ja]]; jb < b.indptr[a.ind[ja] + 1]; ++jb)
+        rows.push_back((IT)i), cols.push_back(b.ind[jb]), sa.push_back(ja), sb.push_back(jb);
+  }
+  const long long nf = (long long)fptr[m];
+  if (nf > 0 && nf < (1LL << 27)) {
+    IT *dfp = dev(fptr), *dr = dev_poison<IT>(nf), *dc = dev_poison<IT>(nf), *dsa = dev_poison<IT>(nf), *dsb = dev_poison<IT>(nf);
+    K(spgemm, expand)<<<blocks_for(m * 32), 256>>>(dap, dai, dbp, dbi, dfp, dr, dc, dsa, dsb, P64(m), P64(k), P64(nnza), P64(nnzb),
+                                                  P64(nf));
+    CK(cudaGetLastError());
+    CK(cudaDeviceSynchronize());
+    CHECK(host(dr, nf) == rows && host(dc, nf) == cols && host(dsa, nf) == sa && host(dsb, nf) == sb,
+          "spgemm expand m=%lld nf=%lld", m, nf);
+    cudaFree(dfp), cudaFree(dr), cudaFree(dc), cudaFree(dsa), cudaFree(dsb);
+  }
+  cudaFree(dap), cudaFree(dai), cudaFree(dbp), cudaFree(dbi), cudaFree(dfl);
+}
+
 int main() {
   const long long cases[][4] = {{1, 1, 1, 0},        {7, 5, 2, 0},       {100, 80, 3, 0},
                                 {1000, 700, 16, 3},  {5000, 4000, 5, 4}, {20000, 3000, 40, 10},
@@ -575,6 +610,7 @@ int main() {
     test_select(a);
     test_index(a);
     if (a.m * 3 < (1 << 20)) test_kron(a);
+    test_spgemm(a);
   }
   const long long mm_cases[][4] = {{1, 1, 1, 0}, {7, 5, 2, 0}, {300, 200, 6, 2}, {2000, 1500, 12, 3}};
   for (const auto& cs : mm_cases) test_spmm(make(cs[0], cs[1], (int)cs[2], (int)cs[3]));
