@@ -20,6 +20,7 @@ from ._construct import (
     triu,
     vstack,
 )
+from ._base import SpGEMMPlan, spgemm_plan
 from ._coo import coo_array
 from ._csc import csc_array
 from ._csr import csr_array
@@ -43,7 +44,7 @@ __all__ = [
     "fromdense", "from_dense", "from_numpy", "from_scipy", "asarray", "issparse", "todense",
     "eye", "identity", "identity_like", "diags", "spdiags", "kron", "kronsum", "bmat", "block_array",
     "block_diag", "hstack", "vstack", "tril", "triu",
-    "csr_matvec", "csr_matmul", "rmatmul", "sddmm",
+    "csr_matvec", "csr_matmul", "rmatmul", "sddmm", "spgemm_plan", "SpGEMMPlan",
     "use_cpu", "use_gpu", "use_device", "set_num_threads", "get_num_threads", "gpu_available", "is_available",
     "config", "get_config", "set_config", "config_context", "runtime", "random", "linalg", "io",
     "save_npz", "load_npz",

@@ -199,25 +199,9 @@ class SparseArray:
 
     def _matmul_sparse(self, B, stream=None) -> "SparseArray":
         """``A @ B`` of two sparse arrays of any formats: canonical CSR (CSC when both are CSC: the
-        product of their transposes' CSR buffers). One synchronization (the output's nnz)."""
-        op = "matmul"
-        if self.shape[1] != B.shape[0]:
-            raise ValueError(f"{op}: shape mismatch, A is {self.shape} and B is {B.shape}")
-        s = resolve_stream(stream)
-        dt = _spgemm.result_dtype(op, self.dtype, B.dtype)
-        both_csc = self.format == "csc" and B.format == "csc"
-        if both_csc:  # C^T = B^T A^T
-            x, y = B.T, self.T
-        else:  # duplicates need no summing first: the product accumulates them
-            x = self if self.format == "csr" else self.tocsr(canonical=False, stream=s)
-            y = B if B.format == "csr" else B.tocsr(canonical=False, stream=s)
-        x._flat_only(op), y._flat_only(op)
-        if not y.has_sorted_indices:  # the derivative rules merge B's rows (a lazy, differentiable sort)
-            y = y.sort_indices(stream=s)
-        d, i, p = _spgemm.spgemm(op, (x.data.astype(dt, stream=s), x.indices, x.indptr, x.shape),
-                                 (y.data.astype(dt, stream=s), y.indices, y.indptr, y.shape), s)
-        out = FORMATS["csr"]._from_parts(d, i, p, (x.shape[0], y.shape[1]), True, True)
-        return out.T if both_csc else out
+        product of their transposes' CSR buffers). One synchronization on the CPU (the output's
+        nnz), two on the GPU."""
+        return SpGEMMPlan(self, B, stream).result
 
     def __rmatmul__(self, other):
         return _products.rmatmul(other, self._compressed())
@@ -634,3 +618,59 @@ class CompressedArray(SparseArray):
             return self.sum_duplicates(stream=stream)
         return self.T.sum_duplicates(stream=stream).T
 
+
+
+class SpGEMMPlan:
+    """``ms.spgemm_plan(A, B)``: the symbolic product of A and B, kept. ``plan(A2, B2)`` for arrays
+    with the same formats and structures as A and B (new values: a Galerkin triple product in
+    multigrid, a graph layer with learned edge weights) runs only the numeric pass: lazy, no
+    synchronization, differentiable in both values. ``plan.result`` is A @ B. The structures are
+    not compared (that would synchronize): only formats, shapes and nnz are checked."""
+
+    def __init__(self, A, B, stream=None, op: str = "matmul"):
+        if not (getattr(A, "__mlx_sparse__", False) and getattr(B, "__mlx_sparse__", False)):
+            raise TypeError(f"{op}: expected two sparse arrays, got {type(A).__name__} and {type(B).__name__}")
+        if A.shape[1] != B.shape[0]:
+            raise ValueError(f"{op}: shape mismatch, A is {A.shape} and B is {B.shape}")
+        self.op, self.s = op, resolve_stream(stream)
+        self.key = (A.format, A.shape, A.nnz, B.format, B.shape, B.nnz)
+        self.dtype = _spgemm.result_dtype(op, A.dtype, B.dtype)
+        self.both_csc = A.format == "csc" and B.format == "csc"
+        x, y = self._operands(A, B)
+        m, k, n = x.shape[0], x.shape[1], y.shape[1]
+        self.shape = (m, n)
+        self.numeric, self.indptr = _spgemm.plan(op, x.indices, x.indptr, y.indices, y.indptr, (m, k, n), self.dtype,
+                                                 self.s)
+        self.result = self._wrap(*self.numeric(x.data.astype(self.dtype, stream=self.s),
+                                               y.data.astype(self.dtype, stream=self.s)))
+
+    def _operands(self, A, B):
+        """The CSR buffers the product runs on (their structure depends only on A's and B's)."""
+        s = self.s
+        if self.both_csc:  # C^T = B^T A^T
+            x, y = B.T, A.T
+        else:  # duplicates need no summing first: the product accumulates them
+            x = A if A.format == "csr" else A.tocsr(canonical=False, stream=s)
+            y = B if B.format == "csr" else B.tocsr(canonical=False, stream=s)
+        x._flat_only(self.op), y._flat_only(self.op)
+        if not y.has_sorted_indices:  # the product merges B's rows (a lazy, differentiable sort)
+            y = y.sort_indices(stream=s)
+        return x, y
+
+    def _wrap(self, data, indices):
+        out = FORMATS["csr"]._from_parts(data, indices, self.indptr, self.shape, True, True)
+        return out.T if self.both_csc else out
+
+    def __call__(self, A, B):
+        key = (A.format, A.shape, A.nnz, B.format, B.shape, B.nnz)
+        if key != self.key:
+            raise ValueError(f"spgemm_plan: planned for {self.key[:3]} @ {self.key[3:]}, got {key[:3]} @ {key[3:]}")
+        x, y = self._operands(A, B)
+        return self._wrap(*self.numeric(x.data.astype(self.dtype, stream=self.s),
+                                        y.data.astype(self.dtype, stream=self.s)))
+
+
+def spgemm_plan(A, B, stream=None) -> SpGEMMPlan:
+    """The symbolic product of A and B, for repeated products with new values on the same structures
+    (see :class:`SpGEMMPlan`). Synchronizes once (twice on the GPU); each use then does not."""
+    return SpGEMMPlan(A, B, stream, op="spgemm_plan")

@@ -87,13 +87,21 @@ def from_triplets(op, rows, cols, data, shape, s):
     """GPU canonicalization of (row, col, value) triplets: sort by (row, col) with MLX's argsort,
     mark run starts, scan them, synchronize once on the new nnz (and the bounds check), then sum
     each run in order and build the row pointer with our kernels."""
+    plan = triplet_plan(op, rows, cols, shape, s)
+    return triplet_values(op, plan, data, s), plan["indices"], plan["indptr"]
+
+
+def triplet_plan(op, rows, cols, shape, s) -> dict:
+    """The structure of the canonical form of (row, col) pairs, kept so new values on the same pairs
+    need only :func:`triplet_values` (no sort, no synchronization): the sort permutation, each
+    sorted pair's output position, the output's indices and row pointer."""
     m, n = shape
-    it, vt = rows.dtype, data.dtype
-    k = int(data.size)
+    it = rows.dtype
+    k = int(rows.size)
     with mx.stream(s):
         r64, c64 = rows.astype(mx.int64), cols.astype(mx.int64)
         perm = mx.argsort(r64 * max(n, 1) + c64)
-        rs, cs, ds = mx.take(rows, perm), mx.take(cols, perm), mx.take(data, perm)
+        rs, cs = mx.take(rows, perm), mx.take(cols, perm)
         new = mx.logical_or(rs[1:] != rs[:-1], cs[1:] != cs[:-1])
         flags = mx.concatenate([mx.ones((1,), dtype=it), new.astype(it)])
         pos = mx.cumsum(flags) - 1
@@ -103,7 +111,21 @@ def from_triplets(op, rows, cols, data, shape, s):
     if bad.item():
         raise ValueError(f"{op}: row or column index out of range for shape {shape}")
     nnz2 = int(nnz2_a.item())
-    sizes = dict(nnz=k, nnz2=nnz2)
+    plan = dict(perm=perm, rs=rs, cs=cs, pos=pos, nnz=k, nnz2=nnz2, shape=shape)
+    # the output structure: the run-sum kernel on zeros gives the indices and rows
+    (oind, _, orow) = K.prepare(op, "canonical_sum_runs", mx.float32, it, s, dict(nnz=k, nnz2=nnz2))(
+        rows=rs, cols=cs, data=mx.zeros((k,), dtype=mx.float32, stream=s), pos=pos)
+    plan["indices"] = oind
+    plan["indptr"] = indptr_from_sorted_rows(op, orow, m, mx.float32, s)
+    return plan
+
+
+def triplet_values(op, plan, data, s) -> mx.array:
+    """The canonical values of triplets with the planned (row, col) pairs: sorted by the kept
+    permutation and summed per run; lazy, differentiable in ``data``."""
+    rs, cs, pos, perm = plan["rs"], plan["cs"], plan["pos"], plan["perm"]
+    sizes = dict(nnz=plan["nnz"], nnz2=plan["nnz2"])
+    vt, it = data.dtype, rs.dtype
 
     def run(v, **rules):
         return K.prepare(op, "canonical_sum_runs", vt, it, s, sizes, **rules)(rows=rs, cols=cs, data=v, pos=pos)
@@ -115,5 +137,6 @@ def from_triplets(op, rows, cols, data, shape, s):
         o = run(tangents[2].astype(vt, stream=s), vjp=vjp, jvp=jvp)
         return [mx.zeros_like(o[0], stream=s), o[1], mx.zeros_like(o[2], stream=s)]
 
-    oind, oval, orow = run(ds, vjp=vjp, jvp=jvp)
-    return oval, oind, indptr_from_sorted_rows(op, orow, m, vt, s)
+    with mx.stream(s):
+        ds = mx.take(data, perm)
+    return run(ds, vjp=vjp, jvp=jvp)[1]

@@ -15,7 +15,7 @@ import mlx.core as mx
 
 from . import _kernels as K
 from ._coerce import _result_type
-from ._canonical import from_triplets
+from ._canonical import triplet_plan, triplet_values
 from ._convert import transpose_csr
 from ._device import is_gpu
 from ._select import _indptr
@@ -25,54 +25,70 @@ _INT32_MAX = 2**31 - 1
 
 def spgemm(op: str, a, b, s: mx.Stream):
     """(data, indices, indptr) of A B for CSR buffers a = (data, indices, indptr, (m, k)) and b likewise
-    with shape (k, n), in a common value dtype; canonical."""
-    ad, ai, ap, (m, k) = a
-    bd, bi, bp, (k2, n) = b
-    if k != k2:
-        raise ValueError(f"{op}: shape mismatch, A is {(m, k)} and B is {(k2, n)}")
-    it = mx.int64 if mx.int64 in (ai.dtype, bi.dtype) or max(m, k, n) > _INT32_MAX else mx.int32
-    ai, ap, bi, bp = (x.astype(it, stream=s) for x in (ai, ap, bi, bp))
-    nnza, nnzb = int(ad.size), int(bd.size)
-    if m == 0 or n == 0 or nnza == 0 or nnzb == 0:
-        return mx.zeros((0,), dtype=ad.dtype, stream=s), mx.zeros((0,), dtype=it, stream=s), \
-            mx.zeros((m + 1,), dtype=it, stream=s)
-    if is_gpu(s):
-        return _expand_sort_compress(op, (ad, ai, ap, (m, k)), (bd, bi, bp, (k, n)), s)
-    sizes = dict(m=m, k=k, n=n, nnza=nnza, nnzb=nnzb)
-    (counts,) = K.prepare(op, "spgemm_count", ad.dtype, it, s, sizes)(aptr=ap, aind=ai, bptr=bp, bind=bi)
-    cptr, nnzc = _indptr(counts.astype(mx.int64, stream=s), s)
-    if it == mx.int32 and nnzc > _INT32_MAX:  # the output needs int64 positions: redo in int64
-        return spgemm(op, (ad, ai.astype(mx.int64, stream=s), ap.astype(mx.int64, stream=s), (m, k)),
-                      (bd, bi.astype(mx.int64, stream=s), bp.astype(mx.int64, stream=s), (k, n)), s)
-    cptr = cptr.astype(it, stream=s)
-    if nnzc == 0:
-        return mx.zeros((0,), dtype=ad.dtype, stream=s), mx.zeros((0,), dtype=it, stream=s), cptr
-    cdata, cind = fill(op, (ad, ai, ap, (m, k)), (bd, bi, bp, (k, n)), cptr, nnzc, s)
-    return cdata, cind, cptr
-
-
-def _expand_sort_compress(op: str, a, b, s: mx.Stream):
-    """The GPU product: each row's products expanded (our kernel, sized by a per-row flop count and
-    one synchronization), their values gathered by MLX (so derivatives are MLX's), then sorted by
-    (row, column) and summed: the canonicalization of the triplets (MLX's argsort, our run-sum and
-    row-pointer kernels; a second synchronization, on the output's nnz)."""
+    with shape (k, n), in a common value dtype; canonical (B's rows sorted)."""
     ad, ai, ap, (m, k) = a
     bd, bi, bp, (_, n) = b
+    numeric, indptr = plan(op, ai, ap, bi, bp, (m, k, n), ad.dtype, s)
+    data, indices = numeric(ad, bd)
+    return data, indices, indptr
+
+
+def plan(op: str, ai, ap, bi, bp, dims, dt, s: mx.Stream):
+    """The symbolic product of the structures (ai, ap) (m x k) and (bi, bp) (k x n), B's rows sorted:
+    returns ``numeric(adata, bdata) -> (data, indices)`` (lazy, no synchronization, differentiable)
+    and the output's row pointer. The synchronizations happen here: one on the CPU (the nnz), two on
+    the GPU (the product count, then the nnz)."""
+    m, k, n = dims
+    it = mx.int64 if mx.int64 in (ai.dtype, bi.dtype) or max(m, k, n) > _INT32_MAX else mx.int32
+    ai, ap, bi, bp = (x.astype(it, stream=s) for x in (ai, ap, bi, bp))
+    nnza, nnzb = int(ai.size), int(bi.size)
+
+    def empty(indptr):
+        return (lambda x, y: (mx.zeros((0,), dtype=dt, stream=s), mx.zeros((0,), dtype=indptr.dtype, stream=s))), indptr
+
+    if m == 0 or n == 0 or nnza == 0 or nnzb == 0:
+        return empty(mx.zeros((m + 1,), dtype=it, stream=s))
+    if is_gpu(s):
+        return _esc_plan(op, ai, ap, bi, bp, dims, dt, s)
+    sizes = dict(m=m, k=k, n=n, nnza=nnza, nnzb=nnzb)
+    (counts,) = K.prepare(op, "spgemm_count", dt, it, s, sizes)(aptr=ap, aind=ai, bptr=bp, bind=bi)
+    cptr, nnzc = _indptr(counts.astype(mx.int64, stream=s), s)
+    if it == mx.int32 and nnzc > _INT32_MAX:  # the output needs int64 positions: redo in int64
+        return plan(op, ai.astype(mx.int64, stream=s), ap.astype(mx.int64, stream=s), bi.astype(mx.int64, stream=s),
+                    bp.astype(mx.int64, stream=s), dims, dt, s)
+    cptr = cptr.astype(it, stream=s)
+    if nnzc == 0:
+        return empty(cptr)
+    return (lambda x, y: fill(op, (x, ai, ap, (m, k)), (y, bi, bp, (k, n)), cptr, nnzc, s)), cptr
+
+
+def _esc_plan(op: str, ai, ap, bi, bp, dims, dt, s: mx.Stream):
+    """The GPU product, expand-sort-compress: each row's products expanded (our kernel, sized by a
+    per-row flop count and one synchronization); the numeric pass gathers their values (MLX, so
+    derivatives are MLX's) and sums them into the canonical form planned once (MLX's argsort of the
+    (row, column) pairs, a second synchronization; our run-sum kernel)."""
+    m, k, n = dims
     it = ai.dtype
-    nnza, nnzb = int(ad.size), int(bd.size)
-    (fl,) = K.prepare(op, "spgemm_rowflops", ad.dtype, it, s, dict(m=m, k=k, nnza=nnza))(aptr=ap, aind=ai, bptr=bp)
+    nnza, nnzb = int(ai.size), int(bi.size)
+    (fl,) = K.prepare(op, "spgemm_rowflops", dt, it, s, dict(m=m, k=k, nnza=nnza))(aptr=ap, aind=ai, bptr=bp)
     fptr, nf = _indptr(fl.astype(mx.int64, stream=s), s)
     if nf > _INT32_MAX:
         raise ValueError(f"{op}: {nf} products exceed the GPU expansion's limit (2^31 - 1); run on the CPU")
     if nf == 0:
-        return mx.zeros((0,), dtype=ad.dtype, stream=s), mx.zeros((0,), dtype=it, stream=s), \
+        return (lambda x, y: (mx.zeros((0,), dtype=dt, stream=s), mx.zeros((0,), dtype=it, stream=s))), \
             mx.zeros((m + 1,), dtype=it, stream=s)
-    rows, cols, sa, sb = K.prepare(op, "spgemm_expand", ad.dtype, it, s, dict(m=m, k=k, nnza=nnza, nnzb=nnzb, nf=nf))(
+    rows, cols, sa, sb = K.prepare(op, "spgemm_expand", dt, it, s, dict(m=m, k=k, nnza=nnza, nnzb=nnzb, nf=nf))(
         aptr=ap, aind=ai, bptr=bp, bind=bi, fptr=fptr.astype(it, stream=s))
     with mx.stream(s):
         sa, sb = (mx.stop_gradient(x if x.dtype == mx.int32 else x.astype(mx.int32)) for x in (sa, sb))
-        vals = mx.take(ad, sa) * mx.take(bd, sb)
-    return from_triplets(op, rows, cols, vals, (m, n), s)
+    tp = triplet_plan(op, rows, cols, (m, n), s)
+
+    def numeric(x, y):
+        with mx.stream(s):
+            vals = mx.take(x, sa) * mx.take(y, sb)
+        return triplet_values(op, tp, vals, s), tp["indices"]
+
+    return numeric, tp["indptr"]
 
 
 def fill(op: str, a, b, cptr, nnzc: int, s: mx.Stream):

@@ -129,3 +129,28 @@ def test_spgemm_unsorted_b_and_gradient():
 
     np.testing.assert_allclose(np.array(mx.grad(f)(B.data)), np.array(mx.grad(g)(B.data)), rtol=2e-5, atol=2e-5)
     np.testing.assert_allclose(to_host((A @ B).todense()), to_host(A.todense()) @ to_host(B.todense()), rtol=2e-5, atol=2e-5)
+
+
+def test_spgemm_plan_reuses_the_symbolic_product(device):
+    mx.set_default_device(device)
+    A, SA = _pair(20, 15, 60, "float32", "int32", "csr", 11)
+    B, SB = _pair(15, 12, 50, "float32", "int32", "coo", 12)
+    plan = ms.spgemm_plan(A, B)
+    np.testing.assert_allclose(to_host(plan.result.todense()), (SA @ SB).toarray().real, rtol=1e-5, atol=1e-5)
+    A2 = A * 2.0  # same structure, new values
+    B2 = ms.coo_array((B.data * -3.0, (B.row, B.col)), shape=B.shape)
+    C2 = plan(A2, B2)
+    np.testing.assert_allclose(to_host(C2.todense()), -6.0 * (SA @ SB).toarray().real, rtol=1e-5, atol=1e-5)
+    assert C2.nnz == plan.result.nnz and C2.has_canonical_format
+
+    def f(a):  # differentiable through the planned numeric pass
+        return mx.sum(plan(ms.csr_array((a, A.indices, A.indptr), shape=A.shape), B).todense() ** 2)
+
+    def g(a):
+        return mx.sum((ms.csr_array((a, A.indices, A.indptr), shape=A.shape).todense() @ B.todense()) ** 2)
+
+    ga = mx.grad(f)(A.data)
+    mx.set_default_device(mx.cpu)
+    np.testing.assert_allclose(to_host(ga), to_host(mx.grad(g)(A.data)), rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="spgemm_plan: planned for"):
+        plan(A.T.tocsr(), B)
