@@ -247,11 +247,40 @@ class SparseArray:
         return self._map("negative", lambda d: -d)
 
     def multiply(self, other, stream=None):
-        """Elementwise product with a scalar or a dense array broadcastable to the shape."""
-        if not isinstance(other, SparseArray) and np.ndim(other) == 0:
+        """Elementwise product with a scalar, a dense array broadcastable to the shape, or another
+        sparse array (the intersection of the two structures; canonical CSR, CSC when both are CSC;
+        products that are zero stay stored, so the structure does not depend on the values and the
+        result is differentiable in both; scipy drops them)."""
+        if isinstance(other, SparseArray):
+            return self._multiply_sparse(other, stream)
+        if np.ndim(other) == 0:
             c = self._scalar("multiply", other)
             return self._map("multiply", lambda d: d * c, stream)
         return _ops.multiply_dense(self._compressed(stream), other, stream=stream)
+
+    def _multiply_sparse(self, other, stream=None) -> "SparseArray":
+        op = "multiply"
+        if self.shape != other.shape:
+            raise ValueError(f"{op}: shape mismatch, {self.shape} and {other.shape}")
+        s = resolve_stream(stream)
+        dt = _spgemm.result_dtype(op, self.dtype, other.dtype)
+        both_csc = self.format == "csc" and other.format == "csc"
+        a, b = (self.T, other.T) if both_csc else (self, other)
+        a, b = a.tocsr(canonical=True, stream=s), b.tocsr(canonical=True, stream=s)
+        a._flat_only(op), b._flat_only(op)
+        it = mx.int64 if mx.int64 in (a.index_dtype, b.index_dtype) else mx.int32
+        ai, ap, bi, bp = (x.astype(it, stream=s) for x in (a.indices, a.indptr, b.indices, b.indptr))
+        rows = _convert.expand_rows(op, ap, a.nnz, dt, s)
+        pos = _index.lookup_positions(op, bi, bp, b.shape, rows, ai, s)  # A's entries in B (-1: absent)
+        with mx.stream(s):
+            found = (pos >= 0).astype(dt)
+        d, i, p, src = _select.select(op, found, ai, ap, a.shape, s, nonzero=True, with_sources=True)
+        with mx.stream(s):
+            src = mx.stop_gradient(src)
+            bpos = mx.stop_gradient(mx.take(pos, src))
+            vals = mx.take(a.data.astype(dt), src) * mx.take(b.data.astype(dt), bpos)
+        out = FORMATS["csr"]._from_parts(vals, i, p, a.shape, True, True)
+        return out.T if both_csc else out
 
     def conj(self, stream=None) -> "SparseArray":
         """Complex conjugate of the values (a no-op node for real types)."""

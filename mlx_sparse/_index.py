@@ -228,3 +228,15 @@ def lookup(op: str, data, indices, indptr, shape, r: np.ndarray, c: np.ndarray, 
         pos = mx.stop_gradient(pos)
         vals = mx.take(data, mx.maximum(pos, 0))
         return mx.where(pos >= 0, vals, mx.zeros((), dtype=data.dtype)).reshape(r.shape)
+
+
+def lookup_positions(op: str, indices, indptr, shape, rows: mx.array, cols: mx.array, s: mx.Stream) -> mx.array:
+    """Positions of the (rows[i], cols[i]) pairs (device arrays of the index dtype) in canonical CSR
+    buffers, -1 where not stored; lazy."""
+    m, n = shape
+    q = int(rows.size)
+    if q == 0 or int(indices.size) == 0:
+        return mx.full((q,), -1, dtype=indices.dtype, stream=s)
+    (pos,) = K.prepare(op, "select_lookup", mx.float32, indices.dtype, s, dict(m=m, n=n, nnz=int(indices.size), q=q))(
+        indptr=indptr, indices=indices, rows=rows, cols=cols)
+    return mx.stop_gradient(pos)

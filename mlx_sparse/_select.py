@@ -53,18 +53,20 @@ def fromdense(op: str, D: mx.array, threshold, index_dtype, s: mx.Stream):
 
 
 def select(op: str, data, indices, indptr, shape, s: mx.Stream, nonzero: bool = False, lower: bool = False,
-           upper: bool = False, k: int = 0, lo: int = 0, hi=None, sorted_rows: bool = False):
+           upper: bool = False, k: int = 0, lo: int = 0, hi=None, sorted_rows: bool = False,
+           with_sources: bool = False):
     """CSR buffers of the entries kept by: lo <= column < hi (the output's columns shifted by -lo),
     nonzero (value != 0), lower (column - row <= k), upper (column - row >= k); storage order kept, so
     sorted or canonical input stays so. ``sorted_rows`` (the caller knows each row is sorted) without
     ``nonzero``: each row's kept entries are one run found by binary search, so the cost follows the
-    rows and the output, not nnz."""
+    rows and the output, not nnz. ``with_sources``: also each kept entry's position in the input (a
+    fourth result; the fast paths that keep every entry return 0..nnz-1)."""
     m, n = shape
     hi = n if hi is None else hi
     nnz = int(data.size)
     it = indices.dtype
     if nnz == 0:
-        return data, indices, indptr
+        return (data, indices, indptr, mx.zeros((0,), dtype=it)) if with_sources else (data, indices, indptr)
     shift = min(max(int(k), -m), n) + m  # k clamped to [-m, n] (every column - row lies inside), shifted >= 0
     sizes = dict(m=m, n=n, nnz=nnz, shift=shift, lo=int(lo), hi=int(hi))
     flags = dict(nonzero=nonzero, lower=lower, upper=upper, sorted=bool(sorted_rows))
@@ -72,9 +74,11 @@ def select(op: str, data, indices, indptr, shape, s: mx.Stream, nonzero: bool = 
                                                                                         data=data)
     optr, nnz2 = _indptr(counts, s)
     if nnz2 == nnz and lo == 0:  # nothing dropped: the same buffers
-        return data, indices, indptr
+        return (data, indices, indptr, mx.arange(nnz, dtype=it, stream=s)) if with_sources else (data, indices, indptr)
     if nnz2 == 0:
-        return mx.zeros((0,), dtype=data.dtype), mx.zeros((0,), dtype=it), optr
+        out = mx.zeros((0,), dtype=data.dtype), mx.zeros((0,), dtype=it), optr
+        return (*out, mx.zeros((0,), dtype=it)) if with_sources else out
     o = K.value_gathering(op, "select_csr_fill", dict(indptr=indptr, indices=indices, data=data, optr=optr),
                           dict(sizes, nnz2=nnz2), s, flags=flags)
-    return o["out_data"], o["out_indices"], optr
+    out = o["out_data"], o["out_indices"], optr
+    return (*out, o["src"]) if with_sources else out

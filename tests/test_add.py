@@ -90,3 +90,40 @@ def test_reference_names_matmul_matmat():
     np.testing.assert_allclose(np.array(ms.matmul(A, mx.ones((6,)))), S @ np.ones(6), rtol=1e-6)
     with pytest.raises(TypeError, match="csr_matmat"):
         ms.csr_matmat(A.tocsc(), B)
+
+
+@pytest.mark.parametrize("vt", list(VALUE_DTYPES))
+@pytest.mark.parametrize("fa", list(FORMATS))
+@pytest.mark.parametrize("fb", list(FORMATS))
+def test_multiply_sparse_is_the_intersection(device, vt, fa, fb):
+    if device == mx.gpu and vt == "float64":
+        pytest.skip("float64 on the GPU")
+    mx.set_default_device(device)
+    for (m, n), (za, zb) in [((13, 9), (40, 30)), ((0, 4), (0, 0)), ((6, 7), (0, 12)), ((60, 50), (500, 400))]:
+        A, SA, (ra, ca) = _pair(m, n, za, vt, "int32", fa, 3)
+        B, SB, (rb, cb) = _pair(m, n, zb, vt, "int64", fb, 4)
+        C = A.multiply(B)
+        D = A * B  # scipy's sparse arrays: * is elementwise
+        assert C.format == ("csc" if fa == fb == "csc" else "csr") and C.has_canonical_format
+        r = SA.multiply(SB).toarray()
+        tol = RTOL[vt] * 10
+        for X in (C, D):
+            np.testing.assert_allclose(_dense(X), r, rtol=tol, atol=tol * max(1.0, np.abs(r).max(initial=0)))
+        assert C.nnz == len(set(zip(ra.tolist(), ca.tolist())) & set(zip(rb.tolist(), cb.tolist())))
+
+
+def test_multiply_sparse_gradients():
+    SA = sp.random_array((6, 5), density=0.6, format="csr", random_state=8, dtype=np.float32)
+    SB = sp.random_array((6, 5), density=0.6, format="csr", random_state=9, dtype=np.float32)
+    A, B = ms.csr_array(SA), ms.csr_array(SB)
+
+    def f(a, b):
+        return mx.sum(ms.csr_array((a, A.indices, A.indptr), shape=A.shape).multiply(
+            ms.csr_array((b, B.indices, B.indptr), shape=B.shape)).todense() ** 2)
+
+    def g(a, b):
+        return mx.sum((ms.csr_array((a, A.indices, A.indptr), shape=A.shape).todense()
+                       * ms.csr_array((b, B.indices, B.indptr), shape=B.shape).todense()) ** 2)
+
+    for x, y in zip(mx.grad(f, argnums=(0, 1))(A.data, B.data), mx.grad(g, argnums=(0, 1))(A.data, B.data)):
+        np.testing.assert_allclose(np.array(x), np.array(y), rtol=1e-5, atol=1e-6)
