@@ -11,9 +11,9 @@ from typing import Any
 import mlx.core as mx
 import numpy as np
 
-from . import _canonical, _convert, _index, _ops, _products, _reduce, _select, _spgemm, _spmv
+from . import _canonical, _convert, _ewise, _index, _ops, _products, _reduce, _select, _spgemm, _spmv
 from ._coerce import as_dense, check_shape
-from ._device import resolve_stream
+from ._device import is_gpu, resolve_stream
 from ._kernels import VALUE_TYPES
 
 FORMATS: dict = {}  # "csr" / "csc" / "coo" -> class, filled by each format's module
@@ -165,7 +165,13 @@ class SparseArray:
             dt = _spgemm.result_dtype(op, self.dtype, other.dtype)
             both_csc = self.format == "csc" and other.format == "csc"
             a, b = (self.T, other.T) if both_csc else (self, other)  # CSC: add the transposes' CSR
-            a, b = a.tocoo(stream=s), b.tocoo(stream=s)
+            if not is_gpu(s):  # CPU: a merge of the canonical rows (our union kernels)
+                a, b = a.tocsr(canonical=True, stream=s), b.tocsr(canonical=True, stream=s)
+                a._flat_only(op), b._flat_only(op)
+                d, i, p = _ewise.merge(op, *self._merge_operands(a, b, dt, s), a.shape, s, negate=sign < 0)
+                out = FORMATS["csr"]._from_parts(d, i, p, a.shape, True, True)
+                return out.T if both_csc else out
+            a, b = a.tocoo(stream=s), b.tocoo(stream=s)  # GPU: canonicalize the concatenated entries
             it = mx.int64 if mx.int64 in (a.index_dtype, b.index_dtype) else mx.int32
             with mx.stream(s):
                 row = mx.concatenate([a.row.astype(it), b.row.astype(it)])
@@ -258,6 +264,13 @@ class SparseArray:
             return self._map("multiply", lambda d: d * c, stream)
         return _ops.multiply_dense(self._compressed(stream), other, stream=stream)
 
+    @staticmethod
+    def _merge_operands(a, b, dt, s):
+        """The CSR buffers of two canonical arrays in one value dtype and one index dtype."""
+        it = mx.int64 if mx.int64 in (a.index_dtype, b.index_dtype) else mx.int32
+        return tuple((x.data.astype(dt, stream=s), x.indices.astype(it, stream=s), x.indptr.astype(it, stream=s))
+                     for x in (a, b))
+
     def _multiply_sparse(self, other, stream=None) -> "SparseArray":
         op = "multiply"
         if self.shape != other.shape:
@@ -268,6 +281,10 @@ class SparseArray:
         a, b = (self.T, other.T) if both_csc else (self, other)
         a, b = a.tocsr(canonical=True, stream=s), b.tocsr(canonical=True, stream=s)
         a._flat_only(op), b._flat_only(op)
+        if not is_gpu(s):  # CPU: a merge of the canonical rows (our intersection kernels)
+            d, i, p = _ewise.merge(op, *self._merge_operands(a, b, dt, s), a.shape, s, intersect=True)
+            out = FORMATS["csr"]._from_parts(d, i, p, a.shape, True, True)
+            return out.T if both_csc else out
         it = mx.int64 if mx.int64 in (a.index_dtype, b.index_dtype) else mx.int32
         ai, ap, bi, bp = (x.astype(it, stream=s) for x in (a.indices, a.indptr, b.indices, b.indptr))
         rows = _convert.expand_rows(op, ap, a.nnz, dt, s)

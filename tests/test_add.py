@@ -127,3 +127,20 @@ def test_multiply_sparse_gradients():
 
     for x, y in zip(mx.grad(f, argnums=(0, 1))(A.data, B.data), mx.grad(g, argnums=(0, 1))(A.data, B.data)):
         np.testing.assert_allclose(np.array(x), np.array(y), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("vt", ["float32", "complex64"])
+def test_merge_jvp_matches_dense(vt):
+    dt = VALUE_DTYPES[vt][0]
+    SA = sp.random_array((7, 6), density=0.5, format="csr", random_state=10, dtype=np.float32)
+    SB = sp.random_array((7, 6), density=0.5, format="csr", random_state=11, dtype=np.float32)
+    A, B = ms.csr_array(SA, dtype=dt), ms.csr_array(SB, dtype=dt)
+    mk = lambda X, v: ms.csr_array((v, X.indices, X.indptr), shape=X.shape, canonical=True)  # noqa: E731
+    for name, op, dop in [("add", lambda x, y: x + y, lambda x, y: x + y), ("sub", lambda x, y: x - y, lambda x, y: x - y),
+                          ("mul", lambda x, y: x.multiply(y), lambda x, y: x * y)]:
+        f = lambda a, b: mx.sum(op(mk(A, a), mk(B, b)).todense())  # noqa: E731
+        g = lambda a, b: mx.sum(dop(mk(A, a).todense(), mk(B, b).todense()))  # noqa: E731
+        ta, tb = mx.ones_like(A.data), mx.full(B.data.shape, 0.25).astype(dt)
+        _, jv = mx.jvp(f, [A.data, B.data], [ta, tb])
+        _, rv = mx.jvp(g, [A.data, B.data], [ta, tb])
+        np.testing.assert_allclose(to_host(jv[0]), to_host(rv[0]), rtol=1e-5, atol=1e-5, err_msg=name)

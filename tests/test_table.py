@@ -102,5 +102,5 @@ def test_package_modules_import_no_cycle():
 
     for mod in deps:
         assert mod not in reach(mod), f"import cycle through {mod}"
-    for fam in ("_spmv", "_spmm", "_convert", "_canonical", "_select", "_index", "_spgemm", "_products", "_ops"):
+    for fam in ("_spmv", "_spmm", "_convert", "_canonical", "_select", "_index", "_spgemm", "_ewise", "_products", "_ops"):
         assert not reach(fam) & {"_base", "_csr", "_csc", "_coo"}, f"{fam} imports a container"

@@ -310,4 +310,50 @@
   const int64_t k = (c)->iarg[1]; \
   const int64_t nnza = (c)->iarg[2]; \
   (void)aptr; (void)aind; (void)bptr; (void)flops; (void)m; (void)k; (void)nnza
+#define MSP_UNPACK_ewise_count(c) \
+  const IT *restrict aptr = (const IT *)(c)->in[0]; \
+  const IT *restrict aind = (const IT *)(c)->in[1]; \
+  const IT *restrict bptr = (const IT *)(c)->in[2]; \
+  const IT *restrict bind = (const IT *)(c)->in[3]; \
+  IT *restrict counts = (IT *)(c)->out[0]; \
+  const int64_t m = (c)->iarg[0]; \
+  const int64_t n = (c)->iarg[1]; \
+  const int64_t nnza = (c)->iarg[2]; \
+  const int64_t nnzb = (c)->iarg[3]; \
+  const int intersect = (int)(c)->iarg[4]; \
+  (void)aptr; (void)aind; (void)bptr; (void)bind; (void)counts; (void)m; (void)n; (void)nnza; (void)nnzb; (void)intersect
+#define MSP_UNPACK_ewise_fill(c) \
+  const IT *restrict aptr = (const IT *)(c)->in[0]; \
+  const IT *restrict aind = (const IT *)(c)->in[1]; \
+  const VT *restrict adata = (const VT *)(c)->in[2]; \
+  const IT *restrict bptr = (const IT *)(c)->in[3]; \
+  const IT *restrict bind = (const IT *)(c)->in[4]; \
+  const VT *restrict bdata = (const VT *)(c)->in[5]; \
+  const IT *restrict optr = (const IT *)(c)->in[6]; \
+  IT *restrict out_indices = (IT *)(c)->out[0]; \
+  VT *restrict out_data = (VT *)(c)->out[1]; \
+  const int64_t m = (c)->iarg[0]; \
+  const int64_t n = (c)->iarg[1]; \
+  const int64_t nnza = (c)->iarg[2]; \
+  const int64_t nnzb = (c)->iarg[3]; \
+  const int64_t nnz2 = (c)->iarg[4]; \
+  const int intersect = (int)(c)->iarg[5]; \
+  const int negate = (int)(c)->iarg[6]; \
+  (void)aptr; (void)aind; (void)adata; (void)bptr; (void)bind; (void)bdata; (void)optr; (void)out_indices; (void)out_data; (void)m; (void)n; (void)nnza; (void)nnzb; (void)nnz2; (void)intersect; (void)negate
+#define MSP_UNPACK_ewise_sources(c) \
+  const IT *restrict aptr = (const IT *)(c)->in[0]; \
+  const IT *restrict aind = (const IT *)(c)->in[1]; \
+  const IT *restrict bptr = (const IT *)(c)->in[2]; \
+  const IT *restrict bind = (const IT *)(c)->in[3]; \
+  const IT *restrict optr = (const IT *)(c)->in[4]; \
+  IT *restrict sa = (IT *)(c)->out[0]; \
+  IT *restrict sb = (IT *)(c)->out[1]; \
+  const int64_t m = (c)->iarg[0]; \
+  const int64_t n = (c)->iarg[1]; \
+  const int64_t nnza = (c)->iarg[2]; \
+  const int64_t nnzb = (c)->iarg[3]; \
+  const int64_t nnz2 = (c)->iarg[4]; \
+  const int intersect = (int)(c)->iarg[5]; \
+  const int negate = (int)(c)->iarg[6]; \
+  (void)aptr; (void)aind; (void)bptr; (void)bind; (void)optr; (void)sa; (void)sb; (void)m; (void)n; (void)nnza; (void)nnzb; (void)nnz2; (void)intersect; (void)negate
 #endif
