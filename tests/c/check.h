@@ -165,6 +165,23 @@ static inline void case_free(case_t *k) {
   free_coo(&k->a);
 }
 
+/* The canonical CSR (sorted, no duplicates, no zeros) of a case's dense reference (m x n): *ptr, *ind
+ * and *val allocated; returns its nnz. */
+static inline int64_t case_canonical(const case_t *tc, int vt, int it, int64_t m, int64_t n, void **ptr, void **ind,
+                                     void **val) {
+  int64_t cn = 0;
+  for (int64_t q = 0; q < m * n; ++q) cn += tc->dre[q] != 0 || tc->dim[q] != 0;
+  *ptr = alloc(isize(it), m + 1), *ind = alloc(isize(it), cn), *val = alloc(VSIZE[vt], cn);
+  for (int64_t r = 0, p = 0; r < m; ++r) {
+    put_idx(it, *ptr, r, p);
+    for (int64_t c = 0; c < n; ++c)
+      if (tc->dre[r * n + c] != 0 || tc->dim[r * n + c] != 0)
+        put_idx(it, *ind, p, c), put_val(vt, *val, p++, tc->dre[r * n + c], tc->dim[r * n + c]);
+    put_idx(it, *ptr, r + 1, p);
+  }
+  return cn;
+}
+
 /* Every value type, index type, shape (empty, 0 x n, n x 0, tiny, larger than the thread threshold)
  * and thread count (1, and 4 above the threshold): calls fn(vt, it, m, n, nnz, threads). */
 static inline void for_each_case(void (*fn)(int, int, int64_t, int64_t, int64_t, int)) {

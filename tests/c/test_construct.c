@@ -1,25 +1,10 @@
 /* C tests of the constructor kernels (the Kronecker product) against dense references. */
 #include "check.h"
 
-/* the canonical CSR of a case's dense reference: ptr[m+1], ind, val (allocated) */
-static int64_t canonical_of(const case_t *tc, int vt, int it, int64_t m, int64_t n, void **ptr, void **ind, void **val) {
-  int64_t cn = 0;
-  for (int64_t k = 0; k < m * n; ++k) cn += tc->dre[k] != 0 || tc->dim[k] != 0;
-  *ptr = alloc(isize(it), m + 1), *ind = alloc(isize(it), cn), *val = alloc(VSIZE[vt], cn);
-  for (int64_t r = 0, p = 0; r < m; ++r) {
-    put_idx(it, *ptr, r, p);
-    for (int64_t c = 0; c < n; ++c)
-      if (tc->dre[r * n + c] != 0 || tc->dim[r * n + c] != 0)
-        put_idx(it, *ind, p, c), put_val(vt, *val, p++, tc->dre[r * n + c], tc->dim[r * n + c]);
-    put_idx(it, *ptr, r + 1, p);
-  }
-  return cn;
-}
-
 static void kron_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int threads) {
   case_t ta = case_make(vt, it, m, n, nnz), tb = case_make(vt, it, 3, 4, 7);
   void *ap, *ai, *av, *bp, *bi, *bv;
-  const int64_t na = canonical_of(&ta, vt, it, m, n, &ap, &ai, &av), nb = canonical_of(&tb, vt, it, 3, 4, &bp, &bi, &bv);
+  const int64_t na = case_canonical(&ta, vt, it, m, n, &ap, &ai, &av), nb = case_canonical(&tb, vt, it, 3, 4, &bp, &bi, &bv);
   const int64_t rows = m * 3;
   void *optr = alloc(isize(it), rows + 1);
   int64_t tot = 0;

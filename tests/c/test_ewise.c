@@ -1,24 +1,10 @@
 /* C tests of the elementwise kernels (the union of two canonical CSR matrices) against dense references. */
 #include "check.h"
 
-static int64_t canon(const case_t *tc, int vt, int it, int64_t m, int64_t n, void **ptr, void **ind, void **val) {
-  int64_t cn = 0;
-  for (int64_t q = 0; q < m * n; ++q) cn += tc->dre[q] != 0 || tc->dim[q] != 0;
-  *ptr = alloc(isize(it), m + 1), *ind = alloc(isize(it), cn), *val = alloc(VSIZE[vt], cn);
-  for (int64_t r = 0, p = 0; r < m; ++r) {
-    put_idx(it, *ptr, r, p);
-    for (int64_t c2 = 0; c2 < n; ++c2)
-      if (tc->dre[r * n + c2] != 0 || tc->dim[r * n + c2] != 0)
-        put_idx(it, *ind, p, c2), put_val(vt, *val, p++, tc->dre[r * n + c2], tc->dim[r * n + c2]);
-    put_idx(it, *ptr, r + 1, p);
-  }
-  return cn;
-}
-
 static void ewise_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int threads) {
   case_t ta = case_make(vt, it, m, n, nnz), tb = case_make(vt, it, m, n, nnz / 2 + 1);
   void *ap, *ai, *av, *bp, *bi, *bv;
-  const int64_t na = canon(&ta, vt, it, m, n, &ap, &ai, &av), nb = canon(&tb, vt, it, m, n, &bp, &bi, &bv);
+  const int64_t na = case_canonical(&ta, vt, it, m, n, &ap, &ai, &av), nb = case_canonical(&tb, vt, it, m, n, &bp, &bi, &bv);
   const size_t is = isize(it), vs = VSIZE[vt];
   for (int inter = 0; inter < 2; ++inter) {
     void *counts = alloc(is, m), *optr = alloc(is, m + 1);

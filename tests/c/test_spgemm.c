@@ -82,27 +82,12 @@ static void spgemm_case(int vt, int it, int64_t m, int64_t k, int64_t nnz, int t
   case_free(&ta), case_free(&tb);
 }
 
-/* the canonical CSR of a case's dense reference (m x n): ptr, ind, val allocated */
-static int64_t canon(const case_t *tc, int vt, int it, int64_t m, int64_t n, void **ptr, void **ind, void **val) {
-  int64_t cn = 0;
-  for (int64_t q = 0; q < m * n; ++q) cn += tc->dre[q] != 0 || tc->dim[q] != 0;
-  *ptr = alloc(isize(it), m + 1), *ind = alloc(isize(it), cn), *val = alloc(VSIZE[vt], cn);
-  for (int64_t r = 0, p = 0; r < m; ++r) {
-    put_idx(it, *ptr, r, p);
-    for (int64_t c2 = 0; c2 < n; ++c2)
-      if (tc->dre[r * n + c2] != 0 || tc->dim[r * n + c2] != 0)
-        put_idx(it, *ind, p, c2), put_val(vt, *val, p++, tc->dre[r * n + c2], tc->dim[r * n + c2]);
-    put_idx(it, *ptr, r + 1, p);
-  }
-  return cn;
-}
-
 /* sampled: out[(i, j)] = sum_c G[i, c] H[j, c] on S's stored entries (S unsorted, with duplicates) */
 static void sampled_case(int vt, int it, int64_t m, int64_t k, int64_t nnz, int threads) {
   const int64_t n = 6;
   case_t ts = case_make(vt, it, m, k, nnz), tg = case_make(vt, it, m, n, 2 * m + 1), th = case_make(vt, it, k, n, 2 * k + 1);
   void *gp, *gi, *gv, *hp, *hi, *hv;
-  const int64_t ng = canon(&tg, vt, it, m, n, &gp, &gi, &gv), nh = canon(&th, vt, it, k, n, &hp, &hi, &hv);
+  const int64_t ng = case_canonical(&tg, vt, it, m, n, &gp, &gi, &gv), nh = case_canonical(&th, vt, it, k, n, &hp, &hi, &hv);
   void *out = alloc(VSIZE[vt], ts.z);
   int st = run("spgemm_sampled", vt, it, (const void *[]){ts.s.indptr, ts.s.indices, gp, gi, gv, hp, hi, hv}, (void *[]){out},
                (int64_t[]){m, k, n, ts.z, ng, nh}, NULL, threads, NULL);
