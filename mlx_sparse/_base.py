@@ -191,6 +191,43 @@ class SparseArray:
             D = self.todense(stream=s)
             return D + X if sign > 0 else D - X
 
+    def _extreme_with(self, other, which: str, stream=None):
+        """scipy's ``maximum`` / ``minimum`` with another sparse array (the union structure, a missing
+        entry counting 0; CPU kernels: on the GPU the dispatcher raises ``RuntimeError``), a dense
+        array (a dense result) or 0 (the positive / negative part)."""
+        op = "maximum" if which == "max" else "minimum"
+        s = resolve_stream(stream)
+        if getattr(other, "__mlx_sparse__", False):
+            if self.shape != other.shape:
+                raise ValueError(f"{op}: shape mismatch, {self.shape} and {other.shape}")
+            dt = _spgemm.result_dtype(op, self.dtype, other.dtype)
+            both_csc = self.format == "csc" and other.format == "csc"
+            a, b = (self.T, other.T) if both_csc else (self, other)
+            a, b = a.tocsr(canonical=True, stream=s), b.tocsr(canonical=True, stream=s)
+            a._flat_only(op), b._flat_only(op)
+            d, i, p = _ewise.merge(op, *self._merge_operands(a, b, dt, s), a.shape, s, extreme=which)
+            out = FORMATS["csr"]._from_parts(d, i, p, a.shape, True, True)
+            return out.T if both_csc else out
+        if mx.issubdtype(self.dtype, mx.complexfloating):
+            raise TypeError(f"{op}: complex values have no ordering")
+        if np.ndim(other) == 0:
+            c = self._scalar(op, other)
+            if complex(np.asarray(c)) != 0:
+                raise NotImplementedError(f"{op}: a nonzero scalar would fill the array; use A.todense()")
+            return self._map(op, lambda d: mx.maximum(d, 0) if which == "max" else mx.minimum(d, 0), s)
+        X = as_dense(op, other)
+        with mx.stream(s):
+            D = self.todense(stream=s)
+            return mx.maximum(D, X) if which == "max" else mx.minimum(D, X)
+
+    def maximum(self, other, stream=None):
+        """The elementwise larger of this array and ``other`` (scipy's ``maximum``)."""
+        return self._extreme_with(other, "max", stream)
+
+    def minimum(self, other, stream=None):
+        """The elementwise smaller of this array and ``other`` (scipy's ``minimum``)."""
+        return self._extreme_with(other, "min", stream)
+
     def __add__(self, other):
         return self._add(other, 1, "add")
 

@@ -14,8 +14,9 @@ from . import _kernels as K
 from ._select import _indptr
 
 
-def merge(op: str, a, b, shape, s: mx.Stream, intersect: bool = False, negate: bool = False):
-    """(data, indices, indptr) of A + B (A - B with ``negate``), or of A * B elementwise
+def merge(op: str, a, b, shape, s: mx.Stream, intersect: bool = False, negate: bool = False, extreme: str = ""):
+    """(data, indices, indptr) of A + B (A - B with ``negate``; the elementwise larger or smaller
+    with ``extreme`` "max" / "min", a missing entry counting 0, NaN winning), or of A * B elementwise
     (``intersect``), for canonical CSR buffers a, b = (data, indices, indptr) of one value and
     index dtype; canonical; differentiable in both values (cancellations and zero products stay
     stored, so the structure does not depend on the values)."""
@@ -24,7 +25,10 @@ def merge(op: str, a, b, shape, s: mx.Stream, intersect: bool = False, negate: b
     m, n = shape
     it, dt = ai.dtype, ad.dtype
     nnza, nnzb = int(ad.size), int(bd.size)
+    if extreme and mx.issubdtype(ad.dtype, mx.complexfloating):
+        raise TypeError(f"{op}: complex values have no ordering")
     flags = dict(intersect=intersect, negate=negate)
+    fill_flags = dict(flags, maximum=extreme == "max", minimum=extreme == "min")
     (counts,) = K.prepare(op, "ewise_count", dt, it, s, dict(m=m, n=n, nnza=nnza, nnzb=nnzb),
                           flags=dict(intersect=intersect))(aptr=ap, aind=ai, bptr=bp, bind=bi)
     optr, nnz2 = _indptr(counts.astype(mx.int64, stream=s), s)
@@ -34,7 +38,7 @@ def merge(op: str, a, b, shape, s: mx.Stream, intersect: bool = False, negate: b
     sizes = dict(m=m, n=n, nnza=nnza, nnzb=nnzb, nnz2=nnz2)
 
     def run(x, y, **rules):
-        return K.prepare(op, "ewise_fill", dt, it, s, sizes, flags=flags, **rules)(
+        return K.prepare(op, "ewise_fill", dt, it, s, sizes, flags=fill_flags, **rules)(
             aptr=ap, aind=ai, adata=x, bptr=bp, bind=bi, bdata=y, optr=optr)
 
     def sources():
@@ -54,6 +58,14 @@ def merge(op: str, a, b, shape, s: mx.Stream, intersect: bool = False, negate: b
                 xa, yb = mx.take(primals[2], mx.maximum(sa, 0)), mx.take(primals[5], mx.maximum(sb, 0))
                 _, (ca, cb) = mx.vjp(lambda u, v: u * v, [xa, yb], [ct])
             return [None, None, back(ca, sa, nnza), None, None, back(cb, sb, nnzb), None]
+        if extreme:  # the cotangent goes to the side that was taken (ties and NaN in A: A)
+            with mx.stream(s):
+                zero = mx.zeros((), dtype=dt)
+                u = mx.where(sa >= 0, mx.take(primals[2], mx.maximum(sa, 0)), zero)
+                w = mx.where(sb >= 0, mx.take(primals[5], mx.maximum(sb, 0)), zero)
+                first = mx.isnan(u) | ((u >= w) if extreme == "max" else (u <= w))
+                ca, cb = mx.where(first, ct, zero), mx.where(first, zero, ct)
+            return [None, None, back(ca, sa, nnza), None, None, back(cb, sb, nnzb), None]
         cb = back(ct, sb, nnzb)
         return [None, None, back(ct, sa, nnza), None, None, -cb if negate else cb, None]
 
@@ -61,6 +73,16 @@ def merge(op: str, a, b, shape, s: mx.Stream, intersect: bool = False, negate: b
         x = tangents[2] if tangents[2] is not None else mx.zeros_like(primals[2], stream=s)
         y = tangents[5] if tangents[5] is not None else mx.zeros_like(primals[5], stream=s)
         x, y = x.astype(dt, stream=s), y.astype(dt, stream=s)
+        if extreme:  # the tangent of the side that was taken
+            sa, sb = sources()
+            with mx.stream(s):
+                zero = mx.zeros((), dtype=dt)
+                u = mx.where(sa >= 0, mx.take(primals[2], mx.maximum(sa, 0)), zero)
+                w = mx.where(sb >= 0, mx.take(primals[5], mx.maximum(sb, 0)), zero)
+                first = mx.isnan(u) | ((u >= w) if extreme == "max" else (u <= w))
+                tu = mx.where(sa >= 0, mx.take(x, mx.maximum(sa, 0)), zero)
+                tw = mx.where(sb >= 0, mx.take(y, mx.maximum(sb, 0)), zero)
+                return [mx.zeros((nnz2,), dtype=it), mx.where(first, tu, tw)]
         if intersect:  # (a + da)(b + db) to first order: da b + a db
             d = mx.add(run(x, primals[5], vjp=vjp, jvp=jvp)[1], run(primals[2], y, vjp=vjp, jvp=jvp)[1], stream=s)
         else:

@@ -124,6 +124,16 @@ def subtract(A, B, stream: StreamLike = None):
     return (-B)._add(A, 1, "subtract", stream)
 
 
+def maximum(A, B, stream: StreamLike = None):
+    """The elementwise larger of A and B (scipy's ``A.maximum(B)``)."""
+    return A.maximum(B, stream=stream)
+
+
+def minimum(A, B, stream: StreamLike = None):
+    """The elementwise smaller of A and B (scipy's ``A.minimum(B)``)."""
+    return A.minimum(B, stream=stream)
+
+
 def matmul(A, B, stream: StreamLike = None):
     """A @ B: sparse @ sparse is sparse (staged), sparse @ dense dense (lazy)."""
     if is_sparse(A) and is_sparse(B):
@@ -145,5 +155,5 @@ def _matmat(fmt: str):
 
 
 FUNCTIONS = {**_family("csr"), **_family("csc"), **_family("coo"), "csc_matvec_transpose": csc_matvec_transpose,
-             "add": add, "subtract": subtract, "matmul": matmul,
+             "add": add, "subtract": subtract, "matmul": matmul, "maximum": maximum, "minimum": minimum,
              **{f"{f}_matmat": _matmat(f) for f in ("csr", "csc", "coo")}}

@@ -144,3 +144,39 @@ def test_merge_jvp_matches_dense(vt):
         _, jv = mx.jvp(f, [A.data, B.data], [ta, tb])
         _, rv = mx.jvp(g, [A.data, B.data], [ta, tb])
         np.testing.assert_allclose(to_host(jv[0]), to_host(rv[0]), rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("vt", ["float32", "float64", "float16", "bfloat16"])
+@pytest.mark.parametrize("fa,fb", [("csr", "csr"), ("csc", "csc"), ("coo", "csr"), ("csc", "coo")])
+def test_maximum_minimum_match_scipy(vt, fa, fb):
+    for (m, n), (za, zb) in [((13, 9), (40, 30)), ((0, 4), (0, 0)), ((6, 7), (0, 12)), ((60, 50), (500, 400))]:
+        A, SA, _ = _pair(m, n, za, vt, "int32", fa, 5)
+        B, SB, _ = _pair(m, n, zb, vt, "int32", fb, 6)
+        ra, rb = SA.toarray().real, SB.toarray().real
+        for got, ref in ((A.maximum(B), np.maximum(ra, rb)), (ms.minimum(A, B), np.minimum(ra, rb))):
+            assert got.format == ("csc" if fa == fb == "csc" else "csr") and got.has_canonical_format
+            np.testing.assert_allclose(_dense(got).real, ref, rtol=RTOL[vt] * 10, atol=RTOL[vt] * 10)
+    S = sp.csr_array(np.array([[1.0, -2.0, 0.0], [0.0, 3.0, -1.0]], np.float32))
+    A = ms.csr_array(S)
+    np.testing.assert_array_equal(_dense(A.maximum(0)).real, np.maximum(S.toarray(), 0))
+    np.testing.assert_array_equal(_dense(A.minimum(0)).real, np.minimum(S.toarray(), 0))
+    np.testing.assert_array_equal(np.array(A.maximum(np.ones((2, 3), np.float32))), np.maximum(S.toarray(), 1))
+    with pytest.raises(NotImplementedError, match="maximum: a nonzero scalar"):
+        A.maximum(1.0)
+    with pytest.raises(TypeError, match="minimum: complex"):
+        ms.csr_array(S, dtype=mx.complex64).minimum(A)
+    N = ms.csr_array(np.array([[np.nan, 1.0]], np.float32))  # NaN wins, as NumPy
+    assert np.isnan(np.array(N.maximum(ms.csr_array(np.array([[2.0, 0.0]], np.float32))).todense())[0, 0])
+
+
+def test_maximum_gradient_goes_to_the_larger():
+    SA = sp.csr_array(np.array([[1.0, -2.0, 0.0], [0.0, 3.0, -1.0]], np.float32))
+    SB = sp.csr_array(np.array([[0.5, 2.0, 4.0], [0.0, 5.0, 0.0]], np.float32))
+    A, B = ms.csr_array(SA), ms.csr_array(SB)
+    mk = lambda X, v: ms.csr_array((v, X.indices, X.indptr), shape=X.shape, canonical=True)  # noqa: E731
+    f = lambda a, b: mx.sum(mk(A, a).maximum(mk(B, b)).todense() * mx.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))  # noqa: E731
+    ga, gb = mx.grad(f, argnums=(0, 1))(A.data, B.data)
+    # A's entries: (0,0)=1 > 0.5 wins; (0,1)=-2 < 2 loses; (1,1)=3 < 5 loses; (1,2)=-1 < 0 (implicit) loses
+    np.testing.assert_array_equal(np.array(ga), [1.0, 0.0, 0.0, 0.0])
+    # B's entries: (0,0) loses, (0,1) wins, (0,2)=4 > 0 wins, (1,1) wins
+    np.testing.assert_array_equal(np.array(gb), [0.0, 2.0, 3.0, 5.0])

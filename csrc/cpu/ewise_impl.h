@@ -47,9 +47,10 @@ int NAME(count)(const msp_call *c) {
   }                                                                                \
   bad |= o != oe
 
-/* The result into optr: out_indices sorted; union: out_data = A + (negate ? -B : B) (a missing side
- * counts 0); intersection: out_data = A * B. in: aptr, aind, adata, bptr, bind, bdata, optr[m+1];
- * out: out_indices[nnz2], out_data[nnz2]; sizes m, n, nnza, nnzb, nnz2; flags intersect, negate. An
+/* The result into optr: out_indices sorted; union: out_data = A + (negate ? -B : B), or the larger
+ * (maximum) or smaller (minimum) of the two, a missing side counting 0; intersection: out_data =
+ * A * B. in: aptr, aind, adata, bptr, bind, bdata, optr[m+1]; out: out_indices[nnz2],
+ * out_data[nnz2]; sizes m, n, nnza, nnzb, nnz2; flags intersect, negate, maximum, minimum. An
  * output range that disagrees with the merge, or a malformed row: EINDEX, nothing written past the row. */
 int NAME(fill)(const msp_call *c) {
   MSP_UNPACK(fill);
@@ -69,6 +70,10 @@ int NAME(fill)(const msp_call *c) {
     AT v;                                                                                      \
     if (intersect) {                                                                           \
       v = LOAD(&adata[x]) * LOAD(&bdata[y]);                                                   \
+    } else if (maximum || minimum) { /* a missing side is 0; NaN wins, as NumPy */            \
+      const AT u = (x) >= 0 ? LOAD(&adata[x]) : AZERO, w = (y) >= 0 ? LOAD(&bdata[y]) : AZERO; \
+      const int first = REAL(u) != REAL(u) || (maximum ? REAL(u) >= REAL(w) : REAL(u) <= REAL(w)); \
+      v = first ? u : w;                                                                       \
     } else {                                                                                   \
       v = (x) >= 0 ? LOAD(&adata[x]) : AZERO;                                                  \
       if ((y) >= 0) v = negate ? v - LOAD(&bdata[y]) : v + LOAD(&bdata[y]);                    \

@@ -1,6 +1,6 @@
 /* Includes the kernel body named by MSP_IMPL once per (value, index) pair of MSP_TYPE_PAIRS. */
 /* A body uses VT (stored value), AT (accumulator), IT (index), LOAD(p) -> AT, STORE(p, a), AZERO,
- * CONJ(a) (complex conjugate, identity for real types), ABS(a) (magnitude), ACC_IS_VT (1 when AT is VT), IS_F16 (for
+ * CONJ(a) (complex conjugate, identity for real types), ABS(a) (magnitude), REAL(a) (the ordered part), ACC_IS_VT (1 when AT is VT), IS_F16 (for
  * #if), NAME(op) -> msp_<MSP_FAMILY>_<op>_<vt>_<it>_body (the registry's checked entry point
  * msp_<family>_<op>_<vt>_<it> calls it) and MSP_UNPACK(op) (the call record as named locals). */
 #include "ops.gen.h"
@@ -13,6 +13,7 @@
 #define STORE(p, a) MSP_CAT(msp_store_, VNAME)(p, a)
 #define CONJ(a) MSP_CAT(msp_conj_, VNAME)(a)
 #define ABS(a) MSP_CAT(msp_abs_, VNAME)(a)
+#define REAL(a) MSP_CAT(msp_real_, VNAME)(a)
 #define AZERO ((AT)0)
 #define ACC_IS_VT MSP_CAT(MSP_ACC_IS_VT_, VNAME)
 #define IS_F16 MSP_CAT(MSP_IS_F16_, VNAME)
@@ -30,6 +31,7 @@
 #undef STORE
 #undef CONJ
 #undef ABS
+#undef REAL
 #undef AZERO
 #undef ACC_IS_VT
 #undef IS_F16

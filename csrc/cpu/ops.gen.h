@@ -339,7 +339,9 @@
   const int64_t nnz2 = (c)->iarg[4]; \
   const int intersect = (int)(c)->iarg[5]; \
   const int negate = (int)(c)->iarg[6]; \
-  (void)aptr; (void)aind; (void)adata; (void)bptr; (void)bind; (void)bdata; (void)optr; (void)out_indices; (void)out_data; (void)m; (void)n; (void)nnza; (void)nnzb; (void)nnz2; (void)intersect; (void)negate
+  const int maximum = (int)(c)->iarg[7]; \
+  const int minimum = (int)(c)->iarg[8]; \
+  (void)aptr; (void)aind; (void)adata; (void)bptr; (void)bind; (void)bdata; (void)optr; (void)out_indices; (void)out_data; (void)m; (void)n; (void)nnza; (void)nnzb; (void)nnz2; (void)intersect; (void)negate; (void)maximum; (void)minimum
 #define MSP_UNPACK_ewise_sources(c) \
   const IT *restrict aptr = (const IT *)(c)->in[0]; \
   const IT *restrict aind = (const IT *)(c)->in[1]; \

@@ -120,6 +120,11 @@ typedef int64_t msp_it_i64;
 #define msp_abs_f16(a) fabsf(a)
 #define msp_abs_bf16(a) fabsf(a)
 #define msp_abs_c64(a) cabsf(a)
+#define msp_real_f32(a) (a) /* the ordered part (complex: the real part; callers reject complex orderings) */
+#define msp_real_f64(a) (a)
+#define msp_real_f16(a) (a)
+#define msp_real_bf16(a) (a)
+#define msp_real_c64(a) crealf(a)
 #define MSP_ACC_IS_VT_f32 1
 #define MSP_ACC_IS_VT_f64 1
 #define MSP_ACC_IS_VT_c64 1

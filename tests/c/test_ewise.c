@@ -24,10 +24,11 @@ static void ewise_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int th
     }
     put_idx(it, optr, m, tot);
     CHECK(ok, "ewise_count %s %s intersect=%d m=%lld n=%lld status %d", VTS[vt], ITS[it], inter, (long long)m, (long long)n, st);
-    for (int neg = 0; neg < 2 - inter; ++neg) {
+    for (int mode = 0; mode < (inter ? 1 : (vt == C64 ? 2 : 4)); ++mode) { /* add, subtract, maximum, minimum */
+      const int neg = mode == 1, mx_ = mode == 2, mn_ = mode == 3;
       void *oi = alloc(is, tot), *od = alloc(vs, tot), *sa = alloc(is, tot), *sb = alloc(is, tot);
       st = run("ewise_fill", vt, it, (const void *[]){ap, ai, av, bp, bi, bv, optr}, (void *[]){oi, od},
-               (int64_t[]){m, n, na, nb, tot}, (int64_t[]){inter, neg}, threads, NULL);
+               (int64_t[]){m, n, na, nb, tot}, (int64_t[]){inter, neg, mx_, mn_}, threads, NULL);
       int st2 = run("ewise_sources", vt, it, (const void *[]){ap, ai, bp, bi, optr}, (void *[]){sa, sb},
                     (int64_t[]){m, n, na, nb, tot}, (int64_t[]){inter, neg}, threads, NULL);
       ok = st == MSP_OK && st2 == MSP_OK;
@@ -39,18 +40,20 @@ static void ewise_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int th
           double re, im, er, ei;
           get_val(vt, od, p, &re, &im);
           if (inter) er = ar * br - aim * bim, ei = ar * bim + aim * br;
+          else if (mx_) er = ar >= br ? ar : br, ei = 0;
+          else if (mn_) er = ar <= br ? ar : br, ei = 0;
           else er = ar + (neg ? -br : br), ei = aim + (neg ? -bim : bim);
           ok = c2 > prev && re == er && im == ei && (x < 0 || get_idx(it, ai, x) == c2) && (y < 0 || get_idx(it, bi, y) == c2) &&
                (inter ? (x >= 0 && y >= 0) : (x >= 0 || y >= 0));
           prev = c2;
         }
       }
-      CHECK(ok, "ewise_fill/sources %s %s intersect=%d negate=%d m=%lld status %d %d", VTS[vt], ITS[it], inter, neg, (long long)m,
+      CHECK(ok, "ewise_fill/sources %s %s intersect=%d mode=%d m=%lld status %d %d", VTS[vt], ITS[it], inter, mode, (long long)m,
             st, st2);
       if (m > 0 && tot > 0) { /* an output pointer short of the merge: EINDEX */
         put_idx(it, optr, m, tot - 1);
         st = run("ewise_fill", vt, it, (const void *[]){ap, ai, av, bp, bi, bv, optr}, (void *[]){oi, od},
-                 (int64_t[]){m, n, na, nb, tot - 1}, (int64_t[]){inter, neg}, threads, NULL);
+                 (int64_t[]){m, n, na, nb, tot - 1}, (int64_t[]){inter, neg, mx_, mn_}, threads, NULL);
         CHECK(st == MSP_EINDEX, "ewise_fill short output -> EINDEX (status %d)", st);
         put_idx(it, optr, m, tot);
       }
