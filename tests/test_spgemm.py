@@ -154,3 +154,23 @@ def test_spgemm_plan_reuses_the_symbolic_product(device):
     np.testing.assert_allclose(to_host(ga), to_host(mx.grad(g)(A.data)), rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="spgemm_plan: planned for"):
         plan(A.T.tocsr(), B)
+
+
+def test_planned_product_composes_with_compile_grad_and_vmap():
+    """The planned numeric pass needs no synchronization, so it runs under mx.compile (and its
+    gradient too) and mx.vmap over the values."""
+    SA = sp.random_array((20, 15), density=0.3, format="csr", random_state=1, dtype=np.float32)
+    SB = sp.random_array((15, 12), density=0.3, format="csr", random_state=2, dtype=np.float32)
+    A, B = ms.csr_array(SA), ms.csr_array(SB)
+    plan = ms.spgemm_plan(A, B)
+    mk = lambda X, v: ms.csr_array((v, X.indices, X.indptr), shape=X.shape, canonical=True)  # noqa: E731
+    f = lambda a, b: mx.sum(plan(mk(A, a), mk(B, b)).data ** 2)  # noqa: E731
+    ref = float(np.sum((SA @ SB).data.astype(np.float64) ** 2))
+    np.testing.assert_allclose(float(mx.compile(f)(A.data, B.data)), ref, rtol=1e-5)
+    ga, gb = mx.compile(mx.grad(f, argnums=(0, 1)))(A.data, B.data)
+    ra, rb = mx.grad(f, argnums=(0, 1))(A.data, B.data)
+    np.testing.assert_allclose(np.array(ga), np.array(ra), rtol=1e-6)
+    np.testing.assert_allclose(np.array(gb), np.array(rb), rtol=1e-6)
+    v = mx.vmap(lambda a: mx.sum(plan(mk(A, a), B).data))(mx.stack([A.data, 2 * A.data]))
+    s = float(np.sum((SA @ SB).data))
+    np.testing.assert_allclose(np.array(v), [s, 2 * s], rtol=1e-5)
