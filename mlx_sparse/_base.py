@@ -160,27 +160,17 @@ class SparseArray:
         values. Dense other: a dense result. A scalar: only 0 (scipy's rule)."""
         s = resolve_stream(stream)
         if getattr(other, "__mlx_sparse__", False):
-            if self.shape != other.shape:
-                raise ValueError(f"{op}: shape mismatch, {self.shape} and {other.shape}")
-            dt = _spgemm.result_dtype(op, self.dtype, other.dtype)
-            both_csc = self.format == "csc" and other.format == "csc"
-            a, b = (self.T, other.T) if both_csc else (self, other)  # CSC: add the transposes' CSR
             if not is_gpu(s):  # CPU: a merge of the canonical rows (our union kernels)
-                a, b = a.tocsr(canonical=True, stream=s), b.tocsr(canonical=True, stream=s)
-                a._flat_only(op), b._flat_only(op)
-                d, i, p = _ewise.merge(op, *self._merge_operands(a, b, dt, s), a.shape, s, negate=sign < 0)
-                out = FORMATS["csr"]._from_parts(d, i, p, a.shape, True, True)
-                return out.T if both_csc else out
-            a, b = a.tocoo(stream=s), b.tocoo(stream=s)  # GPU: canonicalize the concatenated entries
+                return self._merged(other, op, s, negate=sign < 0)
+            a, b, dt, wrap = self._pair_operands(other, op)  # GPU: canonicalize the concatenated entries
+            a, b = a.tocoo(stream=s), b.tocoo(stream=s)
             it = mx.int64 if mx.int64 in (a.index_dtype, b.index_dtype) else mx.int32
             with mx.stream(s):
                 row = mx.concatenate([a.row.astype(it), b.row.astype(it)])
                 col = mx.concatenate([a.col.astype(it), b.col.astype(it)])
                 bd = b.data.astype(dt)
                 data = mx.concatenate([a.data.astype(dt), bd if sign > 0 else -bd])
-            d, i, p = _canonical.coo_to_canonical(op, row, col, data, a.shape, s)
-            out = FORMATS["csr"]._from_parts(d, i, p, a.shape, True, True)
-            return out.T if both_csc else out
+            return wrap(*_canonical.coo_to_canonical(op, row, col, data, a.shape, s))
         if isinstance(other, (int, float, complex, np.number)) or (isinstance(other, (mx.array, np.ndarray))
                                                                    and other.ndim == 0):
             if complex(np.asarray(other)) != 0:
@@ -198,16 +188,7 @@ class SparseArray:
         op = "maximum" if which == "max" else "minimum"
         s = resolve_stream(stream)
         if getattr(other, "__mlx_sparse__", False):
-            if self.shape != other.shape:
-                raise ValueError(f"{op}: shape mismatch, {self.shape} and {other.shape}")
-            dt = _spgemm.result_dtype(op, self.dtype, other.dtype)
-            both_csc = self.format == "csc" and other.format == "csc"
-            a, b = (self.T, other.T) if both_csc else (self, other)
-            a, b = a.tocsr(canonical=True, stream=s), b.tocsr(canonical=True, stream=s)
-            a._flat_only(op), b._flat_only(op)
-            d, i, p = _ewise.merge(op, *self._merge_operands(a, b, dt, s), a.shape, s, extreme=which)
-            out = FORMATS["csr"]._from_parts(d, i, p, a.shape, True, True)
-            return out.T if both_csc else out
+            return self._merged(other, op, s, extreme=which)
         if mx.issubdtype(self.dtype, mx.complexfloating):
             raise TypeError(f"{op}: complex values have no ordering")
         if np.ndim(other) == 0:
@@ -301,27 +282,40 @@ class SparseArray:
             return self._map("multiply", lambda d: d * c, stream)
         return _ops.multiply_dense(self._compressed(stream), other, stream=stream)
 
-    @staticmethod
-    def _merge_operands(a, b, dt, s):
-        """The CSR buffers of two canonical arrays in one value dtype and one index dtype."""
-        it = mx.int64 if mx.int64 in (a.index_dtype, b.index_dtype) else mx.int32
-        return tuple((x.data.astype(dt, stream=s), x.indices.astype(it, stream=s), x.indptr.astype(it, stream=s))
-                     for x in (a, b))
-
-    def _multiply_sparse(self, other, stream=None) -> "SparseArray":
-        op = "multiply"
+    def _pair_operands(self, other, op: str):
+        """Two sparse arrays of one shape as the CSR operands of an elementwise operation (the CSR
+        buffers of the transposes when both are CSC), their common value dtype, and the function
+        that wraps the result's canonical CSR buffers in the right format."""
         if self.shape != other.shape:
             raise ValueError(f"{op}: shape mismatch, {self.shape} and {other.shape}")
-        s = resolve_stream(stream)
         dt = _spgemm.result_dtype(op, self.dtype, other.dtype)
         both_csc = self.format == "csc" and other.format == "csc"
         a, b = (self.T, other.T) if both_csc else (self, other)
-        a, b = a.tocsr(canonical=True, stream=s), b.tocsr(canonical=True, stream=s)
-        a._flat_only(op), b._flat_only(op)
-        if not is_gpu(s):  # CPU: a merge of the canonical rows (our intersection kernels)
-            d, i, p = _ewise.merge(op, *self._merge_operands(a, b, dt, s), a.shape, s, intersect=True)
+
+        def wrap(d, i, p):
             out = FORMATS["csr"]._from_parts(d, i, p, a.shape, True, True)
             return out.T if both_csc else out
+
+        return a, b, dt, wrap
+
+    def _merged(self, other, op: str, s, **kind) -> "SparseArray":
+        """The ewise family's merge (union or intersection) of the canonical forms of two arrays."""
+        a, b, dt, wrap = self._pair_operands(other, op)
+        a, b = a.tocsr(canonical=True, stream=s), b.tocsr(canonical=True, stream=s)
+        a._flat_only(op), b._flat_only(op)
+        it = mx.int64 if mx.int64 in (a.index_dtype, b.index_dtype) else mx.int32
+        bufs = [(x.data.astype(dt, stream=s), x.indices.astype(it, stream=s), x.indptr.astype(it, stream=s))
+                for x in (a, b)]
+        return wrap(*_ewise.merge(op, *bufs, a.shape, s, **kind))
+
+    def _multiply_sparse(self, other, stream=None) -> "SparseArray":
+        op = "multiply"
+        s = resolve_stream(stream)
+        if not is_gpu(s):  # CPU: a merge of the canonical rows (our intersection kernels)
+            return self._merged(other, op, s, intersect=True)
+        a, b, dt, wrap = self._pair_operands(other, op)
+        a, b = a.tocsr(canonical=True, stream=s), b.tocsr(canonical=True, stream=s)
+        a._flat_only(op), b._flat_only(op)
         it = mx.int64 if mx.int64 in (a.index_dtype, b.index_dtype) else mx.int32
         ai, ap, bi, bp = (x.astype(it, stream=s) for x in (a.indices, a.indptr, b.indices, b.indptr))
         rows = _convert.expand_rows(op, ap, a.nnz, dt, s)
@@ -333,8 +327,7 @@ class SparseArray:
             src = mx.stop_gradient(src)
             bpos = mx.stop_gradient(mx.take(pos, src))
             vals = mx.take(a.data.astype(dt), src) * mx.take(b.data.astype(dt), bpos)
-        out = FORMATS["csr"]._from_parts(vals, i, p, a.shape, True, True)
-        return out.T if both_csc else out
+        return wrap(vals, i, p)
 
     def conj(self, stream=None) -> "SparseArray":
         """Complex conjugate of the values (a no-op node for real types)."""

@@ -290,14 +290,7 @@ def kron(A, B, format: str = "csr", stream: StreamLike = None):
         out[2], out[5] = ga, gb
         return out
 
-    def jvp(primals, tangents):  # (a + da) (x) (b + db) to first order
-        parts = []
-        if tangents[2] is not None:
-            parts.append(run(tangents[2].astype(dt, stream=s), primals[5], vjp=vjp, jvp=jvp)[1])
-        if tangents[5] is not None:
-            parts.append(run(primals[2], tangents[5].astype(dt, stream=s), vjp=vjp, jvp=jvp)[1])
-        d = parts[0] if len(parts) == 1 else mx.add(parts[0], parts[1], stream=s)
-        return [mx.zeros((nnz2,), dtype=it, stream=s), d]
+    jvp = K.bilinear_jvp(run, 2, 5, nnz2, it, dt, s, vjp)  # (a + da)(b + db) to first order
 
     indices, data = run(ad, bd, vjp=vjp, jvp=jvp)
     return _as_format(csr._from_parts(data, indices, optr, shape, True, True), f, s)

@@ -118,14 +118,7 @@ def fill(op: str, a, b, cptr, nnzc: int, s: mx.Stream):
         db = sampled(op, bp, bi, (atd, ati, atp), (ctd, cti, ctp), k, n, m, s)
         return [None, None, da, None, None, db, None]
 
-    def jvp(primals, tangents):
-        parts = []
-        if tangents[2] is not None:
-            parts.append(run(tangents[2].astype(dt, stream=s), primals[5], vjp=vjp, jvp=jvp)[1])
-        if tangents[5] is not None:
-            parts.append(run(primals[2], tangents[5].astype(dt, stream=s), vjp=vjp, jvp=jvp)[1])
-        d = parts[0] if len(parts) == 1 else mx.add(parts[0], parts[1], stream=s)
-        return [mx.zeros((nnzc,), dtype=it, stream=s), d]
+    jvp = K.bilinear_jvp(run, 2, 5, nnzc, it, dt, s, vjp)  # (a + da)(b + db) to first order
 
     cind, cdata = run(ad, bd, vjp=vjp, jvp=jvp)
     return cdata, cind

@@ -83,3 +83,15 @@ def _cpu_default_device():
 
 def scipy_coo(data, row, col, shape):
     return sp.coo_array((data.astype(np.complex128 if np.iscomplexobj(data) else np.float64), (row, col)), shape=shape)
+
+
+def sparse_pair(m, n, nnz, vt, it, fmt, seed):
+    """Our array of random_coo's triplets in format ``fmt`` (duplicates, unsorted entries and explicit
+    zeros as stored), scipy's COO array of them (complex128), and the (row, col) of every entry."""
+    import mlx_sparse as ms
+
+    data, row, col = random_coo(m, n, nnz, vt, seed)
+    A = ms.coo_array((data, (row, col)), shape=(m, n), dtype=VALUE_DTYPES[vt][0], index_dtype=INDEX_DTYPES[it])
+    if fmt != "coo":
+        A = A.tocsr(canonical=False) if fmt == "csr" else A.tocsc()
+    return A, sp.coo_array((data.astype(np.complex128), (row, col)), shape=(m, n)), (row, col)

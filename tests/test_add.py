@@ -4,7 +4,7 @@ import mlx.core as mx
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import INDEX_DTYPES, RTOL, VALUE_DTYPES, random_coo, to_host
+from conftest import INDEX_DTYPES, RTOL, VALUE_DTYPES, sparse_pair, to_host
 
 import mlx_sparse as ms
 
@@ -12,11 +12,7 @@ FORMATS = {"csr": ms.csr_array, "csc": ms.csc_array, "coo": ms.coo_array}
 
 
 def _pair(m, n, nnz, vt, it, fmt, seed):
-    data, row, col = random_coo(m, n, nnz, vt, seed)
-    A = ms.coo_array((data, (row, col)), shape=(m, n), dtype=VALUE_DTYPES[vt][0], index_dtype=INDEX_DTYPES[it])
-    if fmt != "coo":
-        A = A.tocsr(canonical=False) if fmt == "csr" else A.tocsc()
-    return A, sp.coo_array((data.astype(np.complex128), (row, col)), shape=(m, n)), (row, col)
+    return sparse_pair(m, n, nnz, vt, it, fmt, seed)
 
 
 def _dense(x):

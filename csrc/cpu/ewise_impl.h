@@ -28,24 +28,35 @@ int NAME(count)(const msp_call *c) {
   return bad ? MSP_EINDEX : MSP_OK;
 }
 
-/* The merge of row r: calls EMIT(a position or -1, b position or -1) for each output entry in column
- * order (union: every column of either row; intersection: the columns of both). */
-#define MSP_EWISE_MERGE(EMIT)                                                      \
-  int64_t p = a0, q = b0;                                                          \
-  while (p < a1 || q < b1) {                                                       \
-    const int takea = p < a1 && (q >= b1 || aind[p] <= bind[q]);                   \
-    const int takeb = q < b1 && (p >= a1 || bind[q] <= aind[p]);                   \
-    if (!intersect || (takea && takeb)) {                                          \
-      if (o == oe) {                                                               \
-        bad = 1;                                                                   \
-        break;                                                                     \
-      }                                                                            \
-      EMIT(takea ? p : -1, takeb ? q : -1);                                        \
-      ++o;                                                                         \
-    }                                                                              \
-    p += takea, q += takeb;                                                        \
-  }                                                                                \
-  bad |= o != oe
+/* Every row of the result, in parallel: checks the row's ranges in A, B and the output (a malformed
+ * one sets bad), then merges the rows, calling EMIT(a position or -1, b position or -1) for each
+ * output entry o in column order (union: every column of either row; intersection: the columns of
+ * both). An output range that disagrees with the merge sets bad; nothing is written past it. */
+#define MSP_EWISE_ROWS(EMIT)                                                                                         \
+  _Pragma("omp parallel for num_threads(nt) schedule(static) reduction(| : bad)") for (int64_t r = 0; r < m; ++r) { \
+    const int64_t a0 = (int64_t)aptr[r], a1 = (int64_t)aptr[r + 1], b0 = (int64_t)bptr[r], b1 = (int64_t)bptr[r + 1]; \
+    int64_t o = (int64_t)optr[r];                                                                                    \
+    const int64_t oe = (int64_t)optr[r + 1];                                                                         \
+    if (MSP_ROW_BAD(a0, a1, nnza) || MSP_ROW_BAD(b0, b1, nnzb) || MSP_ROW_BAD(o, oe, nnz2)) {                        \
+      bad = 1;                                                                                                       \
+      continue;                                                                                                      \
+    }                                                                                                                \
+    int64_t p = a0, q = b0;                                                                                          \
+    while (p < a1 || q < b1) {                                                                                       \
+      const int takea = p < a1 && (q >= b1 || aind[p] <= bind[q]);                                                   \
+      const int takeb = q < b1 && (p >= a1 || bind[q] <= aind[p]);                                                   \
+      if (!intersect || (takea && takeb)) {                                                                          \
+        if (o == oe) {                                                                                               \
+          bad = 1;                                                                                                   \
+          break;                                                                                                     \
+        }                                                                                                            \
+        EMIT(takea ? p : -1, takeb ? q : -1);                                                                        \
+        ++o;                                                                                                         \
+      }                                                                                                              \
+      p += takea, q += takeb;                                                                                        \
+    }                                                                                                                \
+    bad |= o != oe;                                                                                                  \
+  }
 
 /* The result into optr: out_indices sorted; union: out_data = A + (negate ? -B : B), or the larger
  * (maximum) or smaller (minimum) of the two, a missing side counting 0; intersection: out_data =
@@ -56,15 +67,6 @@ int NAME(fill)(const msp_call *c) {
   MSP_UNPACK(fill);
   int nt = msp_threads_for(c, nnza + nnzb + m);
   int bad = 0;
-#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad)
-  for (int64_t r = 0; r < m; ++r) {
-    const int64_t a0 = (int64_t)aptr[r], a1 = (int64_t)aptr[r + 1], b0 = (int64_t)bptr[r], b1 = (int64_t)bptr[r + 1];
-    int64_t o = (int64_t)optr[r];
-    const int64_t oe = (int64_t)optr[r + 1];
-    if (MSP_ROW_BAD(a0, a1, nnza) || MSP_ROW_BAD(b0, b1, nnzb) || MSP_ROW_BAD(o, oe, nnz2)) {
-      bad = 1;
-      continue;
-    }
 #define EMIT(x, y)                                                                             \
   do {                                                                                         \
     AT v;                                                                                      \
@@ -81,9 +83,8 @@ int NAME(fill)(const msp_call *c) {
     out_indices[o] = (x) >= 0 ? aind[x] : bind[y];                                             \
     STORE(&out_data[o], v);                                                                    \
   } while (0)
-    MSP_EWISE_MERGE(EMIT);
+  MSP_EWISE_ROWS(EMIT)
 #undef EMIT
-  }
   return bad ? MSP_EINDEX : MSP_OK;
 }
 
@@ -93,19 +94,9 @@ int NAME(sources)(const msp_call *c) {
   MSP_UNPACK(sources);
   int nt = msp_threads_for(c, nnza + nnzb + m);
   int bad = 0;
-#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad)
-  for (int64_t r = 0; r < m; ++r) {
-    const int64_t a0 = (int64_t)aptr[r], a1 = (int64_t)aptr[r + 1], b0 = (int64_t)bptr[r], b1 = (int64_t)bptr[r + 1];
-    int64_t o = (int64_t)optr[r];
-    const int64_t oe = (int64_t)optr[r + 1];
-    if (MSP_ROW_BAD(a0, a1, nnza) || MSP_ROW_BAD(b0, b1, nnzb) || MSP_ROW_BAD(o, oe, nnz2)) {
-      bad = 1;
-      continue;
-    }
 #define EMIT(x, y) (sa[o] = (IT)(x), sb[o] = (IT)(y))
-    MSP_EWISE_MERGE(EMIT);
+  MSP_EWISE_ROWS(EMIT)
 #undef EMIT
-  }
   return bad ? MSP_EINDEX : MSP_OK;
 }
-#undef MSP_EWISE_MERGE
+#undef MSP_EWISE_ROWS
