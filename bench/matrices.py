@@ -104,14 +104,15 @@ def read_bin(path: str):
     return (int(m), int(n)), ip, ind, val, x, yref
 
 
-def build_cusparse_harness(workdir: str, flags: tuple = (), tag: str = "") -> str | None:
+def build_cusparse_harness(workdir: str, flags: tuple = (), tag: str = "", source: str = "cusparse_spmv") -> str | None:
+    """Build bench/<source>.cu (a direct cuSPARSE harness) into workdir; None without nvcc or on failure."""
     nvcc = shutil.which("nvcc")
     if nvcc is None:
         return None
-    exe = os.path.join(workdir, "cusparse_spmv" + tag)
+    exe = os.path.join(workdir, source + tag)
     cmd = [nvcc, "-O2", "-std=c++17", "-arch=native", *flags, "-I", os.path.join(HERE, "..", "csrc", "cuda"),
            "-I", os.path.join(HERE, "..", "csrc", "include"),
-           os.path.join(HERE, "cusparse_spmv.cu"), "-lcusparse", "-o", exe]
+           os.path.join(HERE, source + ".cu"), "-lcusparse", "-o", exe]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         print("cusparse harness build failed:", r.stderr[-500:], file=sys.stderr)

@@ -1,4 +1,5 @@
-"""GPU peers for bench/spmv.py, run in their own process: CuPy and torch SpMV on one exchange file."""
+"""GPU peers, run in their own process on one exchange file: CuPy and torch SpMV (bench/spmv.py:
+``peers.py FILE``) and sparse @ sparse (bench/spgemm.py: ``peers.py spgemm FILE``)."""
 
 import json
 import sys
@@ -58,5 +59,74 @@ def main(path):
     print(json.dumps(out))
 
 
+def read_pair(path):
+    """A and B of the SpGEMM exchange file (bench/spgemm.py write_pair): int64 m, k, n, nnza, nnzb;
+    then each operand's int32 indptr, int32 indices, float32 data."""
+    with open(path, "rb") as f:
+        m, k, n, za, zb = (int(v) for v in np.fromfile(f, dtype=np.int64, count=5))
+        out = []
+        for rows, z in ((m, za), (k, zb)):
+            out.append((np.fromfile(f, dtype=np.int32, count=rows + 1), np.fromfile(f, dtype=np.int32, count=z),
+                        np.fromfile(f, dtype=np.float32, count=z)))
+    return (m, k, n), out
+
+
+def wall_us(fn, sync, reps):
+    """Median wall time of fn() + sync() (the product as a user waits for it), after a warm-up."""
+    import time
+
+    fn(), sync()
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        ts.append((time.perf_counter() - t0) * 1e6)
+    return float(np.median(ts))
+
+
+def spgemm_main(path, reps=5):
+    import scipy.sparse as sp
+
+    (m, k, n), ((ap, ai, av), (bp, bi, bv)) = read_pair(path)
+    T = sp.csr_array(sp.csr_array((av, ai, ap), shape=(m, k)).T)  # A^T, for A + A^T (built here, not timed)
+    tp, ti, tv = T.indptr.astype(np.int32), T.indices.astype(np.int32), T.data.astype(np.float32)
+    out = {}
+    try:
+        import cupy as cp
+        import cupyx.scipy.sparse as cps
+
+        A = cps.csr_matrix((cp.asarray(av), cp.asarray(ai), cp.asarray(ap)), shape=(m, k))
+        B = cps.csr_matrix((cp.asarray(bv), cp.asarray(bi), cp.asarray(bp)), shape=(k, n))
+        C = A @ B
+        out["cupy"] = {"us": wall_us(lambda: A @ B, cp.cuda.Device().synchronize, reps), "nnz": int(C.nnz)}
+        del C
+        if m == k:
+            AT = cps.csr_matrix((cp.asarray(tv), cp.asarray(ti), cp.asarray(tp)), shape=(k, m))
+            out["cupy_add"] = {"us": wall_us(lambda: A + AT, cp.cuda.Device().synchronize, reps)}
+            del AT
+        del A, B
+        cp.get_default_memory_pool().free_all_blocks()
+    except Exception as e:  # report, never hide
+        out["cupy"] = {"error": repr(e)[:200]}
+    try:
+        import torch
+
+        A = torch.sparse_csr_tensor(torch.from_numpy(ap), torch.from_numpy(ai), torch.from_numpy(av), size=(m, k)).cuda()
+        B = torch.sparse_csr_tensor(torch.from_numpy(bp), torch.from_numpy(bi), torch.from_numpy(bv), size=(k, n)).cuda()
+        C = A @ B
+        out["torch"] = {"us": wall_us(lambda: A @ B, torch.cuda.synchronize, reps), "nnz": int(C._nnz())}
+        del C
+        if m == k:
+            AT = torch.sparse_csr_tensor(torch.from_numpy(tp), torch.from_numpy(ti), torch.from_numpy(tv), size=(k, m)).cuda()
+            out["torch_add"] = {"us": wall_us(lambda: A + AT, torch.cuda.synchronize, reps)}
+    except Exception as e:
+        out["torch"] = {"error": repr(e)[:200]}
+    print(json.dumps(out))
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if sys.argv[1] == "spgemm":
+        spgemm_main(sys.argv[2])
+    else:
+        main(sys.argv[1])

@@ -1,20 +1,25 @@
-"""Sparse-sparse product benchmark: C = A @ A (and A @ A^T for R-MAT) against the peers, same run.
+"""Sparse-sparse benchmark: C = A @ A (A @ A^T for R-MAT) and A + A^T against the peers, same run.
 
-    python bench/spgemm.py [--small] [--families lap2d,lap3d,uniform,rmat] [--reps N]
+    python bench/spgemm.py [--device cpu|gpu] [--small] [--families lap2d,lap3d,uniform,rmat] [--reps N] [--json F]
 
-CPU peers: scipy, Intel MKL (``sparse_dot_mkl.dot_product_mkl``), SuiteSparse:GraphBLAS
-(``python-graphblas`` mxm, plus_times). Prints the time of ours (one staged product: symbolic
-count, one synchronization, numeric fill, ending with ``mx.eval`` of the output), its symbolic and
-numeric parts, GFLOP/s (2 x the multiply-adds) and peer_time / our_time (> 1: we are faster).
-The GPU has no SpGEMM kernel yet (the product raises ``RuntimeError`` there).
+Ours is the product as a user runs it: ``(A @ B).eval()`` (symbolic passes, their synchronizations,
+the numeric pass), split into the symbolic part (``ms.spgemm_plan(A, B)``, which synchronizes) and
+the numeric pass rerun through the plan on the same structure (``plan(A, B).eval()``: no
+synchronization). GFLOP/s counts 2 x the multiply-adds. Ratios are peer_time / our_time (> 1: we
+are faster). CPU peers: scipy, Intel MKL (``sparse_dot_mkl``), SuiteSparse:GraphBLAS
+(``python-graphblas``). GPU peers: cuSPARSE SpGEMM called directly (bench/cusparse_spgemm.cu, every
+algorithm, and its reuse path against our plan's numeric pass), CuPy and torch (their own process,
+bench/peers.py). ``A + A^T`` adds the materialized transpose (the add alone is timed).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
-import time
+import tempfile
 
 import mlx.core as mx
 import numpy as np
@@ -22,15 +27,17 @@ import scipy.sparse as sp
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mlx_sparse as ms  # noqa: E402
-from matrices import laplacian_2d, laplacian_3d, rmat, uniform_random  # noqa: E402
+from matrices import build_cusparse_harness, laplacian_2d, laplacian_3d, rmat, uniform_random  # noqa: E402
 from spmv import median_time  # noqa: E402
 from structure import MKL  # noqa: E402,F401 (sets MKL_RT for sparse_dot_mkl)
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+# (builder for the CPU, the GPU and --small, A @ A^T?)
 FAMILIES = {
-    "lap2d": (lambda small: laplacian_2d(256 if small else 1024), False),
-    "lap3d": (lambda small: laplacian_3d(32 if small else 64), False),
-    "uniform": (lambda small: uniform_random((1 << 14) if small else (1 << 17), 16), False),
-    "rmat": (lambda small: rmat(13 if small else 16), True),  # A @ A^T
+    "lap2d": (lambda size: laplacian_2d({"cpu": 1024, "gpu": 2048, "small": 256}[size]), False),
+    "lap3d": (lambda size: laplacian_3d({"cpu": 64, "gpu": 160, "small": 32}[size]), False),
+    "uniform": (lambda size: uniform_random({"cpu": 1 << 17, "gpu": 1 << 18, "small": 1 << 14}[size], 16), False),
+    "rmat": (lambda size: rmat({"cpu": 16, "gpu": 18, "small": 13}[size]), True),  # A @ A^T
 }
 
 
@@ -40,74 +47,172 @@ def flops(A: sp.csr_array, B: sp.csr_array) -> int:
     return int(lens[A.indices].sum())
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--small", action="store_true")
-    p.add_argument("--families", default=",".join(FAMILIES))
-    p.add_argument("--reps", type=int, default=5)
-    args = p.parse_args()
-    mx.set_default_device(mx.cpu)
-    peers = {}
+def csr32(M) -> sp.csr_array:
+    M = sp.csr_array(M).astype(np.float32)
+    M.sum_duplicates()
+    M.indptr, M.indices = M.indptr.astype(np.int32), M.indices.astype(np.int32)
+    return M
+
+
+def write_pair(path: str, A: sp.csr_array, B: sp.csr_array) -> None:
+    """The exchange file of bench/cusparse_spgemm.cu and bench/peers.py (int32 indices, float32 values)."""
+    with open(path, "wb") as f:
+        np.array([A.shape[0], A.shape[1], B.shape[1], A.nnz, B.nnz], dtype=np.int64).tofile(f)
+        for M in (A, B):
+            M.indptr.astype(np.int32).tofile(f), M.indices.astype(np.int32).tofile(f), M.data.astype(np.float32).tofile(f)
+
+
+def ours(A, B, AT, reps: int) -> dict:
+    """Our times in seconds: the product, its symbolic part, the plan's numeric pass, and A + A^T."""
+    oa, ob, oat = ms.csr_array(A), ms.csr_array(B), ms.csr_array(AT)
+    mx.eval(oa.data, ob.data, oat.data, oa.indices, ob.indices, oat.indices, oa.indptr, ob.indptr, oat.indptr)
+    C = oa @ ob
+    C.eval()
+    r = {"nnz": int(C.nnz), "C": C}
+    r["full"] = median_time(lambda: (oa @ ob).eval(), reps)
+    r["symbolic"] = median_time(lambda: ms.spgemm_plan(oa, ob), reps)
+    plan = ms.spgemm_plan(oa, ob)
+    plan(oa, ob).eval()
+    r["numeric"] = median_time(lambda: plan(oa, ob).eval(), reps)
+    S = oa + oat
+    S.eval()
+    r["add_nnz"] = int(S.nnz)
+    r["add"] = median_time(lambda: (oa + oat).eval(), reps)
+    return r
+
+
+def check(fam: str, C, A, B) -> str:
+    """Our product against scipy's (skipped beyond 2e9 multiply-adds): the nnz (ours keeps entries
+    that cancel) and the values."""
+    if flops(A, B) > 2e9:
+        return "check skipped (size)"
+    ref = sp.csr_array(A @ B)
+    ref.sum_duplicates()
+    got = C.to_scipy().tocsr()
+    if got.nnz < ref.nnz:
+        raise AssertionError(f"{fam}: {got.nnz} entries, scipy {ref.nnz}")
+    err = abs(got - ref).max() / max(abs(ref).max(), 1e-30)
+    if err > 1e-4:
+        raise AssertionError(f"{fam}: relative error {err:.2e}")
+    return f"checked against scipy (max rel err {err:.1e})"
+
+
+def cpu_peers(A, B, AT, reps: int) -> dict:
+    out = {"scipy": median_time(lambda: A @ B, reps), "scipy_add": median_time(lambda: A + AT, reps)}
     try:
         MKL()  # locate libmkl_rt for sparse_dot_mkl
         from sparse_dot_mkl import dot_product_mkl
 
-        peers["mkl"] = dot_product_mkl
-    except Exception as e:  # pragma: no cover
-        print(f"# MKL n/a: {type(e).__name__}")
+        out["mkl"] = median_time(lambda: dot_product_mkl(A, B), reps)
+    except Exception as e:  # pragma: no cover - reported, never hidden
+        out["mkl_error"] = type(e).__name__
     try:
         import graphblas as gb
 
-        peers["graphblas"] = gb
+        def imp(M):
+            return gb.Matrix.ss.import_csr(nrows=M.shape[0], ncols=M.shape[1], indptr=M.indptr, col_indices=M.indices,
+                                           values=M.data, sorted_cols=True)
+
+        GA, GB, GT = imp(A), imp(B), imp(AT)
+        out["graphblas"] = median_time(lambda: GA.mxm(GB, gb.semiring.plus_times).new().wait(), reps)
+        out["graphblas_add"] = median_time(lambda: GA.ewise_add(GT, gb.binary.plus).new().wait(), reps)
     except Exception as e:  # pragma: no cover
-        print(f"# GraphBLAS n/a: {type(e).__name__}")
-    print(f"# CPU, {ms.get_num_threads()} threads (ours); peers: scipy, {', '.join(peers)}; median of {args.reps}")
+        out["graphblas_error"] = type(e).__name__
+    return out
+
+
+def gpu_peers(A, B, reps: int, exe: str | None, expect_nnz: int) -> dict:
+    out = {}
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "pair.bin")
+        write_pair(path, A, B)
+        if exe:
+            r = subprocess.run([exe, path, str(reps)], capture_output=True, text=True)
+            rows = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+            ok = [x for x in rows if "full_us" in x and x.get("nnzc", 0) == expect_nnz]  # a wrong product does not count
+            if ok:
+                best = min(ok, key=lambda x: x["full_us"])
+                out["cusparse"] = best["full_us"] * 1e-6
+                out["cusparse_alg"] = best["alg"]
+                out["cusparse_nnz"] = best["nnzc"]
+                reuse = [x["reuse_us"] for x in ok if x.get("reuse_us", -1) > 0]
+                if reuse:
+                    out["cusparse_reuse"] = min(reuse) * 1e-6
+            else:
+                out["cusparse_error"] = (r.stderr or r.stdout)[-200:] or "no algorithm gave the product's nnz"
+        r = subprocess.run([sys.executable, os.path.join(HERE, "peers.py"), "spgemm", path], capture_output=True, text=True)
+        try:
+            res = json.loads(r.stdout.strip().splitlines()[-1])
+        except Exception:
+            res = {"error": r.stderr[-300:]}
+        for name in ("cupy", "torch"):
+            got = res.get(name, {})
+            if "us" in got and got.get("nnz") != expect_nnz:  # a wrong product does not count
+                out[name + "_error"] = f"returned {got.get('nnz')} entries, expected {expect_nnz}"
+            elif "us" in got:
+                out[name] = got["us"] * 1e-6
+            elif got:
+                out[name + "_error"] = got.get("error", "")
+            add = res.get(name + "_add", {})
+            if "us" in add:
+                out[name + "_add"] = add["us"] * 1e-6
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", choices=["cpu", "gpu"], default="gpu" if ms.gpu_available() else "cpu")
+    p.add_argument("--small", action="store_true")
+    p.add_argument("--families", default=",".join(FAMILIES))
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--json", default="")
+    args = p.parse_args()
+    gpu = args.device == "gpu"
+    mx.set_default_device(mx.gpu if gpu else mx.cpu)
+    exe = None
+    if gpu:
+        workdir = tempfile.mkdtemp()
+        exe = build_cusparse_harness(workdir, source="cusparse_spgemm")
+        print(f"# GPU {mx.device_info(mx.gpu).get('device_name', '')}; peers: cuSPARSE (direct: {'yes' if exe else 'n/a'}), "
+              f"CuPy, torch; median of {args.reps}")
+    else:
+        print(f"# CPU, {ms.get_num_threads()} threads (ours); peers: scipy, MKL, GraphBLAS; median of {args.reps}")
+    size = "small" if args.small else args.device
+    results = []
     for fam in args.families.split(","):
         make, aat = FAMILIES[fam]
-        A = sp.csr_array(make(args.small)).astype(np.float32)
-        A.sum_duplicates()
-        A.indptr, A.indices = A.indptr.astype(np.int32), A.indices.astype(np.int32)
-        B = sp.csr_array(A.T) if aat else A
-        B.sum_duplicates()
-        B.indptr, B.indices = B.indptr.astype(np.int32), B.indices.astype(np.int32)
+        A = csr32(make(size))
+        AT = csr32(A.T)
+        B = AT if aat else A
         f = flops(A, B)
-        oa, ob = ms.csr_array(A), ms.csr_array(B)
-        oa.eval(), ob.eval()
-        C = oa @ ob
-        C.eval()
-        ref = A @ B
-        assert C.nnz >= ref.nnz, "fewer entries than scipy"
-        t_ours = median_time(lambda: (oa @ ob).eval(), args.reps)
-        # the symbolic part alone: the count and the scan (what the numeric pass needs)
-        from mlx_sparse import _kernels as K
-        from mlx_sparse._select import _indptr
-
-        s = mx.default_stream(mx.cpu)
-        sizes = dict(m=A.shape[0], k=A.shape[1], n=B.shape[1], nnza=A.nnz, nnzb=B.nnz)
-
-        def symbolic():
-            (cnt,) = K.prepare("bench", "spgemm_count", mx.float32, mx.int32, s, sizes)(aptr=oa.indptr, aind=oa.indices,
-                                                                                        bptr=ob.indptr, bind=ob.indices)
-            _indptr(cnt.astype(mx.int64), s)
-
-        t_sym = median_time(symbolic, args.reps)
-        line = (f"{fam:<8} {'A A^T' if aat else 'A A'} m={A.shape[0]} nnz={A.nnz} -> {C.nnz} ({f / 1e6:.1f}M madds): ours "
-                f"{t_ours * 1e3:8.2f} ms (symbolic {t_sym * 1e3:.2f}, numeric {(t_ours - t_sym) * 1e3:.2f}) "
-                f"{2 * f / t_ours / 1e9:5.2f} GFLOP/s")
-        t_sc = median_time(lambda: A @ B, args.reps)
-        line += f" | scipy {t_sc * 1e3:8.2f} ms = {t_sc / t_ours:4.2f}x"
-        if "mkl" in peers:
-            t = median_time(lambda: peers["mkl"](A, B), args.reps)
-            line += f" | mkl {t * 1e3:8.2f} ms = {t / t_ours:4.2f}x"
-        if "graphblas" in peers:
-            gb = peers["graphblas"]
-            GA = gb.Matrix.ss.import_csr(nrows=A.shape[0], ncols=A.shape[1], indptr=A.indptr, col_indices=A.indices,
-                                         values=A.data, sorted_cols=True)
-            GB = GA if B is A else gb.Matrix.ss.import_csr(nrows=B.shape[0], ncols=B.shape[1], indptr=B.indptr,
-                                                           col_indices=B.indices, values=B.data, sorted_cols=True)
-            t = median_time(lambda: GA.mxm(GB, gb.semiring.plus_times).new().wait(), args.reps)
-            line += f" | graphblas {t * 1e3:8.2f} ms = {t / t_ours:4.2f}x"
+        r = ours(A, B, AT, args.reps)
+        note = check(fam, r.pop("C"), A, B)
+        peers = gpu_peers(A, B, args.reps, exe, r["nnz"]) if gpu else cpu_peers(A, B, AT, args.reps)
+        row = {"family": fam, "product": "A A^T" if aat else "A A", "m": A.shape[0], "nnz": A.nnz, "madds": f, **r,
+               **peers}
+        results.append(row)
+        t = r["full"]
+        print(f"{fam:<8} {row['product']} m={A.shape[0]} nnz={A.nnz} -> {r['nnz']} ({f / 1e6:.1f}M madds); {note}")
+        print(f"  ours      {t * 1e3:9.2f} ms {2 * f / t / 1e9:6.2f} GFLOP/s (symbolic {r['symbolic'] * 1e3:.2f} ms, "
+              f"planned numeric {r['numeric'] * 1e3:.2f} ms = {2 * f / r['numeric'] / 1e9:.2f} GFLOP/s)")
+        for name in ("scipy", "mkl", "graphblas", "cusparse", "cupy", "torch"):
+            if name in peers:
+                extra = f" [{peers['cusparse_alg']}, nnz {peers['cusparse_nnz']}]" if name == "cusparse" else ""
+                print(f"  {name:<9} {peers[name] * 1e3:9.2f} ms {2 * f / peers[name] / 1e9:6.2f} GFLOP/s = "
+                      f"{peers[name] / t:5.2f}x ours{extra}")
+            elif name + "_error" in peers:
+                print(f"  {name:<9} n/a: {peers[name + '_error']}")
+        if "cusparse_reuse" in peers:
+            print(f"  numeric with the structure kept: ours {r['numeric'] * 1e3:.2f} ms, cuSPARSE reuse "
+                  f"{peers['cusparse_reuse'] * 1e3:.2f} ms = {peers['cusparse_reuse'] / r['numeric']:.2f}x")
+        line = f"  A + A^T   ours {r['add'] * 1e3:.2f} ms (nnz {r['add_nnz']})"
+        for name in ("scipy", "graphblas", "cupy", "torch"):
+            if name + "_add" in peers:
+                line += f" | {name} {peers[name + '_add'] * 1e3:.2f} ms = {peers[name + '_add'] / r['add']:.2f}x"
         print(line, flush=True)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(results, fh, indent=1)
 
 
 if __name__ == "__main__":

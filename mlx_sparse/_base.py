@@ -160,17 +160,7 @@ class SparseArray:
         values. Dense other: a dense result. A scalar: only 0 (scipy's rule)."""
         s = resolve_stream(stream)
         if getattr(other, "__mlx_sparse__", False):
-            if not is_gpu(s):  # CPU: a merge of the canonical rows (our union kernels)
-                return self._merged(other, op, s, negate=sign < 0)
-            a, b, dt, wrap = self._pair_operands(other, op)  # GPU: canonicalize the concatenated entries
-            a, b = a.tocoo(stream=s), b.tocoo(stream=s)
-            it = mx.int64 if mx.int64 in (a.index_dtype, b.index_dtype) else mx.int32
-            with mx.stream(s):
-                row = mx.concatenate([a.row.astype(it), b.row.astype(it)])
-                col = mx.concatenate([a.col.astype(it), b.col.astype(it)])
-                bd = b.data.astype(dt)
-                data = mx.concatenate([a.data.astype(dt), bd if sign > 0 else -bd])
-            return wrap(*_canonical.coo_to_canonical(op, row, col, data, a.shape, s))
+            return self._merged(other, op, s, negate=sign < 0)  # a merge of the canonical rows (our kernels)
         if isinstance(other, (int, float, complex, np.number)) or (isinstance(other, (mx.array, np.ndarray))
                                                                    and other.ndim == 0):
             if complex(np.asarray(other)) != 0:
@@ -183,7 +173,7 @@ class SparseArray:
 
     def _extreme_with(self, other, which: str, stream=None):
         """scipy's ``maximum`` / ``minimum`` with another sparse array (the union structure, a missing
-        entry counting 0; CPU kernels: on the GPU the dispatcher raises ``RuntimeError``), a dense
+        entry counting 0; our merge kernels on either device), a dense
         array (a dense result) or 0 (the positive / negative part)."""
         op = "maximum" if which == "max" else "minimum"
         s = resolve_stream(stream)
@@ -311,23 +301,7 @@ class SparseArray:
     def _multiply_sparse(self, other, stream=None) -> "SparseArray":
         op = "multiply"
         s = resolve_stream(stream)
-        if not is_gpu(s):  # CPU: a merge of the canonical rows (our intersection kernels)
-            return self._merged(other, op, s, intersect=True)
-        a, b, dt, wrap = self._pair_operands(other, op)
-        a, b = a.tocsr(canonical=True, stream=s), b.tocsr(canonical=True, stream=s)
-        a._flat_only(op), b._flat_only(op)
-        it = mx.int64 if mx.int64 in (a.index_dtype, b.index_dtype) else mx.int32
-        ai, ap, bi, bp = (x.astype(it, stream=s) for x in (a.indices, a.indptr, b.indices, b.indptr))
-        rows = _convert.expand_rows(op, ap, a.nnz, dt, s)
-        pos = _index.lookup_positions(op, bi, bp, b.shape, rows, ai, s)  # A's entries in B (-1: absent)
-        with mx.stream(s):
-            found = (pos >= 0).astype(dt)
-        d, i, p, src = _select.select(op, found, ai, ap, a.shape, s, nonzero=True, with_sources=True)
-        with mx.stream(s):
-            src = mx.stop_gradient(src)
-            bpos = mx.stop_gradient(mx.take(pos, src))
-            vals = mx.take(a.data.astype(dt), src) * mx.take(b.data.astype(dt), bpos)
-        return wrap(vals, i, p)
+        return self._merged(other, op, s, intersect=True)  # a merge of the canonical rows (our kernels)
 
     def conj(self, stream=None) -> "SparseArray":
         """Complex conjugate of the values (a no-op node for real types)."""

@@ -13,6 +13,7 @@ import mlx.core as mx
 from . import _kernels as K
 from ._convert import coo_sorted_cpu, expand_rows, indptr_from_sorted_rows
 from ._device import is_gpu
+from ._select import scan0
 
 
 def sum_duplicates(op: str, data, indices, indptr, shape, s: mx.Stream):
@@ -59,7 +60,7 @@ def _run_ids(op, indptr, ind, nnz, vt, s) -> mx.array:
     rows = expand_rows(op, indptr, nnz, vt, s)
     with mx.stream(s):
         new = mx.logical_or(rows[1:] != rows[:-1], ind[1:] != ind[:-1])
-        return mx.cumsum(mx.concatenate([mx.zeros((1,), dtype=mx.int64), new.astype(mx.int64)]))
+        return scan0(new.astype(mx.int64), s, op)
 
 
 def _sum_rows(op, indptr, ind, val, uptr, shape, s):
@@ -104,7 +105,7 @@ def triplet_plan(op, rows, cols, shape, s) -> dict:
         rs, cs = mx.take(rows, perm), mx.take(cols, perm)
         new = mx.logical_or(rs[1:] != rs[:-1], cs[1:] != cs[:-1])
         flags = mx.concatenate([mx.ones((1,), dtype=it), new.astype(it)])
-        pos = mx.cumsum(flags) - 1
+        pos = scan0(flags, s, op)[1:] - 1
         bad = mx.any((r64 < 0) | (r64 >= m) | (c64 < 0) | (c64 >= n))
         nnz2_a = pos[-1] + 1
     mx.eval(nnz2_a, bad)  # the one synchronization

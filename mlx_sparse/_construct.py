@@ -9,6 +9,7 @@ import numpy as np
 
 from . import _kernels as K
 from . import _select
+from ._select import scan0
 from ._base import FORMATS
 from ._coerce import is_scipy_sparse, is_sparse
 from ._convert import expand_rows
@@ -268,7 +269,7 @@ def kron(A, B, format: str = "csr", stream: StreamLike = None):
     with mx.stream(s):
         ap, ai, bp, bi = (mx.stop_gradient(x.astype(it)) for x in (a.indptr, a.indices, b.indptr, b.indices))
         lb = bp[1:] - bp[:-1]
-        optr = mx.concatenate([mx.zeros((1,), dtype=it), mx.cumsum(((ap[1:] - ap[:-1])[:, None] * lb[None, :]).reshape(-1))])
+        optr = scan0(((ap[1:] - ap[:-1])[:, None] * lb[None, :]).reshape(-1), s, op)
         ad, bd = a.data.astype(dt), b.data.astype(dt)
     sizes = dict(ma=m1, nb=n2, nnza=a.nnz, mb=m2, nnzb=b.nnz, nnz2=nnz2)
 

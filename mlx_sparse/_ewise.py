@@ -2,8 +2,8 @@
 merge of their rows: the union (A + B, A - B) or the intersection (A * B), staged: a merge count
 per row (our kernel), the scan and one synchronization, then the merge fill (our kernel) of indices
 and values. The derivative rules ask a third kernel for each entry's sources in A and B (only when
-a derivative is taken). CPU kernels; on the GPU the containers use other compositions. Functions
-take and return MLX buffers.
+a derivative is taken). Kernels on both devices (a thread per row on the GPU). Functions take and
+return MLX buffers.
 """
 
 from __future__ import annotations

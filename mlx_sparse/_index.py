@@ -27,7 +27,7 @@ import numpy as np
 from . import _kernels as K
 from ._device import is_gpu
 from . import _select
-from ._select import _indptr
+from ._select import _indptr, scan0
 
 _INT32_MAX = 2**31 - 1
 
@@ -190,7 +190,7 @@ def cols(op: str, data, indices, indptr, shape, ax: Axis, s: mx.Stream, sorted_r
         with mx.stream(s):
             ca = mx.array(c.astype(np.int32 if n < 2**31 - 1 else np.int64))
             cnt = mx.zeros((n + 1,), dtype=mx.int32).at[ca + 1].add(mx.ones((q,), dtype=mx.int32))  # int32 scatter
-            cptr_a = mx.cumsum(cnt.astype(it))
+            cptr_a = scan0(cnt[1:].astype(it), s, op)
             corder_a = mx.arange(q, dtype=it) if ordered else mx.argsort(ca).astype(it)
     else:
         cptr = np.zeros(n + 1, dtype=npi)

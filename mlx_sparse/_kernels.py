@@ -412,16 +412,17 @@ def value_gathering(op: str, kernel: str, operands: dict, sizes: dict, s: mx.Str
 def bilinear_jvp(run: Callable, x: int, y: int, count: int, index_dtype, dtype, s: mx.Stream, vjp) -> Callable:
     """The jvp of a node (structure, values) whose values are bilinear in its value inputs at slots
     x and y (a product): d f(a, b) = f(da, b) + f(a, db), each term the node run on a tangent
-    (``run(a, b, vjp=, jvp=)``); the structure output gets zeros (``count`` of ``index_dtype``)."""
+    (``run(a, b, vjp=, jvp=)``, the values its last output); the structure output gets zeros
+    (``count`` of ``index_dtype``; ``count`` None: the node has only the values)."""
 
     def jvp(primals, tangents):
         parts = []
         if tangents[x] is not None:
-            parts.append(run(tangents[x].astype(dtype, stream=s), primals[y], vjp=vjp, jvp=jvp)[1])
+            parts.append(run(tangents[x].astype(dtype, stream=s), primals[y], vjp=vjp, jvp=jvp)[-1])
         if tangents[y] is not None:
-            parts.append(run(primals[x], tangents[y].astype(dtype, stream=s), vjp=vjp, jvp=jvp)[1])
+            parts.append(run(primals[x], tangents[y].astype(dtype, stream=s), vjp=vjp, jvp=jvp)[-1])
         d = parts[0] if len(parts) == 1 else mx.add(parts[0], parts[1], stream=s)
-        return [mx.zeros((count,), dtype=index_dtype, stream=s), d]
+        return [d] if count is None else [mx.zeros((count,), dtype=index_dtype, stream=s), d]
 
     return jvp
 

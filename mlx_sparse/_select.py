@@ -1,7 +1,7 @@
 """The select family: dense -> CSR (fromdense) and CSR subsets (eliminate_zeros, tril, triu).
 
 Each is staged as the execution model asks of dynamic-output operations: a count per row (our
-kernel), a prefix sum (MLX's cumsum, on the same device), one synchronization of the total, then a
+kernel), a prefix sum (``scan0``, on the same device), one synchronization of the total, then a
 fill (our kernel) that writes each kept entry's column and source position. fromdense gathers the
 values at those positions (``mx.take``); the CSR subsets copy them in the fill, with a gather's
 derivative rules (``_kernels.value_gathering``), so gradients flow to the input values. Functions
@@ -13,14 +13,33 @@ from __future__ import annotations
 import mlx.core as mx
 
 from . import _kernels as K
+from ._device import is_gpu
 
 _INT32_MAX = 2**31 - 1
+
+
+def scan0(x: mx.array, s: mx.Stream, op: str = "prefix sum") -> mx.array:
+    """[0, x0, x0 + x1, ...] (m + 1 entries) of an int32/int64 vector, lazy. On the GPU our two-pass
+    tile scan (csrc/cuda/convert.cu; MLX's cumsum there took 2.5 ms for 4M int32 entries on an
+    H200, see docs/architecture.md). On the CPU MLX's cumsum."""
+    m = int(x.size)
+    with mx.stream(s):
+        if not is_gpu(s) or m == 0:
+            return mx.concatenate([mx.zeros((1,), dtype=x.dtype), mx.cumsum(x)])
+    nt = -(-m // _SCAN_TILE)
+    sizes = dict(m=m, nt=nt)
+    (tiles,) = K.prepare(op, "convert_scan_tiles", mx.float32, x.dtype, s, sizes)(x=x)
+    (out,) = K.prepare(op, "convert_scan", mx.float32, x.dtype, s, sizes)(x=x, tiles=tiles)
+    return out
+
+
+_SCAN_TILE = 256 * 16  # csrc/cuda/convert.cu SCAN_TILE
 
 
 def _indptr(counts: mx.array, s: mx.Stream) -> tuple[mx.array, int]:
     """Row pointer of per-row counts, and its total (the one synchronization)."""
     with mx.stream(s):  # structure: no derivative flows to it (counts may come from a node that read values)
-        indptr = mx.stop_gradient(mx.concatenate([mx.zeros((1,), dtype=counts.dtype), mx.cumsum(counts)]))
+        indptr = mx.stop_gradient(scan0(counts, s))
         total = indptr[-1]
     mx.eval(indptr, total)  # one synchronization for both
     return indptr, int(total.item())

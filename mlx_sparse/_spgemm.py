@@ -1,12 +1,14 @@
 """The spgemm family: C = A B of two sparse arrays, staged as the execution model asks.
 
-A symbolic pass counts each row's distinct columns (our kernel), ``mx.cumsum`` scans the counts on
+A symbolic pass counts each row's distinct columns (our kernel), a prefix sum scans the counts on
 the same stream, one synchronization reads the total, and the numeric pass fills the exactly
 allocated output (our kernel: Gustavson with a dense accumulator per thread, sorted rows). The
 result is canonical CSR; explicit zeros from cancellation stay stored (scipy drops them; the
 structure here is the symbolic product's, fixed before the values). Indices are int64 when the
-output's nnz or shape needs it, never wrapped. On the GPU the product is expand-sort-compress (a
-first, simple path: the products are expanded by our kernel, sorted by MLX and summed by ours). Functions take and return MLX buffers (the containers' ``@`` wraps them).
+output's nnz or shape needs it, never wrapped. On the GPU rows are binned by their product count
+into hash (warp or block) and bitmap tiers; the symbolic passes write the sorted columns and the
+numeric pass accumulates at their positions (csrc/cuda/spgemm.cu). Functions take and return MLX
+buffers (the containers' ``@`` wraps them).
 """
 
 from __future__ import annotations
@@ -15,10 +17,9 @@ import mlx.core as mx
 
 from . import _kernels as K
 from ._coerce import _result_type
-from ._canonical import triplet_plan, triplet_values
 from ._convert import transpose_csr
 from ._device import is_gpu
-from ._select import _indptr
+from ._select import _indptr, scan0
 
 _INT32_MAX = 2**31 - 1
 
@@ -49,79 +50,118 @@ def plan(op: str, ai, ap, bi, bp, dims, dt, s: mx.Stream):
     if m == 0 or n == 0 or nnza == 0 or nnzb == 0:
         return empty(mx.zeros((m + 1,), dtype=it, stream=s))
     if is_gpu(s):
-        return _esc_plan(op, ai, ap, bi, bp, dims, dt, s)
+        got = _gpu_plan(op, ai, ap, bi, bp, dims, dt, s)
+        if got is None:  # the output needs int64 positions: redo in int64
+            return plan(op, *(x.astype(mx.int64, stream=s) for x in (ai, ap, bi, bp)), dims, dt, s)
+        cptr, cind, gpu = got
+        if cind is None:
+            return empty(cptr)
+        return (lambda x, y: fill(op, (x, ai, ap, (m, k)), (y, bi, bp, (k, n)), cptr, gpu["nnzc"], s, cind, gpu)), cptr
     sizes = dict(m=m, k=k, n=n, nnza=nnza, nnzb=nnzb)
     (counts,) = K.prepare(op, "spgemm_count", dt, it, s, sizes)(aptr=ap, aind=ai, bptr=bp, bind=bi)
     cptr, nnzc = _indptr(counts.astype(mx.int64, stream=s), s)
     if it == mx.int32 and nnzc > _INT32_MAX:  # the output needs int64 positions: redo in int64
-        return plan(op, ai.astype(mx.int64, stream=s), ap.astype(mx.int64, stream=s), bi.astype(mx.int64, stream=s),
-                    bp.astype(mx.int64, stream=s), dims, dt, s)
+        return plan(op, *(x.astype(mx.int64, stream=s) for x in (ai, ap, bi, bp)), dims, dt, s)
     cptr = cptr.astype(it, stream=s)
     if nnzc == 0:
         return empty(cptr)
     return (lambda x, y: fill(op, (x, ai, ap, (m, k)), (y, bi, bp, (k, n)), cptr, nnzc, s)), cptr
 
 
-def _esc_plan(op: str, ai, ap, bi, bp, dims, dt, s: mx.Stream):
-    """The GPU product, expand-sort-compress: each row's products expanded (our kernel, sized by a
-    per-row flop count and one synchronization); the numeric pass gathers their values (MLX, so
-    derivatives are MLX's) and sums them into the canonical form planned once (MLX's argsort of the
-    (row, column) pairs, a second synchronization; our run-sum kernel)."""
+_TIER_FLOPS = (64, 256, 2048)  # the GPU kernels' tiers S, W, B (G: the rest), csrc/cuda/spgemm.cu
+
+
+def _gpu_plan(op: str, ai, ap, bi, bp, dims, dt, s: mx.Stream):
+    """The GPU product's symbolic passes (csrc/cuda/spgemm.cu): per-row product counts bin the rows
+    into four tiers (8 lanes, a warp or a block with a shared hash table; a block with a column
+    bitmap), listed tier by tier; one synchronization reads the tier sizes, the count kernel fills
+    the row pointer (a second synchronization reads the nnz) and the fill kernel writes each row's
+    sorted columns. The numeric pass (``fill``) accumulates at those positions. None when the
+    output needs int64 positions."""
     m, k, n = dims
     it = ai.dtype
     nnza, nnzb = int(ai.size), int(bi.size)
+    if m > _INT32_MAX:
+        raise ValueError(f"{op}: {m} rows exceed the GPU product's limit (2^31 - 1); run on the CPU")
     (fl,) = K.prepare(op, "spgemm_rowflops", dt, it, s, dict(m=m, k=k, nnza=nnza))(aptr=ap, aind=ai, bptr=bp)
-    fptr, nf = _indptr(fl.astype(mx.int64, stream=s), s)
-    if nf > _INT32_MAX:
-        raise ValueError(f"{op}: {nf} products exceed the GPU expansion's limit (2^31 - 1); run on the CPU")
-    if nf == 0:
-        return (lambda x, y: (mx.zeros((0,), dtype=dt, stream=s), mx.zeros((0,), dtype=it, stream=s))), \
-            mx.zeros((m + 1,), dtype=it, stream=s)
-    rows, cols, sa, sb = K.prepare(op, "spgemm_expand", dt, it, s, dict(m=m, k=k, nnza=nnza, nnzb=nnzb, nf=nf))(
-        aptr=ap, aind=ai, bptr=bp, bind=bi, fptr=fptr.astype(it, stream=s))
     with mx.stream(s):
-        sa, sb = (mx.stop_gradient(x if x.dtype == mx.int32 else x.astype(mx.int32)) for x in (sa, sb))
-    tp = triplet_plan(op, rows, cols, (m, n), s)
+        tier = sum((fl > f).astype(mx.int32) for f in _TIER_FLOPS)
+        tier = mx.where(fl < 0, 3, tier).astype(mx.int64)
+        # two tiers per 64-bit scan (32 bits each: counts < 2^31): each row's rank within its tier
+        one, high = mx.array(1, dtype=mx.int64), mx.array(1 << 32, dtype=mx.int64)
+        lo = (tier == 0) * one + (tier == 1) * high
+        hi = (tier == 2) * one + (tier == 3) * high
+        slo, shi = scan0(lo, s, op)[1:], scan0(hi, s, op)[1:]
+        ns, nw, nb, ng = (int(v) for v in mx.stack([slo[-1] & 0xFFFFFFFF, slo[-1] >> 32, shi[-1] & 0xFFFFFFFF,
+                                                    shi[-1] >> 32]).tolist())
+        ranks = [slo & 0xFFFFFFFF, slo >> 32, shi & 0xFFFFFFFF, shi >> 32]
+        starts = (0, ns, ns + nw, ns + nw + nb)
+        pos = ranks[3] - 1 + starts[3]
+        for t in (2, 1, 0):
+            pos = mx.where(tier == t, ranks[t] - 1 + starts[t], pos)
+        # the rows in tier order (MLX's GPU scatter takes 32-bit indices; m < 2^31 here)
+        rows = mx.zeros((m,), dtype=mx.int32).at[pos.astype(mx.int32)].add(mx.arange(m, dtype=mx.int32))
+        rows = mx.stop_gradient(rows.astype(it))
+    isz = 8 if it == mx.int64 else 4
+    tiers = dict(ns=ns, nw=nw, nb=nb, ng=ng, sb=min(-(-ns // 32), 1 << 16), wb=min(-(-nw // 8), 1 << 16),
+                 bb=min(nb, 1 << 15), gb=min(ng, 512))
+    nwords = -(-n // (8 * isz)) if ng else 0
+    common = dict(aptr=ap, aind=ai, bptr=bp, bind=bi, rows=rows)
+    sizes = dict(m=m, k=k, n=n, nnza=nnza, nnzb=nnzb, **tiers)
+    counts, _ = K.prepare(op, "spgemm_hcount", dt, it, s, dict(sizes, nwords=nwords))(**common)
+    cptr, nnzc = _indptr(counts.astype(mx.int64, stream=s), s)
+    if it == mx.int32 and nnzc > _INT32_MAX:
+        return None
+    cptr = cptr.astype(it, stream=s)
+    if nnzc == 0:
+        return cptr, None, None
+    cind, _ = K.prepare(op, "spgemm_hfill", dt, it, s, dict(sizes, nwords=nwords, nnzc=nnzc))(cptr=cptr, **common)
+    return cptr, mx.stop_gradient(cind), dict(tiers, nnzc=nnzc, rows=rows)
 
-    def numeric(x, y):
-        with mx.stream(s):
-            vals = mx.take(x, sa) * mx.take(y, sb)
-        return triplet_values(op, tp, vals, s), tp["indices"]
 
-    return numeric, tp["indptr"]
-
-
-def fill(op: str, a, b, cptr, nnzc: int, s: mx.Stream):
+def fill(op: str, a, b, cptr, nnzc: int, s: mx.Stream, cind=None, gpu=None):
     """(data, indices) of A B into the row pointer ``cptr`` (the symbolic pass's): the numeric pass,
-    no synchronization. B's rows must be sorted (the derivative rules merge them). Differentiable in
-    both values: vjp dA = dC B^H and dB = A^H dC, each sampled on its operand's structure (our
-    merge kernel; the transposes are our counting-sort transposes), jvp dA B + A dB (the fill on
-    the tangents, same structure)."""
+    no synchronization. On the CPU one kernel writes indices and values; on the GPU the columns
+    ``cind`` come from the plan (``gpu``: its tier lists) and the kernel accumulates the values.
+    B's rows must be sorted (the derivative rules merge them). Differentiable in both values: vjp
+    dA = dC B^H and dB = A^H dC, each sampled on its operand's structure (our sampled kernel; the
+    transposes are ours), jvp dA B + A dB (the numeric pass on the tangents, same structure)."""
     ad, ai, ap, (m, k) = a
     bd, bi, bp, (_, n) = b
     it, dt = ai.dtype, ad.dtype
     cplx = mx.issubdtype(dt, mx.complexfloating)
     sizes = dict(m=m, k=k, n=n, nnza=int(ad.size), nnzb=int(bd.size), nnzc=nnzc)
 
-    def run(x, y, **rules):
-        return K.prepare(op, "spgemm_fill", dt, it, s, sizes, **rules)(aptr=ap, aind=ai, adata=x, bptr=bp, bind=bi,
-                                                                      bdata=y, cptr=cptr)
+    if gpu is None:
+        def run(x, y, **rules):
+            return K.prepare(op, "spgemm_fill", dt, it, s, sizes, **rules)(aptr=ap, aind=ai, adata=x, bptr=bp,
+                                                                          bind=bi, bdata=y, cptr=cptr)
+    else:
+        gsizes = {key: gpu[key] for key in ("ns", "nw", "nb", "ng", "sb", "wb", "bb", "gb")}
+
+        def run(x, y, **rules):
+            return K.prepare(op, "spgemm_numeric", dt, it, s, dict(sizes, **gsizes), **rules)(
+                aptr=ap, aind=ai, adata=x, bptr=bp, bind=bi, bdata=y, cptr=cptr, cind=cind, rows=gpu["rows"])
 
     def conj(v):
         return mx.conj(v, stream=s) if cplx else v
 
     def vjp(primals, cotangents, outputs):
-        x, y, cind, g = primals[2], primals[5], outputs[0], cotangents[1].astype(dt, stream=s)
-        da = sampled(op, ap, ai, (g, cind, cptr), (conj(y), bi, bp), m, k, n, s)
+        x, y, g = primals[2], primals[5], cotangents[-1].astype(dt, stream=s)
+        ci = outputs[0] if gpu is None else cind
+        da = sampled(op, ap, ai, (g, ci, cptr), (conj(y), bi, bp), m, k, n, s)
         atd, ati, atp = transpose_csr(op, conj(x), ai, ap, (m, k), s)
-        ctd, cti, ctp = transpose_csr(op, g, cind, cptr, (m, n), s)
+        ctd, cti, ctp = transpose_csr(op, g, ci, cptr, (m, n), s)
         db = sampled(op, bp, bi, (atd, ati, atp), (ctd, cti, ctp), k, n, m, s)
-        return [None, None, da, None, None, db, None]
+        return [None, None, da, None, None, db] + [None] * (len(primals) - 6)
 
-    jvp = K.bilinear_jvp(run, 2, 5, nnzc, it, dt, s, vjp)  # (a + da)(b + db) to first order
-
-    cind, cdata = run(ad, bd, vjp=vjp, jvp=jvp)
-    return cdata, cind
+    # (a + da)(b + db) to first order
+    jvp = K.bilinear_jvp(run, 2, 5, nnzc if gpu is None else None, it, dt, s, vjp)
+    if gpu is None:
+        cind, cdata = run(ad, bd, vjp=vjp, jvp=jvp)
+        return cdata, cind
+    (cdata,) = run(ad, bd, vjp=vjp, jvp=jvp)
+    return (cdata if cdata.dtype == dt else cdata.astype(dt, stream=s)), cind
 
 
 def sampled(op: str, sptr, sind, g, h, m: int, k: int, n: int, s: mx.Stream) -> mx.array:

@@ -141,3 +141,22 @@ def test_selection_of_a_malformed_structure_raises():
     bad = ms.csr_array((np.ones(2, np.float32), np.array([0, 1]), np.array([0, 2, 1])), shape=(2, 2), validate=False)
     with pytest.raises(RuntimeError, match=r"^tril: index out of range"):
         ms.tril(bad)
+
+
+@pytest.mark.parametrize("it", [np.int32, np.int64])
+def test_row_pointer_scan_matches_numpy(device, it):
+    """The prefix sum behind every staged operation's row pointer (our tile scan on the GPU): sizes
+    around the tile (4096 entries), empty input, and int64 totals past 2^31."""
+    from mlx_sparse._select import _indptr, scan0
+
+    s = mx.default_stream(device)
+    rng = np.random.default_rng(3)
+    for m in (0, 1, 255, 4095, 4096, 4097, 3 * 4096 + 17, 300_001):
+        x = rng.integers(0, 50, size=m).astype(it)
+        if it == np.int64 and m > 1:
+            x[m // 2] = 3 * 2**31  # the running total leaves int32
+        ref = np.concatenate([[0], np.cumsum(x, dtype=np.int64)])
+        got = np.array(scan0(mx.array(x), s))
+        assert got.dtype == it and got.shape == (m + 1,) and np.array_equal(got.astype(np.int64), ref)
+        ptr, total = _indptr(mx.array(x), s)
+        assert total == int(ref[-1]) and np.array_equal(np.array(ptr).astype(np.int64), ref)

@@ -45,6 +45,35 @@ def test_spgemm_matches_scipy(device, vt, it, fa, fb):
         assert np.array_equal(stored, struct)  # exactly the symbolic structure, each entry once
 
 
+@pytest.mark.parametrize("vt", ["float32", "complex64", "bfloat16"])
+@pytest.mark.parametrize("it", list(INDEX_DTYPES))
+def test_spgemm_row_tiers(device, vt, it):
+    """Rows of every cost in one product: short rows, rows of a few hundred products and rows of
+    thousands (the GPU's warp, block and bitmap tiers), empty rows, a dense row and a wide output;
+    values and the exact sorted structure against scipy."""
+    mx.set_default_device(device)
+    rng = np.random.default_rng(7)
+    m, k, n = 400, 300, 5000
+    lens = rng.choice([0, 2, 9, 40, 150, 300], size=m, p=[0.1, 0.4, 0.2, 0.15, 0.1, 0.05])
+    rows = np.repeat(np.arange(m), lens)
+    cols = np.concatenate([rng.choice(k, size=L, replace=False) for L in lens])
+    SA = sp.csr_array((rng.standard_normal(rows.size), (rows, cols)), shape=(m, k))
+    blens = rng.choice([0, 1, 5, 30, 200], size=k, p=[0.1, 0.3, 0.3, 0.2, 0.1])
+    brows = np.repeat(np.arange(k), blens)
+    bcols = np.concatenate([rng.choice(n, size=L, replace=False) for L in blens])
+    SB = sp.csr_array((rng.standard_normal(brows.size), (brows, bcols)), shape=(k, n))
+    dt, idt = VALUE_DTYPES[vt][0], INDEX_DTYPES[it]
+    C = ms.csr_array(SA, dtype=dt, index_dtype=idt) @ ms.csr_array(SB, dtype=dt, index_dtype=idt)
+    ref = sp.csr_array(SA @ SB)
+    ref.sort_indices()
+    rowflops = np.bincount(np.repeat(np.arange(m), np.diff(SA.indptr)), weights=np.diff(SB.indptr)[SA.indices], minlength=m)
+    assert rowflops.max() > 2048 and ((rowflops > 256) & (rowflops <= 2048)).any() and (rowflops == 0).any()
+    assert np.array_equal(to_host(C.indptr), ref.indptr) and np.array_equal(to_host(C.indices), ref.indices)
+    tol = RTOL[vt] * 10
+    np.testing.assert_allclose(to_host(C.data.astype(mx.complex64 if vt == "complex64" else mx.float32)), ref.data,
+                               rtol=tol, atol=tol * np.abs(ref.data).max())
+
+
 def test_spgemm_explicit_zero_inputs_and_chain():
     A = ms.csr_array((np.array([1.0, 0.0, 2.0], np.float32), np.array([0, 1, 1]), np.array([0, 2, 3])), shape=(2, 2))
     B = ms.csr_array(np.array([[1.0, -1.0], [1.0, 1.0]], np.float32))

@@ -38,6 +38,12 @@ __device__ __forceinline__ void fma_acc(float2& acc, float2 a, float2 b) {
   acc.x = fmaf(a.x, b.x, fmaf(-a.y, b.y, acc.x));
   acc.y = fmaf(a.x, b.y, fmaf(a.y, b.x, acc.y));
 }
+// a * b as the C kernels compute it (no accumulation onto +0, which would turn a -0 product into +0)
+__device__ __forceinline__ float mul(float a, float b) { return a * b; }
+__device__ __forceinline__ float2 mul(float2 a, float2 b) {
+  return make_float2(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x);
+}
+
 __device__ __forceinline__ void add_acc(float& acc, float a) { acc += a; }
 __device__ __forceinline__ void add_acc(float2& acc, float2 a) { acc.x += a.x; acc.y += a.y; }
 

@@ -1,12 +1,6 @@
 // GPU constructor kernels: the Kronecker product of canonical CSR matrices. A warp per output row.
 #include "common.cuh"
 
-// a * b as the C kernels compute it (no accumulation onto +0, which would turn a -0 product into +0)
-__device__ __forceinline__ float mul(float a, float b) { return a * b; }
-__device__ __forceinline__ float2 mul(float2 a, float2 b) {
-  return make_float2(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x);
-}
-
 // kron(A, B) as CSR (see the C body): output row R = i * mb + k; its (lenA[i] * lenB[k]) entries are
 // split over the warp's lanes, entry t of the row taking A's entry t / lenB and B's entry t % lenB.
 // A malformed row or an output range that disagrees with the lengths writes nothing.

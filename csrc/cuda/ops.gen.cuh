@@ -22,6 +22,10 @@
 #define MSP_JOINS_convert_expand_rows const long long m = msp_join(m_lo, m_hi); const long long nnz = msp_join(nnz_lo, nnz_hi); (void)m; (void)nnz;
 #define MSP_PARAMS_convert_indptr_from_rows const IT* __restrict__ rows, IT* __restrict__ indptr, int m_lo, int m_hi, int nnz_lo, int nnz_hi
 #define MSP_JOINS_convert_indptr_from_rows const long long m = msp_join(m_lo, m_hi); const long long nnz = msp_join(nnz_lo, nnz_hi); (void)m; (void)nnz;
+#define MSP_PARAMS_convert_scan_tiles const IT* __restrict__ x, IT* __restrict__ tiles, int m_lo, int m_hi, int nt_lo, int nt_hi
+#define MSP_JOINS_convert_scan_tiles const long long m = msp_join(m_lo, m_hi); const long long nt = msp_join(nt_lo, nt_hi); (void)m; (void)nt;
+#define MSP_PARAMS_convert_scan const IT* __restrict__ x, const IT* __restrict__ tiles, IT* __restrict__ out, int m_lo, int m_hi, int nt_lo, int nt_hi
+#define MSP_JOINS_convert_scan const long long m = msp_join(m_lo, m_hi); const long long nt = msp_join(nt_lo, nt_hi); (void)m; (void)nt;
 #define MSP_PARAMS_canonical_sum_runs const IT* __restrict__ rows, const IT* __restrict__ cols, const VT* __restrict__ data, const IT* __restrict__ pos, IT* __restrict__ out_indices, VT* __restrict__ out_data, IT* __restrict__ out_rows, int nnz_lo, int nnz_hi, int nnz2_lo, int nnz2_hi
 #define MSP_JOINS_canonical_sum_runs const long long nnz = msp_join(nnz_lo, nnz_hi); const long long nnz2 = msp_join(nnz2_lo, nnz2_hi); (void)nnz; (void)nnz2;
 #define MSP_PARAMS_select_dense_count const VT* __restrict__ dense, const VT* __restrict__ thr, IT* __restrict__ counts, int m_lo, int m_hi, int n_lo, int n_hi
@@ -44,10 +48,22 @@
 #define MSP_JOINS_select_lookup const long long m = msp_join(m_lo, m_hi); const long long n = msp_join(n_lo, n_hi); const long long nnz = msp_join(nnz_lo, nnz_hi); const long long q = msp_join(q_lo, q_hi); (void)m; (void)n; (void)nnz; (void)q;
 #define MSP_PARAMS_construct_kron const IT* __restrict__ aptr, const IT* __restrict__ aind, const VT* __restrict__ adata, const IT* __restrict__ bptr, const IT* __restrict__ bind, const VT* __restrict__ bdata, const IT* __restrict__ optr, IT* __restrict__ oind, VT* __restrict__ odata, int ma_lo, int ma_hi, int nb_lo, int nb_hi, int nnza_lo, int nnza_hi, int mb_lo, int mb_hi, int nnzb_lo, int nnzb_hi, int nnz2_lo, int nnz2_hi
 #define MSP_JOINS_construct_kron const long long ma = msp_join(ma_lo, ma_hi); const long long nb = msp_join(nb_lo, nb_hi); const long long nnza = msp_join(nnza_lo, nnza_hi); const long long mb = msp_join(mb_lo, mb_hi); const long long nnzb = msp_join(nnzb_lo, nnzb_hi); const long long nnz2 = msp_join(nnz2_lo, nnz2_hi); (void)ma; (void)nb; (void)nnza; (void)mb; (void)nnzb; (void)nnz2;
+#define MSP_PARAMS_spgemm_sampled const IT* __restrict__ sptr, const IT* __restrict__ sind, const IT* __restrict__ gptr, const IT* __restrict__ gind, const VT* __restrict__ gdata, const IT* __restrict__ hptr, const IT* __restrict__ hind, const VT* __restrict__ hdata, VT* __restrict__ out, int m_lo, int m_hi, int k_lo, int k_hi, int n_lo, int n_hi, int nnzs_lo, int nnzs_hi, int nnzg_lo, int nnzg_hi, int nnzh_lo, int nnzh_hi
+#define MSP_JOINS_spgemm_sampled const long long m = msp_join(m_lo, m_hi); const long long k = msp_join(k_lo, k_hi); const long long n = msp_join(n_lo, n_hi); const long long nnzs = msp_join(nnzs_lo, nnzs_hi); const long long nnzg = msp_join(nnzg_lo, nnzg_hi); const long long nnzh = msp_join(nnzh_lo, nnzh_hi); (void)m; (void)k; (void)n; (void)nnzs; (void)nnzg; (void)nnzh;
 #define MSP_PARAMS_spgemm_rowflops const IT* __restrict__ aptr, const IT* __restrict__ aind, const IT* __restrict__ bptr, IT* __restrict__ flops, int m_lo, int m_hi, int k_lo, int k_hi, int nnza_lo, int nnza_hi
 #define MSP_JOINS_spgemm_rowflops const long long m = msp_join(m_lo, m_hi); const long long k = msp_join(k_lo, k_hi); const long long nnza = msp_join(nnza_lo, nnza_hi); (void)m; (void)k; (void)nnza;
-#define MSP_PARAMS_spgemm_expand const IT* __restrict__ aptr, const IT* __restrict__ aind, const IT* __restrict__ bptr, const IT* __restrict__ bind, const IT* __restrict__ fptr, IT* __restrict__ rows, IT* __restrict__ cols, IT* __restrict__ srca, IT* __restrict__ srcb, int m_lo, int m_hi, int k_lo, int k_hi, int nnza_lo, int nnza_hi, int nnzb_lo, int nnzb_hi, int nf_lo, int nf_hi
-#define MSP_JOINS_spgemm_expand const long long m = msp_join(m_lo, m_hi); const long long k = msp_join(k_lo, k_hi); const long long nnza = msp_join(nnza_lo, nnza_hi); const long long nnzb = msp_join(nnzb_lo, nnzb_hi); const long long nf = msp_join(nf_lo, nf_hi); (void)m; (void)k; (void)nnza; (void)nnzb; (void)nf;
+#define MSP_PARAMS_spgemm_hcount const IT* __restrict__ aptr, const IT* __restrict__ aind, const IT* __restrict__ bptr, const IT* __restrict__ bind, const IT* __restrict__ rows, IT* __restrict__ counts, IT* __restrict__ bits, int m_lo, int m_hi, int k_lo, int k_hi, int n_lo, int n_hi, int nnza_lo, int nnza_hi, int nnzb_lo, int nnzb_hi, int ns_lo, int ns_hi, int nw_lo, int nw_hi, int nb_lo, int nb_hi, int ng_lo, int ng_hi, int sb_lo, int sb_hi, int wb_lo, int wb_hi, int bb_lo, int bb_hi, int gb_lo, int gb_hi, int nwords_lo, int nwords_hi
+#define MSP_JOINS_spgemm_hcount const long long m = msp_join(m_lo, m_hi); const long long k = msp_join(k_lo, k_hi); const long long n = msp_join(n_lo, n_hi); const long long nnza = msp_join(nnza_lo, nnza_hi); const long long nnzb = msp_join(nnzb_lo, nnzb_hi); const long long ns = msp_join(ns_lo, ns_hi); const long long nw = msp_join(nw_lo, nw_hi); const long long nb = msp_join(nb_lo, nb_hi); const long long ng = msp_join(ng_lo, ng_hi); const long long sb = msp_join(sb_lo, sb_hi); const long long wb = msp_join(wb_lo, wb_hi); const long long bb = msp_join(bb_lo, bb_hi); const long long gb = msp_join(gb_lo, gb_hi); const long long nwords = msp_join(nwords_lo, nwords_hi); (void)m; (void)k; (void)n; (void)nnza; (void)nnzb; (void)ns; (void)nw; (void)nb; (void)ng; (void)sb; (void)wb; (void)bb; (void)gb; (void)nwords;
+#define MSP_PARAMS_spgemm_hfill const IT* __restrict__ aptr, const IT* __restrict__ aind, const IT* __restrict__ bptr, const IT* __restrict__ bind, const IT* __restrict__ rows, const IT* __restrict__ cptr, IT* __restrict__ cind, IT* __restrict__ bits, int m_lo, int m_hi, int k_lo, int k_hi, int n_lo, int n_hi, int nnza_lo, int nnza_hi, int nnzb_lo, int nnzb_hi, int nnzc_lo, int nnzc_hi, int ns_lo, int ns_hi, int nw_lo, int nw_hi, int nb_lo, int nb_hi, int ng_lo, int ng_hi, int sb_lo, int sb_hi, int wb_lo, int wb_hi, int bb_lo, int bb_hi, int gb_lo, int gb_hi, int nwords_lo, int nwords_hi
+#define MSP_JOINS_spgemm_hfill const long long m = msp_join(m_lo, m_hi); const long long k = msp_join(k_lo, k_hi); const long long n = msp_join(n_lo, n_hi); const long long nnza = msp_join(nnza_lo, nnza_hi); const long long nnzb = msp_join(nnzb_lo, nnzb_hi); const long long nnzc = msp_join(nnzc_lo, nnzc_hi); const long long ns = msp_join(ns_lo, ns_hi); const long long nw = msp_join(nw_lo, nw_hi); const long long nb = msp_join(nb_lo, nb_hi); const long long ng = msp_join(ng_lo, ng_hi); const long long sb = msp_join(sb_lo, sb_hi); const long long wb = msp_join(wb_lo, wb_hi); const long long bb = msp_join(bb_lo, bb_hi); const long long gb = msp_join(gb_lo, gb_hi); const long long nwords = msp_join(nwords_lo, nwords_hi); (void)m; (void)k; (void)n; (void)nnza; (void)nnzb; (void)nnzc; (void)ns; (void)nw; (void)nb; (void)ng; (void)sb; (void)wb; (void)bb; (void)gb; (void)nwords;
+#define MSP_PARAMS_spgemm_numeric const IT* __restrict__ aptr, const IT* __restrict__ aind, const VT* __restrict__ adata, const IT* __restrict__ bptr, const IT* __restrict__ bind, const VT* __restrict__ bdata, const IT* __restrict__ cptr, const IT* __restrict__ cind, const IT* __restrict__ rows, AT* __restrict__ cdata, int m_lo, int m_hi, int k_lo, int k_hi, int n_lo, int n_hi, int nnza_lo, int nnza_hi, int nnzb_lo, int nnzb_hi, int nnzc_lo, int nnzc_hi, int ns_lo, int ns_hi, int nw_lo, int nw_hi, int nb_lo, int nb_hi, int ng_lo, int ng_hi, int sb_lo, int sb_hi, int wb_lo, int wb_hi, int bb_lo, int bb_hi, int gb_lo, int gb_hi
+#define MSP_JOINS_spgemm_numeric const long long m = msp_join(m_lo, m_hi); const long long k = msp_join(k_lo, k_hi); const long long n = msp_join(n_lo, n_hi); const long long nnza = msp_join(nnza_lo, nnza_hi); const long long nnzb = msp_join(nnzb_lo, nnzb_hi); const long long nnzc = msp_join(nnzc_lo, nnzc_hi); const long long ns = msp_join(ns_lo, ns_hi); const long long nw = msp_join(nw_lo, nw_hi); const long long nb = msp_join(nb_lo, nb_hi); const long long ng = msp_join(ng_lo, ng_hi); const long long sb = msp_join(sb_lo, sb_hi); const long long wb = msp_join(wb_lo, wb_hi); const long long bb = msp_join(bb_lo, bb_hi); const long long gb = msp_join(gb_lo, gb_hi); (void)m; (void)k; (void)n; (void)nnza; (void)nnzb; (void)nnzc; (void)ns; (void)nw; (void)nb; (void)ng; (void)sb; (void)wb; (void)bb; (void)gb;
+#define MSP_PARAMS_ewise_count const IT* __restrict__ aptr, const IT* __restrict__ aind, const IT* __restrict__ bptr, const IT* __restrict__ bind, IT* __restrict__ counts, int m_lo, int m_hi, int n_lo, int n_hi, int nnza_lo, int nnza_hi, int nnzb_lo, int nnzb_hi, bool intersect
+#define MSP_JOINS_ewise_count const long long m = msp_join(m_lo, m_hi); const long long n = msp_join(n_lo, n_hi); const long long nnza = msp_join(nnza_lo, nnza_hi); const long long nnzb = msp_join(nnzb_lo, nnzb_hi); (void)m; (void)n; (void)nnza; (void)nnzb;
+#define MSP_PARAMS_ewise_fill const IT* __restrict__ aptr, const IT* __restrict__ aind, const VT* __restrict__ adata, const IT* __restrict__ bptr, const IT* __restrict__ bind, const VT* __restrict__ bdata, const IT* __restrict__ optr, IT* __restrict__ out_indices, VT* __restrict__ out_data, int m_lo, int m_hi, int n_lo, int n_hi, int nnza_lo, int nnza_hi, int nnzb_lo, int nnzb_hi, int nnz2_lo, int nnz2_hi, bool intersect, bool negate, bool maximum, bool minimum
+#define MSP_JOINS_ewise_fill const long long m = msp_join(m_lo, m_hi); const long long n = msp_join(n_lo, n_hi); const long long nnza = msp_join(nnza_lo, nnza_hi); const long long nnzb = msp_join(nnzb_lo, nnzb_hi); const long long nnz2 = msp_join(nnz2_lo, nnz2_hi); (void)m; (void)n; (void)nnza; (void)nnzb; (void)nnz2;
+#define MSP_PARAMS_ewise_sources const IT* __restrict__ aptr, const IT* __restrict__ aind, const IT* __restrict__ bptr, const IT* __restrict__ bind, const IT* __restrict__ optr, IT* __restrict__ sa, IT* __restrict__ sb, int m_lo, int m_hi, int n_lo, int n_hi, int nnza_lo, int nnza_hi, int nnzb_lo, int nnzb_hi, int nnz2_lo, int nnz2_hi, bool intersect, bool negate
+#define MSP_JOINS_ewise_sources const long long m = msp_join(m_lo, m_hi); const long long n = msp_join(n_lo, n_hi); const long long nnza = msp_join(nnza_lo, nnza_hi); const long long nnzb = msp_join(nnzb_lo, nnzb_hi); const long long nnz2 = msp_join(nnz2_lo, nnz2_hi); (void)m; (void)n; (void)nnza; (void)nnzb; (void)nnz2;
 #if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spmv_csr_g1)
 #define MSP_ON_spmv_csr_g1(...) __VA_ARGS__
 #else
@@ -143,6 +159,16 @@
 #else
 #define MSP_ON_convert_indptr_from_rows(...)
 #endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_convert_scan_tiles)
+#define MSP_ON_convert_scan_tiles(...) __VA_ARGS__
+#else
+#define MSP_ON_convert_scan_tiles(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_convert_scan)
+#define MSP_ON_convert_scan(...) __VA_ARGS__
+#else
+#define MSP_ON_convert_scan(...)
+#endif
 #if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_canonical_sum_runs)
 #define MSP_ON_canonical_sum_runs(...) __VA_ARGS__
 #else
@@ -198,13 +224,43 @@
 #else
 #define MSP_ON_construct_kron(...)
 #endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spgemm_sampled)
+#define MSP_ON_spgemm_sampled(...) __VA_ARGS__
+#else
+#define MSP_ON_spgemm_sampled(...)
+#endif
 #if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spgemm_rowflops)
 #define MSP_ON_spgemm_rowflops(...) __VA_ARGS__
 #else
 #define MSP_ON_spgemm_rowflops(...)
 #endif
-#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spgemm_expand)
-#define MSP_ON_spgemm_expand(...) __VA_ARGS__
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spgemm_hcount)
+#define MSP_ON_spgemm_hcount(...) __VA_ARGS__
 #else
-#define MSP_ON_spgemm_expand(...)
+#define MSP_ON_spgemm_hcount(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spgemm_hfill)
+#define MSP_ON_spgemm_hfill(...) __VA_ARGS__
+#else
+#define MSP_ON_spgemm_hfill(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spgemm_numeric)
+#define MSP_ON_spgemm_numeric(...) __VA_ARGS__
+#else
+#define MSP_ON_spgemm_numeric(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_ewise_count)
+#define MSP_ON_ewise_count(...) __VA_ARGS__
+#else
+#define MSP_ON_ewise_count(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_ewise_fill)
+#define MSP_ON_ewise_fill(...) __VA_ARGS__
+#else
+#define MSP_ON_ewise_fill(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_ewise_sources)
+#define MSP_ON_ewise_sources(...) __VA_ARGS__
+#else
+#define MSP_ON_ewise_sources(...)
 #endif

@@ -1,57 +1,503 @@
-// GPU sparse-sparse products, expand-sort-compress: the products of each row are expanded (this
-// file), sorted by (row, column) with MLX's argsort and summed by the canonical family's run-sum kernel.
+// GPU sparse-sparse products, C = A B, staged: rows are binned by their product count (flops) into
+// four tiers, each with its own accumulator (the approach of spECK, nsparse and OpSparse):
+//   S  flops <= S_FLOPS   8 lanes per row (4 rows per warp), a shared-memory hash table per row
+//   W  flops <= W_FLOPS   a warp per row, a shared-memory hash table per warp
+//   B  flops <= B_FLOPS   a block per row, a shared-memory hash table per block
+//   G  the rest           a block per row, a bitmap of the columns in global scratch (one per block)
+// The symbolic passes count each row's distinct columns (hcount), then, once the row pointer is
+// known, write each row's columns sorted (hfill). The numeric pass (numeric) accumulates every
+// product at its column's position in the sorted row (binary search), in shared memory for the S, W
+// and B tiers and with global atomics for G rows, so it needs no hash table and no sort and can be
+// rerun on new values with the same structure. `rows` lists the rows tier by tier (S, W, B, G; n_s,
+// n_w, n_b, n_g of each); one launch serves every tier, its blocks in ranges: [0, sb) S rows,
+// then wb blocks of W rows, bb of B rows and gb of G rows, each range grid-stride over its list.
+// Malformed structures (validate=False) are skipped row by row; nothing is read or written outside
+// the arrays.
 #include "common.cuh"
 
-// flops[i] = sum over A's row i of the lengths of the B rows it hits (0 for a malformed row). A warp per row.
+#define W_FLOPS 256
+#define W_CAP 512  // hash slots per warp (load <= 1/2)
+#define B_FLOPS 2048
+#define B_CAP 4096  // hash slots per block
+#define WARPS 8     // blockDim.x / 32
+#define EMPTY ((IT)-1)
+
+// flops[i] = sum over A's row i of the lengths of the B rows it hits (0 for a malformed row). 8 lanes per row.
 __device__ void rowflops(const IT* __restrict__ aptr, const IT* __restrict__ aind, const IT* __restrict__ bptr,
                          IT* __restrict__ flops, long long m, long long k, long long nnza) {
-  const long long warps = (long long)gridDim.x * blockDim.x / 32;
-  const int lane = threadIdx.x % 32;
-  for (long long i = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32; i < m; i += warps) {
-    const long long s = (long long)aptr[i], e = (long long)aptr[i + 1];
+  const long long groups = (long long)gridDim.x * blockDim.x / 8;
+  const int lane = threadIdx.x % 8;
+  const long long first = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 8;
+  const long long rounds = (m + groups - 1) / groups;  // warp-uniform trip count (the shuffles need every lane)
+  for (long long it = 0; it < rounds; ++it) {
+    const long long i = first + it * groups;
     long long f = 0;
-    bool ok = s >= 0 && e >= s && e <= nnza;
-    if (ok)
-      for (long long ja = s + lane; ja < e; ja += 32) {
-        const long long j = (long long)aind[ja];
-        if (j >= 0 && j < k) {
-          const long long len = (long long)bptr[j + 1] - (long long)bptr[j];
-          f += len > 0 ? len : 0;
+    bool ok = false;
+    if (i < m) {
+      const long long s = (long long)aptr[i], e = (long long)aptr[i + 1];
+      ok = s >= 0 && e >= s && e <= nnza;
+      if (ok)
+        for (long long ja = s + lane; ja < e; ja += 8) {
+          const long long j = (long long)aind[ja];
+          if (j >= 0 && j < k) {
+            const long long len = (long long)bptr[j + 1] - (long long)bptr[j];
+            f += len > 0 ? len : 0;
+          }
         }
-      }
+    }
 #pragma unroll
-    for (int off = 16; off > 0; off /= 2) f += __shfl_xor_sync(0xffffffffu, f, off);
-    if (lane == 0) flops[i] = (IT)(ok ? f : 0);
+    for (int off = 4; off > 0; off /= 2) f += __shfl_xor_sync(0xffffffffu, f, off);
+    if (i < m && lane == 0) flops[i] = (IT)(ok ? f : 0);
   }
 }
 
-// The products of row i at fptr[i]..fptr[i+1]: for each entry ja of A's row (in order) and each entry jb
-// of the B row it hits, (i, bind[jb], ja, jb). A warp per row, one A entry at a time, lanes over B's row.
-// Nothing is written outside the row's range or read outside the arrays.
-__device__ void expand(const IT* __restrict__ aptr, const IT* __restrict__ aind, const IT* __restrict__ bptr,
-                       const IT* __restrict__ bind, const IT* __restrict__ fptr, IT* __restrict__ rows,
-                       IT* __restrict__ cols, IT* __restrict__ srca, IT* __restrict__ srcb, long long m, long long k,
-                       long long nnza, long long nnzb, long long nf) {
+#define S_FLOPS 64
+#define S_CAP 128  // hash slots per S row (load <= 1/2)
+#define W_FLOPS 256
+#define W_CAP 512  // hash slots per warp
+#define B_FLOPS 2048
+#define B_CAP 4096  // hash slots per block
+#define WARPS 8     // blockDim.x / 32
+#define EMPTY ((IT)-1)
+
+// ---- cooperative groups of G threads: 8 lanes (G = 8), a warp (32) or the block (256) ----------
+// Groups of 8 share their warp's barriers, so every loop with a barrier inside runs a warp-uniform
+// number of times (uniform_max).
+template <int G> __device__ __forceinline__ void gsync() {
+  if constexpr (G <= 32) __syncwarp();
+  else __syncthreads();
+}
+
+template <int G> __device__ __forceinline__ long long uniform_max(long long v) {
+  if constexpr (G < 32) {
+#pragma unroll
+    for (int off = G; off < 32; off *= 2) v = max(v, __shfl_xor_sync(0xffffffffu, v, off));
+  }
+  return v;
+}
+
+// Exclusive prefix sum over the group of long long values; `total` gets the group's sum.
+// `wsum` is WARPS long longs of shared scratch (the block's group only).
+template <int G> __device__ __forceinline__ long long group_scan(long long v, long long& total, long long* wsum) {
+  constexpr int W = G < 32 ? G : 32;
+  const int lane = threadIdx.x % W;
+  long long x = v;
+#pragma unroll
+  for (int off = 1; off < W; off *= 2) {
+    const long long y = __shfl_up_sync(0xffffffffu, x, off, W);
+    if (lane >= off) x += y;
+  }
+  if constexpr (G <= 32) {
+    total = __shfl_sync(0xffffffffu, x, W - 1, W);
+    return x - v;
+  } else {
+    const int warp = threadIdx.x / 32;
+    __syncthreads();
+    if (lane == 31) wsum[warp] = x;
+    __syncthreads();
+    long long pre = 0, tot = 0;
+    for (int w = 0; w < WARPS; ++w) {
+      if (w < warp) pre += wsum[w];
+      tot += wsum[w];
+    }
+    total = tot;
+    return pre + x - v;
+  }
+}
+
+template <int G> __device__ __forceinline__ long long group_sum(long long v, long long* wsum) {
+  long long t;
+  group_scan<G>(v, t, wsum);
+  return t;
+}
+
+// Per-group scratch for the product walk: G entries of (exclusive offset, B row start, A position).
+struct Walk {
+  long long off, bs, ja;
+};
+
+// Every product of A's row [s, e): f(column, A position, B position), spread evenly over the group's
+// threads (G A entries at a time: their B row lengths are scanned, each product finds its A entry by
+// binary search). B rows or columns that are malformed are skipped. All threads of the warp (block)
+// call it; an idle group passes s = e.
+template <int G, class F>
+__device__ __forceinline__ void walk(long long s, long long e, const IT* __restrict__ aind, const IT* __restrict__ bptr,
+                                     const IT* __restrict__ bind, long long k, long long n, long long nnzb, Walk* w,
+                                     long long* wsum, F f) {
+  const int t = G <= 32 ? threadIdx.x % G : threadIdx.x;
+  const long long chunks = uniform_max<G>((e - s + G - 1) / G);
+  for (long long c = 0; c < chunks; ++c) {
+    const long long base = s + c * G, ja = base + t;
+    long long len = 0, bs = 0;
+    if (ja < e) {
+      const long long j = (long long)aind[ja];
+      if (j >= 0 && j < k) {
+        bs = (long long)bptr[j];
+        const long long be = (long long)bptr[j + 1];
+        if (bs >= 0 && be >= bs && be <= nnzb) len = be - bs;
+      }
+    }
+    long long total;
+    const long long off = group_scan<G>(len, total, wsum);
+    gsync<G>();
+    w[t] = Walk{off, bs, ja};
+    gsync<G>();
+    const int cnt = (int)max(0LL, min((long long)G, e - base));
+    for (long long q = t; q < total; q += G) {  // no barrier inside: trip counts may differ
+      int lo = 0, hi = cnt - 1;  // the last entry whose offset is <= q
+      while (lo < hi) {
+        const int mid = (lo + hi + 1) / 2;
+        if (w[mid].off <= q) lo = mid;
+        else hi = mid - 1;
+      }
+      const long long jb = w[lo].bs + (q - w[lo].off);
+      const long long col = (long long)bind[jb];
+      if (col >= 0 && col < n) f(col, w[lo].ja, jb);
+    }
+    gsync<G>();
+  }
+}
+
+__device__ __forceinline__ unsigned hash_of(long long key) {
+  return (unsigned)(((unsigned long long)key * 0x9E3779B97F4A7C15ull) >> 32);
+}
+__device__ __forceinline__ int cas(int* p, int cmp, int v) { return atomicCAS(p, cmp, v); }
+__device__ __forceinline__ long long cas(long long* p, long long cmp, long long v) {
+  return (long long)atomicCAS((unsigned long long*)p, (unsigned long long)cmp, (unsigned long long)v);
+}
+
+// Insert key into an open-addressing table of cap (a power of 2) slots; true when it was new.
+__device__ __forceinline__ bool hash_insert(IT* tab, int cap, IT key) {
+  unsigned h = hash_of(key) & (cap - 1);
+  for (int probe = 0; probe < cap; ++probe) {
+    IT cur = tab[h];
+    if (cur == key) return false;
+    if (cur == EMPTY) {
+      cur = cas(&tab[h], EMPTY, key);
+      if (cur == EMPTY) return true;
+      if (cur == key) return false;
+    }
+    h = (h + 1) & (cap - 1);
+  }
+  return false;
+}
+
+// The row ranges of the tiers, and which blocks serve them.
+struct Tiers {
+  long long ns, nw, nb, ng, sb, wb, bb, gb;
+};
+
+// Calls f(row or -1, tier, group index in the block) for each row this thread's group serves: the
+// S tier's groups of 8 (an idle group gets -1 so that its warp stays converged), W warps, B and G
+// blocks. All threads of the block call it.
+template <class F>
+__device__ __forceinline__ void for_rows(const IT* __restrict__ rows, long long m, const Tiers& T, F f) {
+  const long long b = blockIdx.x;
+  const int warp = threadIdx.x / 32;
+  if (b < T.sb) {
+    const int g = threadIdx.x / 8;  // 32 groups of 8 per block
+    for (long long r0 = b * 32; r0 < T.ns; r0 += T.sb * 32) {
+      const long long r = r0 + g;
+      f(r < T.ns && r < m ? (long long)rows[r] : -1LL, 0, g);
+    }
+  } else if (b < T.sb + T.wb) {
+    for (long long r = (b - T.sb) * WARPS + warp; r < T.nw; r += T.wb * WARPS)
+      if (T.ns + r < m) f((long long)rows[T.ns + r], 1, warp);
+  } else if (b < T.sb + T.wb + T.bb) {
+    for (long long r = b - T.sb - T.wb; r < T.nb; r += T.bb)
+      if (T.ns + T.nw + r < m) f((long long)rows[T.ns + T.nw + r], 2, 0);
+  } else {
+    for (long long r = b - T.sb - T.wb - T.bb; r < T.ng; r += T.gb)
+      if (T.ns + T.nw + T.nb + r < m) f((long long)rows[T.ns + T.nw + T.nb + r], 3, 0);
+  }
+}
+
+// The shared memory of the symbolic kernels: hash tables (S: 32 of S_CAP, W: 8 of W_CAP, B: one of
+// B_CAP) and the walk.
+struct SymShared {
+  IT tab[B_CAP];
+  Walk walk[256];
+  long long wsum[WARPS];
+};
+
+// Symbolic pass of one row (fill = false: count into counts[i]; true: write the sorted columns at
+// cind[p0, p1), only when the count agrees). `live` false: an idle or malformed row (s = e), which
+// takes part in the barriers and writes nothing. No early return: the S tier's warps stay converged.
+template <int G, int CAP, int MAXC>
+__device__ __forceinline__ void hash_row(long long s, long long e, bool live, IT* tab, const IT* __restrict__ aind,
+                                         const IT* __restrict__ bptr, const IT* __restrict__ bind, long long k,
+                                         long long n, long long nnzb, Walk* w, long long* wsum, bool fill,
+                                         IT* __restrict__ counts, long long i, IT* __restrict__ cind, long long p0,
+                                         long long p1) {
+  const int t = G <= 32 ? threadIdx.x % G : threadIdx.x;
+  for (int h = t; h < CAP; h += G) tab[h] = EMPTY;
+  gsync<G>();
+  long long mine = 0;
+  walk<G>(s, e, aind, bptr, bind, k, n, nnzb, w, wsum, [&](long long c, long long, long long) {
+    mine += hash_insert(tab, CAP, (IT)c);
+  });
+  const long long cnt = group_sum<G>(mine, wsum);
+  if (!fill) {
+    if (live && t == 0) counts[i] = (IT)cnt;
+    gsync<G>();
+    return;  // uniform over the warp (block)
+  }
+  const bool write = live && cnt == p1 - p0;  // else the row pointer disagrees (validate=False)
+  // compact the occupied slots to the table's front (each thread's slots held in registers first)
+  constexpr int PER = CAP / G;
+  IT keep[PER];
+  int nk = 0;
+#pragma unroll
+  for (int j = 0; j < PER; ++j) {
+    const IT key = tab[t * PER + j];
+    if (key != EMPTY) keep[nk++] = key;
+  }
+  long long tot;
+  const long long at = group_scan<G>(nk, tot, wsum);
+  gsync<G>();
+#pragma unroll
+  for (int j = 0; j < PER; ++j)
+    if (j < nk) tab[at + j] = keep[j];
+  gsync<G>();
+  // rank sort (keys are distinct): each thread ranks the entries t, t + G, ... against all of them
+  constexpr int RANKED = MAXC / G;
+  IT mykey[RANKED];
+  int rank[RANKED];
+#pragma unroll
+  for (int j = 0; j < RANKED; ++j) {
+    const long long q = t + (long long)j * G;
+    mykey[j] = q < cnt ? tab[q] : EMPTY;
+    rank[j] = 0;
+  }
+  for (long long q = 0; q < cnt; ++q) {
+    const IT key = tab[q];
+#pragma unroll
+    for (int j = 0; j < RANKED; ++j) rank[j] += key < mykey[j];
+  }
+  if (write) {
+#pragma unroll
+    for (int j = 0; j < RANKED; ++j)
+      if (t + (long long)j * G < cnt) cind[p0 + rank[j]] = mykey[j];
+  }
+  gsync<G>();
+}
+
+// Symbolic pass of one G row: the columns set in the block's bitmap (nw32 words of 32 bits), then
+// counted or written in order; the bitmap is cleared for the next row.
+__device__ __forceinline__ void bitmap_row(long long s, long long e, unsigned* bits, long long nw32,
+                                           const IT* __restrict__ aind, const IT* __restrict__ bptr,
+                                           const IT* __restrict__ bind, long long k, long long n, long long nnzb,
+                                           Walk* w, long long* wsum, bool fill, IT* __restrict__ counts, long long i,
+                                           IT* __restrict__ cind, long long p0, long long p1) {
+  walk<256>(s, e, aind, bptr, bind, k, n, nnzb, w, wsum, [&](long long c, long long, long long) {
+    if ((c >> 5) < nw32) atomicOr(&bits[c >> 5], 1u << (c & 31));
+  });
+  __syncthreads();
+  const long long words = min(nw32, (n + 31) / 32);
+  if (!fill) {
+    long long mine = 0;
+    for (long long q = threadIdx.x; q < words; q += 256) {
+      mine += __popc(bits[q]);
+      bits[q] = 0;
+    }
+    const long long cnt = group_sum<256>(mine, wsum);
+    if (threadIdx.x == 0) counts[i] = (IT)cnt;
+    __syncthreads();
+    return;
+  }
+  long long base = p0;
+  for (long long q0 = 0; q0 < words; q0 += 256) {
+    const long long q = q0 + threadIdx.x;
+    unsigned word = q < words ? bits[q] : 0u;
+    if (q < words) bits[q] = 0;
+    long long tot;
+    long long at = base + group_scan<256>(__popc(word), tot, wsum);
+    while (word) {
+      const int bit = __ffs(word) - 1;
+      word &= word - 1;
+      if (at < p1) cind[at] = (IT)(q * 32 + bit);
+      ++at;
+    }
+    base += tot;
+  }
+  __syncthreads();
+}
+
+// hcount (fill = false) and hfill (fill = true): see the top of the file.
+__device__ void symbolic(const IT* __restrict__ aptr, const IT* __restrict__ aind, const IT* __restrict__ bptr,
+                         const IT* __restrict__ bind, const IT* __restrict__ rows, const IT* __restrict__ cptr,
+                         IT* __restrict__ counts, IT* __restrict__ cind, IT* __restrict__ bits, long long m, long long k,
+                         long long n, long long nnza, long long nnzb, long long nnzc, const Tiers& T, long long nwords,
+                         bool fill) {
+  __shared__ SymShared sh;
+  const long long nw32 = nwords * (long long)sizeof(IT) / 4;
+  const long long gfirst = T.sb + T.wb + T.bb;
+  unsigned* mybits = (unsigned*)bits + ((long long)blockIdx.x >= gfirst ? ((long long)blockIdx.x - gfirst) * nw32 : 0);
+  for_rows(rows, m, T, [&](long long i, int tier, int g) {
+    long long s = 0, e = 0, p0 = 0, p1 = 0;
+    bool live = i >= 0 && i < m;
+    if (live) {
+      s = (long long)aptr[i], e = (long long)aptr[i + 1];
+      live = s >= 0 && e >= s && e <= nnza;
+      if (fill) {
+        p0 = (long long)cptr[i], p1 = (long long)cptr[i + 1];
+        live = live && p0 >= 0 && p1 >= p0 && p1 <= nnzc;
+      }
+      if (!live) {  // a malformed row counts 0
+        if (!fill && (tier == 0 ? threadIdx.x % 8 : tier == 1 ? threadIdx.x % 32 : threadIdx.x) == 0) counts[i] = 0;
+        s = e = 0;
+      }
+    }
+    if (tier == 0)
+      hash_row<8, S_CAP, S_FLOPS>(s, e, live, sh.tab + g * S_CAP, aind, bptr, bind, k, n, nnzb, sh.walk + g * 8,
+                                  sh.wsum, fill, counts, i, cind, p0, p1);
+    else if (!live)
+      return;  // uniform over the warp (W) or block (B, G)
+    else if (tier == 1)
+      hash_row<32, W_CAP, W_FLOPS>(s, e, true, sh.tab + g * W_CAP, aind, bptr, bind, k, n, nnzb, sh.walk + g * 32,
+                                   sh.wsum, fill, counts, i, cind, p0, p1);
+    else if (tier == 2)
+      hash_row<256, B_CAP, B_FLOPS>(s, e, true, sh.tab, aind, bptr, bind, k, n, nnzb, sh.walk, sh.wsum, fill, counts, i,
+                                    cind, p0, p1);
+    else
+      bitmap_row(s, e, mybits, nw32, aind, bptr, bind, k, n, nnzb, sh.walk, sh.wsum, fill, counts, i, cind, p0, p1);
+  });
+}
+
+// ---- numeric pass --------------------------------------------------------------------------------
+__device__ __forceinline__ void shared_add(float* p, float a) { atomicAdd(p, a); }
+__device__ __forceinline__ void shared_add(float2* p, float2 a) {
+  atomicAdd(&p->x, a.x);
+  atomicAdd(&p->y, a.y);
+}
+
+// Position of column c in the sorted keys[0, len), or -1.
+__device__ __forceinline__ long long find_col(const IT* keys, long long len, long long c) {
+  long long lo = 0, hi = len;
+  while (lo < hi) {
+    const long long mid = (lo + hi) / 2;
+    if ((long long)keys[mid] < c) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < len && (long long)keys[lo] == c ? lo : -1;
+}
+
+struct NumShared {
+  IT keys[B_FLOPS];
+  AT acc[B_FLOPS];
+  Walk walk[256];
+  long long wsum[WARPS];
+};
+
+// One row's values: its sorted columns and zeroed sums in shared memory, every product added at its
+// column, the sums written out. len <= the group's share (the caller checks); an idle group: len 0.
+template <int G>
+__device__ __forceinline__ void numeric_row(long long s, long long e, long long p0, long long len, IT* keys, AT* acc,
+                                            const IT* __restrict__ aind, const VT* __restrict__ adata,
+                                            const IT* __restrict__ bptr, const IT* __restrict__ bind,
+                                            const VT* __restrict__ bdata, const IT* __restrict__ cind,
+                                            AT* __restrict__ cdata, long long k, long long n, long long nnzb, Walk* w,
+                                            long long* wsum) {
+  const int t = G <= 32 ? threadIdx.x % G : threadIdx.x;
+  for (long long q = t; q < len; q += G) keys[q] = cind[p0 + q], zero(acc[q]);
+  gsync<G>();
+  walk<G>(s, e, aind, bptr, bind, k, n, nnzb, w, wsum, [&](long long c, long long ja, long long jb) {
+    const long long p = find_col(keys, len, c);
+    if (p >= 0) shared_add(&acc[p], mul(ld(adata + ja), ld(bdata + jb)));
+  });
+  for (long long q = t; q < len; q += G) cdata[p0 + q] = acc[q];
+  gsync<G>();
+}
+
+__device__ void numeric(const IT* __restrict__ aptr, const IT* __restrict__ aind, const VT* __restrict__ adata,
+                        const IT* __restrict__ bptr, const IT* __restrict__ bind, const VT* __restrict__ bdata,
+                        const IT* __restrict__ cptr, const IT* __restrict__ cind, const IT* __restrict__ rows,
+                        AT* __restrict__ cdata, long long m, long long k, long long n, long long nnza, long long nnzb,
+                        long long nnzc, const Tiers& T) {
+  __shared__ NumShared sh;
+  constexpr int SLEN = B_FLOPS / 32, WLEN = B_FLOPS / WARPS;  // each S group's and warp's share
+  static_assert(SLEN >= S_FLOPS && WLEN >= W_FLOPS, "a row's columns must fit its group's share");
+  for_rows(rows, m, T, [&](long long i, int tier, int g) {
+    long long s = 0, e = 0, p0 = 0, len = 0;
+    bool live = i >= 0 && i < m;
+    if (live) {
+      s = (long long)aptr[i], e = (long long)aptr[i + 1], p0 = (long long)cptr[i];
+      const long long p1 = (long long)cptr[i + 1];
+      live = s >= 0 && e >= s && e <= nnza && p0 >= 0 && p1 >= p0 && p1 <= nnzc;
+      len = p1 - p0;
+      if (!live) s = e = p0 = len = 0;
+    }
+    if (tier == 0) {
+      if (len > SLEN) s = e = len = 0;  // cannot happen for rows of this tier (len <= flops)
+      numeric_row<8>(s, e, p0, len, sh.keys + g * SLEN, sh.acc + g * SLEN, aind, adata, bptr, bind, bdata, cind, cdata,
+                     k, n, nnzb, sh.walk + g * 8, sh.wsum);
+    } else if (!live) {
+      return;
+    } else if (tier == 1 && len <= WLEN) {
+      numeric_row<32>(s, e, p0, len, sh.keys + g * WLEN, sh.acc + g * WLEN, aind, adata, bptr, bind, bdata, cind, cdata,
+                      k, n, nnzb, sh.walk + g * 32, sh.wsum);
+    } else if (tier == 2 && len <= B_FLOPS) {
+      numeric_row<256>(s, e, p0, len, sh.keys, sh.acc, aind, adata, bptr, bind, bdata, cind, cdata, k, n, nnzb, sh.walk,
+                       sh.wsum);
+    } else if (tier >= 2) {  // G rows: global atomics into the zeroed output at the column's position
+      walk<256>(s, e, aind, bptr, bind, k, n, nnzb, sh.walk, sh.wsum, [&](long long c, long long ja, long long jb) {
+        const long long p = find_col(cind + p0, len, c);
+        if (p >= 0) shared_add(&cdata[p0 + p], mul(ld(adata + ja), ld(bdata + jb)));
+      });
+    }
+  });
+}
+
+// The sampled product of the derivative rules (see the C body): out[e] = sum over c of G[i, c] H[j, c]
+// for each stored entry e = (i, j) of S, G's and H's rows sorted (duplicates summed). A warp per row
+// of S, a lane per entry merging G's row i with H's row j. Malformed rows or indices: 0.
+__device__ void sampled(const IT* __restrict__ sptr, const IT* __restrict__ sind, const IT* __restrict__ gptr,
+                        const IT* __restrict__ gind, const VT* __restrict__ gdata, const IT* __restrict__ hptr,
+                        const IT* __restrict__ hind, const VT* __restrict__ hdata, VT* __restrict__ out, long long m,
+                        long long k, long long n, long long nnzs, long long nnzg, long long nnzh) {
   const long long warps = (long long)gridDim.x * blockDim.x / 32;
   const int lane = threadIdx.x % 32;
   for (long long i = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32; i < m; i += warps) {
-    const long long s = (long long)aptr[i], e = (long long)aptr[i + 1];
-    long long p = (long long)fptr[i];
-    const long long pe = (long long)fptr[i + 1];
-    if (s < 0 || e < s || e > nnza || p < 0 || pe < p || pe > nf) continue;
-    for (long long ja = s; ja < e; ++ja) {
-      const long long j = (long long)aind[ja];
-      if (j < 0 || j >= k) continue;
-      const long long bs = (long long)bptr[j], be = (long long)bptr[j + 1];
-      if (bs < 0 || be < bs || be > nnzb) continue;
-      for (long long t = lane; t < be - bs && p + t < pe; t += 32) {
-        rows[p + t] = (IT)i, cols[p + t] = bind[bs + t], srca[p + t] = (IT)ja, srcb[p + t] = (IT)(bs + t);
+    const long long s0 = (long long)sptr[i], s1 = (long long)sptr[i + 1];
+    if (s0 < 0 || s1 < s0 || s1 > nnzs) continue;
+    const long long g0 = (long long)gptr[i], g1 = (long long)gptr[i + 1];
+    const bool gbad = g0 < 0 || g1 < g0 || g1 > nnzg;
+    for (long long x = s0 + lane; x < s1; x += 32) {
+      AT acc;
+      zero(acc);
+      const long long j = (long long)sind[x];
+      const long long h0 = j >= 0 && j < k ? (long long)hptr[j] : 0, h1 = j >= 0 && j < k ? (long long)hptr[j + 1] : 0;
+      if (!gbad && h0 >= 0 && h1 >= h0 && h1 <= nnzh) {
+        long long p = g0, q = h0;
+        while (p < g1 && q < h1) {
+          const long long a = (long long)gind[p], b = (long long)hind[q];
+          if (a < b) {
+            ++p;
+          } else if (a > b) {
+            ++q;
+          } else {
+            AT gs, hs;
+            zero(gs), zero(hs);
+            for (; p < g1 && (long long)gind[p] == a; ++p) add_acc(gs, ld(gdata + p));
+            for (; q < h1 && (long long)hind[q] == a; ++q) add_acc(hs, ld(hdata + q));
+            add_acc(acc, mul(gs, hs));
+          }
+        }
       }
-      p += be - bs;
+      st(out + x, acc);
     }
   }
 }
 
+#define MSP_TIERS Tiers{ns, nw, nb, ng, sb, wb, bb, gb}
 MSP_ENTRY0(spgemm, rowflops, __launch_bounds__(256), rowflops(aptr, aind, bptr, flops, m, k, nnza))
-MSP_ENTRY0(spgemm, expand, __launch_bounds__(256),
-           expand(aptr, aind, bptr, bind, fptr, rows, cols, srca, srcb, m, k, nnza, nnzb, nf))
+MSP_ENTRY0(spgemm, hcount, __launch_bounds__(256),
+           symbolic(aptr, aind, bptr, bind, rows, nullptr, counts, nullptr, bits, m, k, n, nnza, nnzb, 0, MSP_TIERS,
+                    nwords, false))
+MSP_ENTRY0(spgemm, hfill, __launch_bounds__(256),
+           symbolic(aptr, aind, bptr, bind, rows, cptr, nullptr, cind, bits, m, k, n, nnza, nnzb, nnzc, MSP_TIERS, nwords,
+                    true))
+MSP_ENTRY0(spgemm, numeric, __launch_bounds__(256),
+           numeric(aptr, aind, adata, bptr, bind, bdata, cptr, cind, rows, cdata, m, k, n, nnza, nnzb, nnzc, MSP_TIERS))
+MSP_ENTRY0(spgemm, sampled, __launch_bounds__(256),
+           sampled(sptr, sind, gptr, gind, gdata, hptr, hind, hdata, out, m, k, n, nnzs, nnzg, nnzh))

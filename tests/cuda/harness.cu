@@ -19,6 +19,7 @@
 #include "../../csrc/cuda/select.cu"
 #include "../../csrc/cuda/construct.cu"
 #include "../../csrc/cuda/spgemm.cu"
+#include "../../csrc/cuda/ewise.cu"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -130,6 +131,21 @@ static Csr make(long long m, long long n, int avg, int long_rows) {
 }
 
 static bool same(const VT* a, const VT* b, size_t n) { return memcmp(a, b, n * sizeof(VT)) == 0; }
+
+// Equal values, -0 equal to +0 (a GPU sum starts from +0 where the C kernel starts from the first product).
+static float re_of(float v) { return v; }
+static float re_of(__half v) { return __half2float(v); }
+static float re_of(__nv_bfloat16 v) { return __bfloat162float(v); }
+static bool equal_values(const VT* a, const VT* b, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+#if defined(MSP_VT_C64)
+    if (a[i].x != b[i].x || a[i].y != b[i].y) return false;
+#else
+    if (re_of(a[i]) != re_of(b[i])) return false;
+#endif
+  }
+  return true;
+}
 
 // y = A x by the merge path, its two nodes as mlx_sparse launches them (node 1 on at most `grid` blocks).
 static void run_merge_path(const IT* dp, const IT* di, const VT* dv, const VT* dx, VT* dy, long long m,
@@ -564,38 +580,156 @@ static void test_kron(const Csr& a0) {
       cudaFree(dov);
 }
 
-// Sparse @ sparse, the GPU expansion: per-row flops against the C kernel, and the expanded products
-// (row, column, sources) against the host's ordered list (A's entries in order, each B row in order).
+// Sparse @ sparse: per-row flops, the tiered symbolic passes (counts, sorted columns) and the numeric
+// pass against the C kernels (exact: small integers), on a B whose product rows reach every tier.
 static void test_spgemm(const Csr& a) {
-  const Csr b = make(a.n, 7, 3, 0);
-  const long long m = a.m, k = a.n, nnza = (long long)a.ind.size(), nnzb = (long long)b.ind.size();
+  const long long k = a.n;
+  Csr b = make(k, std::min(a.m / 2 + 7, 5000LL), 4, 0);
+  for (long long r = 0; r < b.m; ++r) {  // B's rows sorted (the sampled kernel merges them), duplicates kept
+    std::vector<std::pair<IT, VT>> e;
+    for (IT j = b.indptr[r]; j < b.indptr[r + 1]; ++j) e.push_back({b.ind[j], b.val[j]});
+    std::stable_sort(e.begin(), e.end(), [](const std::pair<IT, VT>& x, const std::pair<IT, VT>& y) { return x.first < y.first; });
+    for (size_t t = 0; t < e.size(); ++t) b.ind[b.indptr[r] + t] = e[t].first, b.val[b.indptr[r] + t] = e[t].second;
+  }
+  const long long m = a.m, n = b.n, nnza = (long long)a.ind.size(), nnzb = (long long)b.ind.size();
   if (m == 0 || k == 0) return;
   std::vector<IT> fl(m);
   CHECK(call_c("spgemm_rowflops", {a.indptr.data(), a.ind.data(), b.indptr.data()}, {fl.data()}, {m, k, nnza}) == MSP_OK,
         "C rowflops status");
   IT *dap = dev(a.indptr), *dai = dev(a.ind), *dbp = dev(b.indptr), *dbi = dev(b.ind), *dfl = dev_poison<IT>(m);
-  K(spgemm, rowflops)<<<blocks_for(m * 32), 256>>>(dap, dai, dbp, dfl, P64(m), P64(k), P64(nnza));
+  VT *dav = dev(a.val), *dbv = dev(b.val);
+  K(spgemm, rowflops)<<<blocks_for(m * 8), 256>>>(dap, dai, dbp, dfl, P64(m), P64(k), P64(nnza));
   CK(cudaDeviceSynchronize());
   CHECK(host(dfl, m) == fl, "spgemm rowflops m=%lld", m);
-  std::vector<IT> fptr(m + 1, 0), rows, cols, sa, sb;
-  for (long long i = 0; i < m; ++i) {
-    fptr[i + 1] = fptr[i] + fl[i];
-    for (IT ja = a.indptr[i]; ja < a.indptr[i + 1]; ++ja)
-      for (IT jb = b.indptr[a.ind[ja]]; jb < b.indptr[a.ind[ja] + 1]; ++jb)
-        rows.push_back((IT)i), cols.push_back(b.ind[jb]), sa.push_back(ja), sb.push_back(jb);
-  }
-  const long long nf = (long long)fptr[m];
-  if (nf > 0 && nf < (1LL << 27)) {
-    IT *dfp = dev(fptr), *dr = dev_poison<IT>(nf), *dc = dev_poison<IT>(nf), *dsa = dev_poison<IT>(nf), *dsb = dev_poison<IT>(nf);
-    K(spgemm, expand)<<<blocks_for(m * 32), 256>>>(dap, dai, dbp, dbi, dfp, dr, dc, dsa, dsb, P64(m), P64(k), P64(nnza), P64(nnzb),
-                                                  P64(nf));
+  // the tiers as mlx_sparse computes them (_spgemm._gpu_plan): rows listed tier by tier
+  std::vector<IT> rows;
+  long long nt[4] = {0, 0, 0, 0};
+  for (int t = 0; t < 4; ++t)
+    for (long long i = 0; i < m; ++i) {
+      const int ti = fl[i] < 0 ? 3 : (fl[i] > S_FLOPS) + (fl[i] > W_FLOPS) + (fl[i] > B_FLOPS);
+      if (ti == t) rows.push_back((IT)i), ++nt[t];
+    }
+  const long long ns = nt[0], nw_ = nt[1], nb = nt[2], ng = nt[3];
+  const long long sb = std::min((ns + 31) / 32, 1LL << 16), wb = std::min((nw_ + 7) / 8, 1LL << 16),
+                  bb = std::min(nb, 1LL << 15), gb = std::min(ng, 512LL);
+  const long long nw = ng ? (n + 8 * (long long)sizeof(IT) - 1) / (8 * (long long)sizeof(IT)) : 0;
+  const unsigned grid = (unsigned)std::max(sb + wb + bb + gb, 1LL);
+  IT *drows = dev(rows), *dcnt = dev_poison<IT>(m), *dbits = nullptr;
+  CK(cudaMalloc(&dbits, sizeof(IT) * (gb * nw + 1)));
+  CK(cudaMemset(dbits, 0, sizeof(IT) * (gb * nw + 1)));
+#define TIERS P64(ns), P64(nw_), P64(nb), P64(ng), P64(sb), P64(wb), P64(bb), P64(gb)
+  std::vector<IT> cnt(m);
+  CHECK(call_c("spgemm_count", {a.indptr.data(), a.ind.data(), b.indptr.data(), b.ind.data()}, {cnt.data()},
+               {m, k, n, nnza, nnzb}) == MSP_OK, "C spgemm count status");
+  K(spgemm, hcount)<<<grid, 256>>>(dap, dai, dbp, dbi, drows, dcnt, dbits, P64(m), P64(k), P64(n), P64(nnza), P64(nnzb),
+                                   TIERS, P64(nw));
+  CK(cudaGetLastError());
+  CK(cudaDeviceSynchronize());
+  CHECK(host(dcnt, m) == cnt, "spgemm hcount m=%lld tiers %lld %lld %lld %lld", m, ns, nw_, nb, ng);
+  std::vector<IT> cptr(m + 1, 0);
+  for (long long i = 0; i < m; ++i) cptr[i + 1] = cptr[i] + cnt[i];
+  const long long nnzc = (long long)cptr[m];
+  if (nnzc > 0 && nnzc < (1LL << 26)) {
+    std::vector<IT> cind(nnzc);
+    std::vector<VT> cval(nnzc);
+    CHECK(call_c("spgemm_fill", {a.indptr.data(), a.ind.data(), a.val.data(), b.indptr.data(), b.ind.data(), b.val.data(),
+                                 cptr.data()}, {cind.data(), cval.data()}, {m, k, n, nnza, nnzb, nnzc}) == MSP_OK,
+          "C spgemm fill status");
+    IT *dcp = dev(cptr), *dci = dev_poison<IT>(nnzc);
+    K(spgemm, hfill)<<<grid, 256>>>(dap, dai, dbp, dbi, drows, dcp, dci, dbits, P64(m), P64(k), P64(n), P64(nnza),
+                                    P64(nnzb), P64(nnzc), TIERS, P64(nw));
     CK(cudaGetLastError());
     CK(cudaDeviceSynchronize());
-    CHECK(host(dr, nf) == rows && host(dc, nf) == cols && host(dsa, nf) == sa && host(dsb, nf) == sb,
-          "spgemm expand m=%lld nf=%lld", m, nf);
-    cudaFree(dfp), cudaFree(dr), cudaFree(dc), cudaFree(dsa), cudaFree(dsb);
+    CHECK(host(dci, nnzc) == cind, "spgemm hfill m=%lld nnzc=%lld tiers %lld %lld %lld %lld", m, nnzc, ns, nw_, nb, ng);
+    AT* dcv = nullptr;
+    CK(cudaMalloc(&dcv, sizeof(AT) * nnzc));
+    CK(cudaMemset(dcv, 0, sizeof(AT) * nnzc));  // the table's init=0
+    K(spgemm, numeric)<<<grid, 256>>>(dap, dai, dav, dbp, dbi, dbv, dcp, dci, drows, dcv, P64(m), P64(k), P64(n),
+                                      P64(nnza), P64(nnzb), P64(nnzc), TIERS);
+    CK(cudaGetLastError());
+    CK(cudaDeviceSynchronize());
+    std::vector<AT> got = host(dcv, nnzc);
+    std::vector<VT> gv(nnzc);
+    for (long long p = 0; p < nnzc; ++p) gv[p] = round_acc(got[p]);
+    CHECK(equal_values(gv.data(), cval.data(), nnzc), "spgemm numeric m=%lld nnzc=%lld", m, nnzc);
+    // sampled on A's structure (rows sorted by the C fill's order? no: any order), G = C, H = B
+    std::vector<VT> so(nnza);
+    CHECK(call_c("spgemm_sampled", {a.indptr.data(), a.ind.data(), cptr.data(), cind.data(), cval.data(), b.indptr.data(),
+                                    b.ind.data(), b.val.data()}, {so.data()}, {m, k, n, nnza, nnzc, nnzb}) == MSP_OK,
+          "C sampled status");
+    VT *dcv2 = dev(cval), *dso = dev_poison<VT>(std::max(nnza, 1LL));
+    K(spgemm, sampled)<<<blocks_for(m * 32), 256>>>(dap, dai, dcp, dci, dcv2, dbp, dbi, dbv, dso, P64(m), P64(k), P64(n),
+                                                    P64(nnza), P64(nnzc), P64(nnzb));
+    CK(cudaGetLastError());
+    CK(cudaDeviceSynchronize());
+    CHECK(equal_values(host(dso, nnza).data(), so.data(), nnza), "spgemm sampled m=%lld nnz=%lld", m, nnza);
+    cudaFree(dcp), cudaFree(dci), cudaFree(dcv), cudaFree(dcv2), cudaFree(dso);
   }
-  cudaFree(dap), cudaFree(dai), cudaFree(dbp), cudaFree(dbi), cudaFree(dfl);
+#undef TIERS
+  cudaFree(dap), cudaFree(dai), cudaFree(dbp), cudaFree(dbi), cudaFree(dfl), cudaFree(dav), cudaFree(dbv), cudaFree(drows),
+      cudaFree(dcnt), cudaFree(dbits);
+}
+
+// Elementwise merges (union, difference, maximum, intersection) of two canonical matrices of one shape
+// against the C kernels: counts, indices, values and sources, exactly.
+static Csr canonical(Csr a) {
+  Csr c{a.m, a.n, {0}, {}, {}};
+  for (long long r = 0; r < a.m; ++r) {
+    std::vector<std::pair<IT, VT>> e;
+    for (IT j = a.indptr[r]; j < a.indptr[r + 1]; ++j) e.push_back({a.ind[j], a.val[j]});
+    std::sort(e.begin(), e.end(), [](const std::pair<IT, VT>& x, const std::pair<IT, VT>& y) { return x.first < y.first; });
+    for (size_t t = 0; t < e.size(); ++t)
+      if (t == 0 || e[t].first != e[t - 1].first) c.ind.push_back(e[t].first), c.val.push_back(e[t].second);
+    c.indptr.push_back((IT)c.ind.size());
+  }
+  return c;
+}
+
+static void test_ewise(const Csr& a0) {
+  const Csr a = canonical(a0), b = canonical(make(a0.m, a0.n, 3, 1));
+  const long long m = a.m, n = a.n, nnza = (long long)a.ind.size(), nnzb = (long long)b.ind.size();
+  IT *dap = dev(a.indptr), *dai = dev(a.ind), *dbp = dev(b.indptr), *dbi = dev(b.ind);
+  VT *dav = dev(a.val), *dbv = dev(b.val);
+  const int kinds[][4] = {{0, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}, {1, 0, 0, 0}};  // intersect negate max min
+  for (const auto& f : kinds) {
+#if defined(MSP_VT_C64)
+    if (f[2] || f[3]) continue;  // complex values have no ordering
+#endif
+    std::vector<IT> cnt(std::max(m, 1LL));
+    CHECK(call_c("ewise_count", {a.indptr.data(), a.ind.data(), b.indptr.data(), b.ind.data()}, {cnt.data()},
+                 {m, n, nnza, nnzb}, {f[0]}) == MSP_OK, "C ewise count status");
+    IT* dcnt = dev_poison<IT>(std::max(m, 1LL));
+    K(ewise, count)<<<blocks_for(m), 256>>>(dap, dai, dbp, dbi, dcnt, P64(m), P64(n), P64(nnza), P64(nnzb), f[0]);
+    CK(cudaGetLastError());
+    CK(cudaDeviceSynchronize());
+    std::vector<IT> gc = host(dcnt, m);
+    CHECK(std::equal(gc.begin(), gc.end(), cnt.begin()), "ewise count m=%lld kind %d%d", m, f[0], f[1]);
+    std::vector<IT> optr(m + 1, 0);
+    for (long long i = 0; i < m; ++i) optr[i + 1] = optr[i] + cnt[i];
+    const long long nnz2 = (long long)optr[m];
+    std::vector<IT> oi(std::max(nnz2, 1LL)), sa(std::max(nnz2, 1LL)), sb(std::max(nnz2, 1LL));
+    std::vector<VT> ov(std::max(nnz2, 1LL));
+    CHECK(call_c("ewise_fill", {a.indptr.data(), a.ind.data(), a.val.data(), b.indptr.data(), b.ind.data(), b.val.data(),
+                                optr.data()}, {oi.data(), ov.data()}, {m, n, nnza, nnzb, nnz2}, {f[0], f[1], f[2], f[3]}) == MSP_OK,
+          "C ewise fill status");
+    CHECK(call_c("ewise_sources", {a.indptr.data(), a.ind.data(), b.indptr.data(), b.ind.data(), optr.data()},
+                 {sa.data(), sb.data()}, {m, n, nnza, nnzb, nnz2}, {f[0], f[1]}) == MSP_OK, "C ewise sources status");
+    IT *dop = dev(optr), *doi = dev_poison<IT>(std::max(nnz2, 1LL)), *dsa = dev_poison<IT>(std::max(nnz2, 1LL)),
+       *dsb = dev_poison<IT>(std::max(nnz2, 1LL));
+    VT* dov = dev_poison<VT>(std::max(nnz2, 1LL));
+    K(ewise, fill)<<<blocks_for(m), 256>>>(dap, dai, dav, dbp, dbi, dbv, dop, doi, dov, P64(m), P64(n), P64(nnza), P64(nnzb),
+                                           P64(nnz2), f[0], f[1], f[2], f[3]);
+    K(ewise, sources)<<<blocks_for(m), 256>>>(dap, dai, dbp, dbi, dop, dsa, dsb, P64(m), P64(n), P64(nnza), P64(nnzb),
+                                              P64(nnz2), f[0], f[1]);
+    CK(cudaGetLastError());
+    CK(cudaDeviceSynchronize());
+    std::vector<IT> hi = host(doi, nnz2), hsa = host(dsa, nnz2), hsb = host(dsb, nnz2);
+    CHECK(std::equal(hi.begin(), hi.end(), oi.begin()) && same(host(dov, nnz2).data(), ov.data(), nnz2) &&
+              std::equal(hsa.begin(), hsa.end(), sa.begin()) && std::equal(hsb.begin(), hsb.end(), sb.begin()),
+          "ewise fill/sources m=%lld nnz2=%lld kind %d%d%d%d", m, nnz2, f[0], f[1], f[2], f[3]);
+    cudaFree(dcnt), cudaFree(dop), cudaFree(doi), cudaFree(dsa), cudaFree(dsb), cudaFree(dov);
+  }
+  cudaFree(dap), cudaFree(dai), cudaFree(dbp), cudaFree(dbi), cudaFree(dav), cudaFree(dbv);
 }
 
 int main() {
@@ -611,6 +745,7 @@ int main() {
     test_index(a);
     if (a.m * 3 < (1 << 20)) test_kron(a);
     test_spgemm(a);
+    test_ewise(a);
   }
   const long long mm_cases[][4] = {{1, 1, 1, 0}, {7, 5, 2, 0}, {300, 200, 6, 2}, {2000, 1500, 12, 3}};
   for (const auto& cs : mm_cases) test_spmm(make(cs[0], cs[1], (int)cs[2], (int)cs[3]));
