@@ -1,4 +1,6 @@
-"""ms.linalg: sparse linear algebra (scipy.sparse.linalg's names). Today: ``norm``."""
+"""ms.linalg: sparse linear algebra with scipy.sparse.linalg's names: ``norm``, the operator
+interface (``LinearOperator``, ``aslinearoperator``, ``dot``, ``vdot``), the Krylov solvers
+(``cg``, ``bicgstab``, ``cgs``, ``gmres``, ``minres``) and preconditioners (``jacobi``)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,13 @@ import mlx.core as mx
 from .._coerce import is_sparse
 from .._device import StreamLike, resolve_stream
 
-__all__ = ["norm"]
+from . import preconditioners
+from ._interface import LinearOperator, aslinearoperator, dot, vdot
+from ._krylov import CHECK_EVERY, bicgstab, cg, cgs, gmres, minres
+from .preconditioners import jacobi
+
+__all__ = ["norm", "LinearOperator", "aslinearoperator", "dot", "vdot", "cg", "bicgstab", "cgs", "gmres", "minres",
+           "jacobi", "preconditioners", "CHECK_EVERY"]
 
 
 def norm(A: Any, ord: Any = None, axis: Any = None, stream: StreamLike = None) -> mx.array:

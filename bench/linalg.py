@@ -1,0 +1,133 @@
+"""Krylov benchmark: CG on 2-D and 3-D Poisson problems, time per iteration and to a tolerance, same run.
+
+    python bench/linalg.py [--device cpu|gpu] [--sizes 64k,256k,1m] [--iters N] [--check-every K]
+
+Ours is ``ms.linalg.cg`` on a CSR array (float32), as a user calls it: each solve starts from
+zero, ``maxiter`` iterations with an unreachable tolerance for the per-iteration time, then a solve
+to rtol=1e-6. Peers: scipy's cg (CPU); cupyx.scipy.sparse.linalg.cg and a hand-written CG on
+torch.sparse (GPU, in their own process). Ratios are peer time / ours (> 1: we are faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import mlx.core as mx
+import numpy as np
+import scipy.sparse as sp
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mlx_sparse as ms  # noqa: E402
+from matrices import laplacian_2d, laplacian_3d  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SIZES = {"64k": lambda: laplacian_2d(256), "256k": lambda: laplacian_2d(512), "1m": lambda: laplacian_2d(1024),
+         "4m": lambda: laplacian_2d(2048), "3d-262k": lambda: laplacian_3d(64), "3d-1m": lambda: laplacian_3d(100)}
+
+PEER = r'''
+import json, sys, time
+import numpy as np, scipy.sparse as sp
+d = np.load(sys.argv[1]); iters = int(sys.argv[2])
+A = sp.csr_array((d["data"], d["indices"], d["indptr"]), shape=tuple(d["shape"]))
+b = np.ones(A.shape[0], np.float32)
+out = {}
+try:
+    import cupy as cp, cupyx.scipy.sparse as cps, cupyx.scipy.sparse.linalg as cpl
+    Ad, bd = cps.csr_matrix(A), cp.asarray(b)
+    cpl.cg(Ad, bd, maxiter=5); cp.cuda.Device().synchronize()
+    t0 = time.perf_counter(); cpl.cg(Ad, bd, maxiter=iters, tol=1e-30); cp.cuda.Device().synchronize()
+    out["cupyx_iter_us"] = (time.perf_counter() - t0) / iters * 1e6
+    t0 = time.perf_counter(); x, info = cpl.cg(Ad, bd, tol=1e-6, maxiter=100000); cp.cuda.Device().synchronize()
+    out["cupyx_solve_ms"] = (time.perf_counter() - t0) * 1e3
+except Exception as e:
+    out["cupyx_error"] = repr(e)[:200]
+try:
+    import torch
+    At = torch.sparse_csr_tensor(torch.from_numpy(A.indptr.astype(np.int64)), torch.from_numpy(A.indices.astype(np.int64)),
+                                 torch.from_numpy(A.data), size=A.shape).cuda()
+    bt = torch.from_numpy(b).cuda()
+    def tcg(k):  # the textbook CG on torch.sparse (no convergence test: fixed iterations)
+        x = torch.zeros_like(bt); r = bt.clone(); p = r.clone(); rz = torch.dot(r, r)
+        for _ in range(k):
+            q = torch.mv(At, p); a = rz / torch.dot(p, q); x += a * p; r -= a * q
+            rn = torch.dot(r, r); p = r + (rn / rz) * p; rz = rn
+        return x
+    tcg(5); torch.cuda.synchronize()
+    t0 = time.perf_counter(); tcg(iters); torch.cuda.synchronize()
+    out["torch_iter_us"] = (time.perf_counter() - t0) / iters * 1e6
+except Exception as e:
+    out["torch_error"] = repr(e)[:200]
+print(json.dumps(out))
+'''
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", choices=["cpu", "gpu"], default="gpu" if ms.gpu_available() else "cpu")
+    p.add_argument("--sizes", default="64k,256k,1m")
+    p.add_argument("--iters", type=int, default=200)
+    p.add_argument("--check-every", type=int, default=None)
+    args = p.parse_args()
+    gpu = args.device == "gpu"
+    mx.set_default_device(mx.gpu if gpu else mx.cpu)
+    print(f"# CG, float32, {args.device}; check_every {args.check_every or ms.linalg.CHECK_EVERY}; {args.iters} iterations")
+    for name in args.sizes.split(","):
+        S = sp.csr_array(SIZES[name]()).astype(np.float32)
+        S.sum_duplicates()
+        n = S.shape[0]
+        A = ms.csr_array(S)
+        A.eval()
+        b = mx.ones((n,), dtype=mx.float32)
+        ms.linalg.cg(A, b, maxiter=20, check_every=args.check_every)
+        mx.synchronize()
+        t0 = time.perf_counter()
+        _, info = ms.linalg.cg(A, b, maxiter=args.iters, rtol=1e-30, check_every=args.check_every)
+        mx.synchronize()
+        it_us = (time.perf_counter() - t0) / args.iters * 1e6
+        t0 = time.perf_counter()
+        cnt = [0]
+        x, info = ms.linalg.cg(A, b, rtol=1e-6, maxiter=100000, check_every=args.check_every,
+                               callback=lambda xk: cnt.__setitem__(0, cnt[0] + 1))
+        mx.synchronize()
+        solve_ms = (time.perf_counter() - t0) * 1e3
+        res = float(np.linalg.norm(np.ones(n) - S @ np.array(x).astype(np.float64)) / np.sqrt(n))
+        line = f"{name:<8} n={n:<8} ours {it_us:8.1f} us/iter, to 1e-6: {solve_ms:8.1f} ms ({cnt[0]} iterations, info {info}, rel. residual {res:.1e})"
+        if not gpu:
+            import scipy.sparse.linalg as sla
+
+            bh = np.ones(n, np.float32)
+            t0 = time.perf_counter()
+            sla.cg(S, bh, maxiter=args.iters, rtol=1e-30)
+            sc_it = (time.perf_counter() - t0) / args.iters * 1e6
+            t0 = time.perf_counter()
+            sla.cg(S, bh, rtol=1e-6, maxiter=100000)
+            sc_solve = (time.perf_counter() - t0) * 1e3
+            line += f" | scipy {sc_it:8.1f} us/iter = {sc_it / it_us:4.2f}x, solve {sc_solve:8.1f} ms = {sc_solve / solve_ms:4.2f}x"
+        else:
+            with tempfile.TemporaryDirectory() as d:
+                path = os.path.join(d, "A.npz")
+                np.savez(path, data=S.data, indices=S.indices, indptr=S.indptr, shape=np.array(S.shape))
+                r = subprocess.run([sys.executable, "-c", PEER, path, str(args.iters)], capture_output=True, text=True)
+                try:
+                    peer = json.loads(r.stdout.strip().splitlines()[-1])
+                except Exception:
+                    peer = {"error": r.stderr[-300:]}
+            if "cupyx_iter_us" in peer:
+                line += (f" | cupyx {peer['cupyx_iter_us']:8.1f} us/iter = {peer['cupyx_iter_us'] / it_us:4.2f}x, "
+                         f"solve {peer['cupyx_solve_ms']:8.1f} ms = {peer['cupyx_solve_ms'] / solve_ms:4.2f}x")
+            if "torch_iter_us" in peer:
+                line += f" | torch {peer['torch_iter_us']:8.1f} us/iter = {peer['torch_iter_us'] / it_us:4.2f}x"
+            for k in ("cupyx_error", "torch_error", "error"):
+                if k in peer:
+                    line += f" | {k}: {peer[k][:120]}"
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,469 @@
+"""Krylov solvers with scipy.sparse.linalg's names, arguments and results: cg, bicgstab, cgs, gmres, minres.
+
+Each returns ``(x, info)``: info 0 when the residual reached ``max(rtol * ||b||, atol)``, > 0 (the
+iterations run) when ``maxiter`` ran out first, < 0 on a breakdown or a NaN/Inf residual (-10: the
+recurrence's denominator vanished, as scipy's bicgstab/cgs report it; -11: the second one; -1: a
+NaN or Inf residual or an indefinite preconditioner). They run on the device of the default (or
+``stream=``) stream, on our products.
+
+Execution: the iterations are lazy MLX graphs; a solver synchronizes only every ``check_every``
+iterations (one ``mx.eval`` of the residual norms of those iterations and their iterates), finds
+the first iteration that converged and returns its iterate, so the iteration count is the one a
+check after every iteration would give. ``callback(xk)`` runs for each iteration at these checks.
+GMRES's Hessenberg least-squares problem is solved on the host at each check (its Givens rotations
+give the residual of every inner iteration after the fact).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Optional
+
+import mlx.core as mx
+import numpy as np
+
+from .._device import StreamLike, resolve_stream
+from ._interface import LinearOperator, _as_mx, aslinearoperator
+
+__all__ = ["cg", "bicgstab", "cgs", "gmres", "minres", "CHECK_EVERY"]
+
+CHECK_EVERY = 10  # iterations per synchronization (see bench/linalg.py and docs/linalg.md)
+
+
+class _Identity(LinearOperator):
+    def __init__(self, n, dtype):
+        self.shape, self.dtype = (n, n), dtype
+
+    def _matvec(self, x):
+        return x
+
+    _matmat = _rmatvec = _rmatmat = _matvec
+
+
+def _host_to(a: np.ndarray, dt: mx.Dtype) -> mx.array:
+    """A host array as an MLX array of dtype dt, converted on the host (MLX reads float64 as float32)."""
+    return mx.array(np.asarray(a).astype({mx.float64: np.float64, mx.complex64: np.complex64}.get(dt, np.float32)))
+
+
+def _system(op: str, A, b, x0, M, stream, block: bool = False):
+    """The operator, preconditioner, right-hand side, start and working dtype of a solve; ValueError
+    for a non-square operator or a mismatched b / x0."""
+    A = aslinearoperator(A)
+    m, n = A.shape
+    if m != n:
+        raise ValueError(f"{op}: expected a square operator, got shape {A.shape}")
+    s = resolve_stream(stream)
+    adt = getattr(A, "dtype", None)
+    adt = adt if isinstance(adt, mx.Dtype) and mx.issubdtype(adt, mx.inexact) else None
+    if isinstance(b, mx.array):  # MLX promotion with the operator's dtype
+        dt = b.dtype if mx.issubdtype(b.dtype, mx.inexact) else mx.float32
+        if adt is not None:
+            dt = mx.add(mx.zeros((), dtype=adt, stream=mx.cpu), mx.zeros((), dtype=dt, stream=mx.cpu), stream=mx.cpu).dtype
+    else:  # NumPy / lists take the operator's dtype (complex if b is), as MLX treats host scalars
+        bh = np.asarray(b)
+        cplx = np.iscomplexobj(bh)
+        if adt is not None:
+            dt = mx.complex64 if cplx and not mx.issubdtype(adt, mx.complexfloating) else adt
+        else:  # host float64 becomes float32, as mx.array reads it (pass an MLX float64 array for float64)
+            dt = mx.complex64 if cplx else mx.float32
+        b = _host_to(bh, dt)
+    if b.ndim == 2 and b.shape[1] == 1 and not block:
+        b = b.reshape(-1)
+    if b.ndim not in ((1, 2) if block else (1,)) or b.shape[0] != n:
+        raise ValueError(f"{op}: right-hand side of shape {tuple(b.shape)} does not match the operator's shape {A.shape}"
+                         + ("" if block else " (a vector of length n)"))
+    with mx.stream(s):
+        b = b.astype(dt)
+        if x0 is None:
+            x = mx.zeros(b.shape, dtype=dt)
+        else:
+            x0 = x0 if isinstance(x0, mx.array) else _host_to(np.asarray(x0), dt)
+            if x0.size != b.size:
+                raise ValueError(f"{op}: x0 of shape {tuple(x0.shape)} does not match b of shape {tuple(b.shape)}")
+            x = x0.astype(dt).reshape(b.shape)
+    M = _Identity(n, dt) if M is None else aslinearoperator(M)
+    if M.shape != (n, n):
+        raise ValueError(f"{op}: preconditioner of shape {M.shape} does not match the operator's shape {A.shape}")
+    return A, M, b, x, dt, s
+
+
+def _dot(u, v):
+    """Column-wise <u, v> (conjugating u): a 0-d array for vectors, (k,) for blocks."""
+    p = (mx.conj(u) * v) if mx.issubdtype(u.dtype, mx.complexfloating) else u * v
+    return mx.sum(p, axis=0)
+
+
+def _norm(u):
+    return mx.sqrt(mx.sum(mx.abs(u) ** 2, axis=0)) if mx.issubdtype(u.dtype, mx.complexfloating) else \
+        mx.sqrt(mx.sum(u * u, axis=0))
+
+
+def _tol(op: str, bnorm, rtol: float, atol: float):
+    if rtol < 0 or atol < 0:
+        raise ValueError(f"{op}: rtol and atol must be non-negative, got {rtol} and {atol}")
+    return np.maximum(float(atol), float(rtol) * bnorm)
+
+
+def _safe_div(a, b):
+    """a / b, 0 where b == 0 (a converged column of a block keeps still instead of turning NaN)."""
+    return mx.where(b == 0, mx.zeros_like(a), a / mx.where(b == 0, mx.ones_like(b), b))
+
+
+class _Driver:
+    """The lazy iteration loop: ``run(step, state, x)`` calls ``step(state) -> (state, candidates)``,
+    each candidate an (x, rnorm, flag) of one (half-)iteration (flag 0, or a negative breakdown
+    code), and synchronizes every ``check_every`` iterations. Returns the first candidate whose
+    residual norm reached the tolerance (every column of a block), or the last finite iterate with
+    the breakdown code (-1 for a NaN or Inf residual), or the last iterate and ``maxiter``."""
+
+    def __init__(self, op, tol, maxiter, check_every, callback, s):
+        self.op, self.tol, self.maxiter, self.s = op, tol, int(maxiter), s
+        self.every = CHECK_EVERY if check_every is None else int(check_every)
+        if self.every < 1:
+            raise ValueError(f"{op}: check_every must be >= 1, got {check_every}")
+        self.callback = callback
+
+    def run(self, step, state, x):
+        it, last = 0, x
+        while it < self.maxiter:
+            k = min(self.every, self.maxiter - it)
+            cands = []
+            with mx.stream(self.s):
+                for _ in range(k):
+                    state, cs = step(state)
+                    cands.append(cs)
+                flat = [c for cs in cands for c in cs]
+                rn_a, fl_a = mx.stack([c[1] for c in flat]), mx.stack([c[2] for c in flat])
+                mx.eval(state, [c[0] for c in flat], rn_a, fl_a)  # the one synchronization
+            rn, fl = np.array(rn_a), np.array(fl_a)
+            pos = 0
+            for cs in cands:
+                for c in cs:
+                    if fl[pos] != 0:
+                        return last, int(fl[pos])
+                    if not np.all(np.isfinite(rn[pos])):
+                        return last, -1
+                    if np.all(rn[pos] <= self.tol):
+                        if self.callback is not None:
+                            self.callback(c[0])
+                        return c[0], 0
+                    last = c[0]
+                    pos += 1
+                it += 1
+                if self.callback is not None:
+                    self.callback(last)
+        return last, self.maxiter
+
+
+def _ok() -> mx.array:
+    return mx.zeros((), dtype=mx.int32)
+
+
+def cg(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0.0, maxiter: Optional[int] = None,
+       M: Any = None, callback: Optional[Callable] = None, check_every: Optional[int] = None,
+       stream: StreamLike = None):
+    """Conjugate gradients for Hermitian positive definite A, as ``scipy.sparse.linalg.cg``; b may
+    be a block (n, k) whose columns are solved together (one product with the block per
+    iteration; each column stops at its own convergence)."""
+    op = "cg"
+    A, M, b, x, dt, s = _system(op, A, b, x0, M, stream, block=True)
+    with mx.stream(s):
+        r = b - A.matvec(x) if x0 is not None else b
+        bn, rn = np.array(_norm(b)), np.array(_norm(r))
+    tol = _tol(op, bn, rtol, atol)
+    if np.all(bn == 0):
+        return mx.zeros_like(b, stream=s), 0
+    if np.all(rn <= tol):
+        return x, 0
+    maxiter = 10 * b.shape[0] if maxiter is None else maxiter
+    with mx.stream(s):
+        z = M.matvec(r)
+        rz = _dot(r, z)
+        active = mx.array(rn > tol) if b.ndim == 2 else mx.array(True)
+
+    plain = isinstance(M, _Identity)
+    tol_a = mx.array(tol, dtype=mx.float32 if dt in (mx.float32, mx.complex64) else mx.float64)
+
+    def step(st):
+        x, r, p, rz, active = st
+        q = A.matvec(p)
+        pq = _dot(p, q)
+        if b.ndim == 1:  # one system: no masks (the driver stops at convergence)
+            alpha = rz / pq
+        else:  # a block: converged columns stand still
+            alpha = mx.where(active, _safe_div(rz, pq), mx.zeros_like(rz))
+        x = x + alpha * p
+        r = r - alpha * q
+        z = r if plain else M.matvec(r)
+        rz_new = _dot(r, z)
+        p = z + (rz_new / rz if b.ndim == 1 else _safe_div(rz_new, rz)) * p
+        rnorm = mx.sqrt(mx.abs(rz_new)) if plain else _norm(r)  # <r, r> is rz when M = I
+        if b.ndim == 2:
+            active = active & (rnorm > tol_a)
+        return (x, r, p, rz_new, active), [(x, rnorm, _ok())]
+
+    return _Driver(op, tol, maxiter, check_every, callback, s).run(step, (x, r, z, rz, active), x)
+
+
+def bicgstab(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0.0, maxiter: Optional[int] = None,
+             M: Any = None, callback: Optional[Callable] = None, check_every: Optional[int] = None,
+             stream: StreamLike = None):
+    """BiConjugate Gradient Stabilized, as ``scipy.sparse.linalg.bicgstab`` (info -10: rho broke
+    down, -11: omega or <rtilde, v> vanished)."""
+    op = "bicgstab"
+    A, M, b, x, dt, s = _system(op, A, b, x0, M, stream)
+    with mx.stream(s):
+        r = b - A.matvec(x) if x0 is not None else b
+        bn, rn = float(np.array(_norm(b))), float(np.array(_norm(r)))
+    tol = float(_tol(op, bn, rtol, atol))
+    if bn == 0:
+        return mx.zeros_like(b, stream=s), 0
+    if rn <= tol:
+        return x, 0
+    maxiter = 10 * b.shape[0] if maxiter is None else maxiter
+    eps = float(np.finfo(np.float32 if dt in (mx.float32, mx.complex64) else np.float64).eps)
+    rhotol, omegatol = eps ** 2, eps ** 2
+    with mx.stream(s):
+        rt = r
+        one = mx.ones((), dtype=dt)
+        state = (x, r, mx.zeros_like(r), mx.zeros_like(r), one, one, one, mx.array(True))
+
+    def step(st):
+        x, r, p, v, rho_prev, alpha, omega, first = st
+        rho = _dot(rt, r)
+        beta = _safe_div(rho, rho_prev) * _safe_div(alpha, omega)
+        p = mx.where(first, r, r + beta * (p - omega * v))
+        ph = M.matvec(p)
+        v = A.matvec(ph)
+        rv = _dot(rt, v)
+        alpha = _safe_div(rho, rv)
+        sv = r - alpha * v
+        xh = x + alpha * ph
+        sn = _norm(sv)
+        sh = M.matvec(sv)
+        t = A.matvec(sh)
+        omega = _safe_div(_dot(t, sv), _dot(t, t))
+        x = xh + omega * sh
+        r = sv - omega * t
+        f1 = mx.where(mx.abs(rho) < rhotol, -10, mx.where(rv == 0, -11, 0)).astype(mx.int32)
+        f2 = mx.where(mx.abs(omega) < omegatol, -11, 0).astype(mx.int32)
+        return (x, r, p, v, rho, alpha, omega, mx.array(False)), [(xh, sn, f1), (x, _norm(r), f2)]
+
+    return _Driver(op, tol, maxiter, check_every, callback, s).run(step, state, x)
+
+
+def cgs(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0.0, maxiter: Optional[int] = None,
+        M: Any = None, callback: Optional[Callable] = None, check_every: Optional[int] = None,
+        stream: StreamLike = None):
+    """Conjugate Gradient Squared, as ``scipy.sparse.linalg.cgs`` (info -10: rho broke down, -11:
+    <rtilde, A p> vanished)."""
+    op = "cgs"
+    A, M, b, x, dt, s = _system(op, A, b, x0, M, stream)
+    with mx.stream(s):
+        r = b - A.matvec(x) if x0 is not None else b
+        bn, rn = float(np.array(_norm(b))), float(np.array(_norm(r)))
+    tol = float(_tol(op, bn, rtol, atol))
+    if bn == 0:
+        return mx.zeros_like(b, stream=s), 0
+    if rn <= tol:
+        return x, 0
+    maxiter = 10 * b.shape[0] if maxiter is None else maxiter
+    eps = float(np.finfo(np.float32 if dt in (mx.float32, mx.complex64) else np.float64).eps)
+    with mx.stream(s):
+        rt = r
+        state = (x, r, r, r, r, mx.ones((), dtype=dt), mx.array(True))
+
+    def step(st):
+        x, r, p, u, q, rho_prev, first = st
+        rho = _dot(rt, r)
+        beta = _safe_div(rho, rho_prev)
+        u = mx.where(first, r, r + beta * q)
+        p = mx.where(first, r, u + beta * (q + beta * p))
+        ph = M.matvec(p)
+        vh = A.matvec(ph)
+        rv = _dot(rt, vh)
+        alpha = _safe_div(rho, rv)
+        q = u - alpha * vh
+        uh = M.matvec(u + q)
+        x = x + alpha * uh
+        r = r - alpha * A.matvec(uh)
+        f = mx.where(mx.abs(rho) < eps ** 2, -10, mx.where(rv == 0, -11, 0)).astype(mx.int32)
+        return (x, r, p, u, q, rho, mx.array(False)), [(x, _norm(r), f)]
+
+    return _Driver(op, tol, maxiter, check_every, callback, s).run(step, state, x)
+
+
+def minres(A: Any, b: Any, x0: Any = None, *, shift: float = 0.0, rtol: float = 1e-5, atol: float = 0.0,
+           maxiter: Optional[int] = None, M: Any = None, callback: Optional[Callable] = None,
+           check_every: Optional[int] = None, stream: StreamLike = None):
+    """MINRES for Hermitian (possibly indefinite) A - shift * I, as ``scipy.sparse.linalg.minres``
+    (Paige and Saunders' recurrences; the stopping test is on the recurrence's residual norm, the
+    M^-1-norm when M is given; M must be Hermitian positive definite: info -1 otherwise)."""
+    op = "minres"
+    A, M, b, x, dt, s = _system(op, A, b, x0, M, stream)
+    rdt = mx.float32 if dt in (mx.float32, mx.complex64) else mx.float64
+    with mx.stream(s):
+        r1 = b - A.matvec(x) if x0 is not None else b
+        y = M.matvec(r1)
+        bn, b1 = float(np.array(_norm(b))), float(np.array(mx.real(_dot(r1, y))))
+    tol = float(_tol(op, bn, rtol, atol))
+    if bn == 0:
+        return mx.zeros_like(b, stream=s), 0
+    if b1 < 0 or not math.isfinite(b1):
+        return x, -1
+    if math.sqrt(b1) <= tol or b1 == 0:
+        return x, 0
+    maxiter = 5 * b.shape[0] if maxiter is None else maxiter
+    eps = float(np.finfo(np.float32 if rdt == mx.float32 else np.float64).eps)
+    with mx.stream(s):
+        zero_r = mx.zeros((), dtype=rdt)
+        beta = mx.sqrt(mx.array(b1, dtype=rdt))
+        w = mx.zeros_like(b)
+        state = (x, r1, r1, y, w, w, zero_r, beta, zero_r, zero_r, beta, -mx.ones((), dtype=rdt), zero_r,
+                 mx.array(True))
+
+    def step(st):
+        x, r1, r2, y, w, w2, oldb, beta, dbar, epsln, phibar, cs, sn, first = st
+        v = y * (1.0 / beta).astype(dt)
+        y = A.matvec(v)
+        if shift:
+            y = y - shift * v
+        y = mx.where(first, y, y - (beta / oldb).astype(dt) * r1)
+        alfa = mx.real(_dot(v, y))
+        y = y - (alfa / beta).astype(dt) * r2
+        r1, r2 = r2, y
+        y = M.matvec(r2)
+        oldb = beta
+        beta2 = mx.real(_dot(r2, y))
+        bad = (beta2 < 0).astype(mx.int32) * -1
+        beta = mx.sqrt(mx.maximum(beta2, 0))
+        oldeps = epsln
+        delta = cs * dbar + sn * alfa
+        gbar = sn * dbar - cs * alfa
+        epsln = sn * beta
+        dbar = -cs * beta
+        gamma = mx.maximum(mx.sqrt(gbar * gbar + beta * beta), eps)
+        cs, sn = gbar / gamma, beta / gamma
+        phi = cs * phibar
+        phibar = sn * phibar
+        w1, w2 = w2, w
+        w = (v - oldeps.astype(dt) * w1 - delta.astype(dt) * w2) * (1.0 / gamma).astype(dt)
+        x = x + phi.astype(dt) * w
+        beta = mx.where(beta == 0, mx.ones_like(beta), beta)  # an exact solution: later steps stay finite
+        return (x, r1, r2, y, w, w2, oldb, beta, dbar, epsln, phibar, cs, sn, mx.array(False)), \
+            [(x, mx.abs(phibar), bad)]
+
+    return _Driver(op, tol, maxiter, check_every, callback, s).run(step, state, x)
+
+
+def _givens(a: complex, b: complex):
+    """(c, s, r) with c real: [c, s; -conj(s), c] [a; b] = [r; 0]."""
+    t = math.hypot(abs(a), abs(b))
+    if t == 0:
+        return 1.0, 0.0, 0.0
+    if a == 0:
+        return 0.0, np.conj(b) / abs(b), abs(b)
+    c = abs(a) / t
+    sgn = a / abs(a)
+    return c, sgn * np.conj(b) / t, sgn * t
+
+
+def gmres(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0.0, restart: Optional[int] = None,
+          maxiter: Optional[int] = None, M: Any = None, callback: Optional[Callable] = None,
+          callback_type: Optional[str] = None, check_every: Optional[int] = None, stream: StreamLike = None):
+    """Restarted GMRES, as ``scipy.sparse.linalg.gmres`` (``restart`` inner iterations per cycle,
+    default 20; ``maxiter`` cycles). Right-preconditioned (A M y = b, x = M y), so the residual
+    tested is the true one; classical Gram-Schmidt with one reorthogonalization (two block
+    products per iteration on the device); the rotations and the small least-squares solve on the
+    host at each check. ``callback(xk)`` gets the iterate at each check."""
+    op = "gmres"
+    A, M, b, x, dt, s = _system(op, A, b, x0, M, stream)
+    n = b.shape[0]
+    restart = min(20 if restart is None else int(restart), max(n, 1))
+    if restart < 1:
+        raise ValueError(f"{op}: restart must be >= 1, got {restart}")
+    maxiter = max(n, 1) * 10 if maxiter is None else int(maxiter)
+    with mx.stream(s):
+        bn = float(np.array(_norm(b)))
+    tol = float(_tol(op, bn, rtol, atol))
+    if bn == 0:
+        return mx.zeros_like(b, stream=s), 0
+    every = CHECK_EVERY if check_every is None else int(check_every)
+    if every < 1:
+        raise ValueError(f"{op}: check_every must be >= 1, got {check_every}")
+    cplx = mx.issubdtype(dt, mx.complexfloating)
+    npdt = np.complex128 if cplx else np.float64
+    total = 0
+    for cycle in range(maxiter):
+        with mx.stream(s):
+            r = b - A.matvec(x)
+            beta = float(np.array(_norm(r)))
+        if not math.isfinite(beta):
+            return x, -1
+        if beta <= tol:
+            return x, 0
+        with mx.stream(s):
+            V = [r * (1.0 / beta)]
+        H = np.zeros((restart + 1, restart), dtype=npdt)
+        R = np.zeros((restart + 1, restart), dtype=npdt)
+        g = np.zeros(restart + 1, dtype=npdt)
+        g[0] = beta
+        rots = []
+        hcols = []
+        j = 0
+        done_at = None
+        while j < restart and done_at is None:
+            k = min(every, restart - j)
+            with mx.stream(s):
+                for _ in range(k):
+                    w = A.matvec(M.matvec(V[-1]))
+                    Vm = mx.stack(V, axis=1)  # n x (j + 1)
+                    VmH = mx.conj(Vm).T if cplx else Vm.T
+                    h = VmH @ w
+                    w = w - Vm @ h
+                    h2 = VmH @ w  # one reorthogonalization
+                    w = w - Vm @ h2
+                    h = h + h2
+                    hn = _norm(w)
+                    V.append(w / mx.where(hn == 0, mx.ones_like(hn), hn))
+                    hcols.append((h, hn))
+                mx.eval([c for hc in hcols[-k:] for c in hc])
+            for i in range(k):
+                jj = j + i
+                h, hn = hcols[jj]
+                col = np.zeros(restart + 1, dtype=npdt)
+                col[: jj + 1] = np.array(h).astype(npdt)
+                col[jj + 1] = float(np.array(hn))
+                H[:, jj] = col
+                for q, (c, sn) in enumerate(rots):  # the previous rotations
+                    a0, a1 = col[q], col[q + 1]
+                    col[q], col[q + 1] = c * a0 + sn * a1, -np.conj(sn) * a0 + c * a1
+                c, sn, rr = _givens(col[jj], col[jj + 1])
+                rots.append((c, sn))
+                col[jj], col[jj + 1] = rr, 0
+                R[:, jj] = col
+                g[jj], g[jj + 1] = c * g[jj], -np.conj(sn) * g[jj]
+                res = abs(g[jj + 1])
+                total += 1
+                if not math.isfinite(res):
+                    done_at = (jj, -1)
+                    break
+                if res <= tol or H[jj + 1, jj] == 0:
+                    done_at = (jj, 0)
+                    break
+            j += k if done_at is None else 0
+        jn = done_at[0] + 1 if done_at is not None else restart
+        y = np.linalg.solve(np.triu(R[:jn, :jn]), g[:jn]) if jn else np.zeros(0)
+        ynp = y.astype({mx.complex64: np.complex64, mx.float64: np.float64}.get(dt, np.float32))
+        with mx.stream(s):
+            x = x + M.matvec(mx.stack(V[:jn], axis=1) @ mx.array(ynp))
+        if callback is not None:
+            callback(x)
+        if done_at is not None:
+            if done_at[1] < 0:
+                return x, done_at[1]
+            with mx.stream(s):  # the estimate is exact in exact arithmetic; confirm with the true residual
+                true = float(np.array(_norm(b - A.matvec(x))))
+            if true <= tol * 1.0001 or not math.isfinite(true):
+                return x, (0 if math.isfinite(true) else -1)
+    return x, total

@@ -1,0 +1,302 @@
+"""ms.linalg Krylov solvers (cg, bicgstab, cgs, gmres, minres), LinearOperator, aslinearoperator, dot/vdot
+and the Jacobi preconditioner, against scipy.sparse.linalg (spsolve as the oracle for solutions)."""
+
+import functools
+
+import mlx.core as mx
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+from conftest import VALUE_DTYPES, rel_err, to_host
+
+import mlx_sparse as ms
+
+SOLVERS = ["cg", "bicgstab", "cgs", "gmres", "minres"]
+NONSYM = ["bicgstab", "cgs", "gmres"]
+SOLVE_RTOL = {"float32": 1e-4, "float64": 1e-8, "complex64": 1e-4}
+CASES = ([(s, "poisson", vt) for s in SOLVERS for vt in ("float32", "float64")]
+         + [(s, "nonsym", vt) for s in NONSYM for vt in ("float32", "float64")]
+         + [(s, "hermitian", "complex64") for s in ("cg", "minres")]
+         + [(s, "complex", "complex64") for s in NONSYM])
+
+
+@functools.lru_cache(maxsize=None)
+def _matrix(kind, vt="float64"):
+    """scipy CSR (float64 or complex128) holding the values as rounded to ``vt``, and its 2-norm condition number."""
+    N, rng = 256, np.random.default_rng(1)
+    T = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(16, 16))
+    P = sp.csr_array(sp.kronsum(T, T))  # 2-D Poisson, 256 unknowns
+    if kind == "poisson":
+        S = P
+    elif kind == "hermitian":  # Hermitian positive definite: P + 2.1 I + i * (real antisymmetric, norm <= 2)
+        K = sp.eye(N, k=1) + sp.eye(N, k=16)
+        S = P + 2.1 * sp.eye(N) + 0.5j * (K - K.T)
+    else:  # "nonsym" / "complex": random, nonsymmetric, strictly diagonally dominant
+        R = sp.random_array((N, N), density=0.03, rng=rng, format="csr")
+        R.data = rng.standard_normal(R.nnz) + (1j * rng.standard_normal(R.nnz) if kind == "complex" else 0)
+        S = R + sp.diags(abs(R).sum(axis=1) + 1.0)
+    S = sp.csr_array(S)
+    wide = np.complex128 if np.iscomplexobj(S.data) else np.float64
+    S.data = S.data.astype(VALUE_DTYPES[vt][1]).astype(wide)
+    W = S.toarray()  # complex: the real embedding has the same singular values (numpy's complex SVD is slow here)
+    W = np.block([[W.real, -W.imag], [W.imag, W.real]]) if np.iscomplexobj(W) else W
+    return S, np.linalg.cond(W)
+
+
+def _rhs(n, vt, seed=0, k=None):
+    rng = np.random.default_rng(seed)
+    shape = (n,) if k is None else (n, k)
+    b = rng.standard_normal(shape) + (1j * rng.standard_normal(shape) if vt == "complex64" else 0)
+    return b.astype(VALUE_DTYPES[vt][1])
+
+
+def close(got, ref):
+    assert isinstance(got, mx.array), f"expected an MLX array, got {type(got).__name__}"
+    np.testing.assert_allclose(to_host(got), ref, rtol=1e-5, atol=1e-5)
+    return True
+
+
+def _mx(a):
+    """MLX copy of a host array keeping its dtype (mx.array alone reads float64 as float32)."""
+    a = np.asarray(a)
+    return mx.array(a, dtype={np.float64: mx.float64, np.complex64: mx.complex64}.get(a.dtype.type, mx.float32))
+
+
+def _solve(name, A, b, **kw):
+    return getattr(ms.linalg, name)(A, b, **kw)
+
+
+def _skip64(device, vt):
+    if device == mx.gpu and vt == "float64":
+        pytest.skip("float64 on the GPU")
+    mx.set_default_device(device)
+
+
+def _check(S, b, x, rtol, cond, factor=10.0):
+    """True residual within factor * rtol * ||b||, and the forward error vs spsolve within what that implies."""
+    xh = to_host(x).astype(np.complex128)
+    bh = np.asarray(b, dtype=np.complex128)
+    res, bn = np.linalg.norm(bh - S @ xh), np.linalg.norm(bh)
+    assert res <= factor * rtol * bn, f"residual {res / bn:.3e} * ||b|| > {factor} * rtol ({rtol})"
+    ref = spla.spsolve(S.astype(np.complex128).tocsc(), bh)
+    err = rel_err(xh, ref)
+    assert err <= factor * rtol * cond + 1e-5, f"relative error vs spsolve {err:.3e} (cond {cond:.1f})"
+
+
+@pytest.mark.parametrize("solver,kind,vt", CASES)
+def test_solver_matches_spsolve(device, solver, kind, vt):
+    """Converges (info 0), true residual below rtol, solution close to spsolve's; callback sees iterates."""
+    _skip64(device, vt)
+    S, cond = _matrix(kind, vt)
+    dt = VALUE_DTYPES[vt][0]
+    b = _rhs(S.shape[0], vt)
+    calls = []
+    x, info = _solve(solver, ms.csr_array(S, dtype=dt), _mx(b), rtol=SOLVE_RTOL[vt], callback=calls.append)
+    assert info == 0, f"{solver} on {kind}/{vt}: info {info}"
+    assert isinstance(x, mx.array) and x.dtype == dt and x.shape == b.shape
+    assert calls, "callback never called"
+    assert tuple(calls[-1].shape) == b.shape
+    _check(S, b, x, SOLVE_RTOL[vt], cond)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_maxiter_one_does_not_converge(device, solver):
+    mx.set_default_device(device)
+    S, _ = _matrix("poisson", "float32")
+    x, info = _solve(solver, ms.csr_array(S, dtype=mx.float32), mx.array(_rhs(256, "float32")), maxiter=1)
+    assert info > 0, f"{solver}: maxiter=1 on the Poisson problem gave info {info}"
+    assert x.shape == (256,)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("vt", ["float32", "float64"])
+def test_x0_exact_returns_it(device, solver, vt):
+    """Starting from the exact solution: info 0 and x equals x0."""
+    _skip64(device, vt)
+    S, _ = _matrix("poisson", vt)
+    b = _rhs(256, vt)
+    x0 = spla.spsolve(S.tocsc(), b.astype(np.float64)).astype(VALUE_DTYPES[vt][1])
+    dt = VALUE_DTYPES[vt][0]
+    rtol = 1e-3 if vt == "float32" else 1e-8
+    x, info = _solve(solver, ms.csr_array(S, dtype=dt), _mx(b), x0=_mx(x0), rtol=rtol)
+    assert info == 0, f"{solver}: info {info} from the exact x0"
+    assert rel_err(to_host(x), x0) <= (1e-5 if vt == "float32" else 1e-12)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_atol_large_converges_immediately(device, solver):
+    mx.set_default_device(device)
+    S, _ = _matrix("poisson", "float32")
+    b = _rhs(256, "float32")
+    x, info = _solve(solver, ms.csr_array(S, dtype=mx.float32), _mx(b), rtol=0.0,
+                     atol=1e3 * float(np.linalg.norm(b)))
+    assert info == 0
+    assert x.shape == (256,) and np.all(to_host(x) == 0), "initial guess (zero) should be returned as is"
+
+
+@pytest.mark.parametrize("solver,kind", [("cg", "poisson"), ("gmres", "nonsym")])
+@pytest.mark.parametrize("mkind", ["jacobi", "sparse", "dense"])
+def test_preconditioner_on_badly_scaled(solver, kind, mkind):
+    """M = jacobi(A) (or diag(A)^-1 as a sparse / dense matrix) on D A D, D = diag(logspace(0, 3))."""
+    S0, _ = _matrix(kind)
+    D = sp.diags(np.logspace(0, 3, 256))
+    S = sp.csr_array(D @ S0 @ D)
+    A = ms.csr_array(S, dtype=mx.float64)
+    dinv = 1.0 / S.diagonal()
+    M = {"jacobi": lambda: ms.linalg.jacobi(A), "sparse": lambda: ms.csr_array(sp.diags(dinv).tocsr(), dtype=mx.float64),
+         "dense": lambda: _mx(np.diag(dinv))}[mkind]()
+    b = _rhs(256, "float64")
+    x, info = _solve(solver, A, _mx(b), rtol=1e-8, M=M, maxiter=2000 if solver == "cg" else 100)
+    assert info == 0, f"{solver} with M={mkind}: info {info}"
+    res = np.linalg.norm(b - S @ to_host(x)) / np.linalg.norm(b)
+    assert res <= 1e-7, f"residual {res:.3e}"
+
+
+def test_jacobi_operator(device):
+    mx.set_default_device(device)
+    S, _ = _matrix("nonsym", "float32")
+    A = ms.csr_array(S, dtype=mx.float32)
+    J = ms.linalg.jacobi(A)
+    assert ms.linalg.jacobi is ms.linalg.preconditioners.jacobi
+    assert isinstance(J, ms.linalg.LinearOperator) and J.shape == (256, 256)
+    v = _rhs(256, "float32")
+    np.testing.assert_allclose(to_host(J @ mx.array(v)), v / S.diagonal(), rtol=1e-6)
+    np.testing.assert_allclose(to_host(J.matvec(mx.array(v))), v / S.diagonal(), rtol=1e-6)
+
+
+class _PoissonOp(ms.linalg.LinearOperator):
+    def __init__(self, A):
+        super().__init__(shape=A.shape, dtype=A.dtype)
+        self.A = A
+
+    def _matvec(self, v):
+        return self.A @ v
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("akind", ["linop", "subclass", "dense", "numpy_b"])
+def test_solver_operator_and_dense_inputs(device, solver, akind):
+    """A as a LinearOperator (callable or subclass) or a dense MLX array, b as NumPy: same solution."""
+    mx.set_default_device(device)
+    S, cond = _matrix("poisson", "float32")
+    A = ms.csr_array(S, dtype=mx.float32)
+    b = _rhs(256, "float32", seed=3)
+    Aop = {"linop": lambda: ms.linalg.LinearOperator(A.shape, matvec=lambda v: A @ v, dtype=mx.float32),
+           "subclass": lambda: _PoissonOp(A), "dense": lambda: mx.array(S.toarray().astype(np.float32)),
+           "numpy_b": lambda: A}[akind]()
+    x, info = _solve(solver, Aop, b if akind in ("dense", "numpy_b") else _mx(b), rtol=1e-4)
+    assert info == 0, f"{solver} on {akind}: info {info}"
+    assert isinstance(x, mx.array) and x.dtype == mx.float32 and x.shape == (256,)
+    _check(S, b, x, 1e-4, cond)
+
+
+@pytest.mark.parametrize("vt", ["float32", "float64"])
+def test_cg_block_rhs(device, vt):
+    _skip64(device, vt)
+    S, cond = _matrix("poisson", vt)
+    dt = VALUE_DTYPES[vt][0]
+    B = _rhs(256, vt, k=3)
+    B[:, 2] *= 1e-3  # columns of different scale converge independently
+    X, info = ms.linalg.cg(ms.csr_array(S, dtype=dt), _mx(B), rtol=SOLVE_RTOL[vt])
+    assert info == 0
+    assert X.shape == (256, 3) and X.dtype == dt
+    for j in range(3):
+        _check(S, B[:, j], X[:, j], SOLVE_RTOL[vt], cond)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_solver_errors_and_zero_rhs(solver):
+    word = rf"\b{solver}\b"
+    with pytest.raises(ValueError, match=word):
+        _solve(solver, ms.csr_array(sp.random_array((5, 4), density=0.5, rng=0), dtype=mx.float32), mx.ones(5))
+    S, _ = _matrix("poisson", "float32")
+    A = ms.csr_array(S, dtype=mx.float32)
+    with pytest.raises(ValueError, match=word):
+        _solve(solver, A, mx.ones(255))
+    x, info = _solve(solver, A, mx.zeros(256))
+    assert info == 0 and x.shape == (256,) and x.dtype == mx.float32 and np.all(to_host(x) == 0)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_nan_rhs_reports_breakdown(device, solver):
+    mx.set_default_device(device)
+    S, _ = _matrix("poisson", "float32")
+    b = _rhs(256, "float32")
+    b[7] = np.nan
+    x, info = _solve(solver, ms.csr_array(S, dtype=mx.float32), _mx(b), maxiter=50)
+    assert info < 0, f"{solver}: NaN in b gave info {info}"
+    assert isinstance(x, mx.array) and x.shape == (256,)
+
+
+@pytest.mark.parametrize("vt", ["float32", "complex64"])
+def test_linear_operator(device, vt):
+    """matvec / rmatvec / matmat, @ with 1-D and 2-D operands, .H (adjoint) and .T, user matmat and subclasses."""
+    if device == mx.gpu and vt == "complex64":
+        pytest.skip("dense complex matmul on the GPU is MLX's business")
+    mx.set_default_device(device)
+    dt = VALUE_DTYPES[vt][0]
+    rng = np.random.default_rng(5)
+    Ad = (rng.standard_normal((5, 4)) + (1j * rng.standard_normal((5, 4)) if vt == "complex64" else 0)).astype(
+        VALUE_DTYPES[vt][1])
+    Am, AmH = mx.array(Ad), mx.array(Ad.conj().T)
+    x, y = _rhs(4, vt, 1), _rhs(5, vt, 2)
+    X, Y = _rhs(4, vt, 3, k=3), _rhs(5, vt, 4, k=2)
+    op = ms.linalg.LinearOperator((5, 4), matvec=lambda v: Am @ v, rmatvec=lambda v: AmH @ v, dtype=dt)
+    assert op.shape == (5, 4) and op.dtype == dt
+    assert close(op.matvec(mx.array(x)), Ad @ x)
+    assert close(op @ mx.array(x), Ad @ x)
+    assert close(op.rmatvec(mx.array(y)), Ad.conj().T @ y)
+    assert close(op.matmat(mx.array(X)), Ad @ X)
+    assert close(op @ mx.array(X), Ad @ X)
+    assert op.H.shape == (4, 5) and op.T.shape == (4, 5)
+    assert close(op.H @ mx.array(y), Ad.conj().T @ y)
+    assert close(op.H @ mx.array(Y), Ad.conj().T @ Y)
+    assert close(op.T @ mx.array(y), Ad.T @ y)
+    assert close(op.H.H @ mx.array(x), Ad @ x)
+    count = []
+    op2 = ms.linalg.LinearOperator((5, 4), matvec=lambda v: Am @ v, dtype=dt,
+                                   matmat=lambda V: count.append(1) or Am @ V, rmatmat=lambda V: AmH @ V)
+    assert close(op2 @ mx.array(X), Ad @ X) and count, "user matmat not used for op @ X"
+    assert close(op2.H @ mx.array(Y), Ad.conj().T @ Y)
+    sub = _PoissonOp(mx.array(Ad[:4]))
+    assert sub.shape == (4, 4) and close(sub @ mx.array(x), Ad[:4] @ x) and close(sub.matmat(mx.array(X)), Ad[:4] @ X)
+
+
+@pytest.mark.parametrize("kind", ["csr", "csc", "coo", "mx", "numpy", "scipy", "linop"])
+def test_aslinearoperator(device, kind):
+    mx.set_default_device(device)
+    rng = np.random.default_rng(6)
+    Ad = rng.standard_normal((6, 5)).astype(np.float32)
+    Ad[rng.random((6, 5)) < 0.5] = 0
+    base = ms.linalg.LinearOperator((6, 5), matvec=lambda v: mx.array(Ad) @ v,
+                                    rmatvec=lambda v: mx.array(Ad.T) @ v, dtype=mx.float32)
+    src = {"csr": lambda: ms.csr_array(Ad), "csc": lambda: ms.csc_array(Ad), "coo": lambda: ms.coo_array(Ad),
+           "mx": lambda: mx.array(Ad), "numpy": lambda: Ad, "scipy": lambda: sp.csr_array(Ad),
+           "linop": lambda: base}[kind]()
+    op = ms.linalg.aslinearoperator(src)
+    if kind == "linop":
+        assert op is base
+    assert isinstance(op, ms.linalg.LinearOperator) and op.shape == (6, 5)
+    x, y, X = _rhs(5, "float32", 1), _rhs(6, "float32", 2), _rhs(5, "float32", 3, k=2)
+    np.testing.assert_allclose(to_host(op @ mx.array(x)), Ad @ x, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(to_host(op.matmat(mx.array(X))), Ad @ X, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(to_host(op.H @ mx.array(y)), Ad.T @ y, rtol=1e-5, atol=1e-5)
+    if kind not in ("numpy", "scipy"):
+        assert close(ms.linalg.dot(src, mx.array(x)), Ad @ x)
+
+
+@pytest.mark.parametrize("bad", [mx.ones(3), np.ones((2, 2, 2), np.float32)])
+def test_aslinearoperator_rejects_non_2d(bad):
+    with pytest.raises((ValueError, TypeError)):
+        ms.linalg.aslinearoperator(bad)
+
+
+def test_vdot_conjugates_first():
+    x, y = _rhs(7, "complex64", 1), _rhs(7, "complex64", 2)
+    v = ms.linalg.vdot(mx.array(x), mx.array(y))
+    assert isinstance(v, mx.array) and v.ndim == 0
+    np.testing.assert_allclose(complex(v.item()), np.vdot(x, y), rtol=1e-5)
+    assert not np.isclose(np.vdot(x, y), np.dot(x, y))  # the check above can tell the two apart
+    xr, yr = _rhs(7, "float32", 3), _rhs(7, "float32", 4)
+    np.testing.assert_allclose(ms.linalg.vdot(mx.array(xr), mx.array(yr)).item(), xr @ yr, rtol=1e-5)
