@@ -358,4 +358,32 @@
   const int intersect = (int)(c)->iarg[5]; \
   const int negate = (int)(c)->iarg[6]; \
   (void)aptr; (void)aind; (void)bptr; (void)bind; (void)optr; (void)sa; (void)sb; (void)m; (void)n; (void)nnza; (void)nnzb; (void)nnz2; (void)intersect; (void)negate
+#define MSP_UNPACK_factor_trisolve(c) \
+  const IT *restrict indptr = (const IT *)(c)->in[0]; \
+  const IT *restrict indices = (const IT *)(c)->in[1]; \
+  const VT *restrict data = (const VT *)(c)->in[2]; \
+  const VT *restrict b = (const VT *)(c)->in[3]; \
+  VT *restrict x = (VT *)(c)->out[0]; \
+  const int64_t n = (c)->iarg[0]; \
+  const int64_t nnz = (c)->iarg[1]; \
+  const int64_t k = (c)->iarg[2]; \
+  const int lower = (int)(c)->iarg[3]; \
+  const int unit = (int)(c)->iarg[4]; \
+  (void)indptr; (void)indices; (void)data; (void)b; (void)x; (void)n; (void)nnz; (void)k; (void)lower; (void)unit
+#define MSP_UNPACK_factor_ilu0(c) \
+  const IT *restrict indptr = (const IT *)(c)->in[0]; \
+  const IT *restrict indices = (const IT *)(c)->in[1]; \
+  const VT *restrict data = (const VT *)(c)->in[2]; \
+  VT *restrict lu = (VT *)(c)->out[0]; \
+  const int64_t n = (c)->iarg[0]; \
+  const int64_t nnz = (c)->iarg[1]; \
+  (void)indptr; (void)indices; (void)data; (void)lu; (void)n; (void)nnz
+#define MSP_UNPACK_factor_ic0(c) \
+  const IT *restrict indptr = (const IT *)(c)->in[0]; \
+  const IT *restrict indices = (const IT *)(c)->in[1]; \
+  const VT *restrict data = (const VT *)(c)->in[2]; \
+  VT *restrict l = (VT *)(c)->out[0]; \
+  const int64_t n = (c)->iarg[0]; \
+  const int64_t nnz = (c)->iarg[1]; \
+  (void)indptr; (void)indices; (void)data; (void)l; (void)n; (void)nnz
 #endif

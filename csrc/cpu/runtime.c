@@ -174,6 +174,7 @@ const char *msp_status_string(int status) {
     case MSP_ENOMEM: return "out of memory";
     case MSP_EINDEX: return "index out of range (malformed indptr or indices)";
     case MSP_EUNSUPPORTED: return "unsupported configuration";
+    case MSP_ESINGULAR: return "singular matrix (a zero pivot) or not positive definite (a pivot <= 0)";
     default: return "unknown status";
   }
 }

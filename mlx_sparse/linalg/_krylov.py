@@ -41,8 +41,8 @@ class _Identity(LinearOperator):
 
 
 def _host_to(a: np.ndarray, dt: mx.Dtype) -> mx.array:
-    """A host array as an MLX array of dtype dt, converted on the host (MLX reads float64 as float32)."""
-    return mx.array(np.asarray(a).astype({mx.float64: np.float64, mx.complex64: np.complex64}.get(dt, np.float32)))
+    """A host array as an MLX array of dtype dt (``mx.array`` alone reads float64 as float32)."""
+    return mx.array(np.asarray(a), dtype=dt)
 
 
 def _system(op: str, A, b, x0, M, stream, block: bool = False):

@@ -15,7 +15,8 @@ enum {
   MSP_EINVAL = 1,      /* inconsistent sizes or arguments */
   MSP_ENOMEM = 2,      /* scratch allocation failed */
   MSP_EINDEX = 3,      /* an index (row, column, indptr entry) is out of range */
-  MSP_EUNSUPPORTED = 4 /* no kernel for this configuration */
+  MSP_EUNSUPPORTED = 4, /* no kernel for this configuration */
+  MSP_ESINGULAR = 5     /* a zero pivot (singular), or a non-positive one (not positive definite) */
 };
 
 #define MSP_MAX_IO 8

@@ -1,0 +1,135 @@
+"""spsolve_triangular and the factorization preconditioners (ILU(0), IC(0), SSOR) against scipy and dense algebra."""
+
+import mlx.core as mx
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import scipy.sparse.linalg as sla
+from conftest import INDEX_DTYPES, has_gpu, to_host
+
+import mlx_sparse as ms
+
+DT = {"float32": (mx.float32, np.float32, 1e-4), "float64": (mx.float64, np.float64, 1e-10),
+      "complex64": (mx.complex64, np.complex64, 1e-4)}
+
+
+def _triangular(n, lower, npdt, seed, density=0.2):
+    rng = np.random.default_rng(seed)
+    M = sp.random(n, n, density=density, random_state=rng, format="csr")
+    if np.issubdtype(npdt, np.complexfloating):
+        M = M + 1j * sp.random(n, n, density=density, random_state=rng, format="csr")
+    T = sp.tril(M, -1) if lower else sp.triu(M, 1)
+    return sp.csr_array(T + sp.diags(rng.uniform(1, 2, n) * (1 + n * density))).astype(npdt)
+
+
+def _mx(a, dt):
+    return mx.array(np.asarray(a), dtype=dt)  # mx.array alone reads float64 as float32
+
+
+@pytest.mark.parametrize("vt", list(DT))
+@pytest.mark.parametrize("it", list(INDEX_DTYPES))
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+def test_spsolve_triangular_matches_scipy(vt, it, fmt):
+    dt, npdt, tol = DT[vt]
+    for n, k in ((1, None), (37, None), (60, 3)):
+        for lower in (True, False):
+            for unit in (False, True):
+                T = _triangular(n, lower, npdt, n + 7 * lower)
+                A = getattr(ms, f"{fmt}_array")(T, dtype=dt, index_dtype=INDEX_DTYPES[it])
+                rng = np.random.default_rng(1)
+                b = rng.standard_normal(n if k is None else (n, k)).astype(npdt)
+                x = ms.linalg.spsolve_triangular(A, _mx(b, dt), lower=lower, unit_diagonal=unit)
+                ref = sla.spsolve_triangular(sp.csr_array(T.astype(np.complex128)), b.astype(np.complex128), lower=lower,
+                                             unit_diagonal=unit)
+                assert x.shape == b.shape and x.dtype == dt
+                np.testing.assert_allclose(to_host(x), ref, rtol=tol * 10, atol=tol * 10 * np.abs(ref).max())
+
+
+def test_spsolve_triangular_other_triangle_ignored_and_errors():
+    P = sp.csr_array(np.array([[4.0, 1.0, 0.0], [2.0, 5.0, 1.0], [0.0, 3.0, 6.0]]))
+    A = ms.csr_array(P, dtype=mx.float64)
+    b = np.array([1.0, 2.0, 3.0])
+    for lower, T in ((True, np.tril(P.toarray())), (False, np.triu(P.toarray()))):
+        x = ms.linalg.spsolve_triangular(A, _mx(b, mx.float64), lower=lower)
+        np.testing.assert_allclose(np.array(x), np.linalg.solve(T, b), rtol=1e-12)
+    sb = ms.linalg.spsolve_triangular(A, ms.csr_array(np.eye(3)), lower=True)  # a sparse right-hand side
+    np.testing.assert_allclose(to_host(sb), np.linalg.inv(np.tril(P.toarray())), rtol=1e-6, atol=1e-7)
+    Z = ms.csr_array(np.array([[0.0, 0.0], [1.0, 1.0]], np.float32))
+    with pytest.raises(np.linalg.LinAlgError, match="singular"):
+        ms.linalg.spsolve_triangular(Z, np.ones(2, np.float32))
+    np.testing.assert_allclose(np.array(ms.linalg.spsolve_triangular(Z, np.ones(2, np.float32), unit_diagonal=True)),
+                               [1.0, 0.0])
+    with pytest.raises(ValueError, match="spsolve_triangular"):
+        ms.linalg.spsolve_triangular(A, np.ones(4))
+    with pytest.raises(ValueError, match="spsolve_triangular"):
+        ms.linalg.spsolve_triangular(ms.csr_array(np.ones((2, 3), np.float32)), np.ones(2))
+    with pytest.raises(TypeError, match="spsolve_triangular"):
+        ms.linalg.spsolve_triangular(np.eye(2), np.ones(2))
+
+
+def _poisson(n):
+    t = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(n, n))
+    return sp.csr_array(sp.kronsum(t, t))
+
+
+@pytest.mark.parametrize("vt", ["float32", "float64"])
+@pytest.mark.parametrize("name", ["ilu0", "ic0", "ssor", "jacobi"])
+def test_preconditioners_cut_cg_iterations(vt, name):
+    dt, npdt, _ = DT[vt]
+    P = _poisson(24)
+    A = ms.csr_array(P, dtype=dt)
+    b = _mx(np.random.default_rng(2).standard_normal(P.shape[0]), dt)
+    rtol = 1e-5 if vt == "float32" else 1e-10
+    counts = {}
+    for key, M in (("none", None), (name, getattr(ms.linalg, name)(A))):
+        calls = []
+        x, info = ms.linalg.cg(A, b, M=M, rtol=rtol, callback=calls.append)
+        assert info == 0
+        r = np.array(b).astype(np.float64) - P @ np.array(x).astype(np.float64)
+        assert np.linalg.norm(r) <= 10 * rtol * np.linalg.norm(np.array(b))
+        counts[key] = len(calls)
+    if name == "jacobi":  # the Poisson diagonal is constant: Jacobi changes nothing but the scale
+        assert counts[name] <= counts["none"] + 2
+    else:
+        assert counts[name] < 0.6 * counts["none"], counts
+
+
+def test_ilu0_and_ic0_are_exact_on_tridiagonal_and_match_their_definition():
+    n = 30
+    T = sp.csr_array(sp.diags([-1.0, 3.0, -1.5], [-1, 0, 1], shape=(n, n)))
+    A = ms.csr_array(T, dtype=mx.float64)
+    b = np.random.default_rng(3).standard_normal(n)
+    ref = np.linalg.solve(T.toarray(), b)
+    np.testing.assert_allclose(np.array(ms.linalg.ilu0(A) @ _mx(b, mx.float64)), ref, rtol=1e-10)
+    S = sp.csr_array(sp.diags([-1.0, 3.0, -1.0], [-1, 0, 1], shape=(n, n)))
+    refs = np.linalg.solve(S.toarray(), b)
+    np.testing.assert_allclose(np.array(ms.linalg.ic0(ms.csr_array(S, dtype=mx.float64)) @ _mx(b, mx.float64)), refs,
+                               rtol=1e-10)
+    np.testing.assert_allclose(np.array(ms.linalg.ssor(ms.csr_array(S, dtype=mx.float64), omega=1.2) @
+                                        _mx(np.zeros(n), mx.float64)), np.zeros(n))
+    # ILU(0) on a 2-D Poisson matrix: M = L U agrees with A on A's pattern (the defining property)
+    P = _poisson(6)
+    M = ms.linalg.ilu0(ms.csr_array(P, dtype=mx.float64))
+    Minv = np.linalg.inv(np.stack([np.array(M @ _mx(e, mx.float64)) for e in np.eye(P.shape[0])], axis=1))
+    mask = P.toarray() != 0
+    np.testing.assert_allclose(Minv[mask], P.toarray()[mask], rtol=1e-10, atol=1e-10)
+
+
+def test_factorization_errors():
+    with pytest.raises(np.linalg.LinAlgError, match="ic0"):
+        ms.linalg.ic0(ms.csr_array(np.array([[1.0, 2.0], [2.0, 1.0]], np.float32)))  # indefinite
+    with pytest.raises(np.linalg.LinAlgError, match="ilu0"):
+        ms.linalg.ilu0(ms.csr_array(np.array([[0.0, 1.0], [1.0, 1.0]], np.float32)))  # zero pivot
+    with pytest.raises(ValueError, match="ssor"):
+        ms.linalg.ssor(ms.csr_array(np.eye(2, dtype=np.float32)), omega=2.0)
+    with pytest.raises(ValueError, match="ssor"):
+        ms.linalg.ssor(ms.csr_array(np.array([[0.0, 1.0], [1.0, 1.0]], np.float32)))
+
+
+@pytest.mark.gpu
+def test_factor_kernels_report_no_gpu_kernel():
+    if not has_gpu():
+        pytest.skip("needs MLX's CUDA backend and mlx_sparse's CUDA kernels")
+    A = ms.csr_array(np.array([[2.0, 0.0], [1.0, 3.0]], np.float32))
+    with pytest.raises(RuntimeError, match="spsolve_triangular: no GPU kernel"):
+        ms.linalg.spsolve_triangular(A, mx.ones((2,)), stream=mx.gpu)
