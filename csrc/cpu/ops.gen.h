@@ -386,4 +386,12 @@
   const int64_t n = (c)->iarg[0]; \
   const int64_t nnz = (c)->iarg[1]; \
   (void)indptr; (void)indices; (void)data; (void)l; (void)n; (void)nnz
+#define MSP_UNPACK_amg_aggregate(c) \
+  const IT *restrict indptr = (const IT *)(c)->in[0]; \
+  const IT *restrict indices = (const IT *)(c)->in[1]; \
+  IT *restrict agg = (IT *)(c)->out[0]; \
+  IT *restrict count = (IT *)(c)->out[1]; \
+  const int64_t n = (c)->iarg[0]; \
+  const int64_t nnz = (c)->iarg[1]; \
+  (void)indptr; (void)indices; (void)agg; (void)count; (void)n; (void)nnz
 #endif

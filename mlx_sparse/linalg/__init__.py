@@ -1,7 +1,7 @@
 """ms.linalg: sparse linear algebra with scipy.sparse.linalg's names: ``norm``, the operator
 interface (``LinearOperator``, ``aslinearoperator``, ``dot``, ``vdot``), the Krylov solvers
 (``cg``, ``bicgstab``, ``cgs``, ``gmres``, ``minres``), ``spsolve_triangular`` and preconditioners
-(``jacobi``, ``ilu0``, ``ic0``, ``ssor``)."""
+(``jacobi``, ``ilu0``, ``ic0``, ``ssor``, ``amg``: smoothed aggregation)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,13 @@ from .._device import StreamLike, resolve_stream
 from . import preconditioners
 from ._interface import LinearOperator, aslinearoperator, dot, vdot
 from ._krylov import CHECK_EVERY, bicgstab, cg, cgs, gmres, minres
+from ._amg import AMGPreconditioner, amg
 from ._triangular import spsolve_triangular
 from .preconditioners import ic0, ilu0, jacobi, ssor
 
 __all__ = ["norm", "LinearOperator", "aslinearoperator", "dot", "vdot", "cg", "bicgstab", "cgs", "gmres", "minres",
-           "jacobi", "ilu0", "ic0", "ssor", "preconditioners", "spsolve_triangular", "CHECK_EVERY"]
+           "jacobi", "ilu0", "ic0", "ssor", "preconditioners", "spsolve_triangular", "CHECK_EVERY",
+           "amg", "AMGPreconditioner"]
 
 
 def norm(A: Any, ord: Any = None, axis: Any = None, stream: StreamLike = None) -> mx.array:

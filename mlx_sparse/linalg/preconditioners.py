@@ -1,6 +1,7 @@
 """Preconditioners for the Krylov solvers (``M=``), as LinearOperators approximating A^-1: ``jacobi``
 (both devices), ``ilu0``, ``ic0`` and ``ssor`` (their factorizations and triangular solves are CPU
-kernels today: on the GPU they raise ``RuntimeError``). Block Jacobi and AMG are still to come."""
+kernels today: on the GPU they raise ``RuntimeError``) and ``amg`` (smoothed aggregation: set up on the
+CPU, cycles on either device; see ``_amg``). Block Jacobi is still to come."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ import mlx.core as mx
 from .. import _factor
 from .._coerce import is_sparse
 from .._device import StreamLike, resolve_stream
+from ._amg import amg  # noqa: F401 (re-exported)
 from ._interface import LinearOperator
 from ._triangular import _csr, raise_singular
 
-__all__ = ["jacobi", "ilu0", "ic0", "ssor"]
+__all__ = ["jacobi", "ilu0", "ic0", "ssor", "amg"]
 
 
 class _Diagonal(LinearOperator):
