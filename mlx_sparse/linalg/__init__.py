@@ -16,12 +16,13 @@ from . import preconditioners
 from ._interface import LinearOperator, aslinearoperator, dot, vdot
 from ._krylov import CHECK_EVERY, bicgstab, cg, cgs, gmres, minres
 from ._amg import AMGPreconditioner, amg
+from ._eigen import ArpackError, ArpackNoConvergence, eigs, eigsh, lanczos, svds
 from ._triangular import spsolve_triangular
 from .preconditioners import ic0, ilu0, jacobi, ssor
 
 __all__ = ["norm", "LinearOperator", "aslinearoperator", "dot", "vdot", "cg", "bicgstab", "cgs", "gmres", "minres",
            "jacobi", "ilu0", "ic0", "ssor", "preconditioners", "spsolve_triangular", "CHECK_EVERY",
-           "amg", "AMGPreconditioner"]
+           "amg", "AMGPreconditioner", "eigsh", "eigs", "lanczos", "svds", "ArpackNoConvergence", "ArpackError"]
 
 
 def norm(A: Any, ord: Any = None, axis: Any = None, stream: StreamLike = None) -> mx.array:

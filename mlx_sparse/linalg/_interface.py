@@ -18,7 +18,11 @@ __all__ = ["LinearOperator", "aslinearoperator", "dot", "vdot"]
 
 
 def _as_mx(x: Any) -> mx.array:
-    return x if isinstance(x, mx.array) else mx.array(np.asarray(x))
+    """An MLX array of x; host float64 stays float64 (``mx.array`` alone reads it as float32)."""
+    if isinstance(x, mx.array):
+        return x
+    a = np.asarray(x)
+    return mx.array(a, dtype=mx.float64) if a.dtype == np.float64 else mx.array(a)
 
 
 class LinearOperator:

@@ -454,9 +454,8 @@ def gmres(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0
             j += k if done_at is None else 0
         jn = done_at[0] + 1 if done_at is not None else restart
         y = np.linalg.solve(np.triu(R[:jn, :jn]), g[:jn]) if jn else np.zeros(0)
-        ynp = y.astype({mx.complex64: np.complex64, mx.float64: np.float64}.get(dt, np.float32))
         with mx.stream(s):
-            x = x + M.matvec(mx.stack(V[:jn], axis=1) @ mx.array(ynp))
+            x = x + M.matvec(mx.stack(V[:jn], axis=1) @ mx.array(y, dtype=dt))
         if callback is not None:
             callback(x)
         if done_at is not None:

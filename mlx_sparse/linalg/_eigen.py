@@ -1,0 +1,385 @@
+"""Eigenvalues and singular values with scipy.sparse.linalg's names: eigsh (thick-restart Lanczos),
+lanczos (the reference package's name for it), svds and eigs (Krylov-Schur restarted Arnoldi).
+
+The Krylov bases are MLX arrays on the solve's device (our products, MLX's block products for the
+full reorthogonalization, classical Gram-Schmidt twice); the small projected problems are solved
+on the host with NumPy, once per restart (one synchronization per restart).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import mlx.core as mx
+import numpy as np
+
+from .._device import StreamLike, resolve_stream
+from ._interface import _as_mx, aslinearoperator
+
+__all__ = ["eigsh", "lanczos", "svds", "eigs", "ArpackNoConvergence", "ArpackError"]
+
+
+class ArpackError(RuntimeError):
+    """scipy's name for an eigensolver failure."""
+
+
+class ArpackNoConvergence(ArpackError):
+    """Not every requested eigenpair converged within ``maxiter`` restarts, as scipy raises it:
+    ``eigenvalues`` and ``eigenvectors`` hold the converged ones."""
+
+    def __init__(self, msg, eigenvalues, eigenvectors):
+        super().__init__(msg)
+        self.eigenvalues, self.eigenvectors = eigenvalues, eigenvectors
+
+
+def _np_dtype(dt):
+    return {mx.float64: np.float64, mx.complex64: np.complex64}.get(dt, np.float32)
+
+
+def _start(op, n, dt, v0, s):
+    if v0 is None:
+        rng = np.random.default_rng(12345)
+        v = rng.uniform(-1, 1, n)
+        if dt == mx.complex64:
+            v = v + 1j * rng.uniform(-1, 1, n)
+        v = mx.array(v, dtype=dt)
+    else:
+        v = _as_mx(v0).astype(dt).reshape(-1)
+        if v.size != n:
+            raise ValueError(f"{op}: v0 of size {v.size} does not match the operator of size {n}")
+    with mx.stream(s):
+        nrm = mx.sqrt(mx.sum(mx.abs(v) ** 2))
+    if float(nrm.item()) == 0:
+        raise ValueError(f"{op}: v0 is zero")
+    return v / nrm
+
+
+def _orth(V: list, w, cplx: bool):
+    """w orthogonalized against the columns of V (CGS twice): (w, coefficients)."""
+    Vm = mx.stack(V, axis=1)
+    VH = mx.conj(Vm).T if cplx else Vm.T
+    h = VH @ w
+    w = w - Vm @ h
+    h2 = VH @ w
+    return w - Vm @ h2, h + h2
+
+
+def _select(vals: np.ndarray, k: int, which: str) -> np.ndarray:
+    """Indices of the k wanted values, in the order of preference."""
+    if which == "LM":
+        return np.argsort(-np.abs(vals), kind="stable")[:k]
+    if which == "SM":
+        return np.argsort(np.abs(vals), kind="stable")[:k]
+    if which == "LA" or which == "LR":
+        return np.argsort(-vals.real, kind="stable")[:k]
+    if which == "SA" or which == "SR":
+        return np.argsort(vals.real, kind="stable")[:k]
+    if which == "LI":
+        return np.argsort(-vals.imag, kind="stable")[:k]
+    if which == "SI":
+        return np.argsort(vals.imag, kind="stable")[:k]
+    if which == "BE":  # half from each end, the extra one from the high end
+        order = np.argsort(vals.real, kind="stable")
+        lo, hi = k // 2, k - k // 2
+        return np.concatenate([order[len(order) - hi:], order[:lo]])
+    raise ValueError(f"which must be one of LM, SM, LA, SA, BE (LR, SR, LI, SI for eigs), got {which!r}")
+
+
+def _check(op, A, k, which, allowed):
+    A = aslinearoperator(A)
+    n = A.shape[0]
+    if A.shape[0] != A.shape[1]:
+        raise ValueError(f"{op}: expected a square operator, got shape {A.shape}")
+    if which not in allowed:
+        raise ValueError(f"{op}: which must be one of {', '.join(allowed)}, got {which!r}")
+    if not 0 < k < n:
+        raise ValueError(f"{op}: k must satisfy 0 < k < n = {n}, got {k}")
+    return A, n
+
+
+def eigsh(A: Any, k: int = 6, M: Any = None, sigma: Optional[float] = None, which: str = "LM", v0: Any = None,
+          ncv: Optional[int] = None, maxiter: Optional[int] = None, tol: float = 0, return_eigenvectors: bool = True,
+          Minv: Any = None, OPinv: Any = None, mode: str = "normal", stream: StreamLike = None):
+    """k eigenvalues (and eigenvectors) of the Hermitian A, as ``scipy.sparse.linalg.eigsh``: which =
+    'LM' / 'SM' (largest / smallest magnitude), 'LA' / 'SA' (largest / smallest algebraic), 'BE'
+    (both ends). Thick-restart Lanczos with full reorthogonalization; ``ncv`` basis vectors
+    (default max(2k + 1, 20)); ``maxiter`` restarts; ``tol`` relative accuracy of the Ritz values
+    (0: machine precision; a residual at 10 eps ||A|| counts as converged whatever the value). Returns the eigenvalues in ascending order (and the eigenvectors as the
+    columns of an MLX array; the values an MLX array too). 'SM' runs Lanczos on A^2 (its lowest end)
+    and a Rayleigh-Ritz step with A: the smallest magnitudes of an indefinite A are interior, where
+    Lanczos on A itself may settle on the wrong ones. Raises ``ArpackNoConvergence`` as scipy. ``sigma`` (shift-invert) and
+    the generalized problem (``M``) need the direct solvers and raise ``NotImplementedError``."""
+    op = "eigsh"
+    if sigma is not None or M is not None or Minv is not None or OPinv is not None or mode != "normal":
+        raise NotImplementedError(f"{op}: sigma (shift-invert) and generalized problems (M) need the direct solvers; "
+                                  "not available yet")
+    A, n = _check(op, A, k, which, ("LM", "SM", "LA", "SA", "BE"))
+    s = resolve_stream(stream)
+    dt = A.dtype if isinstance(A.dtype, mx.Dtype) and mx.issubdtype(A.dtype, mx.inexact) else mx.float32
+    cplx = mx.issubdtype(dt, mx.complexfloating)
+    if which == "SM":
+        return _smallest_magnitude(A, n, k, v0, ncv, maxiter, tol, return_eigenvectors, dt, cplx, s)
+    ncv = min(n, max(2 * k + 1, 20) if ncv is None else int(ncv))
+    if not k < ncv <= n:
+        raise ValueError(f"{op}: ncv must satisfy k < ncv <= n, got {ncv}")
+    maxiter = n * 10 if maxiter is None else int(maxiter)
+    eps = float(np.finfo(np.float64 if dt == mx.float64 else np.float32).eps)
+    tol = eps if tol <= 0 else float(tol)
+    npc = np.complex128 if cplx else np.float64
+    with mx.stream(s):
+        V = [_start(op, n, dt, v0, s)]
+    H = np.zeros((ncv, ncv), dtype=npc)
+    j0 = 0  # columns of H already known (the kept Ritz block after a restart)
+    beta_f, f = 0.0, None  # the residual coupling after a restart: H[j0, :j0] comes from it
+    rng = np.random.default_rng(7)
+    vals = vecs = None
+    for _restart in range(max(maxiter, 1)):
+        coeffs = []
+        with mx.stream(s):
+            for j in range(j0, ncv):
+                w = A.matvec(V[j])
+                w, h = _orth(V, w, cplx)
+                nrm = mx.sqrt(mx.sum(mx.abs(w) ** 2))
+                coeffs.append((h, nrm))
+                V.append(w / mx.where(nrm == 0, mx.ones_like(nrm), nrm))  # V[ncv]: the residual direction
+            mx.eval([c for hc in coeffs for c in hc], V[-1])
+        beta = 0.0
+        for i, (h, nrm) in enumerate(coeffs):
+            j = j0 + i
+            col = np.array(h).astype(npc)
+            H[: j + 1, j] = col[: j + 1]
+            H[j, : j + 1] = np.conj(col[: j + 1])
+            beta = float(np.array(nrm))
+            if j + 1 < ncv:
+                H[j + 1, j] = H[j, j + 1] = beta
+            if beta < eps * max(1.0, np.abs(H[: j + 1, : j + 1]).max()) and j + 1 < ncv:
+                # an invariant subspace: continue from a fresh random direction (no coupling)
+                with mx.stream(s):
+                    r = mx.array(rng.uniform(-1, 1, n), dtype=dt)
+                    r, _ = _orth(V[: j + 1], r, cplx)
+                    V[j + 1] = r / mx.sqrt(mx.sum(mx.abs(r) ** 2))
+                H[j + 1, j] = H[j, j + 1] = 0.0
+                # the remaining columns must be recomputed from the new vector
+                j0 = j + 1
+                V = V[: j + 2]
+                break
+        else:
+            Hs = (H + H.conj().T) / 2
+            theta, S = np.linalg.eigh(Hs)
+            sel = _select(theta, k, which)
+            res = np.abs(beta * S[-1, sel])
+            # relative to the Ritz value, with a floor at roundoff's reach (10 eps ||A||, ||A|| ~ max |theta|)
+            conv = res <= np.maximum(tol * np.abs(theta[sel]), 10 * eps * np.abs(theta).max())
+            if np.all(conv) or _restart == maxiter - 1:
+                order = sel[np.argsort(theta[sel])]
+                vals = mx.array(theta[order], dtype=mx.float64 if dt == mx.float64 else mx.float32)
+                if return_eigenvectors or not np.all(conv):
+                    with mx.stream(s):
+                        Y = mx.stack(V[:ncv], axis=1) @ mx.array(S[:, order], dtype=dt)
+                    vecs = Y
+                if not np.all(conv):
+                    good = order[np.isin(order, sel[conv])]
+                    gv = theta[good]
+                    gvec = (mx.stack(V[:ncv], axis=1) @ mx.array(S[:, good], dtype=dt)) if good.size else None
+                    raise ArpackNoConvergence(f"{op}: {int(conv.sum())} of {k} eigenvalues converged in {maxiter} restarts",
+                                              gv, gvec)
+                return (vals, vecs) if return_eigenvectors else vals
+            # thick restart: keep the wanted Ritz vectors plus some more, the residual vector next
+            keep = min(ncv - 1, max(k + (ncv - k) // 2, k + 1))
+            ks = _select(theta, keep, which)
+            Sk = S[:, ks]
+            with mx.stream(s):
+                Vk = mx.stack(V[:ncv], axis=1) @ mx.array(Sk, dtype=dt)
+                newV = [Vk[:, i] for i in range(keep)] + [V[ncv]]
+            V = newV
+            H = np.zeros((ncv, ncv), dtype=npc)
+            H[:keep, :keep] = np.diag(theta[ks])
+            H[keep, :keep] = beta * Sk[-1, :]
+            H[:keep, keep] = np.conj(H[keep, :keep])
+            j0 = keep
+            continue
+    raise ArpackNoConvergence(f"{op}: no convergence in {maxiter} restarts", np.zeros(0), None)
+
+
+def _smallest_magnitude(A, n, k, v0, ncv, maxiter, tol, return_eigenvectors, dt, cplx, s):
+    """'SM' of a Hermitian A: the smallest magnitudes are interior when A is indefinite, where Lanczos
+    may settle on the wrong ones; they are the lowest end of A^2, where it does not. Lanczos on A^2
+    ('SA', a few extra pairs), then Rayleigh-Ritz with A on the span found (which separates +l and
+    -l, equal in A^2)."""
+    from ._interface import LinearOperator
+
+    kk = min(n - 1, k + 2)
+    G = LinearOperator((n, n), matvec=lambda x: A.matvec(A.matvec(x)), dtype=dt)
+    ncv2 = None if ncv is None else max(int(ncv), kk + 1)
+    _, Y = eigsh(G, k=kk, which="SA", v0=v0, ncv=ncv2, maxiter=maxiter, tol=tol, stream=s)
+    with mx.stream(s):
+        AY = A.matmat(Y)
+        YH = mx.conj(Y).T if cplx else Y.T
+        Hs = YH @ AY
+        Gs = YH @ Y
+    Hn = np.array(Hs).astype(np.complex128 if cplx else np.float64)
+    Gn = np.array(Gs).astype(np.complex128 if cplx else np.float64)
+    L = np.linalg.cholesky((Gn + Gn.conj().T) / 2)  # the span's Gram matrix (Y is orthonormal up to roundoff)
+    Li = np.linalg.inv(L)
+    theta, Z = np.linalg.eigh(Li @ ((Hn + Hn.conj().T) / 2) @ Li.conj().T)
+    sel = np.argsort(np.abs(theta), kind="stable")[:k]
+    order = sel[np.argsort(theta[sel])]
+    vals = mx.array(theta[order], dtype=mx.float64 if dt == mx.float64 else mx.float32)
+    if not return_eigenvectors:
+        return vals
+    with mx.stream(s):
+        vecs = Y @ mx.array(Li.conj().T @ Z[:, order], dtype=dt)
+    return vals, vecs
+
+
+def lanczos(A: Any, k: int = 6, which: str = "LA", v0: Any = None, ncv: Optional[int] = None,
+            maxiter: Optional[int] = None, tol: float = 0, return_eigenvectors: bool = True, stream: StreamLike = None):
+    """The reference package's name for :func:`eigsh` (Lanczos): k eigenpairs of the Hermitian A,
+    the largest algebraic ones by default."""
+    return eigsh(A, k=k, which=which, v0=v0, ncv=ncv, maxiter=maxiter, tol=tol,
+                 return_eigenvectors=return_eigenvectors, stream=stream)
+
+
+def svds(A: Any, k: int = 6, ncv: Optional[int] = None, tol: float = 0, which: str = "LM", v0: Any = None,
+         maxiter: Optional[int] = None, return_singular_vectors: Any = True, solver: str = "arpack",
+         random_state: Any = None, options: Any = None, stream: StreamLike = None):
+    """k singular values (and vectors) of A, as ``scipy.sparse.linalg.svds``: the eigenpairs of
+    A^H A (or A A^H, the smaller) by :func:`eigsh`, which = 'LM' (largest) or 'SM' (smallest; their
+    accuracy is that of the squared problem). Returns (u, s, vh) with s ascending, or s alone
+    (``return_singular_vectors=False``); 'u' / 'vh' return only that side (the other None)."""
+    op = "svds"
+    Aop = aslinearoperator(A)
+    m, n = Aop.shape
+    if which not in ("LM", "SM"):
+        raise ValueError(f"{op}: which must be 'LM' or 'SM', got {which!r}")
+    if not 0 < k < min(m, n):
+        raise ValueError(f"{op}: k must satisfy 0 < k < min(m, n) = {min(m, n)}, got {k}")
+    s = resolve_stream(stream)
+    tall = m >= n
+    from ._interface import LinearOperator
+
+    if tall:  # A^H A, n x n
+        G = LinearOperator((n, n), matvec=lambda x: Aop.rmatvec(Aop.matvec(x)), dtype=Aop.dtype)
+    else:  # A A^H, m x m
+        G = LinearOperator((m, m), matvec=lambda x: Aop.matvec(Aop.rmatvec(x)), dtype=Aop.dtype)
+    want = return_singular_vectors
+    vals, vecs = eigsh(G, k=k, which="LA" if which == "LM" else "SA", ncv=ncv, tol=tol, maxiter=maxiter, v0=v0,
+                       return_eigenvectors=True, stream=s)
+    sv = np.sqrt(np.maximum(np.array(vals), 0))
+    if want is False:
+        return mx.array(sv, dtype=vals.dtype)
+    with mx.stream(s):
+        inv = mx.array(np.where(sv > 0, 1.0 / np.where(sv > 0, sv, 1.0), 0.0), dtype=vecs.dtype)
+        if tall:
+            v = vecs
+            u = Aop.matmat(v) * inv[None, :]
+        else:
+            u = vecs
+            v = Aop.rmatmat(u) * inv[None, :]
+        vh = mx.conj(v).T if mx.issubdtype(v.dtype, mx.complexfloating) else v.T
+    svm = mx.array(sv, dtype=vals.dtype)
+    if want == "u":
+        return u, svm, None
+    if want == "vh":
+        return None, svm, vh
+    return u, svm, vh
+
+
+def eigs(A: Any, k: int = 6, M: Any = None, sigma: Any = None, which: str = "LM", v0: Any = None,
+         ncv: Optional[int] = None, maxiter: Optional[int] = None, tol: float = 0, return_eigenvectors: bool = True,
+         Minv: Any = None, OPinv: Any = None, OPpart: Any = None, stream: StreamLike = None):
+    """k eigenvalues (and eigenvectors) of a general square A, as ``scipy.sparse.linalg.eigs``:
+    which = 'LM', 'SM', 'LR', 'SR', 'LI', 'SI'. Krylov-Schur restarted Arnoldi: the basis stays real
+    for real A (a complex pair's real and imaginary parts span its invariant subspace), the small
+    Hessenberg problems are solved on the host. Returns complex64 MLX arrays (MLX has no
+    complex128: float64 input gives complex64 results, accurate to float64 before the cast). Raises
+    ``ArpackNoConvergence`` as scipy; ``sigma`` / ``M`` raise ``NotImplementedError``."""
+    op = "eigs"
+    if sigma is not None or M is not None or Minv is not None or OPinv is not None:
+        raise NotImplementedError(f"{op}: sigma (shift-invert) and generalized problems (M) need the direct solvers; "
+                                  "not available yet")
+    A, n = _check(op, A, k, which, ("LM", "SM", "LR", "SR", "LI", "SI"))
+    if k >= n - 1:
+        raise ValueError(f"{op}: k must satisfy 0 < k < n - 1 = {n - 1}, got {k}")
+    s = resolve_stream(stream)
+    dt = A.dtype if isinstance(A.dtype, mx.Dtype) and mx.issubdtype(A.dtype, mx.inexact) else mx.float32
+    cplx = mx.issubdtype(dt, mx.complexfloating)
+    ncv = min(n, max(2 * k + 1, 20) if ncv is None else int(ncv))
+    if not k + 1 < ncv <= n:
+        raise ValueError(f"{op}: ncv must satisfy k + 1 < ncv <= n, got {ncv}")
+    maxiter = n * 10 if maxiter is None else int(maxiter)
+    eps = float(np.finfo(np.float64 if dt == mx.float64 else np.float32).eps)
+    tol = eps if tol <= 0 else float(tol)
+    npc = np.complex128 if cplx else np.float64
+    with mx.stream(s):
+        V = [_start(op, n, dt, v0, s)]
+    H = np.zeros((ncv + 1, ncv), dtype=npc)  # A V[:, :m] = V[:, :m+1] H (Krylov-Schur after restarts)
+    j0 = 0
+    for _restart in range(max(maxiter, 1)):
+        coeffs = []
+        with mx.stream(s):
+            for j in range(j0, ncv):
+                w, h = _orth(V, A.matvec(V[j]), cplx)
+                nrm = mx.sqrt(mx.sum(mx.abs(w) ** 2))
+                coeffs.append((h, nrm))
+                V.append(w / mx.where(nrm == 0, mx.ones_like(nrm), nrm))
+            mx.eval([c for hc in coeffs for c in hc], V[-1])
+        for i, (h, nrm) in enumerate(coeffs):
+            j = j0 + i
+            H[: j + 1, j] = np.array(h).astype(npc)
+            H[j + 1, j] = float(np.array(nrm))
+        theta, Y = np.linalg.eig(H[:ncv, :ncv])
+        # real A: 'LI' / 'SI' rank by |imaginary part|, as ARPACK (a conjugate pair ranks together)
+        rank_by = theta if cplx else theta.real + 1j * np.abs(theta.imag)
+        sel = _select(rank_by, k, which)
+        # residual of the Ritz pair (theta_i, V y_i): |h_{m+1} . y_i|, h_{m+1} the coupling row
+        res = np.abs(H[ncv, :ncv] @ Y[:, sel]) / np.maximum(np.linalg.norm(Y[:, sel], axis=0), 1e-300)
+        conv = res <= np.maximum(tol * np.abs(theta[sel]), 10 * eps * max(np.abs(theta).max(), 1e-300))
+        if np.all(conv) or _restart == maxiter - 1:
+            with mx.stream(s):
+                Vm = mx.stack(V[:ncv], axis=1)
+                Ys = Y[:, sel]
+                if cplx:
+                    X = Vm @ mx.array(Ys.astype(np.complex64))
+                else:
+                    X = (Vm @ mx.array(Ys.real, dtype=dt)).astype(mx.complex64) + \
+                        1j * (Vm @ mx.array(Ys.imag, dtype=dt)).astype(mx.complex64)
+                nrm = mx.sqrt(mx.sum(mx.abs(X) ** 2, axis=0))
+                X = X / nrm[None, :]
+            vals = mx.array(theta[sel].astype(np.complex64))
+            if not np.all(conv):
+                raise ArpackNoConvergence(f"{op}: {int(conv.sum())} of {k} eigenvalues converged in {maxiter} restarts",
+                                          vals, X)
+            return (vals, X) if return_eigenvectors else vals
+        # Krylov-Schur restart: an orthonormal basis Q of the wanted Ritz vectors' span (with extra
+        # ones; real for real A: a complex pair contributes its real and imaginary parts)
+        keep = min(ncv - 2, max(k + (ncv - k) // 2, k + 1))
+        order = list(_select(rank_by, len(theta), which))
+        if cplx:
+            B = Y[:, order[:keep]]
+        else:  # a real basis: a real Ritz vector, or a complex pair's real and imaginary parts
+            cols, used = [], set()
+            scale = max(np.abs(theta).max(), 1e-300)
+            for i in order:
+                if len(cols) >= keep:
+                    break
+                if i in used:
+                    continue
+                used.add(i)
+                if abs(theta[i].imag) <= 1e3 * eps * scale:
+                    cols.append(Y[:, i].real / max(np.linalg.norm(Y[:, i].real), 1e-300))
+                elif len(cols) + 2 <= ncv - 1:
+                    used.add(int(np.argmin(np.abs(theta - np.conj(theta[i])) + (np.arange(len(theta)) == i) * 1e300)))
+                    cols += [Y[:, i].real, Y[:, i].imag]
+            B = np.stack(cols, axis=1)
+        Q, _ = np.linalg.qr(B)
+        p = Q.shape[1]
+        Hn = np.zeros_like(H)
+        Hn[:p, :p] = Q.conj().T @ H[:ncv, :ncv] @ Q
+        Hn[p, :p] = H[ncv, :ncv] @ Q
+        with mx.stream(s):
+            Vq = mx.stack(V[:ncv], axis=1) @ mx.array(Q, dtype=dt)
+            V = [Vq[:, i] for i in range(p)] + [V[ncv]]
+        H = Hn
+        j0 = p
+    raise ArpackNoConvergence(f"{op}: no convergence in {maxiter} restarts", np.zeros(0), None)

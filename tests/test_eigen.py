@@ -1,0 +1,114 @@
+"""eigsh / lanczos, eigs and svds against scipy.sparse.linalg (values to tolerance, vectors by their residuals)."""
+
+import mlx.core as mx
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import scipy.sparse.linalg as sla
+from conftest import to_host
+
+import mlx_sparse as ms
+
+TOL = {mx.float64: 1e-9, mx.float32: 2e-4, mx.complex64: 2e-4}
+
+
+def _poisson(n):
+    t = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(n, n))
+    return sp.csr_array(sp.kronsum(t, t))
+
+
+def _hermitian(n, seed):
+    H = sp.random(n, n, density=0.05, random_state=seed) + 1j * sp.random(n, n, density=0.05, random_state=seed + 1)
+    return sp.csr_array(H + H.conj().T + sp.diags(np.linspace(0, 1, n)))
+
+
+@pytest.mark.parametrize("dt", [mx.float64, mx.float32, mx.complex64])
+@pytest.mark.parametrize("which", ["LM", "SM", "LA", "SA", "BE"])
+def test_eigsh_matches_scipy(device, dt, which):
+    if device == mx.gpu and dt == mx.float64:
+        pytest.skip("float64 on the GPU")
+    mx.set_default_device(device)
+    S = _poisson(12) if dt != mx.complex64 else _hermitian(120, 3)
+    if dt != mx.float64 and which in ("SM",) and dt == mx.float32:
+        S = S + sp.diags(np.full(S.shape[0], 0.5))  # keep the smallest magnitudes apart in float32
+    A = ms.csr_array(S, dtype=dt)
+    k = 4
+    w, V = ms.linalg.eigsh(A, k=k, which=which, tol=0 if dt == mx.float64 else 1e-6)
+    if dt == mx.complex64 and which == "BE":  # scipy has no 'BE' for complex matrices: the dense spectrum's ends
+        ev = np.linalg.eigvalsh(S.toarray())
+        ref = np.sort(np.concatenate([ev[: k // 2], ev[len(ev) - (k - k // 2):]]))
+    else:
+        ref = np.sort(sla.eigsh(S, k=k, which=which, return_eigenvectors=False))
+    assert isinstance(w, mx.array) and w.shape == (k,) and V.shape == (S.shape[0], k)
+    wv = to_host(w).astype(np.float64)
+    assert np.all(np.diff(wv) >= 0)
+    scale = np.abs(ref).max()
+    np.testing.assert_allclose(wv, ref, atol=TOL[dt] * scale * 10)
+    X = to_host(V).astype(np.complex128)
+    assert np.linalg.norm(S @ X - X * wv) <= 50 * TOL[dt] * scale * np.sqrt(k)
+    np.testing.assert_allclose(X.conj().T @ X, np.eye(k), atol=50 * TOL[dt])
+
+
+def test_eigsh_options_and_errors():
+    S = _poisson(10)
+    A = ms.csr_array(S, dtype=mx.float64)
+    w = ms.linalg.eigsh(A, k=3, which="LA", return_eigenvectors=False, v0=np.random.default_rng(0).random(100), ncv=12)
+    np.testing.assert_allclose(np.array(w), np.sort(sla.eigsh(S, k=3, which="LA", return_eigenvectors=False)),
+                               rtol=1e-10)
+    wl, _ = ms.linalg.lanczos(A, k=2)  # the reference package's name: largest algebraic by default
+    np.testing.assert_allclose(np.array(wl), np.sort(np.linalg.eigvalsh(S.toarray()))[-2:], rtol=1e-10)
+    op = ms.linalg.LinearOperator(S.shape, matvec=lambda x: A @ x, dtype=mx.float64)
+    np.testing.assert_allclose(np.array(ms.linalg.eigsh(op, k=2, return_eigenvectors=False)),
+                               np.sort(np.linalg.eigvalsh(S.toarray()))[-2:], rtol=1e-10)
+    with pytest.raises(ms.linalg.ArpackNoConvergence) as e:
+        ms.linalg.eigsh(A, k=4, which="SM", maxiter=1, ncv=9, tol=1e-14)
+    assert isinstance(e.value, RuntimeError) and len(e.value.eigenvalues) < 4
+    with pytest.raises(ValueError, match="eigsh: k"):
+        ms.linalg.eigsh(A, k=100)
+    with pytest.raises(ValueError, match="eigsh: which"):
+        ms.linalg.eigsh(A, k=2, which="XX")
+    with pytest.raises(NotImplementedError, match="eigsh: sigma"):
+        ms.linalg.eigsh(A, k=2, sigma=0.5)
+    with pytest.raises(ValueError, match="eigsh"):
+        ms.linalg.eigsh(ms.csr_array(np.ones((3, 4), np.float32)), k=1)
+
+
+@pytest.mark.parametrize("dt", [mx.float64, mx.float32, mx.complex64])
+@pytest.mark.parametrize("which", ["LM", "SM", "LR", "SR", "LI"])
+def test_eigs_matches_scipy(device, dt, which):
+    if device == mx.gpu and dt == mx.float64:
+        pytest.skip("float64 on the GPU")
+    mx.set_default_device(device)
+    S = sp.csr_array(sp.random(150, 150, density=0.04, random_state=4) + sp.diags(np.linspace(1, 3, 150)))
+    if dt == mx.complex64:
+        S = sp.csr_array(S + 1j * sp.random(150, 150, density=0.03, random_state=5))
+    A = ms.csr_array(S, dtype=dt)
+    # interior ends ('SM' without shift-invert) need a wide basis to be found reliably
+    ncv = 60 if which == "SM" else None
+    w, X = ms.linalg.eigs(A, k=4, which=which, ncv=ncv, tol=0 if dt == mx.float64 else 1e-6)
+    ref = sla.eigs(S, k=4, which=which, ncv=ncv, return_eigenvectors=False)
+    wv, Xv = to_host(w).astype(np.complex128), to_host(X).astype(np.complex128)
+    # a conjugate pair split by k may come out as either member: compare real parts and |imaginary parts|
+    fold = lambda z: np.sort_complex(np.array([complex(v.real, abs(v.imag)) for v in z]))  # noqa: E731
+    tol = 1e-8 if dt == mx.float64 else 1e-3  # float64 results are complex64 (MLX has no complex128)
+    np.testing.assert_allclose(fold(wv), fold(ref), atol=max(tol, 1e-5) * np.abs(ref).max())
+    assert np.linalg.norm(S @ Xv - Xv * wv) <= max(tol, 1e-6) * np.abs(ref).max() * 10
+
+
+@pytest.mark.parametrize("shape", [(120, 40), (40, 120)])
+def test_svds_matches_scipy(device, shape):
+    mx.set_default_device(device)
+    S = sp.csr_array(sp.random(*shape, density=0.1, random_state=6))
+    dt = mx.float32 if device == mx.gpu else mx.float64
+    A = ms.csr_array(S, dtype=dt)
+    u, s, vh = ms.linalg.svds(A, k=3)
+    ref = np.sort(sla.svds(S, k=3, return_singular_vectors=False))
+    tol = 1e-8 if dt == mx.float64 else 1e-4
+    np.testing.assert_allclose(to_host(s), ref, rtol=tol)
+    U, V = to_host(u).astype(np.float64), to_host(vh).astype(np.float64)
+    np.testing.assert_allclose(S @ V.T, U * to_host(s), atol=tol * 10 * ref.max())
+    np.testing.assert_allclose(to_host(ms.linalg.svds(A, k=3, return_singular_vectors=False)), ref, rtol=tol)
+    uu, ss, none = ms.linalg.svds(A, k=2, return_singular_vectors="u")
+    assert none is None and uu.shape == (shape[0], 2)
+    with pytest.raises(ValueError, match="svds"):
+        ms.linalg.svds(A, k=min(shape))
