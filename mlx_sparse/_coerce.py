@@ -113,9 +113,10 @@ def as_dense(op: str, x: Any) -> mx.array:
     """A dense operand as an MLX array; TypeError for sparse or non-numeric input."""
     if isinstance(x, mx.array):
         return x
-    if is_sparse(x) or _is_scipy_sparse(x):
-        raise TypeError(f"{op}: sparse-sparse products and elementwise operations are not supported yet; "
-                        "pass a dense operand (or call .todense() on one side)")
+    if is_sparse(x):
+        raise TypeError(f"{op}: expected a dense operand here, got a sparse array (use .todense() for a dense one)")
+    if _is_scipy_sparse(x):
+        raise TypeError(f"{op}: got a scipy sparse operand; convert it with ms.csr_array(x) (sparse) or x.toarray() (dense)")
     try:
         h = np.asarray(x)
     except Exception:
