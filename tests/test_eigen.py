@@ -67,8 +67,15 @@ def test_eigsh_options_and_errors():
         ms.linalg.eigsh(A, k=100)
     with pytest.raises(ValueError, match="eigsh: which"):
         ms.linalg.eigsh(A, k=2, which="XX")
-    with pytest.raises(NotImplementedError, match="eigsh: sigma"):
-        ms.linalg.eigsh(A, k=2, sigma=0.5)
+    with pytest.raises(NotImplementedError, match="eigsh: generalized"):
+        ms.linalg.eigsh(A, k=2, M=A)
+    # shift-invert (a sparse LU of A - sigma I): the eigenvalues nearest sigma, degenerate pairs included
+    for sigma in (0.0, 3.0):
+        w, V = ms.linalg.eigsh(A, k=4, sigma=sigma)
+        np.testing.assert_allclose(np.array(w), np.sort(sla.eigsh(S, k=4, sigma=sigma, return_eigenvectors=False)),
+                                   rtol=1e-10)
+        X = np.array(V)
+        assert np.linalg.norm(S @ X - X * np.array(w)) < 1e-8
     with pytest.raises(ValueError, match="eigsh"):
         ms.linalg.eigsh(ms.csr_array(np.ones((3, 4), np.float32)), k=1)
 

@@ -242,8 +242,11 @@ std::vector<mx::array> cpu_call(const std::string& name, const std::string& op, 
 
 }  // namespace mlx_sparse
 
+void register_direct(nb::module_& m);  // direct_glue.cpp
+
 NB_MODULE(_ext, m) {
   m.doc() = "mlx_sparse native kernels (C kernel nodes for MLX's CPU stream)";
+  register_direct(m);
   m.def("cpu_call", &mlx_sparse::cpu_call, nb::arg("name"), nb::arg("op"), nb::arg("inputs"),
         nb::arg("shapes"), nb::arg("dtypes"), nb::arg("iargs"), nb::arg("dargs"),
         nb::arg("stream"));

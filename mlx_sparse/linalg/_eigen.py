@@ -104,15 +104,20 @@ def eigsh(A: Any, k: int = 6, M: Any = None, sigma: Optional[float] = None, whic
     'LM' / 'SM' (largest / smallest magnitude), 'LA' / 'SA' (largest / smallest algebraic), 'BE'
     (both ends). Thick-restart Lanczos with full reorthogonalization; ``ncv`` basis vectors
     (default max(2k + 1, 20)); ``maxiter`` restarts; ``tol`` relative accuracy of the Ritz values
-    (0: machine precision; a residual at 10 eps ||A|| counts as converged whatever the value). Returns the eigenvalues in ascending order (and the eigenvectors as the
+    (0: machine precision; a residual at 10 eps ||A|| counts as converged whatever the value).
+    ``sigma``: shift-invert mode, as scipy's: Lanczos on (A - sigma I)^-1 (factored once by the
+    direct LU, on the CPU), ``which`` then refers to 1 / (lambda - sigma) ('LM': the eigenvalues
+    nearest sigma). Returns the eigenvalues in ascending order (and the eigenvectors as the
     columns of an MLX array; the values an MLX array too). 'SM' runs Lanczos on A^2 (its lowest end)
     and a Rayleigh-Ritz step with A: the smallest magnitudes of an indefinite A are interior, where
     Lanczos on A itself may settle on the wrong ones. Raises ``ArpackNoConvergence`` as scipy. ``sigma`` (shift-invert) and
     the generalized problem (``M``) need the direct solvers and raise ``NotImplementedError``."""
     op = "eigsh"
-    if sigma is not None or M is not None or Minv is not None or OPinv is not None or mode != "normal":
-        raise NotImplementedError(f"{op}: sigma (shift-invert) and generalized problems (M) need the direct solvers; "
-                                  "not available yet")
+    if M is not None or Minv is not None or OPinv is not None or mode != "normal":
+        raise NotImplementedError(f"{op}: generalized problems (M), Minv, OPinv and the buckling/cayley modes are not "
+                                  "available yet")
+    if sigma is not None:
+        return _shift_invert(op, A, k, float(sigma), which, v0, ncv, maxiter, tol, return_eigenvectors, stream)
     A, n = _check(op, A, k, which, ("LM", "SM", "LA", "SA", "BE"))
     s = resolve_stream(stream)
     dt = A.dtype if isinstance(A.dtype, mx.Dtype) and mx.issubdtype(A.dtype, mx.inexact) else mx.float32
@@ -199,6 +204,32 @@ def eigsh(A: Any, k: int = 6, M: Any = None, sigma: Optional[float] = None, whic
             j0 = keep
             continue
     raise ArpackNoConvergence(f"{op}: no convergence in {maxiter} restarts", np.zeros(0), None)
+
+
+def _shift_invert(op, A, k, sigma, which, v0, ncv, maxiter, tol, return_eigenvectors, stream):
+    """eigsh with sigma: Lanczos on (A - sigma I)^-1 applied by a kept sparse LU; lambda = sigma + 1/nu."""
+    from .. import eye
+    from ._direct import splu
+    from ._interface import LinearOperator, MatrixLinearOperator
+
+    Aop = aslinearoperator(A)
+    if not isinstance(Aop, MatrixLinearOperator) or not hasattr(Aop.A, "tocsr"):
+        raise TypeError(f"{op}: sigma (shift-invert) needs a sparse matrix, got {type(A).__name__}")
+    S = Aop.A
+    if S.shape[0] != S.shape[1]:
+        raise ValueError(f"{op}: expected a square matrix, got shape {S.shape}")
+    n = S.shape[0]
+    lu = splu(S - eye(n, dtype=S.dtype, stream=mx.cpu) * sigma, stream=mx.cpu)
+    OP = LinearOperator((n, n), matvec=lu.solve, dtype=S.dtype)
+    out = eigsh(OP, k=k, which=which, v0=v0, ncv=ncv, maxiter=maxiter, tol=tol,
+                return_eigenvectors=return_eigenvectors, stream=mx.cpu)
+    nu = np.array(out[0] if return_eigenvectors else out).astype(np.float64)
+    lam = sigma + 1.0 / nu
+    order = np.argsort(lam)
+    vals = mx.array(lam[order], dtype=mx.float64 if S.dtype == mx.float64 else mx.float32)
+    if not return_eigenvectors:
+        return vals
+    return vals, mx.take(out[1], mx.array(order.astype(np.int32)), axis=1)
 
 
 def _smallest_magnitude(A, n, k, v0, ncv, maxiter, tol, return_eigenvectors, dt, cplx, s):

@@ -1,0 +1,441 @@
+"""Direct solvers with scipy.sparse.linalg's names (and the reference package's): spsolve, splu /
+sparse_lu, spilu, factorized, cholesky / sparse_cholesky, inv; classes SparseLU, SparseCholesky,
+FactorizedSolve.
+
+Engines: SuiteSparse on the CPU (UMFPACK for LU, CHOLMOD for Cholesky; csrc/cpu/direct.c), found at
+build time. A build without it falls back to scipy's SuperLU and warns once. The GPU engine (cuDSS)
+is still to come: on a GPU stream these raise ``RuntimeError``.
+
+Execution: factorizations and solves are staged operations that evaluate their inputs (one
+synchronization each: the matrix values, the right-hand side) and run on the host in double
+precision; results come back as MLX arrays of the operands' dtype. ``spsolve`` and the solves of
+``factorized``, ``splu`` and ``cholesky`` are differentiable in the matrix values and the
+right-hand side (real dtypes) by implicit differentiation: the vjp is one adjoint solve with the
+kept factorization, the value gradient -lambda_i x_j on A's pattern; the jvp one solve.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Optional
+
+import mlx.core as mx
+import numpy as np
+
+from .. import _ext
+from .._coerce import is_scipy_sparse, is_sparse
+from .._device import StreamLike, is_gpu, resolve_stream
+
+__all__ = ["spsolve", "splu", "sparse_lu", "spilu", "factorized", "cholesky", "sparse_cholesky", "inv", "SparseLU",
+           "SparseCholesky", "FactorizedSolve", "MatrixRankWarning", "direct_engine"]
+
+_LU, _CHOL = 0, 1  # msp_direct kinds: MSP_DIRECT_CHOLESKY = 0, MSP_DIRECT_LU = 1 (see direct.h)
+_KIND = {_LU: 1, _CHOL: 0}
+_TRANS = {"N": 0, "T": 1, "H": 2}
+_STATUS_SINGULAR, _STATUS_NOMEM = 5, 2
+_WARNED = []
+
+
+class MatrixRankWarning(UserWarning):
+    """scipy's warning class for a singular matrix (here an error is raised instead; the class exists
+    for ported code that filters it)."""
+
+
+def direct_engine() -> str:
+    """'suitesparse' when this build has SuiteSparse, else 'scipy-superlu' (the fallback)."""
+    return "suitesparse" if _ext.direct_available() else "scipy-superlu"
+
+
+def _fallback_warning(op: str):
+    if not _WARNED:
+        _WARNED.append(True)
+        warnings.warn(f"{op}: this build of mlx_sparse has no SuiteSparse (CHOLMOD/UMFPACK); using scipy's SuperLU, "
+                      "which is slower (install libsuitesparse-dev and reinstall mlx_sparse)", RuntimeWarning,
+                      stacklevel=3)
+
+
+def _cpu_only(op: str, s: mx.Stream):
+    if is_gpu(s):
+        raise RuntimeError(f"{op}: no GPU direct solver yet (the cuDSS engine is still to come); "
+                           "run it on the CPU (stream=mx.cpu)")
+
+
+def _as_sparse(op: str, A: Any):
+    from .. import csr_array
+
+    if is_scipy_sparse(A):
+        A = csr_array(A, dtype=mx.float64 if A.dtype == np.float64 else None)
+    if not is_sparse(A):
+        raise TypeError(f"{op}: expected a sparse matrix, got {type(A).__name__}")
+    if A.shape[0] != A.shape[1]:
+        raise ValueError(f"{op}: expected a square matrix, got shape {A.shape}")
+    return A
+
+
+class _Factorization:
+    """The host factorization of a square sparse matrix: its CSC pattern (canonical), the engine's
+    handle (or scipy's SuperLU object) and the values it was factored with."""
+
+    def __init__(self, op: str, A, kind: int, s: mx.Stream):
+        self.op, self.kind, self.s = op, kind, s
+        A = _as_sparse(op, A)
+        self.shape, self.dtype = A.shape, A.dtype
+        self.cplx = mx.issubdtype(A.dtype, mx.complexfloating)
+        # the CSC of A: the CSR buffers of A^T, canonical (differentiable in A's values)
+        T = A.T.tocsr(canonical=True, stream=mx.cpu)
+        self.data_mx = T.data  # the values factored, differentiable in A's values
+        mx.eval(T.data, T.indices, T.indptr)
+        self.colptr = np.ascontiguousarray(np.array(T.indptr), dtype=np.int64)
+        self.rowind = np.ascontiguousarray(np.array(T.indices), dtype=np.int64)
+        self.handle, self.superlu = 0, None
+        n = self.shape[0]
+        if _ext.direct_available():
+            st, h, msg = _ext.direct_analyze(_KIND[kind], int(self.cplx), n, self.colptr.ctypes.data,
+                                             self.rowind.ctypes.data)
+            self._raise(st, msg)
+            self.handle = h
+        else:
+            _fallback_warning(op)
+        self.factor(T.data)
+
+    def _raise(self, st: int, msg: str):
+        if st == 0:
+            return
+        if st == _STATUS_SINGULAR:
+            raise np.linalg.LinAlgError(f"{self.op}: {msg}")
+        if st == _STATUS_NOMEM:
+            raise MemoryError(f"{self.op}: {msg or 'out of memory'}")
+        raise ValueError(f"{self.op}: {msg or 'the engine failed (status %d)' % st}")
+
+    def factor(self, data: mx.array):
+        """(Re)factor with new values in the CSC pattern's order (an MLX array, evaluated here)."""
+        vals = np.array(data.astype(mx.complex64 if self.cplx else mx.float64, stream=mx.cpu))
+        self.values = np.ascontiguousarray(vals, dtype=np.complex128 if self.cplx else np.float64)
+        if self.handle:
+            st, msg = _ext.direct_factor(self.handle, self.values.ctypes.data)
+            self._raise(st, msg)
+        else:
+            import scipy.sparse as sp
+            import scipy.sparse.linalg as sla
+
+            M = sp.csc_matrix((self.values, self.rowind, self.colptr), shape=self.shape)
+            try:
+                self.superlu = sla.splu(M)
+            except RuntimeError as e:  # SuperLU: "Factor is exactly singular"
+                raise np.linalg.LinAlgError(f"{self.op}: {e}") from None
+            if self.kind == _CHOL:
+                d = self.superlu.U.diagonal()
+                if np.any(d.real <= 0) or np.any(np.abs(d.imag) > 1e-12 * np.abs(d)):
+                    raise np.linalg.LinAlgError(f"{self.op}: the matrix is not positive definite")
+
+    def __del__(self):
+        if getattr(self, "handle", 0):
+            _ext.direct_free(self.handle)
+            self.handle = 0
+
+    def solve_host(self, b: np.ndarray, trans: str) -> np.ndarray:
+        """op(A)^-1 b for a host array b of shape (n,) or (n, k), in double precision."""
+        n = self.shape[0]
+        B = b.reshape(n, -1)
+        k = B.shape[1]
+        wdt = np.complex128 if (self.cplx or np.iscomplexobj(B)) else np.float64
+        if self.handle:
+            if wdt == np.complex128 and not self.cplx:  # a real factor, complex b: two real solves
+                return self.solve_host(B.real.copy(), trans) + 1j * self.solve_host(B.imag.copy(), trans)
+            Bf = np.asfortranarray(B.astype(wdt))
+            X = np.empty_like(Bf, order="F")
+            st, msg = _ext.direct_solve(self.handle, _TRANS[trans], k, Bf.ctypes.data, X.ctypes.data)
+            self._raise(st, msg)
+        else:
+            X = self.superlu.solve(np.asarray(B, dtype=wdt), trans=trans)
+        if not np.all(np.isfinite(X)):
+            raise np.linalg.LinAlgError(f"{self.op}: the matrix is numerically singular (the solution is not finite)")
+        return X.reshape(b.shape)
+
+    @property
+    def fill(self) -> int:
+        if self.handle:
+            return int(_ext.direct_fill(self.handle))
+        return int(self.superlu.L.nnz + self.superlu.U.nnz - self.shape[0])
+
+    def logdet(self):
+        """(sign or phase, log |det A|)."""
+        if self.handle:
+            st, la, sr, si = _ext.direct_logdet(self.handle)
+            self._raise(st, "")
+            return (complex(sr, si) if self.cplx else sr), la
+        d = self.superlu.U.diagonal()
+        perm_sign = _perm_sign(self.superlu.perm_r) * _perm_sign(self.superlu.perm_c)
+        la = float(np.sum(np.log(np.abs(d))))
+        ph = np.prod(d / np.abs(d)) * perm_sign
+        return (complex(ph) if self.cplx else float(np.real(ph))), la
+
+    # ---- the differentiable solve -------------------------------------------------------------
+    def solve(self, b: Any, trans: str = "N", data: Optional[mx.array] = None) -> mx.array:
+        """op(A)^-1 b as an MLX array (b: a vector or an (n, k) block, MLX or NumPy, or sparse);
+        differentiable in ``data`` (the CSC values this was factored with, when given) and in b."""
+        if trans not in _TRANS:
+            raise ValueError(f"{self.op}: trans must be 'N', 'T' or 'H', got {trans!r}")
+        n = self.shape[0]
+        if is_sparse(b) or is_scipy_sparse(b):
+            b = _as_dense_rhs(self.op, b)
+        bm = b if isinstance(b, mx.array) else mx.array(np.asarray(b),
+                                                          dtype=mx.float64 if np.asarray(b).dtype == np.float64 else None)
+        if bm.ndim not in (1, 2) or bm.shape[0] != n:
+            raise ValueError(f"{self.op}: right-hand side of shape {tuple(bm.shape)} does not match the matrix's shape "
+                             f"{self.shape}")
+        from .._coerce import _result_type
+
+        out_dt = _result_type(self.dtype, bm.dtype if mx.issubdtype(bm.dtype, mx.inexact) else self.dtype)
+        fac = self
+        rows_mx = None
+
+        def host_solve(bv, tr):
+            return mx.array(fac.solve_host(np.array(bv.astype(mx.complex64 if mx.issubdtype(bv.dtype, mx.complexfloating)
+                                                               else mx.float64, stream=mx.cpu)), tr), dtype=out_dt)
+
+        if data is None or mx.issubdtype(out_dt, mx.complexfloating):
+            return host_solve(bm, trans)
+
+        def pattern():
+            nonlocal rows_mx
+            if rows_mx is None:  # the CSC's column of each stored value (structure only)
+                cols = np.repeat(np.arange(n), np.diff(self.colptr))
+                rows_mx = (mx.array(self.rowind), mx.array(cols))
+            return rows_mx
+
+        @mx.custom_function
+        def f(d, bb):
+            return host_solve(bb, trans)
+
+        @f.vjp
+        def f_vjp(primals, cotangent, output):
+            d, bb = primals
+            g = cotangent[0] if isinstance(cotangent, (list, tuple)) else cotangent
+            x = output[0] if isinstance(output, (list, tuple)) else output
+            lam = host_solve(g, "T" if trans == "N" else "N")  # the adjoint system
+            r, c = pattern()  # entry p of the CSC sits at (row r[p], column c[p]) of A
+            with mx.stream(mx.cpu):
+                if trans == "N":  # x = A^-1 b: dA_rc = -lam_r x_c
+                    lr, xc = mx.take(lam, r, axis=0), mx.take(x, c, axis=0)
+                else:  # x = A^-T b: dA_rc = -x_r lam_c
+                    lr, xc = mx.take(x, r, axis=0), mx.take(lam, c, axis=0)
+                gd = -(lr * xc) if lr.ndim == 1 else -mx.sum(lr * xc, axis=1)
+            return gd.astype(d.dtype), lam.astype(bb.dtype)
+
+        @f.jvp
+        def f_jvp(primals, tangents):
+            d, bb = primals
+            td, tb = tangents
+            x = f(d, bb)
+            r, c = pattern()
+            with mx.stream(mx.cpu):  # op(dA) x on the pattern
+                xs = mx.take(x, c if trans == "N" else r, axis=0)
+                tdv = td.astype(out_dt)
+                contrib = tdv * xs if xs.ndim == 1 else tdv[:, None] * xs
+                dAx = mx.zeros(bb.shape, dtype=out_dt).at[r if trans == "N" else c].add(contrib)
+                rhs = (tb.astype(out_dt) if tb is not None else mx.zeros(bb.shape, dtype=out_dt)) - dAx
+            return (host_solve(rhs, trans),)
+
+        return f(data, bm)
+
+
+def _perm_sign(p: np.ndarray) -> float:
+    p = np.asarray(p).copy()
+    sign, seen = 1.0, np.zeros(p.size, dtype=bool)
+    for i in range(p.size):
+        if not seen[i]:
+            j, length = i, 0
+            while not seen[j]:
+                seen[j], j, length = True, p[j], length + 1
+            if length % 2 == 0:
+                sign = -sign
+    return sign
+
+
+def _as_dense_rhs(op: str, b):
+    from .. import csr_array
+
+    B = csr_array(b) if is_scipy_sparse(b) else b
+    return B.todense(stream=mx.cpu)
+
+
+class SparseLU:
+    """The LU factorization of a square sparse matrix (UMFPACK; scipy's ``SuperLU`` object's role):
+    ``solve(b, trans='N'|'T'|'H')``, ``shape``, ``nnz`` (the fill: nnz of L and U), ``refactor(A2)``
+    for a matrix of the same pattern (the symbolic analysis is kept), ``logdet()`` -> (sign, log|det|)."""
+
+    def __init__(self, A: Any, stream: StreamLike = None, op: str = "splu"):
+        s = resolve_stream(stream)
+        _cpu_only(op, s)
+        self._f = _Factorization(op, A, _LU, s)
+        self.shape, self.dtype = self._f.shape, self._f.dtype
+
+    def solve(self, b: Any, trans: str = "N") -> mx.array:
+        return self._f.solve(b, trans, data=self._f.data_mx)
+
+    @property
+    def nnz(self) -> int:
+        return self._f.fill
+
+    def refactor(self, A2: Any) -> "SparseLU":
+        _refactor(self._f, A2)
+        return self
+
+    def logdet(self):
+        return self._f.logdet()
+
+    def __repr__(self):
+        return f"<SparseLU of a {self.shape[0]}x{self.shape[1]} matrix, {direct_engine()}, fill {self.nnz}>"
+
+
+class SparseCholesky:
+    """The Cholesky factorization A = L L^H of a Hermitian positive definite sparse matrix (CHOLMOD;
+    only A's upper triangle is read): ``solve(b)``, ``logdet()`` (log det A, real), ``slogdet()``
+    -> (sign, logdet), ``fill`` (nnz of L), ``refactor(A2)`` for the same pattern. A matrix that is
+    not positive definite raises ``numpy.linalg.LinAlgError`` naming the failing column."""
+
+    def __init__(self, A: Any, stream: StreamLike = None, op: str = "cholesky"):
+        s = resolve_stream(stream)
+        _cpu_only(op, s)
+        self._f = _Factorization(op, A, _CHOL, s)
+        self.shape, self.dtype = self._f.shape, self._f.dtype
+
+    def solve(self, b: Any) -> mx.array:
+        return self._f.solve(b, "N", data=self._f.data_mx)
+
+    __call__ = solve
+
+    def logdet(self) -> float:
+        return float(self._f.logdet()[1])
+
+    def slogdet(self):
+        sg, la = self._f.logdet()
+        return (1.0 if la > -np.inf else 0.0), la
+
+    @property
+    def fill(self) -> int:
+        return self._f.fill
+
+    def refactor(self, A2: Any) -> "SparseCholesky":
+        _refactor(self._f, A2)
+        return self
+
+    def __repr__(self):
+        return f"<SparseCholesky of a {self.shape[0]}x{self.shape[1]} matrix, {direct_engine()}, fill {self.fill}>"
+
+
+class FactorizedSolve:
+    """``factorized(A)``: a callable solving A x = b with a kept LU factorization."""
+
+    def __init__(self, A: Any, stream: StreamLike = None):
+        self.lu = SparseLU(A, stream, op="factorized")
+        self.shape = self.lu.shape
+
+    def __call__(self, b: Any) -> mx.array:
+        return self.lu.solve(b)
+
+    solve = __call__
+
+
+def _refactor(f: _Factorization, A2: Any):
+    A2 = _as_sparse(f.op, A2)
+    if A2.shape != f.shape:
+        raise ValueError(f"{f.op}: refactor with shape {A2.shape}, the factorization is {f.shape}")
+    T = A2.T.tocsr(canonical=True, stream=mx.cpu)
+    mx.eval(T.data, T.indices, T.indptr)
+    if not (np.array_equal(np.array(T.indptr), f.colptr) and np.array_equal(np.array(T.indices), f.rowind)):
+        raise ValueError(f"{f.op}: refactor needs a matrix with the factorized matrix's pattern")
+    f.factor(T.data)
+
+
+def splu(A: Any, permc_spec: Any = None, diag_pivot_thresh: Any = None, relax: Any = None, panel_size: Any = None,
+         options: Any = None, stream: StreamLike = None) -> SparseLU:
+    """The LU factorization of A (scipy's ``splu``; its tuning arguments are accepted and ignored:
+    the engine orders and pivots itself)."""
+    return SparseLU(A, stream, op="splu")
+
+
+sparse_lu = splu
+
+
+def cholesky(A: Any, stream: StreamLike = None) -> SparseCholesky:
+    """The sparse Cholesky factorization of a Hermitian positive definite A (the reference package's
+    ``sparse_cholesky`` / scikit-sparse's ``cholesky``)."""
+    return SparseCholesky(A, stream, op="cholesky")
+
+
+sparse_cholesky = cholesky
+
+
+def factorized(A: Any, stream: StreamLike = None) -> FactorizedSolve:
+    """A function solving A x = b with A factorized once (scipy's ``factorized``)."""
+    return FactorizedSolve(A, stream)
+
+
+def spsolve(A: Any, b: Any, permc_spec: Any = None, use_umfpack: bool = True, stream: StreamLike = None):
+    """x with A x = b (scipy's ``spsolve``): b a vector or an (n, k) block, dense (an MLX array back)
+    or sparse (a CSR array back). Differentiable in A's values and in b (real dtypes): the gradient
+    reaches the values of A as given (duplicates summed through our canonicalization's rules). A
+    singular matrix raises ``numpy.linalg.LinAlgError``."""
+    op = "spsolve"
+    s = resolve_stream(stream)
+    _cpu_only(op, s)
+    A = _as_sparse(op, A)
+    sparse_b = is_sparse(b) or is_scipy_sparse(b)
+    f = _Factorization(op, A, _LU, s)
+    x = f.solve(_as_dense_rhs(op, b) if sparse_b else b, "N", data=f.data_mx)
+    if sparse_b:
+        from .._construct import fromdense
+
+        X = x if x.ndim == 2 else x[:, None]
+        return fromdense(X, format="csr", stream=mx.cpu)
+    return x
+
+
+def spilu(A: Any, drop_tol: Optional[float] = None, fill_factor: Optional[float] = None, drop_rule: Any = None,
+          permc_spec: Any = None, diag_pivot_thresh: Any = None, relax: Any = None, panel_size: Any = None,
+          options: Any = None, stream: StreamLike = None):
+    """An incomplete LU as a preconditioner (scipy's ``spilu``: SuperLU's threshold ILU on the host,
+    as SuiteSparse has none), returned as a LinearOperator whose product applies (LU)^-1. For ILU(0)
+    on our own kernels see ``ilu0``."""
+    op = "spilu"
+    s = resolve_stream(stream)
+    _cpu_only(op, s)
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as sla
+
+    from ._interface import LinearOperator
+
+    A = _as_sparse(op, A)
+    T = A.T.tocsr(canonical=True, stream=mx.cpu)
+    mx.eval(T.data, T.indices, T.indptr)
+    cplx = mx.issubdtype(A.dtype, mx.complexfloating)
+    vals = np.array(T.data.astype(mx.complex64 if cplx else mx.float64, stream=mx.cpu))
+    M = sp.csc_matrix((vals, np.array(T.indices), np.array(T.indptr)), shape=A.shape)
+    try:
+        ilu = sla.spilu(M, drop_tol=drop_tol, fill_factor=fill_factor, drop_rule=drop_rule)
+    except RuntimeError as e:
+        raise np.linalg.LinAlgError(f"{op}: {e}") from None
+    dt = A.dtype
+
+    def mv(x):
+        xh = np.array(x.astype(mx.complex64 if cplx else mx.float64, stream=mx.cpu))
+        return mx.array(ilu.solve(xh), dtype=dt)
+
+    op_ = LinearOperator(A.shape, matvec=mv, dtype=dt)
+    op_.nnz = int(ilu.nnz)
+    return op_
+
+
+def inv(A: Any, stream: StreamLike = None):
+    """A^-1 as a sparse array (scipy's ``inv``: meant for small matrices, and it warns, as scipy does,
+    that the inverse of a sparse matrix is usually dense)."""
+    A = _as_sparse("inv", A)
+    warnings.warn("inv: the inverse of a sparse matrix is usually dense; solve with spsolve or factorized instead",
+                  RuntimeWarning, stacklevel=2)
+    n = A.shape[0]
+    X = spsolve(A, mx.eye(n, dtype=A.dtype, stream=mx.cpu), stream=stream)
+    from .._construct import fromdense
+
+    return fromdense(X, format="csr", stream=mx.cpu)

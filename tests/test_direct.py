@@ -1,0 +1,159 @@
+"""Direct solvers (SuiteSparse, or scipy's SuperLU as the fallback) against scipy and dense algebra; their derivatives."""
+
+import warnings
+
+import mlx.core as mx
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import scipy.sparse.linalg as sla
+from conftest import INDEX_DTYPES, has_gpu, to_host
+
+import mlx_sparse as ms
+
+DT = {"float64": (mx.float64, np.float64, 1e-10), "float32": (mx.float32, np.float32, 1e-4),
+      "complex64": (mx.complex64, np.complex64, 1e-4)}
+
+
+def _poisson(n):
+    t = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(n, n))
+    return sp.csr_array(sp.kronsum(t, t))
+
+
+def _unsym(n, cplx=False, seed=1):
+    N = n * n
+    M = _poisson(n) + 0.5 * sp.random(N, N, density=0.02, random_state=seed)
+    if cplx:
+        M = M + 0.3j * sp.random(N, N, density=0.02, random_state=seed + 1)
+    return sp.csr_array(M)
+
+
+@pytest.mark.parametrize("vt", list(DT))
+@pytest.mark.parametrize("it", list(INDEX_DTYPES))
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+def test_spsolve_matches_scipy(vt, it, fmt):
+    dt, npdt, tol = DT[vt]
+    S = _unsym(9, cplx=vt == "complex64")
+    A = getattr(ms, f"{fmt}_array")(S, dtype=dt, index_dtype=INDEX_DTYPES[it])
+    rng = np.random.default_rng(0)
+    for shape in ((S.shape[0],), (S.shape[0], 3)):
+        b = rng.standard_normal(shape).astype(npdt)
+        x = ms.linalg.spsolve(A, mx.array(b, dtype=dt))
+        ref = sla.spsolve(sp.csc_matrix(S.astype(np.complex128)), b.astype(np.complex128))
+        assert x.dtype == dt and x.shape == b.shape
+        np.testing.assert_allclose(to_host(x), ref.reshape(b.shape), rtol=tol * 10, atol=tol * 10 * np.abs(ref).max())
+    Bs = sp.csr_array(sp.random(S.shape[0], 2, density=0.3, random_state=3))  # a sparse right-hand side
+    X = ms.linalg.spsolve(A, Bs)
+    assert ms.issparse(X)
+    np.testing.assert_allclose(to_host(X.todense()), np.linalg.solve(S.toarray(), Bs.toarray()), rtol=tol * 100,
+                               atol=tol * 100)
+
+
+def test_splu_cholesky_factorized():
+    S, P = _unsym(8), _poisson(8)
+    A, B = ms.csr_array(S, dtype=mx.float64), ms.csr_array(P, dtype=mx.float64)
+    b = np.random.default_rng(1).standard_normal(S.shape[0])
+    bm = mx.array(b, dtype=mx.float64)
+    lu = ms.linalg.splu(A)
+    ref = sla.splu(S.tocsc())
+    for trans in "NTH":
+        np.testing.assert_allclose(np.array(lu.solve(bm, trans)), ref.solve(b, trans=trans), rtol=1e-10, atol=1e-12)
+    sign, logabs = lu.logdet()
+    es, el = np.linalg.slogdet(S.toarray())
+    assert sign == es and abs(logabs - el) < 1e-8 * abs(el) and lu.nnz >= S.nnz
+    f = ms.linalg.factorized(A)
+    np.testing.assert_allclose(np.array(f(bm)), np.linalg.solve(S.toarray(), b), rtol=1e-10)
+    C = ms.linalg.cholesky(B)
+    assert ms.linalg.sparse_cholesky is ms.linalg.cholesky and ms.linalg.sparse_lu is ms.linalg.splu
+    np.testing.assert_allclose(np.array(C.solve(bm)), np.linalg.solve(P.toarray(), b), rtol=1e-10)
+    assert abs(C.logdet() - np.linalg.slogdet(P.toarray())[1]) < 1e-8 and C.slogdet()[0] == 1.0 and C.fill >= P.shape[0]
+    C.refactor(ms.csr_array(P * 2.0, dtype=mx.float64))  # same pattern, new values: the analysis is reused
+    np.testing.assert_allclose(np.array(C.solve(bm)), np.linalg.solve(2 * P.toarray(), b), rtol=1e-10)
+    with pytest.raises(ValueError, match="pattern"):
+        C.refactor(ms.csr_array(S, dtype=mx.float64))
+    Zc = sp.csr_array(_unsym(5, cplx=True).astype(np.complex64))  # complex LU
+    xz = ms.linalg.splu(ms.csr_array(Zc)).solve(mx.array(np.ones(25, np.complex64)), "H")
+    np.testing.assert_allclose(to_host(xz), np.linalg.solve(Zc.toarray().conj().T, np.ones(25)), rtol=1e-4, atol=1e-5)
+
+
+def test_direct_errors():
+    with pytest.raises(np.linalg.LinAlgError, match="spsolve: .*singular"):
+        ms.linalg.spsolve(ms.csr_array(np.array([[1.0, 2.0], [2.0, 4.0]]), dtype=mx.float64), np.ones(2))
+    with pytest.raises(np.linalg.LinAlgError, match="cholesky: .*not positive definite \\(column 1\\)"):
+        ms.linalg.cholesky(ms.csr_array(np.array([[1.0, 2.0], [2.0, 1.0]]), dtype=mx.float64))
+    A = ms.csr_array(_poisson(4), dtype=mx.float64)
+    with pytest.raises(ValueError, match="spsolve"):
+        ms.linalg.spsolve(A, np.ones(3))
+    with pytest.raises(ValueError, match="splu"):
+        ms.linalg.splu(ms.csr_array(np.ones((2, 3), np.float32)))
+    with pytest.raises(TypeError, match="spsolve"):
+        ms.linalg.spsolve(np.eye(2), np.ones(2))
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        Ai = ms.linalg.inv(A)
+    assert any("dense" in str(x.message) for x in w)
+    np.testing.assert_allclose(to_host(Ai.todense()), np.linalg.inv(_poisson(4).toarray()), rtol=1e-10, atol=1e-12)
+
+
+def test_spsolve_derivatives():
+    """vjp against the analytic adjoint (lambda = A^-T g, dA = -lambda x^T on the pattern), jvp against a
+    dense solve, one finite difference."""
+    S = _unsym(7)
+    A0 = ms.csr_array(S, dtype=mx.float64)
+    N = S.shape[0]
+    b = mx.array(np.random.default_rng(2).standard_normal(N), dtype=mx.float64)
+
+    def solve(d, bv):
+        return ms.linalg.spsolve(ms.csr_array((d, A0.indices, A0.indptr), shape=A0.shape), bv)
+
+    def f(d, bv):
+        return mx.sum(solve(d, bv) ** 2)
+
+    gd, gb = mx.grad(f, argnums=(0, 1))(A0.data, b)
+    D = S.toarray()
+    x = np.linalg.solve(D, np.array(b))
+    lam = np.linalg.solve(D.T, 2 * x)
+    rows, cols = np.repeat(np.arange(N), np.diff(S.indptr)), S.indices
+    np.testing.assert_allclose(np.array(gb), lam, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(np.array(gd), -lam[rows] * x[cols], rtol=1e-10, atol=1e-12)
+    td = mx.array(np.random.default_rng(3).standard_normal(S.nnz), dtype=mx.float64)
+    tb = mx.array(np.random.default_rng(4).standard_normal(N), dtype=mx.float64)
+    _, (jv,) = mx.jvp(solve, [A0.data, b], [td, tb])
+    dA = sp.csr_array((np.array(td), S.indices, S.indptr), shape=S.shape).toarray()
+    np.testing.assert_allclose(np.array(jv), np.linalg.solve(D, np.array(tb) - dA @ x), rtol=1e-9, atol=1e-11)
+    e = np.zeros(S.nnz)
+    e[5] = 1e-6
+    fp, fm = (float(f(A0.data + s * mx.array(e, dtype=mx.float64), b).item()) for s in (1, -1))
+    assert abs((fp - fm) / 2e-6 - float(np.array(gd)[5])) < 1e-5 * max(1.0, abs(float(np.array(gd)[5])))
+    # a kept factorization's solves are differentiable in b too
+    lu = ms.linalg.factorized(A0)
+    g2 = mx.grad(lambda bv: mx.sum(lu(bv) ** 2))(b)
+    np.testing.assert_allclose(np.array(g2), lam, rtol=1e-10, atol=1e-12)
+
+
+def test_spilu_preconditions_gmres():
+    S = _unsym(12)
+    A = ms.csr_array(S, dtype=mx.float64)
+    b = mx.array(np.ones(S.shape[0]), dtype=mx.float64)
+    M = ms.linalg.spilu(A, drop_tol=1e-4)
+    its = {}
+    for key, P in (("none", None), ("spilu", M)):
+        calls = []
+        x, info = ms.linalg.gmres(A, b, M=P, rtol=1e-10, restart=50, callback=calls.append, check_every=1)
+        assert info == 0
+        its[key] = len(calls)
+    assert np.linalg.norm(np.ones(S.shape[0]) - S @ np.array(x)) < 1e-8 * np.sqrt(S.shape[0])
+    assert its["spilu"] <= its["none"]
+
+
+def test_engine_reported():
+    assert ms.linalg.direct_engine() in ("suitesparse", "scipy-superlu")
+
+
+@pytest.mark.gpu
+def test_direct_solvers_on_gpu_raise():
+    if not has_gpu():
+        pytest.skip("needs MLX's CUDA backend and mlx_sparse's CUDA kernels")
+    A = ms.csr_array(_poisson(3))
+    with pytest.raises(RuntimeError, match="spsolve: no GPU direct solver"):
+        ms.linalg.spsolve(A, mx.ones((9,)), stream=mx.gpu)
