@@ -157,3 +157,16 @@ def test_direct_solvers_on_gpu_raise():
     A = ms.csr_array(_poisson(3))
     with pytest.raises(RuntimeError, match="spsolve: no GPU direct solver"):
         ms.linalg.spsolve(A, mx.ones((9,)), stream=mx.gpu)
+
+
+def test_resistor_fit_example_runs():
+    """examples/resistor_fit.py: gradient descent through spsolve recovers the conductances."""
+    import os
+    import subprocess
+    import sys
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    r = subprocess.run([sys.executable, os.path.join(here, "..", "examples", "resistor_fit.py"), "--k", "4",
+                        "--steps", "1500"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "largest relative conductance error" in r.stdout
