@@ -34,14 +34,20 @@ def convection_diffusion(n: int, peclet: float = 20.0) -> sp.csr_array:
     return sp.csr_array(sp.kronsum(t, t))
 
 
-def circuit_like(n: int, dense: int = 5, seed: int = 0) -> sp.csr_array:
-    """A sparse diagonally dominant matrix with a few dense rows and columns (supply nets)."""
+def circuit_like(side: int, dense: int = 5, seed: int = 0) -> sp.csr_array:
+    """A circuit-like unsymmetric matrix: a side x side grid of local couplings (random weights, as
+    a placed netlist) plus a few dense rows and columns (supply nets), diagonally dominant."""
     rng = np.random.default_rng(seed)
-    A = sp.random(n, n, density=4.0 / n, random_state=seed, format="lil")
-    for r in rng.choice(n, dense, replace=False):
-        A[r, :] = rng.uniform(-0.1, 0.1, n) / n
-        A[:, r] = rng.uniform(-0.1, 0.1, (n, 1)) / n
-    A = sp.csr_array(A)
+    n = side * side
+    G = sp.coo_array(laplacian_2d(side))
+    off = G.row != G.col
+    A = sp.coo_array((G.data[off] * rng.uniform(0.5, 1.5, off.sum()), (G.row[off], G.col[off])), shape=(n, n))
+    nets = rng.choice(n, dense, replace=False)
+    rows = [A.row, np.repeat(nets, n), np.tile(np.arange(n), dense)]
+    cols = [A.col, np.tile(np.arange(n), dense), np.repeat(nets, n)]
+    vals = [A.data, rng.uniform(-0.1, 0.1, dense * n) / n, rng.uniform(-0.1, 0.1, dense * n) / n]
+    A = sp.csr_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+    A.sum_duplicates()
     return sp.csr_array(A + sp.diags(np.abs(A).sum(axis=1) + 1.0))
 
 
@@ -63,13 +69,13 @@ def main():
     cases = [("2-D Poisson", laplacian_2d(256 if args.small else 512), True),
              ("3-D Poisson", laplacian_3d(24 if args.small else 48), True),
              ("convection-diffusion", convection_diffusion(256 if args.small else 512), False),
-             ("circuit-like", circuit_like(20000 if args.small else 100000), False)]
+             ("circuit-like", circuit_like(128 if args.small else 320), False)]
     try:
         from sksparse.cholmod import cholesky as sk_cholesky  # noqa: F401
     except Exception:
         sk_cholesky = None
     print(f"# engine: {ms.linalg.direct_engine()}; {ms.get_num_threads()} threads; best of {args.reps}; "
-          f"scikit-sparse {'yes' if sk_cholesky else 'n/a'}")
+          f"scikit-sparse {'yes' if sk_cholesky else 'n/a'}", flush=True)
     for name, S, spd in cases:
         S = sp.csr_array(S).astype(np.float64)
         S.sum_duplicates()

@@ -170,3 +170,16 @@ def test_resistor_fit_example_runs():
                         "--steps", "1500"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     assert "largest relative conductance error" in r.stdout
+
+
+def test_superlu_engine_option_agrees():
+    S = _unsym(6)
+    A = ms.csr_array(S, dtype=mx.float64)
+    b = mx.array(np.arange(36, dtype=np.float64), dtype=mx.float64)
+    x1 = ms.linalg.spsolve(A, b)
+    x2 = ms.linalg.spsolve(A, b, engine="superlu")
+    x3 = ms.linalg.splu(A, engine="superlu").solve(b, "T")
+    np.testing.assert_allclose(np.array(x1), np.array(x2), rtol=1e-10)
+    np.testing.assert_allclose(np.array(x3), np.linalg.solve(S.toarray().T, np.array(b)), rtol=1e-10)
+    with pytest.raises(ValueError, match="engine"):
+        ms.linalg.splu(A, engine="magma")

@@ -76,7 +76,9 @@ class _Factorization:
     """The host factorization of a square sparse matrix: its CSC pattern (canonical), the engine's
     handle (or scipy's SuperLU object) and the values it was factored with."""
 
-    def __init__(self, op: str, A, kind: int, s: mx.Stream):
+    def __init__(self, op: str, A, kind: int, s: mx.Stream, engine: Optional[str] = None):
+        if engine not in (None, "suitesparse", "superlu"):
+            raise ValueError(f"{op}: engine must be 'suitesparse' or 'superlu', got {engine!r}")
         self.op, self.kind, self.s = op, kind, s
         A = _as_sparse(op, A)
         self.shape, self.dtype = A.shape, A.dtype
@@ -89,12 +91,12 @@ class _Factorization:
         self.rowind = np.ascontiguousarray(np.array(T.indices), dtype=np.int64)
         self.handle, self.superlu = 0, None
         n = self.shape[0]
-        if _ext.direct_available():
+        if _ext.direct_available() and engine != "superlu":
             st, h, msg = _ext.direct_analyze(_KIND[kind], int(self.cplx), n, self.colptr.ctypes.data,
                                              self.rowind.ctypes.data)
             self._raise(st, msg)
             self.handle = h
-        else:
+        elif engine != "superlu":
             _fallback_warning(op)
         self.factor(T.data)
 
@@ -265,10 +267,10 @@ class SparseLU:
     ``solve(b, trans='N'|'T'|'H')``, ``shape``, ``nnz`` (the fill: nnz of L and U), ``refactor(A2)``
     for a matrix of the same pattern (the symbolic analysis is kept), ``logdet()`` -> (sign, log|det|)."""
 
-    def __init__(self, A: Any, stream: StreamLike = None, op: str = "splu"):
+    def __init__(self, A: Any, stream: StreamLike = None, op: str = "splu", engine: Optional[str] = None):
         s = resolve_stream(stream)
         _cpu_only(op, s)
-        self._f = _Factorization(op, A, _LU, s)
+        self._f = _Factorization(op, A, _LU, s, engine)
         self.shape, self.dtype = self._f.shape, self._f.dtype
 
     def solve(self, b: Any, trans: str = "N") -> mx.array:
@@ -350,10 +352,11 @@ def _refactor(f: _Factorization, A2: Any):
 
 
 def splu(A: Any, permc_spec: Any = None, diag_pivot_thresh: Any = None, relax: Any = None, panel_size: Any = None,
-         options: Any = None, stream: StreamLike = None) -> SparseLU:
+         options: Any = None, stream: StreamLike = None, engine: Optional[str] = None) -> SparseLU:
     """The LU factorization of A (scipy's ``splu``; its tuning arguments are accepted and ignored:
-    the engine orders and pivots itself)."""
-    return SparseLU(A, stream, op="splu")
+    the engine orders and pivots itself). ``engine``: 'suitesparse' (UMFPACK, the default where
+    built) or 'superlu' (scipy's, on the host: faster on some matrices, see bench/NOTES.md)."""
+    return SparseLU(A, stream, op="splu", engine=engine)
 
 
 sparse_lu = splu
@@ -373,17 +376,19 @@ def factorized(A: Any, stream: StreamLike = None) -> FactorizedSolve:
     return FactorizedSolve(A, stream)
 
 
-def spsolve(A: Any, b: Any, permc_spec: Any = None, use_umfpack: bool = True, stream: StreamLike = None):
+def spsolve(A: Any, b: Any, permc_spec: Any = None, use_umfpack: bool = True, stream: StreamLike = None,
+            engine: Optional[str] = None):
     """x with A x = b (scipy's ``spsolve``): b a vector or an (n, k) block, dense (an MLX array back)
     or sparse (a CSR array back). Differentiable in A's values and in b (real dtypes): the gradient
     reaches the values of A as given (duplicates summed through our canonicalization's rules). A
-    singular matrix raises ``numpy.linalg.LinAlgError``."""
+    singular matrix raises ``numpy.linalg.LinAlgError``. ``engine`` as for :func:`splu`
+    (``use_umfpack=False`` also picks SuperLU, as in scipy)."""
     op = "spsolve"
     s = resolve_stream(stream)
     _cpu_only(op, s)
     A = _as_sparse(op, A)
     sparse_b = is_sparse(b) or is_scipy_sparse(b)
-    f = _Factorization(op, A, _LU, s)
+    f = _Factorization(op, A, _LU, s, engine if engine is not None else (None if use_umfpack else "superlu"))
     x = f.solve(_as_dense_rhs(op, b) if sparse_b else b, "N", data=f.data_mx)
     if sparse_b:
         from .._construct import fromdense
