@@ -306,3 +306,30 @@ def test_vdot_conjugates_first():
     assert not np.isclose(np.vdot(x, y), np.dot(x, y))  # the check above can tell the two apart
     xr, yr = _rhs(7, "float32", 3), _rhs(7, "float32", 4)
     np.testing.assert_allclose(ms.linalg.vdot(mx.array(xr), mx.array(yr)).item(), xr @ yr, rtol=1e-5)
+
+
+@pytest.mark.parametrize("solver", ["tfqmr", "qmr"])
+def test_tfqmr_qmr_match_scipy_iterations(device, solver):
+    """Same recurrences as scipy's: the same iteration counts in float64 (CPU), converged residuals in
+    float32 on either device, maxiter and NaN handling."""
+    n = 16
+    t = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(n, n))
+    P = sp.csr_array(sp.kronsum(t, t))
+    U = sp.csr_array(P + 0.5 * sp.random(n * n, n * n, density=0.02, random_state=1))
+    b = np.random.default_rng(0).standard_normal(n * n)
+    mx.set_default_device(device)
+    for S in (P, U):
+        if device == mx.cpu:
+            ours, ref = [], []
+            x, info = getattr(ms.linalg, solver)(ms.csr_array(S, dtype=mx.float64), mx.array(b, dtype=mx.float64),
+                                                 rtol=1e-8, callback=ours.append)
+            _, rinfo = getattr(spla, solver)(S, b, rtol=1e-8, callback=ref.append)
+            assert info == rinfo == 0 and len(ours) == len(ref)
+            assert np.linalg.norm(b - S @ np.array(x)) <= 1e-7 * np.linalg.norm(b)
+        x, info = getattr(ms.linalg, solver)(ms.csr_array(S, dtype=mx.float32), mx.array(b.astype(np.float32)), rtol=1e-4)
+        assert info == 0 and np.linalg.norm(b - S @ to_host(x).astype(np.float64)) <= 1e-3 * np.linalg.norm(b)
+    A = ms.csr_array(P, dtype=mx.float32)
+    assert getattr(ms.linalg, solver)(A, mx.array(b.astype(np.float32)), maxiter=1)[1] > 0
+    bn = b.astype(np.float32)
+    bn[3] = np.nan
+    assert getattr(ms.linalg, solver)(A, mx.array(bn), maxiter=20)[1] < 0

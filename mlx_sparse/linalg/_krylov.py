@@ -1,4 +1,5 @@
-"""Krylov solvers with scipy.sparse.linalg's names, arguments and results: cg, bicgstab, cgs, gmres, minres.
+"""Krylov solvers with scipy.sparse.linalg's names, arguments and results: cg, bicgstab, cgs, gmres, minres,
+tfqmr, qmr.
 
 Each returns ``(x, info)``: info 0 when the residual reached ``max(rtol * ||b||, atol)``, > 0 (the
 iterations run) when ``maxiter`` ran out first, < 0 on a breakdown or a NaN/Inf residual (-10: the
@@ -25,7 +26,7 @@ import numpy as np
 from .._device import StreamLike, resolve_stream
 from ._interface import LinearOperator, _as_mx, aslinearoperator
 
-__all__ = ["cg", "bicgstab", "cgs", "gmres", "minres", "CHECK_EVERY"]
+__all__ = ["cg", "bicgstab", "cgs", "gmres", "minres", "tfqmr", "qmr", "CHECK_EVERY"]
 
 CHECK_EVERY = 10  # iterations per synchronization (measured: bench/NOTES.md, "Krylov solvers")
 
@@ -466,3 +467,151 @@ def gmres(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0
             if true <= tol * 1.0001 or not math.isfinite(true):
                 return x, (0 if math.isfinite(true) else -1)
     return x, total
+
+
+def _scalar_flag(cond, code: int) -> mx.array:
+    return mx.where(cond, code, 0).astype(mx.int32)
+
+
+def tfqmr(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0.0, maxiter: Optional[int] = None,
+          M: Any = None, callback: Optional[Callable] = None, check_every: Optional[int] = None,
+          stream: StreamLike = None):
+    """Transpose-Free QMR, as ``scipy.sparse.linalg.tfqmr`` (Freund's recurrences; the stopping test
+    is scipy's bound tau sqrt(k + 1) on the residual norm; info -1: <r*, v> vanished)."""
+    op = "tfqmr"
+    A, M, b, x, dt, s = _system(op, A, b, x0, M, stream)
+    with mx.stream(s):
+        r = b - A.matvec(x) if x0 is not None else b
+        bn = float(np.array(_norm(b)))
+        rho = _dot(r, r)
+        r0 = float(np.array(mx.sqrt(mx.abs(rho))))
+    tol = float(_tol(op, bn, rtol, atol))
+    if bn == 0:
+        return mx.zeros_like(b, stream=s), 0
+    if r0 <= tol:
+        return x, 0
+    maxiter = 10 * b.shape[0] if maxiter is None else maxiter
+    rdt = mx.float64 if dt == mx.float64 else mx.float32
+    with mx.stream(s):
+        rstar = r
+        v = M.matvec(A.matvec(r))
+        zr = mx.zeros((), dtype=rdt)
+        state = dict(x=x, u=r, u_next=r, w=r, v=v, uhat=v, d=mx.zeros_like(r), theta=zr, tau=mx.array(r0, dtype=rdt),
+                     eta=mx.zeros((), dtype=dt), rho=rho, rho_last=rho, alpha=mx.zeros((), dtype=dt))
+    it = [0]
+
+    def step(st):
+        k = it[0]
+        it[0] += 1
+        st = dict(st)
+        flag = _ok()
+        if k % 2 == 0:
+            vr = _dot(rstar, st["v"])
+            flag = _scalar_flag(vr == 0, -1)
+            st["alpha"] = _safe_div(st["rho"], vr)
+            st["u_next"] = st["u"] - st["alpha"] * st["v"]
+        alpha = st["alpha"]
+        st["w"] = st["w"] - alpha * st["uhat"]
+        st["d"] = st["u"] + (_safe_div(st["theta"] ** 2, alpha) * st["eta"]) * st["d"]
+        st["theta"] = _norm(st["w"]) / st["tau"]
+        c = mx.sqrt(1.0 / (1.0 + st["theta"] ** 2))
+        st["tau"] = st["tau"] * st["theta"] * c
+        st["eta"] = (c ** 2).astype(dt) * alpha
+        st["x"] = st["x"] + st["eta"] * M.matvec(st["d"])
+        bound = st["tau"] * math.sqrt(k + 1)
+        if k % 2 == 1:
+            rho = _dot(rstar, st["w"])
+            beta = _safe_div(rho, st["rho_last"])
+            st["u"] = st["w"] + beta * st["u"]
+            st["v"] = beta * st["uhat"] + beta ** 2 * st["v"]
+            st["uhat"] = M.matvec(A.matvec(st["u"]))
+            st["v"] = st["v"] + st["uhat"]
+            st["rho"] = rho
+        else:
+            st["uhat"] = M.matvec(A.matvec(st["u_next"]))
+            st["u"] = st["u_next"]
+            st["rho_last"] = st["rho"]
+        return st, [(st["x"], bound, flag)]
+
+    return _Driver(op, tol, maxiter, check_every, callback, s).run(step, state, x)
+
+
+def qmr(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0.0, maxiter: Optional[int] = None,
+        M1: Any = None, M2: Any = None, callback: Optional[Callable] = None, check_every: Optional[int] = None,
+        stream: StreamLike = None):
+    """Quasi-Minimal Residual, as ``scipy.sparse.linalg.qmr`` (left and right preconditioners M1,
+    M2; needs the operator's adjoint product; scipy's breakdown codes -10 rho, -11 beta, -12 gamma,
+    -13 delta, -14 epsilon, -15 xi)."""
+    op = "qmr"
+    A, M1, b, x, dt, s = _system(op, A, b, x0, M1, stream)
+    M2 = _Identity(b.shape[0], dt) if M2 is None else aslinearoperator(M2)
+    if M2.shape != A.shape:
+        raise ValueError(f"{op}: preconditioner M2 of shape {M2.shape} does not match the operator's shape {A.shape}")
+    eps = float(np.finfo(np.float32 if dt in (mx.float32, mx.complex64) else np.float64).eps)
+    with mx.stream(s):
+        r = b - A.matvec(x) if x0 is not None else b
+        bn, rn = float(np.array(_norm(b))), float(np.array(_norm(r)))
+    tol = float(_tol(op, bn, rtol, atol))
+    if bn == 0:
+        return mx.zeros_like(b, stream=s), 0
+    if rn <= tol:
+        return x, 0
+    maxiter = 10 * b.shape[0] if maxiter is None else maxiter
+    rdt = mx.float64 if dt == mx.float64 else mx.float32
+    with mx.stream(s):
+        y = M1.matvec(r)
+        z = M2.rmatvec(r)
+        one = mx.ones((), dtype=rdt)
+        state = dict(x=x, r=r, vt=r, wt=r, y=y, z=z, rho=_norm(y), xi=_norm(z), gamma=one, eta=-mx.ones((), dtype=dt),
+                     theta=mx.zeros((), dtype=rdt), eps_=mx.ones((), dtype=dt), p=mx.zeros_like(r), q=mx.zeros_like(r),
+                     d=mx.zeros_like(r), s=mx.zeros_like(r))
+    it = [0]
+
+    def step(st):
+        first = it[0] == 0
+        it[0] += 1
+        st = dict(st)
+        rho, xi = st["rho"], st["xi"]
+        flag = _scalar_flag(mx.abs(rho) < eps, -10) + _scalar_flag((mx.abs(rho) >= eps) & (mx.abs(xi) < eps), -15)
+        v = st["vt"] * (1.0 / rho).astype(dt)
+        y = st["y"] * (1.0 / rho).astype(dt)
+        w = st["wt"] * (1.0 / xi).astype(dt)
+        z = st["z"] * (1.0 / xi).astype(dt)
+        delta = _dot(z, y)
+        flag = mx.where(flag != 0, flag, _scalar_flag(mx.abs(delta) < eps, -13))
+        yt = M2.matvec(y)
+        zt = M1.rmatvec(z)
+        if first:
+            p, q = yt, zt
+        else:
+            p = yt - (xi.astype(dt) * _safe_div(delta, st["eps_"])) * st["p"]
+            q = zt - (rho.astype(dt) * mx.conj(_safe_div(delta, st["eps_"]))) * st["q"]
+        pt = A.matvec(p)
+        epsilon = _dot(q, pt)
+        flag = mx.where(flag != 0, flag, _scalar_flag(mx.abs(epsilon) < eps, -14))
+        beta = _safe_div(epsilon, delta)
+        flag = mx.where(flag != 0, flag, _scalar_flag(mx.abs(beta) < eps, -11))
+        vt = pt - beta * v
+        y = M1.matvec(vt)
+        rho_prev, rho = rho, _norm(y)
+        wt = A.rmatvec(q) - mx.conj(beta) * w
+        z = M2.rmatvec(wt)
+        xi = _norm(z)
+        gamma_prev, theta_prev = st["gamma"], st["theta"]
+        theta = rho / (gamma_prev * mx.abs(beta))
+        gamma = 1.0 / mx.sqrt(1.0 + theta ** 2)
+        flag = mx.where(flag != 0, flag, _scalar_flag(mx.abs(gamma) < eps, -12))
+        eta = st["eta"] * (-(rho_prev.astype(dt) / beta) * ((gamma / gamma_prev) ** 2).astype(dt))
+        if first:
+            d, sv = eta * p, eta * pt
+        else:
+            f = ((theta_prev * gamma) ** 2).astype(dt)
+            d = f * st["d"] + eta * p
+            sv = f * st["s"] + eta * pt
+        x = st["x"] + d
+        r = st["r"] - sv
+        st.update(x=x, r=r, vt=vt, wt=wt, y=y, z=z, rho=rho, xi=xi, gamma=gamma, eta=eta, theta=theta, eps_=epsilon, p=p,
+                  q=q, d=d, s=sv)
+        return st, [(x, _norm(r), flag)]
+
+    return _Driver(op, tol, maxiter, check_every, callback, s).run(step, state, x)
