@@ -119,3 +119,26 @@ def test_svds_matches_scipy(device, shape):
     assert none is None and uu.shape == (shape[0], 2)
     with pytest.raises(ValueError, match="svds"):
         ms.linalg.svds(A, k=min(shape))
+
+
+@pytest.mark.parametrize("largest", [True, False])
+def test_lobpcg_matches_dense(device, largest):
+    mx.set_default_device(device)
+    dt = mx.float32 if device == mx.gpu else mx.float64
+    S = _poisson(14)
+    A = ms.csr_array(S, dtype=dt)
+    X = np.random.default_rng(0).standard_normal((S.shape[0], 3))
+    ev = np.linalg.eigvalsh(S.toarray())
+    ref = ev[::-1][:3] if largest else ev[:3]
+    tol = 1e-6 if dt == mx.float64 else 1e-3
+    w, V = ms.linalg.lobpcg(A, mx.array(X, dtype=dt), largest=largest, maxiter=300, tol=tol)
+    np.testing.assert_allclose(np.sort(to_host(w)), np.sort(ref), rtol=tol * 10, atol=tol * 10)
+    Vh = to_host(V).astype(np.float64)
+    assert np.linalg.norm(S @ Vh - Vh * to_host(w)) < 50 * tol * np.abs(ref).max()
+    if not largest:  # a preconditioner (our AMG) and the histories
+        w2, _, lh, rh = ms.linalg.lobpcg(A, mx.array(X, dtype=dt), M=ms.linalg.amg(A, max_coarse=20), largest=False,
+                                         maxiter=100, tol=tol, retLambdaHistory=True, retResidualNormsHistory=True)
+        np.testing.assert_allclose(np.sort(to_host(w2)), np.sort(ref), rtol=tol * 10, atol=tol * 10)
+        assert len(lh) >= 2 and len(rh) >= 1
+    with pytest.raises(NotImplementedError, match="lobpcg"):
+        ms.linalg.lobpcg(A, mx.array(X, dtype=dt), Y=mx.array(X[:, :1], dtype=dt))

@@ -18,13 +18,13 @@ from ._krylov import CHECK_EVERY, bicgstab, cg, cgs, gmres, minres, qmr, tfqmr
 from ._amg import AMGPreconditioner, amg
 from ._direct import (FactorizedSolve, MatrixRankWarning, SparseCholesky, SparseLU, cholesky, direct_engine, factorized,
                       inv, sparse_cholesky, sparse_lu, spilu, splu, spsolve)
-from ._eigen import ArpackError, ArpackNoConvergence, eigs, eigsh, lanczos, svds
+from ._eigen import ArpackError, ArpackNoConvergence, eigs, eigsh, lanczos, lobpcg, svds
 from ._triangular import spsolve_triangular
 from .preconditioners import ic0, ilu0, jacobi, ssor
 
 __all__ = ["norm", "LinearOperator", "aslinearoperator", "dot", "vdot", "cg", "bicgstab", "cgs", "gmres", "minres", "tfqmr", "qmr",
            "jacobi", "ilu0", "ic0", "ssor", "preconditioners", "spsolve_triangular", "CHECK_EVERY",
-           "amg", "AMGPreconditioner", "eigsh", "eigs", "lanczos", "svds", "ArpackNoConvergence", "ArpackError",
+           "amg", "AMGPreconditioner", "eigsh", "eigs", "lanczos", "lobpcg", "svds", "ArpackNoConvergence", "ArpackError",
            "spsolve", "splu", "sparse_lu", "spilu", "factorized", "cholesky", "sparse_cholesky", "inv", "SparseLU",
            "SparseCholesky", "FactorizedSolve", "MatrixRankWarning", "direct_engine"]
 

@@ -1,5 +1,5 @@
 """Eigenvalues and singular values with scipy.sparse.linalg's names: eigsh (thick-restart Lanczos),
-lanczos (the reference package's name for it), svds and eigs (Krylov-Schur restarted Arnoldi).
+lanczos (the reference package's name for it), svds, eigs (Krylov-Schur restarted Arnoldi) and lobpcg.
 
 The Krylov bases are MLX arrays on the solve's device (our products, MLX's block products for the
 full reorthogonalization, classical Gram-Schmidt twice); the small projected problems are solved
@@ -16,7 +16,7 @@ import numpy as np
 from .._device import StreamLike, resolve_stream
 from ._interface import _as_mx, aslinearoperator
 
-__all__ = ["eigsh", "lanczos", "svds", "eigs", "ArpackNoConvergence", "ArpackError"]
+__all__ = ["eigsh", "lanczos", "svds", "eigs", "lobpcg", "ArpackNoConvergence", "ArpackError"]
 
 
 class ArpackError(RuntimeError):
@@ -414,3 +414,95 @@ def eigs(A: Any, k: int = 6, M: Any = None, sigma: Any = None, which: str = "LM"
         H = Hn
         j0 = p
     raise ArpackNoConvergence(f"{op}: no convergence in {maxiter} restarts", np.zeros(0), None)
+
+
+def lobpcg(A: Any, X: Any, B: Any = None, M: Any = None, Y: Any = None, tol: Optional[float] = None,
+           maxiter: Optional[int] = None, largest: bool = True, verbosityLevel: int = 0, retLambdaHistory: bool = False,
+           retResidualNormsHistory: bool = False, restartControl: int = 20, stream: StreamLike = None):
+    """LOBPCG for the k = X.shape[1] largest (or smallest) eigenpairs of the Hermitian A (generalized:
+    A x = lambda B x with B Hermitian positive definite), as ``scipy.sparse.linalg.lobpcg``: ``M`` a
+    preconditioner, ``tol`` on the residual norms (default sqrt(eps) n), ``maxiter`` (default 20).
+    The block products run on the device (our products); the Rayleigh-Ritz problems of size 3k on
+    the host. Constraints ``Y`` raise ``NotImplementedError``. Returns (values, vectors) with the
+    values in the order scipy gives (descending for ``largest``), plus the histories when asked."""
+    op = "lobpcg"
+    if Y is not None:
+        raise NotImplementedError(f"{op}: constraints (Y) are not available yet")
+    Aop = aslinearoperator(A)
+    n = Aop.shape[0]
+    if Aop.shape[0] != Aop.shape[1]:
+        raise ValueError(f"{op}: expected a square operator, got shape {Aop.shape}")
+    Bop = None if B is None else aslinearoperator(B)
+    Mop = None if M is None else aslinearoperator(M)
+    s = resolve_stream(stream)
+    dt = Aop.dtype if isinstance(Aop.dtype, mx.Dtype) and mx.issubdtype(Aop.dtype, mx.inexact) else mx.float32
+    X0 = X if isinstance(X, mx.array) else mx.array(np.asarray(X), dtype=dt)
+    if X0.ndim != 2 or X0.shape[0] != n:
+        raise ValueError(f"{op}: X must be an (n, k) block with n = {n}, got shape {tuple(X0.shape)}")
+    k = X0.shape[1]
+    if not 0 < k or 3 * k > n:
+        raise ValueError(f"{op}: the block size k = {k} must satisfy 0 < 3k <= n = {n}")
+    cplx = mx.issubdtype(dt, mx.complexfloating)
+    npc = np.complex128 if cplx else np.float64
+    eps = float(np.finfo(np.float64 if dt == mx.float64 else np.float32).eps)
+    tol = math.sqrt(eps) * n if tol is None else float(tol)
+    maxiter = 20 if maxiter is None else int(maxiter)
+
+    def H(Z):
+        return mx.conj(Z).T if cplx else Z.T
+
+    def host(Z):
+        return np.array(Z).astype(npc)
+
+    def rayleigh_ritz(S, AS, BS):
+        """Ritz pairs of (S^H A S, S^H B S), the Gram matrix made definite by dropping weak directions."""
+        GA, GB = host(H(S) @ AS), host(H(S) @ BS)
+        GA, GB = (GA + GA.conj().T) / 2, (GB + GB.conj().T) / 2
+        w, U = np.linalg.eigh(GB)
+        keep = w > eps * 100 * max(w.max(), 1e-300)
+        T = U[:, keep] / np.sqrt(w[keep])
+        theta, Z = np.linalg.eigh(T.conj().T @ GA @ T)
+        return theta, T @ Z
+
+    with mx.stream(s):
+        Xb = X0.astype(dt)
+        AX = Aop.matmat(Xb)
+        BX = Xb if Bop is None else Bop.matmat(Xb)
+        theta, C = rayleigh_ritz(Xb, AX, BX)
+        order = np.argsort(-theta if largest else theta)[:k]
+        Cm = mx.array(C[:, order], dtype=dt)
+        Xb, AX, BX = Xb @ Cm, AX @ Cm, BX @ Cm
+        lam = theta[order]
+        P = AP = BP = None
+        lam_hist, res_hist = [lam.copy()], []
+        for _ in range(maxiter):
+            R = AX - BX * mx.array(lam, dtype=dt)[None, :]
+            rn = np.sqrt(np.array(mx.sum(mx.abs(R) ** 2, axis=0)).astype(np.float64))
+            res_hist.append(rn)
+            if np.all(rn <= tol):
+                break
+            W = R if Mop is None else Mop.matmat(R)
+            AW = Aop.matmat(W)
+            BW = W if Bop is None else Bop.matmat(W)
+            blocks = [(Xb, AX, BX), (W, AW, BW)] + ([(P, AP, BP)] if P is not None else [])
+            S = mx.concatenate([b_[0] for b_ in blocks], axis=1)
+            AS = mx.concatenate([b_[1] for b_ in blocks], axis=1)
+            BS = mx.concatenate([b_[2] for b_ in blocks], axis=1)
+            theta, C = rayleigh_ritz(S, AS, BS)
+            order = np.argsort(-theta if largest else theta)[:k]
+            Cx = C[:, order]
+            Cp = Cx.copy()
+            Cp[:k, :] = 0  # the new search directions: the W and P parts of the update
+            Cxm, Cpm = mx.array(Cx, dtype=dt), mx.array(Cp, dtype=dt)
+            Xb, AX, BX = S @ Cxm, AS @ Cxm, BS @ Cxm
+            P, AP, BP = S @ Cpm, AS @ Cpm, BS @ Cpm
+            lam = theta[order]
+            lam_hist.append(lam.copy())
+            mx.eval(Xb, AX, BX, P, AP, BP)
+    vals = mx.array(lam, dtype=mx.float64 if dt == mx.float64 else mx.float32)
+    out = [vals, Xb]
+    if retLambdaHistory:
+        out.append([mx.array(v) for v in lam_hist])
+    if retResidualNormsHistory:
+        out.append([mx.array(v) for v in res_hist])
+    return tuple(out)
