@@ -133,3 +133,25 @@ def test_factor_kernels_report_no_gpu_kernel():
     A = ms.csr_array(np.array([[2.0, 0.0], [1.0, 3.0]], np.float32))
     with pytest.raises(RuntimeError, match="spsolve_triangular: no GPU kernel"):
         ms.linalg.spsolve_triangular(A, mx.ones((2,)), stream=mx.gpu)
+
+
+def test_block_jacobi(device):
+    mx.set_default_device(device)
+    dt = mx.float32 if device == mx.gpu else mx.float64
+    P = _poisson(10)
+    A = ms.csr_array(P, dtype=dt)
+    r = np.random.default_rng(0).standard_normal(P.shape[0])
+    D = P.toarray()
+    for bs in (1, 7, 10, 100, 1000):
+        M = ms.linalg.block_jacobi(A, bs)
+        ref = np.zeros_like(r)
+        for i in range(0, P.shape[0], bs):
+            ref[i:i + bs] = np.linalg.solve(D[i:i + bs, i:i + bs], r[i:i + bs])
+        tol = 1e-10 if dt == mx.float64 else 2e-3
+        np.testing.assert_allclose(to_host(M @ mx.array(r, dtype=dt)), ref, rtol=tol, atol=tol)
+        R2 = np.stack([r, 2 * r], axis=1)
+        np.testing.assert_allclose(to_host(M @ mx.array(R2, dtype=dt))[:, 1], 2 * ref, rtol=tol, atol=tol)
+    x, info = ms.linalg.cg(A, mx.array(r, dtype=dt), M=ms.linalg.block_jacobi(A, 10), rtol=1e-5)
+    assert info == 0
+    with pytest.raises(np.linalg.LinAlgError, match="block_jacobi"):
+        ms.linalg.block_jacobi(ms.csr_array(np.array([[1.0, 1.0], [1.0, 1.0]], np.float32)), 2)

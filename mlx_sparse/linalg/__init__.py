@@ -20,10 +20,10 @@ from ._direct import (FactorizedSolve, MatrixRankWarning, SparseCholesky, Sparse
                       inv, sparse_cholesky, sparse_lu, spilu, splu, spsolve)
 from ._eigen import ArpackError, ArpackNoConvergence, eigs, eigsh, lanczos, lobpcg, svds
 from ._triangular import spsolve_triangular
-from .preconditioners import ic0, ilu0, jacobi, ssor
+from .preconditioners import block_jacobi, ic0, ilu0, jacobi, ssor
 
 __all__ = ["norm", "LinearOperator", "aslinearoperator", "dot", "vdot", "cg", "bicgstab", "cgs", "gmres", "minres", "tfqmr", "qmr",
-           "jacobi", "ilu0", "ic0", "ssor", "preconditioners", "spsolve_triangular", "CHECK_EVERY",
+           "jacobi", "block_jacobi", "ilu0", "ic0", "ssor", "preconditioners", "spsolve_triangular", "CHECK_EVERY",
            "amg", "AMGPreconditioner", "eigsh", "eigs", "lanczos", "lobpcg", "svds", "ArpackNoConvergence", "ArpackError",
            "spsolve", "splu", "sparse_lu", "spilu", "factorized", "cholesky", "sparse_cholesky", "inv", "SparseLU",
            "SparseCholesky", "FactorizedSolve", "MatrixRankWarning", "direct_engine"]

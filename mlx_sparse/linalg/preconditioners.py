@@ -1,13 +1,15 @@
 """Preconditioners for the Krylov solvers (``M=``), as LinearOperators approximating A^-1: ``jacobi``
 (both devices), ``ilu0``, ``ic0`` and ``ssor`` (their factorizations and triangular solves are CPU
 kernels today: on the GPU they raise ``RuntimeError``) and ``amg`` (smoothed aggregation: set up on the
-CPU, cycles on either device; see ``_amg``). Block Jacobi is still to come."""
+CPU, cycles on either device; see ``_amg``) and ``block_jacobi`` (host-inverted diagonal blocks, applied
+on either device)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import mlx.core as mx
+import numpy as np
 
 from .. import _factor
 from .._coerce import is_sparse
@@ -16,7 +18,7 @@ from ._amg import amg  # noqa: F401 (re-exported)
 from ._interface import LinearOperator
 from ._triangular import _csr, raise_singular
 
-__all__ = ["jacobi", "ilu0", "ic0", "ssor", "amg"]
+__all__ = ["jacobi", "block_jacobi", "ilu0", "ic0", "ssor", "amg"]
 
 
 class _Diagonal(LinearOperator):
@@ -137,3 +139,60 @@ def ssor(A: Any, omega: float = 1.0, stream: StreamLike = None) -> LinearOperato
         between = d * (1.0 / omega)
     return _Triangular(n, B.dtype, [(B.data, B.indices, B.indptr, True, False), (B.data, B.indices, B.indptr, False, False)],
                        s, scale=(2.0 - omega) / omega, between=between)
+
+
+class _BlockDiagonal(LinearOperator):
+    def __init__(self, inv: mx.array, n: int, s):
+        self.inv, self.shape, self.dtype, self.s = inv, (n, n), inv.dtype, s
+        self.nb, self.bs = int(inv.shape[0]), int(inv.shape[1])
+
+    def _apply(self, x, inv):
+        n, pad = self.shape[0], self.nb * self.bs - self.shape[0]
+        with mx.stream(self.s):
+            X = x if x.ndim == 2 else x[:, None]
+            k = X.shape[1]
+            if pad:
+                X = mx.concatenate([X, mx.zeros((pad, k), dtype=X.dtype)], axis=0)
+            Y = (inv @ X.astype(inv.dtype).reshape(self.nb, self.bs, k)).reshape(self.nb * self.bs, k)[:n]
+            return Y if x.ndim == 2 else Y[:, 0]
+
+    def _matvec(self, x):
+        return self._apply(x, self.inv)
+
+    _matmat = _matvec
+
+    def _rmatvec(self, x):
+        invH = mx.conj(mx.swapaxes(self.inv, 1, 2)) if mx.issubdtype(self.dtype, mx.complexfloating) else \
+            mx.swapaxes(self.inv, 1, 2)
+        return self._apply(x, invH)
+
+    _rmatmat = _rmatvec
+
+
+def block_jacobi(A: Any, block_size: int = 8, stream: StreamLike = None) -> LinearOperator:
+    """Block Jacobi: the inverses of A's diagonal blocks of ``block_size`` consecutive rows (the last
+    one shorter), inverted on the host once, applied as one batched dense product on the device of
+    ``stream``. ``numpy.linalg.LinAlgError`` for a singular block."""
+    op = "block_jacobi"
+    if block_size < 1:
+        raise ValueError(f"{op}: block_size must be >= 1, got {block_size}")
+    s = resolve_stream(stream)
+    C = _canonical(op, A, s)
+    n = C.shape[0]
+    bs = int(min(block_size, max(n, 1)))
+    nb = -(-n // bs) if n else 0
+    mx.eval(C.data, C.indices, C.indptr)
+    cplx = mx.issubdtype(C.dtype, mx.complexfloating)
+    ip, ind = np.array(C.indptr).astype(np.int64), np.array(C.indices).astype(np.int64)
+    val = np.array(C.data.astype(mx.complex64 if cplx else mx.float64, stream=mx.cpu))
+    rows = np.repeat(np.arange(n), np.diff(ip))
+    same = rows // bs == ind // bs
+    blocks = np.zeros((nb, bs, bs), dtype=np.complex128 if cplx else np.float64)
+    blocks[rows[same] // bs, rows[same] % bs, ind[same] % bs] = val[same]
+    for r in range(n, nb * bs):  # the padding of the last block: identity
+        blocks[r // bs, r % bs, r % bs] = 1.0
+    try:
+        inv = np.linalg.inv(blocks)
+    except np.linalg.LinAlgError:
+        raise np.linalg.LinAlgError(f"{op}: a diagonal block is singular") from None
+    return _BlockDiagonal(mx.array(inv, dtype=C.dtype), n, s)
