@@ -333,3 +333,24 @@ def test_tfqmr_qmr_match_scipy_iterations(device, solver):
     bn = b.astype(np.float32)
     bn[3] = np.nan
     assert getattr(ms.linalg, solver)(A, mx.array(bn), maxiter=20)[1] < 0
+
+
+def test_lgmres_converges_and_keeps_outer_vectors(device):
+    mx.set_default_device(device)
+    dt = mx.float32 if device == mx.gpu else mx.float64
+    n = 16
+    t = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(n, n))
+    U = sp.csr_array(sp.kronsum(t, t) + 0.5 * sp.random(n * n, n * n, density=0.02, random_state=1))
+    b = np.random.default_rng(0).standard_normal(n * n)
+    A = ms.csr_array(U, dtype=dt)
+    rtol = 1e-8 if dt == mx.float64 else 1e-4
+    calls = []
+    x, info = ms.linalg.lgmres(A, mx.array(b, dtype=dt), rtol=rtol, callback=calls.append)
+    _, ref_info = spla.lgmres(U, b, rtol=1e-8)
+    assert info == 0 == ref_info and 1 <= len(calls) <= 20
+    assert np.linalg.norm(b - U @ to_host(x).astype(np.float64)) <= 10 * rtol * np.linalg.norm(b)
+    outer = []  # kept across calls, as scipy's outer_v
+    ms.linalg.lgmres(A, mx.array(b, dtype=dt), rtol=rtol, outer_v=outer, outer_k=2)
+    assert 1 <= len(outer) <= 2
+    x2, info2 = ms.linalg.lgmres(A, mx.array(2 * b, dtype=dt), rtol=rtol, outer_v=outer, outer_k=2, maxiter=1, inner_m=5)
+    assert info2 in (0, 1)

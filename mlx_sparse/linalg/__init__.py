@@ -1,6 +1,6 @@
 """ms.linalg: sparse linear algebra with scipy.sparse.linalg's names: ``norm``, the operator
 interface (``LinearOperator``, ``aslinearoperator``, ``dot``, ``vdot``), the Krylov solvers
-(``cg``, ``bicgstab``, ``cgs``, ``gmres``, ``minres``, ``tfqmr``, ``qmr``), ``spsolve_triangular`` and preconditioners
+(``cg``, ``bicgstab``, ``cgs``, ``gmres``, ``lgmres``, ``minres``, ``tfqmr``, ``qmr``), ``spsolve_triangular`` and preconditioners
 (``jacobi``, ``ilu0``, ``ic0``, ``ssor``, ``amg``: smoothed aggregation)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from .._device import StreamLike, resolve_stream
 
 from . import preconditioners
 from ._interface import LinearOperator, aslinearoperator, dot, vdot
-from ._krylov import CHECK_EVERY, bicgstab, cg, cgs, gmres, minres, qmr, tfqmr
+from ._krylov import CHECK_EVERY, bicgstab, cg, cgs, gmres, lgmres, minres, qmr, tfqmr
 from ._amg import AMGPreconditioner, amg
 from ._direct import (FactorizedSolve, MatrixRankWarning, SparseCholesky, SparseLU, cholesky, direct_engine, factorized,
                       inv, sparse_cholesky, sparse_lu, spilu, splu, spsolve)
@@ -22,7 +22,7 @@ from ._eigen import ArpackError, ArpackNoConvergence, eigs, eigsh, lanczos, lobp
 from ._triangular import spsolve_triangular
 from .preconditioners import block_jacobi, ic0, ilu0, jacobi, ssor
 
-__all__ = ["norm", "LinearOperator", "aslinearoperator", "dot", "vdot", "cg", "bicgstab", "cgs", "gmres", "minres", "tfqmr", "qmr",
+__all__ = ["norm", "LinearOperator", "aslinearoperator", "dot", "vdot", "cg", "bicgstab", "cgs", "gmres", "lgmres", "minres", "tfqmr", "qmr",
            "jacobi", "block_jacobi", "ilu0", "ic0", "ssor", "preconditioners", "spsolve_triangular", "CHECK_EVERY",
            "amg", "AMGPreconditioner", "eigsh", "eigs", "lanczos", "lobpcg", "svds", "ArpackNoConvergence", "ArpackError",
            "spsolve", "splu", "sparse_lu", "spilu", "factorized", "cholesky", "sparse_cholesky", "inv", "SparseLU",

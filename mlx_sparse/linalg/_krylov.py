@@ -1,4 +1,4 @@
-"""Krylov solvers with scipy.sparse.linalg's names, arguments and results: cg, bicgstab, cgs, gmres, minres,
+"""Krylov solvers with scipy.sparse.linalg's names, arguments and results: cg, bicgstab, cgs, gmres, lgmres, minres,
 tfqmr, qmr.
 
 Each returns ``(x, info)``: info 0 when the residual reached ``max(rtol * ||b||, atol)``, > 0 (the
@@ -26,7 +26,7 @@ import numpy as np
 from .._device import StreamLike, resolve_stream
 from ._interface import LinearOperator, _as_mx, aslinearoperator
 
-__all__ = ["cg", "bicgstab", "cgs", "gmres", "minres", "tfqmr", "qmr", "CHECK_EVERY"]
+__all__ = ["cg", "bicgstab", "cgs", "gmres", "lgmres", "minres", "tfqmr", "qmr", "CHECK_EVERY"]
 
 CHECK_EVERY = 10  # iterations per synchronization (measured: bench/NOTES.md, "Krylov solvers")
 
@@ -417,14 +417,7 @@ def gmres(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0
             k = min(every, restart - j)
             with mx.stream(s):
                 for _ in range(k):
-                    w = A.matvec(M.matvec(V[-1]))
-                    Vm = mx.stack(V, axis=1)  # n x (j + 1)
-                    VmH = mx.conj(Vm).T if cplx else Vm.T
-                    h = VmH @ w
-                    w = w - Vm @ h
-                    h2 = VmH @ w  # one reorthogonalization
-                    w = w - Vm @ h2
-                    h = h + h2
+                    w, h = _orth(V, A.matvec(M.matvec(V[-1])))
                     hn = _norm(w)
                     V.append(w / mx.where(hn == 0, mx.ones_like(hn), hn))
                     hcols.append((h, hn))
@@ -615,3 +608,78 @@ def qmr(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0.0
         return st, [(x, _norm(r), flag)]
 
     return _Driver(op, tol, maxiter, check_every, callback, s).run(step, state, x)
+
+
+def lgmres(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0.0, maxiter: int = 1000,
+           M: Any = None, callback: Optional[Callable] = None, inner_m: int = 30, outer_k: int = 3,
+           outer_v: Optional[list] = None, store_outer_Av: bool = True, prepend_outer_v: bool = False,
+           stream: StreamLike = None):
+    """LGMRES (Baker, Jessup and Manteuffel), as ``scipy.sparse.linalg.lgmres``: restarted flexible
+    GMRES whose space each cycle is augmented with the last ``outer_k`` error approximations, which
+    damps the restarts' stalling. ``maxiter`` cycles of ``inner_m`` inner steps; the small
+    least-squares problem on the host once per cycle (one synchronization per cycle). ``outer_v``, if
+    given, is a list that keeps the augmentation vectors across calls, as scipy's; info > 0: the
+    cycles run."""
+    op = "lgmres"
+    A, M, b, x, dt, s = _system(op, A, b, x0, M, stream)
+    cplx = mx.issubdtype(dt, mx.complexfloating)
+    npc = np.complex128 if cplx else np.float64
+    with mx.stream(s):
+        bn = float(np.array(_norm(b)))
+    tol = float(_tol(op, bn, rtol, atol))
+    if bn == 0:
+        return mx.zeros_like(b, stream=s), 0
+    if inner_m < 1 or outer_k < 0:
+        raise ValueError(f"{op}: inner_m must be >= 1 and outer_k >= 0")
+    outer = outer_v if outer_v is not None else []
+    for cycle in range(int(maxiter)):
+        with mx.stream(s):
+            r = b - A.matvec(x)
+            beta = float(np.array(_norm(r)))
+        if not math.isfinite(beta):
+            return x, -1
+        if beta <= tol:
+            return x, 0
+        with mx.stream(s):
+            V = [r * (1.0 / beta)]
+            Z, cols = [], []
+            aug = [z for z, _ in outer[-outer_k:]] if outer_k else []
+            steps = ([("aug", z) for z in aug] if prepend_outer_v else []) + [("krylov", None)] * inner_m + \
+                ([("aug", z) for z in aug] if not prepend_outer_v else [])
+            for kind, zv in steps:
+                z = M.matvec(V[-1]) if kind == "krylov" else zv
+                w, h = _orth(V, A.matvec(z))
+                hn = _norm(w)
+                V.append(w / mx.where(hn == 0, mx.ones_like(hn), hn))
+                Z.append(z)
+                cols.append((h, hn))
+            mx.eval([c for hc in cols for c in hc])
+        m = len(cols)
+        H = np.zeros((m + 1, m), dtype=npc)
+        for j, (h, hn) in enumerate(cols):
+            H[: j + 1, j] = np.array(h).astype(npc)
+            H[j + 1, j] = float(np.array(hn))
+        g = np.zeros(m + 1, dtype=npc)
+        g[0] = beta
+        y = np.linalg.lstsq(H, g, rcond=None)[0]
+        with mx.stream(s):
+            dx = mx.stack(Z, axis=1) @ mx.array(y, dtype=dt)
+            x = x + dx
+            nd = _norm(dx)
+            outer.append((dx / mx.where(nd == 0, mx.ones_like(nd), nd), None))
+            del outer[:-max(outer_k, 1)]
+        if callback is not None:
+            callback(x)
+    with mx.stream(s):
+        final = float(np.array(_norm(b - A.matvec(x))))
+    return x, (0 if final <= tol else int(maxiter))
+
+
+def _orth(V: list, w):
+    """w orthogonalized against the columns of V (classical Gram-Schmidt twice): (w, coefficients)."""
+    Vm = mx.stack(V, axis=1)
+    VH = mx.conj(Vm).T if mx.issubdtype(Vm.dtype, mx.complexfloating) else Vm.T
+    h = VH @ w
+    w = w - Vm @ h
+    h2 = VH @ w
+    return w - Vm @ h2, h + h2
