@@ -54,7 +54,7 @@ def test_splu_cholesky_factorized():
     A, B = ms.csr_array(S, dtype=mx.float64), ms.csr_array(P, dtype=mx.float64)
     b = np.random.default_rng(1).standard_normal(S.shape[0])
     bm = mx.array(b, dtype=mx.float64)
-    lu = ms.linalg.splu(A)
+    lu = ms.linalg.splu(A, engine="umfpack")  # UMFPACK keeps the determinant
     ref = sla.splu(S.tocsc())
     for trans in "NTH":
         np.testing.assert_allclose(np.array(lu.solve(bm, trans)), ref.solve(b, trans=trans), rtol=1e-10, atol=1e-12)
@@ -179,7 +179,12 @@ def test_superlu_engine_option_agrees():
     x1 = ms.linalg.spsolve(A, b)
     x2 = ms.linalg.spsolve(A, b, engine="superlu")
     x3 = ms.linalg.splu(A, engine="superlu").solve(b, "T")
+    x4 = ms.linalg.splu(A, engine="umfpack").solve(b, "T")
     np.testing.assert_allclose(np.array(x1), np.array(x2), rtol=1e-10)
+    np.testing.assert_allclose(np.array(x4), np.array(x3), rtol=1e-10)
+    if ms.linalg.direct_engine() == "suitesparse":
+        with pytest.raises(NotImplementedError, match="umfpack"):
+            ms.linalg.splu(A).logdet()  # KLU, the default, keeps no determinant
     np.testing.assert_allclose(np.array(x3), np.linalg.solve(S.toarray().T, np.array(b)), rtol=1e-10)
     with pytest.raises(ValueError, match="engine"):
         ms.linalg.splu(A, engine="magma")

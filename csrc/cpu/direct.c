@@ -1,5 +1,6 @@
 /* Direct sparse solvers on SuiteSparse: CHOLMOD (supernodal or simplicial LL', AMD/METIS ordering as
- * CHOLMOD chooses) and UMFPACK (LU with its fill-reducing ordering). See direct.h. */
+ * CHOLMOD chooses), UMFPACK (LU with its fill-reducing ordering) and KLU (LU after a block
+ * triangular form, for circuit-like matrices). See direct.h. */
 #include "mlx_sparse/direct.h"
 
 #include <math.h>
@@ -43,6 +44,7 @@ int64_t msp_direct_fill(msp_direct *h) {
 void msp_direct_free(msp_direct *h) { (void)h; }
 #else
 #include <suitesparse/cholmod.h>
+#include <suitesparse/klu.h>
 #include <suitesparse/umfpack.h>
 
 struct msp_direct {
@@ -58,6 +60,10 @@ struct msp_direct {
   /* UMFPACK */
   void *symbolic, *numeric;
   double control[UMFPACK_CONTROL], info[UMFPACK_INFO];
+  /* KLU */
+  klu_l_common kc;
+  klu_l_symbolic *ksym;
+  klu_l_numeric *knum;
 };
 
 int msp_direct_available(void) { return 1; }
@@ -109,6 +115,14 @@ int msp_direct_analyze(int kind, int cplx, int64_t n, const int64_t *cp, const i
       msp_direct_free(h);
       return MSP_ENOMEM;
     }
+  } else if (kind == MSP_DIRECT_KLU) {
+    klu_l_defaults(&h->kc);
+    h->ksym = klu_l_analyze(n, h->colptr, h->rowind, &h->kc);
+    if (!h->ksym) {
+      say(msg, len, h->kc.status == KLU_OUT_OF_MEMORY ? "KLU: out of memory" : "KLU's analysis failed");
+      msp_direct_free(h);
+      return h->kc.status == KLU_OUT_OF_MEMORY ? MSP_ENOMEM : MSP_EINVAL;
+    }
   } else {
     umfpack_dl_defaults(h->control);
     int st = cplx ? umfpack_zl_symbolic(n, n, cp, ri, NULL, NULL, &h->symbolic, h->control, h->info)
@@ -140,6 +154,23 @@ int msp_direct_factor(msp_direct *h, const double *v, char *msg, size_t len) {
       return h->cc.status == CHOLMOD_OUT_OF_MEMORY ? MSP_ENOMEM : MSP_EINVAL;
     }
     h->factored = 1;
+    return MSP_OK;
+  }
+  if (h->kind == MSP_DIRECT_KLU) {
+    if (h->knum) {
+      if (h->cplx) klu_zl_free_numeric(&h->knum, &h->kc);
+      else klu_l_free_numeric(&h->knum, &h->kc);
+    }
+    h->knum = h->cplx ? klu_zl_factor(h->colptr, h->rowind, h->values, h->ksym, &h->kc)
+                      : klu_l_factor(h->colptr, h->rowind, h->values, h->ksym, &h->kc);
+    if (h->kc.status == KLU_SINGULAR) {
+      say(msg, len, "the matrix is singular (a zero pivot)");
+      return MSP_ESINGULAR;
+    }
+    if (!h->knum) {
+      say(msg, len, h->kc.status == KLU_OUT_OF_MEMORY ? "KLU: out of memory" : "KLU's factorization failed");
+      return h->kc.status == KLU_OUT_OF_MEMORY ? MSP_ENOMEM : MSP_EINVAL;
+    }
     return MSP_OK;
   }
   if (h->numeric) {
@@ -180,6 +211,24 @@ int msp_direct_solve(msp_direct *h, int trans, int64_t k, const double *b, doubl
     cholmod_l_free_dense(&X, &h->cc);
     return MSP_OK;
   }
+  if (h->kind == MSP_DIRECT_KLU) {
+    if (!h->knum) {
+      say(msg, len, "not factorized");
+      return MSP_EINVAL;
+    }
+    memcpy(x, b, sizeof(double) * (size_t)(n * k * w)); /* KLU solves in place */
+    int64_t ok;
+    if (trans == MSP_DIRECT_N)
+      ok = h->cplx ? klu_zl_solve(h->ksym, h->knum, n, k, x, &h->kc) : klu_l_solve(h->ksym, h->knum, n, k, x, &h->kc);
+    else
+      ok = h->cplx ? klu_zl_tsolve(h->ksym, h->knum, n, k, x, trans == MSP_DIRECT_H, &h->kc)
+                   : klu_l_tsolve(h->ksym, h->knum, n, k, x, &h->kc);
+    if (!ok) {
+      say(msg, len, "KLU's solve failed");
+      return MSP_EINVAL;
+    }
+    return MSP_OK;
+  }
   if (!h->numeric) {
     say(msg, len, "not factorized");
     return MSP_EINVAL;
@@ -216,6 +265,8 @@ int msp_direct_logdet(msp_direct *h, double *logabs, double *sre, double *sim) {
       const int64_t *Lp = L->p;
       for (size_t j = 0; j < L->n; ++j) la += 2 * log(fabs(Lx[w * Lp[j]]));
     }
+  } else if (h->kind == MSP_DIRECT_KLU) {
+    return MSP_EUNSUPPORTED; /* KLU keeps no determinant */
   } else {
     if (!h->numeric) return MSP_EINVAL;
     double mx[2] = {0, 0}, ex = 0;
@@ -249,6 +300,7 @@ int64_t msp_direct_fill(msp_direct *h) {
     for (size_t j = 0; j < h->L->n; ++j) t += ((int64_t *)h->L->nz)[j];
     return t;
   }
+  if (h->kind == MSP_DIRECT_KLU) return h->knum ? (int64_t)(h->knum->lnz + h->knum->unz + h->knum->nzoff) : -1;
   if (!h->numeric) return -1;
   int64_t lnz, unz, nr, nc, nzud;
   if ((h->cplx ? umfpack_zl_get_lunz(&lnz, &unz, &nr, &nc, &nzud, h->numeric)
@@ -263,6 +315,12 @@ void msp_direct_free(msp_direct *h) {
     if (h->L) cholmod_l_free_factor(&h->L, &h->cc);
     if (h->A) cholmod_l_free_sparse(&h->A, &h->cc);
     cholmod_l_finish(&h->cc);
+  } else if (h->kind == MSP_DIRECT_KLU) {
+    if (h->knum) {
+      if (h->cplx) klu_zl_free_numeric(&h->knum, &h->kc);
+      else klu_l_free_numeric(&h->knum, &h->kc);
+    }
+    if (h->ksym) klu_l_free_symbolic(&h->ksym, &h->kc);
   } else {
     if (h->numeric) {
       if (h->cplx) umfpack_zl_free_numeric(&h->numeric);

@@ -2,8 +2,8 @@
 sparse_lu, spilu, factorized, cholesky / sparse_cholesky, inv; classes SparseLU, SparseCholesky,
 FactorizedSolve.
 
-Engines: SuiteSparse on the CPU (UMFPACK for LU, CHOLMOD for Cholesky; csrc/cpu/direct.c), found at
-build time. A build without it falls back to scipy's SuperLU and warns once. The GPU engine (cuDSS)
+Engines: SuiteSparse on the CPU (KLU for LU by default, UMFPACK on request, CHOLMOD for Cholesky;
+csrc/cpu/direct.c), found at build time. A build without it falls back to scipy's SuperLU and warns once. The GPU engine (cuDSS)
 is still to come: on a GPU stream these raise ``RuntimeError``.
 
 Execution: factorizations and solves are staged operations that evaluate their inputs (one
@@ -77,8 +77,11 @@ class _Factorization:
     handle (or scipy's SuperLU object) and the values it was factored with."""
 
     def __init__(self, op: str, A, kind: int, s: mx.Stream, engine: Optional[str] = None):
-        if engine not in (None, "suitesparse", "superlu"):
-            raise ValueError(f"{op}: engine must be 'suitesparse' or 'superlu', got {engine!r}")
+        if engine not in (None, "umfpack", "klu", "superlu") or (engine in ("klu", "umfpack") and kind == _CHOL):
+            raise ValueError(f"{op}: engine must be 'klu' (the default LU), 'umfpack' or 'superlu', got {engine!r}")
+        if engine is None and kind == _LU:
+            engine = "klu"  # measured faster than UMFPACK on every matrix of bench/direct.py (bench/NOTES.md)
+        self.engine = engine
         self.op, self.kind, self.s = op, kind, s
         A = _as_sparse(op, A)
         self.shape, self.dtype = A.shape, A.dtype
@@ -92,7 +95,8 @@ class _Factorization:
         self.handle, self.superlu = 0, None
         n = self.shape[0]
         if _ext.direct_available() and engine != "superlu":
-            st, h, msg = _ext.direct_analyze(_KIND[kind], int(self.cplx), n, self.colptr.ctypes.data,
+            code = 2 if engine == "klu" else _KIND[kind]  # MSP_DIRECT_KLU, else UMFPACK (LU) or CHOLMOD
+            st, h, msg = _ext.direct_analyze(code, int(self.cplx), n, self.colptr.ctypes.data,
                                              self.rowind.ctypes.data)
             self._raise(st, msg)
             self.handle = h
@@ -164,6 +168,8 @@ class _Factorization:
         """(sign or phase, log |det A|)."""
         if self.handle:
             st, la, sr, si = _ext.direct_logdet(self.handle)
+            if st == 4:
+                raise NotImplementedError(f"{self.op}: the KLU engine keeps no determinant; factor with engine='umfpack'")
             self._raise(st, "")
             return (complex(sr, si) if self.cplx else sr), la
         d = self.superlu.U.diagonal()
@@ -263,7 +269,7 @@ def _as_dense_rhs(op: str, b):
 
 
 class SparseLU:
-    """The LU factorization of a square sparse matrix (UMFPACK; scipy's ``SuperLU`` object's role):
+    """The LU factorization of a square sparse matrix (KLU or UMFPACK; scipy's ``SuperLU`` object's role):
     ``solve(b, trans='N'|'T'|'H')``, ``shape``, ``nnz`` (the fill: nnz of L and U), ``refactor(A2)``
     for a matrix of the same pattern (the symbolic analysis is kept), ``logdet()`` -> (sign, log|det|)."""
 
@@ -354,8 +360,9 @@ def _refactor(f: _Factorization, A2: Any):
 def splu(A: Any, permc_spec: Any = None, diag_pivot_thresh: Any = None, relax: Any = None, panel_size: Any = None,
          options: Any = None, stream: StreamLike = None, engine: Optional[str] = None) -> SparseLU:
     """The LU factorization of A (scipy's ``splu``; its tuning arguments are accepted and ignored:
-    the engine orders and pivots itself). ``engine``: 'suitesparse' (UMFPACK, the default where
-    built) or 'superlu' (scipy's, on the host: faster on some matrices, see bench/NOTES.md)."""
+    the engine orders and pivots itself). ``engine``: 'klu' (SuiteSparse's KLU, the default where
+    built: it beat UMFPACK on every matrix measured), 'umfpack' (SuiteSparse's UMFPACK; needed for
+    ``logdet``) or 'superlu' (scipy's, on the host)."""
     return SparseLU(A, stream, op="splu", engine=engine)
 
 

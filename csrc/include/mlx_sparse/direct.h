@@ -1,4 +1,4 @@
-/* Direct sparse solvers on SuiteSparse (CHOLMOD for Cholesky, UMFPACK for LU): a factorization handle
+/* Direct sparse solvers on SuiteSparse (CHOLMOD for Cholesky, UMFPACK or KLU for LU): a factorization handle
  * that keeps the symbolic analysis, so new values on the same pattern refactor without it. Matrices
  * come as CSC (n x n, int64 column pointers and row indices, double values; complex: interleaved
  * real/imaginary pairs). Right-hand sides and solutions are column-major n x k. Every function
@@ -14,7 +14,7 @@ extern "C" {
 
 typedef struct msp_direct msp_direct;
 
-enum { MSP_DIRECT_CHOLESKY = 0, MSP_DIRECT_LU = 1 };
+enum { MSP_DIRECT_CHOLESKY = 0, MSP_DIRECT_LU = 1, MSP_DIRECT_KLU = 2 /* LU for circuit-like matrices */ };
 enum { MSP_DIRECT_N = 0, MSP_DIRECT_T = 1, MSP_DIRECT_H = 2 };
 
 int msp_direct_available(void);
