@@ -61,6 +61,10 @@ def test_splu_cholesky_factorized():
     sign, logabs = lu.logdet()
     es, el = np.linalg.slogdet(S.toarray())
     assert sign == es and abs(logabs - el) < 1e-8 * abs(el) and lu.nnz >= S.nnz
+    M = S.toarray().copy()
+    M[[0, 1]] = M[[1, 0]]  # a negative determinant
+    sn, ln = ms.linalg.splu(ms.csr_array(sp.csr_array(M), dtype=mx.float64)).logdet()
+    assert sn == -es and abs(ln - el) < 1e-8 * abs(el)
     f = ms.linalg.factorized(A)
     np.testing.assert_allclose(np.array(f(bm)), np.linalg.solve(S.toarray(), b), rtol=1e-10)
     C = ms.linalg.cholesky(B)
@@ -182,9 +186,14 @@ def test_superlu_engine_option_agrees():
     x4 = ms.linalg.splu(A, engine="umfpack").solve(b, "T")
     np.testing.assert_allclose(np.array(x1), np.array(x2), rtol=1e-10)
     np.testing.assert_allclose(np.array(x4), np.array(x3), rtol=1e-10)
-    if ms.linalg.direct_engine() == "suitesparse":
-        with pytest.raises(NotImplementedError, match="umfpack"):
-            ms.linalg.splu(A).logdet()  # KLU, the default, keeps no determinant
+    es, el = np.linalg.slogdet(S.toarray())
+    for eng in (None, "umfpack", "superlu"):  # KLU (the default) computes it from its factors and permutations
+        sg, la = ms.linalg.splu(A, engine=eng).logdet()
+        assert sg == es and abs(la - el) < 1e-9 * abs(el), eng
+    Zc = sp.csr_array(_unsym(5, cplx=True).astype(np.complex128))
+    sz, lz = ms.linalg.splu(ms.csr_array(Zc, dtype=mx.complex64)).logdet()
+    dz = np.linalg.det(Zc.toarray())
+    assert abs(lz - np.log(abs(dz))) < 1e-4 * abs(np.log(abs(dz))) + 1e-4 and abs(sz - dz / abs(dz)) < 1e-4
     np.testing.assert_allclose(np.array(x3), np.linalg.solve(S.toarray().T, np.array(b)), rtol=1e-10)
     with pytest.raises(ValueError, match="engine"):
         ms.linalg.splu(A, engine="magma")

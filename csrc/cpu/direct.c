@@ -266,7 +266,40 @@ int msp_direct_logdet(msp_direct *h, double *logabs, double *sre, double *sim) {
       for (size_t j = 0; j < L->n; ++j) la += 2 * log(fabs(Lx[w * Lp[j]]));
     }
   } else if (h->kind == MSP_DIRECT_KLU) {
-    return MSP_EUNSUPPORTED; /* KLU keeps no determinant */
+    /* (R \ A)(P, Q) = L U with L unit: det A = prod(Rs) prod(diag U) sign(P) sign(Q) */
+    if (!h->knum) return MSP_EINVAL;
+    const klu_l_numeric *N = h->knum;
+    const int64_t n = h->n;
+    double re = 1, im = 0; /* the unit phase of prod(diag U) */
+    for (int64_t i = 0; i < n; ++i) {
+      double ur, ui = 0;
+      if (h->cplx) ur = ((const double *)N->Udiag)[2 * i], ui = ((const double *)N->Udiag)[2 * i + 1];
+      else ur = ((const double *)N->Udiag)[i];
+      const double a = hypot(ur, ui);
+      la += a > 0 ? log(a) : -INFINITY;
+      if (a > 0) {
+        const double nr = re * ur / a - im * ui / a, ni = re * ui / a + im * ur / a;
+        re = nr, im = ni;
+      }
+      if (N->Rs) la += log(N->Rs[i]);
+    }
+    /* the permutations' parity: cycles of even length flip the sign */
+    const int64_t *perms[2] = {N->Pnum, h->ksym->Q};
+    char *seen = calloc((size_t)(n > 0 ? n : 1), 1);
+    if (!seen) return MSP_ENOMEM;
+    int flip = 0;
+    for (int t = 0; t < 2; ++t) {
+      memset(seen, 0, (size_t)(n > 0 ? n : 1));
+      for (int64_t i = 0; i < n; ++i) {
+        int64_t len = 0;
+        for (int64_t j = i; !seen[j]; j = perms[t][j]) seen[j] = 1, ++len;
+        if (len && len % 2 == 0) flip ^= 1;
+      }
+    }
+    free(seen);
+    if (flip) re = -re, im = -im;
+    ph = atan2(im, re);
+    sg = re > 0 ? 1 : re < 0 ? -1 : 0;
   } else {
     if (!h->numeric) return MSP_EINVAL;
     double mx[2] = {0, 0}, ex = 0;

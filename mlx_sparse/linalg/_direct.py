@@ -168,8 +168,6 @@ class _Factorization:
         """(sign or phase, log |det A|)."""
         if self.handle:
             st, la, sr, si = _ext.direct_logdet(self.handle)
-            if st == 4:
-                raise NotImplementedError(f"{self.op}: the KLU engine keeps no determinant; factor with engine='umfpack'")
             self._raise(st, "")
             return (complex(sr, si) if self.cplx else sr), la
         d = self.superlu.U.diagonal()
@@ -361,8 +359,8 @@ def splu(A: Any, permc_spec: Any = None, diag_pivot_thresh: Any = None, relax: A
          options: Any = None, stream: StreamLike = None, engine: Optional[str] = None) -> SparseLU:
     """The LU factorization of A (scipy's ``splu``; its tuning arguments are accepted and ignored:
     the engine orders and pivots itself). ``engine``: 'klu' (SuiteSparse's KLU, the default where
-    built: it beat UMFPACK on every matrix measured), 'umfpack' (SuiteSparse's UMFPACK; needed for
-    ``logdet``) or 'superlu' (scipy's, on the host)."""
+    built: it beat UMFPACK on every matrix measured), 'umfpack' (SuiteSparse's UMFPACK) or 'superlu'
+    (scipy's, on the host)."""
     return SparseLU(A, stream, op="splu", engine=engine)
 
 
