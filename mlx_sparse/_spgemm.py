@@ -103,9 +103,11 @@ def _gpu_plan(op: str, ai, ap, bi, bp, dims, dt, s: mx.Stream):
         rows = mx.zeros((m,), dtype=mx.int32).at[pos.astype(mx.int32)].add(mx.arange(m, dtype=mx.int32))
         rows = mx.stop_gradient(rows.astype(it))
     isz = 8 if it == mx.int64 else 4
-    tiers = dict(ns=ns, nw=nw, nb=nb, ng=ng, sb=min(-(-ns // 32), 1 << 16), wb=min(-(-nw // 8), 1 << 16),
-                 bb=min(nb, 1 << 15), gb=min(ng, 512))
     nwords = -(-n // (8 * isz)) if ng else 0
+    # the G tier's bitmaps (n bits per block): at most 512 blocks and 1 GiB of scratch
+    gb = min(ng, 512, max(1, (1 << 30) // max(nwords * isz, 1))) if ng else 0
+    tiers = dict(ns=ns, nw=nw, nb=nb, ng=ng, sb=min(-(-ns // 32), 1 << 16), wb=min(-(-nw // 8), 1 << 16),
+                 bb=min(nb, 1 << 15), gb=gb)
     common = dict(aptr=ap, aind=ai, bptr=bp, bind=bi, rows=rows)
     sizes = dict(m=m, k=k, n=n, nnza=nnza, nnzb=nnzb, **tiers)
     counts, _ = K.prepare(op, "spgemm_hcount", dt, it, s, dict(sizes, nwords=nwords))(**common)

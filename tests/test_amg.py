@@ -62,6 +62,10 @@ def test_amg_errors_and_small_matrices():
     M = ms.linalg.amg(ms.csr_array(S, dtype=mx.float64))
     b = np.arange(S.shape[0], dtype=np.float64)
     np.testing.assert_allclose(np.array(M @ mx.array(b, dtype=mx.float64)), np.linalg.solve(S.toarray(), b), rtol=1e-10)
+    M2 = ms.linalg.amg(ms.csr_array(_poisson(20, 2)), max_coarse=30, presmooth=2, postsmooth=1)
+    M2 @ mx.ones((400,))
+    with pytest.raises(NotImplementedError, match="presmooth == postsmooth"):
+        M2.H @ mx.ones((400,))
     with pytest.raises(ValueError, match="zero on its diagonal"):
         ms.linalg.amg(ms.csr_array(sp.csr_array(sp.diags([1.0, 0.0, 1.0] * 200))), max_coarse=10)
 

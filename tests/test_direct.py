@@ -197,3 +197,53 @@ def test_superlu_engine_option_agrees():
     np.testing.assert_allclose(np.array(x3), np.linalg.solve(S.toarray().T, np.array(b)), rtol=1e-10)
     with pytest.raises(ValueError, match="engine"):
         ms.linalg.splu(A, engine="magma")
+
+
+def test_review_fixes_refactor_gradient_cholesky_gradient_empty_and_threads():
+    """Derivatives follow a refactored matrix; Cholesky derivatives treat the upper triangle as the
+    matrix (an entry above the diagonal stands for two); an empty system; concurrent solves."""
+    P = _poisson(5)
+    N = P.shape[0]
+    A0 = ms.csr_array(P, dtype=mx.float64)
+    b = mx.array(np.random.default_rng(5).standard_normal(N), dtype=mx.float64)
+    lu = ms.linalg.splu(A0)
+    lu.refactor(ms.csr_array(P * 3.0, dtype=mx.float64))
+    x = np.linalg.solve(3 * P.toarray(), np.array(b))
+    np.testing.assert_allclose(np.array(lu.solve(b)), x, rtol=1e-10)
+    # Cholesky of the upper triangle only, differentiated in its values, against the dense symmetric solve
+    U = sp.csr_array(sp.triu(P))
+
+    def f(d):
+        C = ms.linalg.cholesky(ms.csr_array((d, ms.csr_array(U).indices, ms.csr_array(U).indptr), shape=U.shape))
+        return mx.sum(C.solve(b) ** 2)
+
+    Ud = ms.csr_array(U, dtype=mx.float64)
+    g = np.array(mx.grad(f)(Ud.data))
+    xs = np.linalg.solve(P.toarray(), np.array(b))
+    lam = np.linalg.solve(P.toarray(), 2 * xs)
+    rows, cols = np.repeat(np.arange(N), np.diff(U.indptr)), U.indices
+    ref = np.where(rows == cols, -lam[rows] * xs[cols], -(lam[rows] * xs[cols] + lam[cols] * xs[rows]))
+    np.testing.assert_allclose(g, ref, rtol=1e-9, atol=1e-12)
+    e = np.zeros(U.nnz)
+    k = int(np.nonzero(rows < cols)[0][0])
+    e[k] = 1e-6
+    fd = (float(f(Ud.data + mx.array(e, dtype=mx.float64)).item()) - float(f(Ud.data - mx.array(e, dtype=mx.float64)).item())) / 2e-6
+    assert abs(fd - g[k]) < 1e-5 * max(1.0, abs(g[k]))
+    # an empty system
+    E = ms.csr_array(sp.csr_array((0, 0)), dtype=mx.float64)
+    assert ms.linalg.spsolve(E, mx.zeros((0,), dtype=mx.float64)).shape == (0,)
+    # concurrent solves with one factorization give the serial answers
+    import threading
+
+    B = [mx.array(np.random.default_rng(i).standard_normal(N), dtype=mx.float64) for i in range(8)]
+    ref_x = [np.linalg.solve(3 * P.toarray(), np.array(v)) for v in B]
+    out = [None] * 8
+
+    def work(i):
+        out[i] = np.array(lu.solve(B[i]))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    for o, r in zip(out, ref_x):
+        np.testing.assert_allclose(o, r, rtol=1e-10)

@@ -144,5 +144,9 @@ def test_lobpcg_matches_dense(device, largest):
                                          maxiter=100, tol=tol, retLambdaHistory=True, retResidualNormsHistory=True)
         np.testing.assert_allclose(np.sort(to_host(w2)), np.sort(ref), rtol=tol * 10, atol=tol * 10)
         assert len(lh) >= 2 and len(rh) >= 1
+    wd, _ = ms.linalg.lobpcg(A, mx.array(X, dtype=dt), largest=largest, maxiter=300)  # the default tol
+    np.testing.assert_allclose(np.sort(to_host(wd)), np.sort(ref), rtol=1e-2, atol=1e-2)
+    with pytest.raises(ValueError, match="lobpcg: the columns of X"):
+        ms.linalg.lobpcg(A, mx.array(np.repeat(X[:, :1], 2, axis=1), dtype=dt))
     with pytest.raises(NotImplementedError, match="lobpcg"):
         ms.linalg.lobpcg(A, mx.array(X, dtype=dt), Y=mx.array(X[:, :1], dtype=dt))

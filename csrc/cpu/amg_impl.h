@@ -17,6 +17,7 @@ int NAME(aggregate)(const msp_call *c) {
   }
   int64_t next = 0;
   for (int64_t i = 0; i < n; ++i) { /* pass 1 */
+    if ((int64_t)agg[i] != -2) continue; /* already in an aggregate (an asymmetric graph) */
     const int64_t s = (int64_t)indptr[i], e = (int64_t)indptr[i + 1];
     int has = 0, free_all = 1;
     for (int64_t p = s; p < e; ++p) {
@@ -29,7 +30,7 @@ int NAME(aggregate)(const msp_call *c) {
       agg[i] = (IT)-1;
       continue;
     }
-    if ((int64_t)agg[i] != -2 || !free_all) continue;
+    if (!free_all) continue;
     agg[i] = (IT)next;
     for (int64_t p = s; p < e; ++p) agg[(int64_t)indices[p]] = (IT)next;
     ++next;

@@ -119,9 +119,10 @@ int msp_direct_analyze(int kind, int cplx, int64_t n, const int64_t *cp, const i
     klu_l_defaults(&h->kc);
     h->ksym = klu_l_analyze(n, h->colptr, h->rowind, &h->kc);
     if (!h->ksym) {
-      say(msg, len, h->kc.status == KLU_OUT_OF_MEMORY ? "KLU: out of memory" : "KLU's analysis failed");
+      const int oom = h->kc.status == KLU_OUT_OF_MEMORY;
+      say(msg, len, oom ? "KLU: out of memory" : "KLU's analysis failed");
       msp_direct_free(h);
-      return h->kc.status == KLU_OUT_OF_MEMORY ? MSP_ENOMEM : MSP_EINVAL;
+      return oom ? MSP_ENOMEM : MSP_EINVAL;
     }
   } else {
     umfpack_dl_defaults(h->control);

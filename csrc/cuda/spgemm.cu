@@ -47,7 +47,8 @@ __device__ void rowflops(const IT* __restrict__ aptr, const IT* __restrict__ ain
     }
 #pragma unroll
     for (int off = 4; off > 0; off /= 2) f += __shfl_xor_sync(0xffffffffu, f, off);
-    if (i < m && lane == 0) flops[i] = (IT)(ok ? f : 0);
+    const long long cap = sizeof(IT) == 4 ? 2147483647LL : 9223372036854775807LL;  // saturate: never wrap
+    if (i < m && lane == 0) flops[i] = (IT)(ok ? (f < cap ? f : cap) : 0);
   }
 }
 

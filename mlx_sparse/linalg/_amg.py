@@ -79,7 +79,14 @@ class AMGPreconditioner(LinearOperator):
         with mx.stream(self.s):
             return self._cycle(0, b.astype(self.dtype))
 
-    _matmat = _rmatvec = _rmatmat = _matvec  # the cycle is symmetric (same sweeps before and after)
+    _matmat = _matvec
+
+    def _rmatvec(self, b):  # the cycle is its own adjoint when the sweeps before and after match
+        if self.presmooth != self.postsmooth:
+            raise NotImplementedError("amg: the adjoint cycle needs presmooth == postsmooth")
+        return self._matvec(b)
+
+    _rmatmat = _rmatvec
 
 
 def amg(A: Any, theta: float = 0.0, max_levels: int = 10, max_coarse: int = 500, presmooth: int = 1,
@@ -87,7 +94,8 @@ def amg(A: Any, theta: float = 0.0, max_levels: int = 10, max_coarse: int = 500,
     """A smoothed-aggregation AMG preconditioner for a symmetric positive definite A (as pyamg's
     ``smoothed_aggregation_solver(A).aspreconditioner()``, with weighted Jacobi smoothing): set up
     now on the CPU, cycles on the device of ``stream``. ``theta``: the strength threshold (0: every
-    off-diagonal entry is strong)."""
+    off-diagonal entry is strong). The cycle is symmetric, as CG needs, when ``presmooth ==
+    postsmooth`` (the default)."""
     op = "amg"
     if is_scipy_sparse(A):
         from .. import csr_array

@@ -16,6 +16,7 @@ kept factorization, the value gradient -lambda_i x_j on A's pattern; the jvp one
 
 from __future__ import annotations
 
+import threading
 import warnings
 from typing import Any, Optional
 
@@ -83,6 +84,7 @@ class _Factorization:
             engine = "klu"  # measured faster than UMFPACK on every matrix of bench/direct.py (bench/NOTES.md)
         self.engine = engine
         self.op, self.kind, self.s = op, kind, s
+        self.lock = threading.Lock()  # the engines' handles keep workspace: one call at a time
         A = _as_sparse(op, A)
         self.shape, self.dtype = A.shape, A.dtype
         self.cplx = mx.issubdtype(A.dtype, mx.complexfloating)
@@ -94,6 +96,9 @@ class _Factorization:
         self.rowind = np.ascontiguousarray(np.array(T.indices), dtype=np.int64)
         self.handle, self.superlu = 0, None
         n = self.shape[0]
+        if n == 0:  # nothing to factor (the engines refuse an empty matrix)
+            self.values = np.zeros(0)
+            return
         if _ext.direct_available() and engine != "superlu":
             code = 2 if engine == "klu" else _KIND[kind]  # MSP_DIRECT_KLU, else UMFPACK (LU) or CHOLMOD
             st, h, msg = _ext.direct_analyze(code, int(self.cplx), n, self.colptr.ctypes.data,
@@ -115,16 +120,22 @@ class _Factorization:
 
     def factor(self, data: mx.array):
         """(Re)factor with new values in the CSC pattern's order (an MLX array, evaluated here)."""
+        if self.shape[0] == 0:
+            return
         vals = np.array(data.astype(mx.complex64 if self.cplx else mx.float64, stream=mx.cpu))
         self.values = np.ascontiguousarray(vals, dtype=np.complex128 if self.cplx else np.float64)
         if self.handle:
-            st, msg = _ext.direct_factor(self.handle, self.values.ctypes.data)
+            with self.lock:
+                st, msg = _ext.direct_factor(self.handle, self.values.ctypes.data)
             self._raise(st, msg)
         else:
             import scipy.sparse as sp
             import scipy.sparse.linalg as sla
 
             M = sp.csc_matrix((self.values, self.rowind, self.colptr), shape=self.shape)
+            if self.kind == _CHOL:  # as CHOLMOD: only the upper triangle counts, the rest is its mirror
+                U = sp.triu(M, format="csc")
+                M = sp.csc_matrix(U + sp.triu(U, 1).conj().T)
             try:
                 self.superlu = sla.splu(M)
             except RuntimeError as e:  # SuperLU: "Factor is exactly singular"
@@ -142,6 +153,8 @@ class _Factorization:
     def solve_host(self, b: np.ndarray, trans: str) -> np.ndarray:
         """op(A)^-1 b for a host array b of shape (n,) or (n, k), in double precision."""
         n = self.shape[0]
+        if n == 0:
+            return np.zeros(b.shape, dtype=np.complex128 if (self.cplx or np.iscomplexobj(b)) else np.float64)
         B = b.reshape(n, -1)
         k = B.shape[1]
         wdt = np.complex128 if (self.cplx or np.iscomplexobj(B)) else np.float64
@@ -150,7 +163,8 @@ class _Factorization:
                 return self.solve_host(B.real.copy(), trans) + 1j * self.solve_host(B.imag.copy(), trans)
             Bf = np.asfortranarray(B.astype(wdt))
             X = np.empty_like(Bf, order="F")
-            st, msg = _ext.direct_solve(self.handle, _TRANS[trans], k, Bf.ctypes.data, X.ctypes.data)
+            with self.lock:
+                st, msg = _ext.direct_solve(self.handle, _TRANS[trans], k, Bf.ctypes.data, X.ctypes.data)
             self._raise(st, msg)
         else:
             X = self.superlu.solve(np.asarray(B, dtype=wdt), trans=trans)
@@ -160,14 +174,20 @@ class _Factorization:
 
     @property
     def fill(self) -> int:
+        if self.shape[0] == 0:
+            return 0
         if self.handle:
-            return int(_ext.direct_fill(self.handle))
+            with self.lock:
+                return int(_ext.direct_fill(self.handle))
         return int(self.superlu.L.nnz + self.superlu.U.nnz - self.shape[0])
 
     def logdet(self):
         """(sign or phase, log |det A|)."""
+        if self.shape[0] == 0:
+            return (1.0, 0.0)
         if self.handle:
-            st, la, sr, si = _ext.direct_logdet(self.handle)
+            with self.lock:
+                st, la, sr, si = _ext.direct_logdet(self.handle)
             self._raise(st, "")
             return (complex(sr, si) if self.cplx else sr), la
         d = self.superlu.U.diagonal()
@@ -222,6 +242,13 @@ class _Factorization:
             lam = host_solve(g, "T" if trans == "N" else "N")  # the adjoint system
             r, c = pattern()  # entry p of the CSC sits at (row r[p], column c[p]) of A
             with mx.stream(mx.cpu):
+                if fac.kind == _CHOL:  # only the upper triangle is read; an entry above stands for two
+                    lr, xc, lc, xr = (mx.take(v, ix, axis=0) for v, ix in ((lam, r), (x, c), (lam, c), (x, r)))
+                    pr = lr * xc + lc * xr
+                    one = -(pr if pr.ndim == 1 else mx.sum(pr, axis=1))
+                    diag = -(lr * xr if lr.ndim == 1 else mx.sum(lr * xr, axis=1))
+                    gd = mx.where(r < c, one, mx.where(r == c, diag, mx.zeros_like(one)))
+                    return gd.astype(d.dtype), lam.astype(bb.dtype)
                 if trans == "N":  # x = A^-1 b: dA_rc = -lam_r x_c
                     lr, xc = mx.take(lam, r, axis=0), mx.take(x, c, axis=0)
                 else:  # x = A^-T b: dA_rc = -x_r lam_c
@@ -236,10 +263,18 @@ class _Factorization:
             x = f(d, bb)
             r, c = pattern()
             with mx.stream(mx.cpu):  # op(dA) x on the pattern
-                xs = mx.take(x, c if trans == "N" else r, axis=0)
                 tdv = td.astype(out_dt)
-                contrib = tdv * xs if xs.ndim == 1 else tdv[:, None] * xs
-                dAx = mx.zeros(bb.shape, dtype=out_dt).at[r if trans == "N" else c].add(contrib)
+
+                def spread(dest, src, w):
+                    xs = mx.take(x, src, axis=0)
+                    return mx.zeros(bb.shape, dtype=out_dt).at[dest].add(w * xs if xs.ndim == 1 else w[:, None] * xs)
+
+                if fac.kind == _CHOL:  # the symmetric matrix the upper triangle stands for
+                    up = mx.where(r <= c, tdv, mx.zeros_like(tdv))
+                    strict = mx.where(r < c, tdv, mx.zeros_like(tdv))
+                    dAx = spread(r, c, up) + spread(c, r, strict)
+                else:
+                    dAx = spread(r if trans == "N" else c, c if trans == "N" else r, tdv)
                 rhs = (tb.astype(out_dt) if tb is not None else mx.zeros(bb.shape, dtype=out_dt)) - dAx
             return (host_solve(rhs, trans),)
 
@@ -353,6 +388,7 @@ def _refactor(f: _Factorization, A2: Any):
     if not (np.array_equal(np.array(T.indptr), f.colptr) and np.array_equal(np.array(T.indices), f.rowind)):
         raise ValueError(f"{f.op}: refactor needs a matrix with the factorized matrix's pattern")
     f.factor(T.data)
+    f.data_mx = T.data  # derivatives now reach the new matrix's values
 
 
 def splu(A: Any, permc_spec: Any = None, diag_pivot_thresh: Any = None, relax: Any = None, panel_size: Any = None,

@@ -8,6 +8,7 @@ on the host with NumPy, once per restart (one synchronization per restart).
 
 from __future__ import annotations
 
+import math
 from typing import Any, Optional
 
 import mlx.core as mx
@@ -462,6 +463,8 @@ def lobpcg(A: Any, X: Any, B: Any = None, M: Any = None, Y: Any = None, tol: Opt
         AX = Aop.matmat(Xb)
         BX = Xb if Bop is None else Bop.matmat(Xb)
         theta, C = rayleigh_ritz(Xb, AX, BX)
+        if theta.size < k:
+            raise ValueError(f"{op}: the columns of X are linearly dependent")
         order = np.argsort(-theta if largest else theta)[:k]
         Cm = mx.array(C[:, order], dtype=dt)
         Xb, AX, BX = Xb @ Cm, AX @ Cm, BX @ Cm
@@ -482,6 +485,8 @@ def lobpcg(A: Any, X: Any, B: Any = None, M: Any = None, Y: Any = None, tol: Opt
             AS = mx.concatenate([b_[1] for b_ in blocks], axis=1)
             BS = mx.concatenate([b_[2] for b_ in blocks], axis=1)
             theta, C = rayleigh_ritz(S, AS, BS)
+            if theta.size < k:
+                raise ValueError(f"{op}: the search space lost rank (fewer than k = {k} independent directions)")
             order = np.argsort(-theta if largest else theta)[:k]
             Cx = C[:, order]
             Cp = Cx.copy()

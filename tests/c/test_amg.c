@@ -47,7 +47,21 @@ static void agg_case(int vt, int it, int64_t m, int64_t n0, int64_t nnz, int thr
   case_free(&tc);
 }
 
+/* An asymmetric strength graph: node 1 is pulled into node 0's aggregate though it has no strong
+ * neighbour of its own; it must stay there (not become isolated). Node 2 is isolated. */
+static void asymmetric_case(int it) {
+  void *ptr = alloc(isize(it), 4), *ind = alloc(isize(it), 1), *agg = alloc(isize(it), 3), *cnt = alloc(isize(it), 1);
+  put_idx(it, ptr, 0, 0), put_idx(it, ptr, 1, 1), put_idx(it, ptr, 2, 1), put_idx(it, ptr, 3, 1), put_idx(it, ind, 0, 1);
+  const int st = run("amg_aggregate", 0, it, (const void *[]){ptr, ind}, (void *[]){agg, cnt}, (int64_t[]){3, 1}, NULL, 1, NULL);
+  CHECK(st == MSP_OK && get_idx(it, cnt, 0) == 1 && get_idx(it, agg, 0) == 0 && get_idx(it, agg, 1) == 0 &&
+            get_idx(it, agg, 2) == -1,
+        "aggregate asymmetric graph %s: agg %lld %lld %lld", ITS[it], (long long)get_idx(it, agg, 0),
+        (long long)get_idx(it, agg, 1), (long long)get_idx(it, agg, 2));
+  free(ptr), free(ind), free(agg), free(cnt);
+}
+
 int main(void) {
+  asymmetric_case(0), asymmetric_case(1);
   const int64_t shapes[][2] = {{0, 0}, {1, 1}, {7, 12}, {40, 120}, {300, 900}};
   for (int vt = 0; vt < NVT; vt += 4)
     for (int it = 0; it < NIT; ++it)
