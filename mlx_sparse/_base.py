@@ -215,7 +215,7 @@ class SparseArray:
         """``A @ B`` of two sparse arrays of any formats: canonical CSR (CSC when both are CSC: the
         product of their transposes' CSR buffers). One synchronization on the CPU (the output's
         nnz), two on the GPU."""
-        return SpGEMMPlan(self, B, stream).result
+        return SpGEMMPlan(self, B, stream, keep=False).result
 
     def __rmatmul__(self, other):
         return _products.rmatmul(other, self._compressed())
@@ -677,7 +677,7 @@ class SpGEMMPlan:
     synchronization, differentiable in both values. ``plan.result`` is A @ B. The structures are
     not compared (that would synchronize): only formats, shapes and nnz are checked."""
 
-    def __init__(self, A, B, stream=None, op: str = "matmul"):
+    def __init__(self, A, B, stream=None, op: str = "matmul", keep: bool = True):
         if not (getattr(A, "__mlx_sparse__", False) and getattr(B, "__mlx_sparse__", False)):
             raise TypeError(f"{op}: expected two sparse arrays, got {type(A).__name__} and {type(B).__name__}")
         if A.shape[1] != B.shape[0]:
@@ -690,7 +690,7 @@ class SpGEMMPlan:
         m, k, n = x.shape[0], x.shape[1], y.shape[1]
         self.shape = (m, n)
         self.numeric, self.indptr = _spgemm.plan(op, x.indices, x.indptr, y.indices, y.indptr, (m, k, n), self.dtype,
-                                                 self.s)
+                                                 self.s, keep=keep)
         self.result = self._wrap(*self.numeric(x.data.astype(self.dtype, stream=self.s),
                                                y.data.astype(self.dtype, stream=self.s)))
 

@@ -34,11 +34,13 @@ def spgemm(op: str, a, b, s: mx.Stream):
     return data, indices, indptr
 
 
-def plan(op: str, ai, ap, bi, bp, dims, dt, s: mx.Stream):
+def plan(op: str, ai, ap, bi, bp, dims, dt, s: mx.Stream, keep: bool = False):
     """The symbolic product of the structures (ai, ap) (m x k) and (bi, bp) (k x n), B's rows sorted:
     returns ``numeric(adata, bdata) -> (data, indices)`` (lazy, no synchronization, differentiable)
     and the output's row pointer. The synchronizations happen here: one on the CPU (the nnz), two on
-    the GPU (the product count, then the nnz)."""
+    the GPU (the tier sizes, then the nnz). With ``keep`` (a plan meant for reuse), the first numeric
+    call on the CPU also evaluates the columns and keeps them: later calls only refill the values
+    (``spgemm_refill``). Without it every call is a lazy fill (a one-shot product stays lazy)."""
     m, k, n = dims
     it = mx.int64 if mx.int64 in (ai.dtype, bi.dtype) or max(m, k, n) > _INT32_MAX else mx.int32
     ai, ap, bi, bp = (x.astype(it, stream=s) for x in (ai, ap, bi, bp))
@@ -52,7 +54,7 @@ def plan(op: str, ai, ap, bi, bp, dims, dt, s: mx.Stream):
     if is_gpu(s):
         got = _gpu_plan(op, ai, ap, bi, bp, dims, dt, s)
         if got is None:  # the output needs int64 positions: redo in int64
-            return plan(op, *(x.astype(mx.int64, stream=s) for x in (ai, ap, bi, bp)), dims, dt, s)
+            return plan(op, *(x.astype(mx.int64, stream=s) for x in (ai, ap, bi, bp)), dims, dt, s, keep)
         cptr, cind, gpu = got
         if cind is None:
             return empty(cptr)
@@ -61,11 +63,23 @@ def plan(op: str, ai, ap, bi, bp, dims, dt, s: mx.Stream):
     (counts,) = K.prepare(op, "spgemm_count", dt, it, s, sizes)(aptr=ap, aind=ai, bptr=bp, bind=bi)
     cptr, nnzc = _indptr(counts.astype(mx.int64, stream=s), s)
     if it == mx.int32 and nnzc > _INT32_MAX:  # the output needs int64 positions: redo in int64
-        return plan(op, *(x.astype(mx.int64, stream=s) for x in (ai, ap, bi, bp)), dims, dt, s)
+        return plan(op, *(x.astype(mx.int64, stream=s) for x in (ai, ap, bi, bp)), dims, dt, s, keep)
     cptr = cptr.astype(it, stream=s)
     if nnzc == 0:
         return empty(cptr)
-    return (lambda x, y: fill(op, (x, ai, ap, (m, k)), (y, bi, bp, (k, n)), cptr, nnzc, s)), cptr
+    if not keep:
+        return (lambda x, y: fill(op, (x, ai, ap, (m, k)), (y, bi, bp, (k, n)), cptr, nnzc, s)), cptr
+    kept = {}
+
+    def numeric(x, y):  # the first call's fill writes the columns; later calls refill them (no sort)
+        if "cind" not in kept:  # (the plan's own first call, outside any transform: SpGEMMPlan)
+            data, cind = fill(op, (x, ai, ap, (m, k)), (y, bi, bp, (k, n)), cptr, nnzc, s)
+            mx.eval(cind)  # kept evaluated, so compiled numeric passes capture it as a constant
+            kept["cind"] = cind
+            return data, cind
+        return fill(op, (x, ai, ap, (m, k)), (y, bi, bp, (k, n)), cptr, nnzc, s, kept["cind"])
+
+    return numeric, cptr
 
 
 _TIER_FLOPS = (64, 256, 2048)  # the GPU kernels' tiers S, W, B (G: the rest), csrc/cuda/spgemm.cu
@@ -123,8 +137,9 @@ def _gpu_plan(op: str, ai, ap, bi, bp, dims, dt, s: mx.Stream):
 
 def fill(op: str, a, b, cptr, nnzc: int, s: mx.Stream, cind=None, gpu=None):
     """(data, indices) of A B into the row pointer ``cptr`` (the symbolic pass's): the numeric pass,
-    no synchronization. On the CPU one kernel writes indices and values; on the GPU the columns
-    ``cind`` come from the plan (``gpu``: its tier lists) and the kernel accumulates the values.
+    no synchronization. On the CPU one kernel writes indices and values, or, given the columns
+    ``cind`` of a kept plan, only the values (``spgemm_refill``); on the GPU the columns come from
+    the plan (``gpu``: its tier lists) and the kernel accumulates the values.
     B's rows must be sorted (the derivative rules merge them). Differentiable in both values: vjp
     dA = dC B^H and dB = A^H dC, each sampled on its operand's structure (our sampled kernel; the
     transposes are ours), jvp dA B + A dB (the numeric pass on the tangents, same structure)."""
@@ -134,10 +149,14 @@ def fill(op: str, a, b, cptr, nnzc: int, s: mx.Stream, cind=None, gpu=None):
     cplx = mx.issubdtype(dt, mx.complexfloating)
     sizes = dict(m=m, k=k, n=n, nnza=int(ad.size), nnzb=int(bd.size), nnzc=nnzc)
 
-    if gpu is None:
+    if gpu is None and cind is None:
         def run(x, y, **rules):
             return K.prepare(op, "spgemm_fill", dt, it, s, sizes, **rules)(aptr=ap, aind=ai, adata=x, bptr=bp,
                                                                           bind=bi, bdata=y, cptr=cptr)
+    elif gpu is None:  # a kept plan on the CPU: the columns are known
+        def run(x, y, **rules):
+            return K.prepare(op, "spgemm_refill", dt, it, s, sizes, **rules)(aptr=ap, aind=ai, adata=x, bptr=bp,
+                                                                            bind=bi, bdata=y, cptr=cptr, cind=cind)
     else:
         gsizes = {key: gpu[key] for key in ("ns", "nw", "nb", "ng", "sb", "wb", "bb", "gb")}
 
@@ -150,7 +169,7 @@ def fill(op: str, a, b, cptr, nnzc: int, s: mx.Stream, cind=None, gpu=None):
 
     def vjp(primals, cotangents, outputs):
         x, y, g = primals[2], primals[5], cotangents[-1].astype(dt, stream=s)
-        ci = outputs[0] if gpu is None else cind
+        ci = cind if cind is not None else outputs[0]
         da = sampled(op, ap, ai, (g, ci, cptr), (conj(y), bi, bp), m, k, n, s)
         atd, ati, atp = transpose_csr(op, conj(x), ai, ap, (m, k), s)
         ctd, cti, ctp = transpose_csr(op, g, ci, cptr, (m, n), s)
@@ -158,8 +177,8 @@ def fill(op: str, a, b, cptr, nnzc: int, s: mx.Stream, cind=None, gpu=None):
         return [None, None, da, None, None, db] + [None] * (len(primals) - 6)
 
     # (a + da)(b + db) to first order
-    jvp = K.bilinear_jvp(run, 2, 5, nnzc if gpu is None else None, it, dt, s, vjp)
-    if gpu is None:
+    jvp = K.bilinear_jvp(run, 2, 5, nnzc if cind is None else None, it, dt, s, vjp)
+    if cind is None:
         cind, cdata = run(ad, bd, vjp=vjp, jvp=jvp)
         return cdata, cind
     (cdata,) = run(ad, bd, vjp=vjp, jvp=jvp)

@@ -284,6 +284,23 @@
   const int64_t nnzb = (c)->iarg[4]; \
   const int64_t nnzc = (c)->iarg[5]; \
   (void)aptr; (void)aind; (void)adata; (void)bptr; (void)bind; (void)bdata; (void)cptr; (void)cind; (void)cdata; (void)m; (void)k; (void)n; (void)nnza; (void)nnzb; (void)nnzc
+#define MSP_UNPACK_spgemm_refill(c) \
+  const IT *restrict aptr = (const IT *)(c)->in[0]; \
+  const IT *restrict aind = (const IT *)(c)->in[1]; \
+  const VT *restrict adata = (const VT *)(c)->in[2]; \
+  const IT *restrict bptr = (const IT *)(c)->in[3]; \
+  const IT *restrict bind = (const IT *)(c)->in[4]; \
+  const VT *restrict bdata = (const VT *)(c)->in[5]; \
+  const IT *restrict cptr = (const IT *)(c)->in[6]; \
+  const IT *restrict cind = (const IT *)(c)->in[7]; \
+  VT *restrict cdata = (VT *)(c)->out[0]; \
+  const int64_t m = (c)->iarg[0]; \
+  const int64_t k = (c)->iarg[1]; \
+  const int64_t n = (c)->iarg[2]; \
+  const int64_t nnza = (c)->iarg[3]; \
+  const int64_t nnzb = (c)->iarg[4]; \
+  const int64_t nnzc = (c)->iarg[5]; \
+  (void)aptr; (void)aind; (void)adata; (void)bptr; (void)bind; (void)bdata; (void)cptr; (void)cind; (void)cdata; (void)m; (void)k; (void)n; (void)nnza; (void)nnzb; (void)nnzc
 #define MSP_UNPACK_spgemm_sampled(c) \
   const IT *restrict sptr = (const IT *)(c)->in[0]; \
   const IT *restrict sind = (const IT *)(c)->in[1]; \

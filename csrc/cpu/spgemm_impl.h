@@ -179,6 +179,53 @@ int NAME(fill)(const msp_call *c) {
   return bad ? MSP_EINDEX : MSP_OK;
 }
 
+/* The numeric pass with the structure known (a kept plan): C's values into the sorted columns cind
+ * of the row pointer cptr, by a dense accumulator per thread (zeroed once, reset after each row),
+ * no marker, bitmap or sort. in: aptr, aind, adata, bptr, bind, bdata, cptr[m+1],
+ * cind[nnzc]; out: cdata[nnzc]; sizes m, k, n, nnza, nnzb, nnzc. A malformed row or column: EINDEX. */
+int NAME(refill)(const msp_call *c) {
+  MSP_UNPACK(refill);
+  int nt = msp_threads_for(c, nnza + nnzc + m);
+  if (!NAME(b_ok)(bptr, bind, k, n, nnzb, nt)) return MSP_EINDEX;
+  const size_t nn = (size_t)(n > 0 ? n : 1);
+  AT *acc = (AT *)msp_scratch(0, nn * (size_t)nt * sizeof(AT));
+  if (!acc) return MSP_ENOMEM;
+  for (size_t q = 0; q < nn * (size_t)nt; ++q) acc[q] = AZERO;
+  int bad = 0;
+#pragma omp parallel num_threads(nt) reduction(| : bad)
+  {
+    AT *ac = acc + MSP_THREAD_ID() * n;
+#pragma omp for schedule(dynamic, 64)
+    for (int64_t r = 0; r < m; ++r) {
+      const int64_t p0 = (int64_t)cptr[r], pe = (int64_t)cptr[r + 1];
+      if (MSP_ROW_BAD(p0, pe, nnzc) || !NAME(row_ok)(aptr, aind, r, k, nnza)) {
+        bad = 1;
+        continue;
+      }
+      int cols_ok = 1;
+      for (int64_t p = p0; p < pe; ++p) cols_ok &= (int64_t)cind[p] >= 0 && (int64_t)cind[p] < n;
+      if (!cols_ok) {
+        bad = 1;
+        continue;
+      }
+      for (int64_t ja = (int64_t)aptr[r]; ja < (int64_t)aptr[r + 1]; ++ja) {
+        const int64_t j = (int64_t)aind[ja];
+        const AT av = LOAD(&adata[ja]);
+        for (int64_t jb = (int64_t)bptr[j]; jb < (int64_t)bptr[j + 1]; ++jb) ac[(int64_t)bind[jb]] += av * LOAD(&bdata[jb]);
+      }
+      for (int64_t p = p0; p < pe; ++p) STORE(&cdata[p], ac[(int64_t)cind[p]]);
+      /* reset every column the products touched (a structure that is not the plan's cannot leak into
+       * later rows) */
+      for (int64_t ja = (int64_t)aptr[r]; ja < (int64_t)aptr[r + 1]; ++ja) {
+        const int64_t j = (int64_t)aind[ja];
+        for (int64_t jb = (int64_t)bptr[j]; jb < (int64_t)bptr[j + 1]; ++jb) ac[(int64_t)bind[jb]] = AZERO;
+      }
+    }
+  }
+  msp_scratch_release(0, acc);
+  return bad ? MSP_EINDEX : MSP_OK;
+}
+
 /* The sampled product of the derivative rules: for each stored entry e = (i, j) of S,
  * out[e] = sum over columns c of G[i, c] * H[j, c], with G's rows and H's rows sorted by column
  * (duplicates allowed: they are summed). A merge of the two rows per entry.

@@ -63,6 +63,29 @@ static void spgemm_case(int vt, int it, int64_t m, int64_t k, int64_t nnz, int t
     }
   }
   CHECK(ok, "spgemm_fill %s %s m=%lld k=%lld threads=%d status %d", VTS[vt], ITS[it], (long long)m, (long long)k, threads, st);
+  { /* the kept plan's numeric pass: the same values into the fill's columns (sums in the same order) */
+    void *rdat = alloc(vs, tot);
+    st = run("spgemm_refill", vt, it,
+             (const void *[]){ta.s.indptr, ta.s.indices, ta.s.data, tb.s.indptr, tb.s.indices, tb.s.data, cptr, cind},
+             (void *[]){rdat}, (int64_t[]){m, k, n, ta.z, tb.z, tot}, NULL, threads, NULL);
+    int same = st == MSP_OK;
+    for (int64_t p = 0; p < tot && same; ++p) {
+      double r1, i1, r2, i2;
+      get_val(vt, cdat, p, &r1, &i1), get_val(vt, rdat, p, &r2, &i2);
+      same = r1 == r2 && i1 == i2;
+    }
+    CHECK(same, "spgemm_refill %s %s m=%lld threads=%d status %d", VTS[vt], ITS[it], (long long)m, threads, st);
+    if (tot > 0) { /* a column outside [0, n): EINDEX */
+      const int64_t keep = get_idx(it, cind, 0);
+      put_idx(it, cind, 0, n + 3);
+      st = run("spgemm_refill", vt, it,
+               (const void *[]){ta.s.indptr, ta.s.indices, ta.s.data, tb.s.indptr, tb.s.indices, tb.s.data, cptr, cind},
+               (void *[]){rdat}, (int64_t[]){m, k, n, ta.z, tb.z, tot}, NULL, threads, NULL);
+      CHECK(st == MSP_EINDEX, "spgemm_refill bad column -> EINDEX (status %d)", st);
+      put_idx(it, cind, 0, keep);
+    }
+    free(rdat);
+  }
   if (m > 0 && tot > 0) { /* an output pointer that disagrees with the counts: EINDEX */
     put_idx(it, cptr, m, tot - 1);
     st = run("spgemm_fill", vt, it,
