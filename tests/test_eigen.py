@@ -150,3 +150,16 @@ def test_lobpcg_matches_dense(device, largest):
         ms.linalg.lobpcg(A, mx.array(np.repeat(X[:, :1], 2, axis=1), dtype=dt))
     with pytest.raises(NotImplementedError, match="lobpcg"):
         ms.linalg.lobpcg(A, mx.array(X, dtype=dt), Y=mx.array(X[:, :1], dtype=dt))
+
+
+def test_eigs_shift_invert():
+    """eigs(sigma=): the eigenvalues nearest sigma (a conjugate pair included) through our LU."""
+    S = sp.csr_array(sp.random(150, 150, density=0.04, random_state=4) + sp.diags(np.linspace(1, 3, 150)))
+    w, X = ms.linalg.eigs(ms.csr_array(S, dtype=mx.float64), k=4, sigma=2.0)
+    ev = np.linalg.eigvals(S.toarray())
+    ref = ev[np.argsort(np.abs(ev - 2.0))[:4]]
+    np.testing.assert_allclose(np.sort_complex(np.array(w)), np.sort_complex(ref), atol=1e-5)
+    Xn = np.array(X).astype(np.complex128)
+    assert np.linalg.norm(S @ Xn - Xn * np.array(w)) < 1e-4
+    with pytest.raises(NotImplementedError, match="eigs: generalized"):
+        ms.linalg.eigs(ms.csr_array(S, dtype=mx.float64), k=2, M=ms.csr_array(S, dtype=mx.float64))

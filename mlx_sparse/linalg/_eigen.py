@@ -224,6 +224,26 @@ def _shift_invert(op, A, k, sigma, which, v0, ncv, maxiter, tol, return_eigenvec
     return vals, mx.take(out[1], mx.array(order.astype(np.int32)), axis=1)
 
 
+def _shift_invert_general(op, A, k, sigma, which, v0, ncv, maxiter, tol, return_eigenvectors, stream):
+    """eigs with sigma: Arnoldi on (A - sigma I)^-1 applied by a kept sparse LU; lambda = sigma + 1/nu."""
+    from .. import eye
+    from ._direct import splu
+    from ._interface import LinearOperator, MatrixLinearOperator
+
+    Aop = aslinearoperator(A)
+    if not isinstance(Aop, MatrixLinearOperator) or not hasattr(Aop.A, "tocsr"):
+        raise TypeError(f"{op}: sigma (shift-invert) needs a sparse matrix, got {type(A).__name__}")
+    S = Aop.A
+    n = S.shape[0]
+    lu = splu(S - eye(n, dtype=S.dtype, stream=mx.cpu) * sigma, stream=mx.cpu)
+    OP = LinearOperator((n, n), matvec=lu.solve, dtype=S.dtype)
+    out = eigs(OP, k=k, which=which, v0=v0, ncv=ncv, maxiter=maxiter, tol=tol,
+               return_eigenvectors=return_eigenvectors, stream=mx.cpu)
+    nu = np.array(out[0] if return_eigenvectors else out).astype(np.complex128)
+    vals = mx.array((sigma + 1.0 / nu).astype(np.complex64))
+    return (vals, out[1]) if return_eigenvectors else vals
+
+
 def _smallest_magnitude(A, n, k, v0, ncv, maxiter, tol, return_eigenvectors, dt, cplx, s):
     """'SM' of a Hermitian A: the smallest magnitudes are interior when A is indefinite, where Lanczos
     may settle on the wrong ones; they are the lowest end of A^2, where it does not. Lanczos on A^2
@@ -318,11 +338,15 @@ def eigs(A: Any, k: int = 6, M: Any = None, sigma: Any = None, which: str = "LM"
     for real A (a complex pair's real and imaginary parts span its invariant subspace), the small
     Hessenberg problems are solved on the host. Returns complex64 MLX arrays (MLX has no
     complex128: float64 input gives complex64 results, accurate to float64 before the cast). Raises
-    ``ArpackNoConvergence`` as scipy; ``sigma`` / ``M`` raise ``NotImplementedError``."""
+    ``ArpackNoConvergence`` as scipy. ``sigma``: shift-invert through our sparse LU (``which`` then
+    refers to 1 / (lambda - sigma)); ``M`` raises ``NotImplementedError``."""
     op = "eigs"
-    if sigma is not None or M is not None or Minv is not None or OPinv is not None:
-        raise NotImplementedError(f"{op}: sigma (shift-invert) and generalized problems (M) need the direct solvers; "
-                                  "not available yet")
+    if M is not None or Minv is not None or OPinv is not None or OPpart is not None:
+        raise NotImplementedError(f"{op}: generalized problems (M), Minv, OPinv and OPpart are not available yet")
+    if sigma is not None:
+        if np.iscomplexobj(sigma) and not mx.issubdtype(aslinearoperator(A).dtype, mx.complexfloating):
+            raise NotImplementedError(f"{op}: a complex sigma for a real matrix is not available yet")
+        return _shift_invert_general(op, A, k, sigma, which, v0, ncv, maxiter, tol, return_eigenvectors, stream)
     A, n = _check(op, A, k, which, ("LM", "SM", "LR", "SR", "LI", "SI"))
     if k >= n - 1:
         raise ValueError(f"{op}: k must satisfy 0 < k < n - 1 = {n - 1}, got {k}")
