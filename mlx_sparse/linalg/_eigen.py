@@ -34,10 +34,6 @@ class ArpackNoConvergence(ArpackError):
         self.eigenvalues, self.eigenvectors = eigenvalues, eigenvectors
 
 
-def _np_dtype(dt):
-    return {mx.float64: np.float64, mx.complex64: np.complex64}.get(dt, np.float32)
-
-
 def _start(op, n, dt, v0, s):
     if v0 is None:
         rng = np.random.default_rng(12345)
@@ -89,6 +85,19 @@ def _check(op, A, k, which, allowed):
     return A, n
 
 
+def _krylov_setup(op, n, k, extra, ncv, maxiter, tol, v0, dt, cplx, s):
+    """The basis size (k + extra < ncv <= n), restart limit, precision, tolerance, host dtype and first
+    basis vector of eigsh / eigs."""
+    ncv = min(n, max(2 * k + 1, 20) if ncv is None else int(ncv))
+    if not k + extra < ncv <= n:
+        raise ValueError(f"{op}: ncv must satisfy {'k + 1' if extra else 'k'} < ncv <= n, got {ncv}")
+    maxiter = n * 10 if maxiter is None else int(maxiter)
+    eps = float(np.finfo(np.float64 if dt == mx.float64 else np.float32).eps)
+    with mx.stream(s):
+        V = [_start(op, n, dt, v0, s)]
+    return ncv, maxiter, eps, eps if tol <= 0 else float(tol), np.complex128 if cplx else np.float64, V
+
+
 def eigsh(A: Any, k: int = 6, M: Any = None, sigma: Optional[float] = None, which: str = "LM", v0: Any = None,
           ncv: Optional[int] = None, maxiter: Optional[int] = None, tol: float = 0, return_eigenvectors: bool = True,
           Minv: Any = None, OPinv: Any = None, mode: str = "normal", stream: StreamLike = None):
@@ -116,18 +125,9 @@ def eigsh(A: Any, k: int = 6, M: Any = None, sigma: Optional[float] = None, whic
     cplx = mx.issubdtype(dt, mx.complexfloating)
     if which == "SM":
         return _smallest_magnitude(A, n, k, v0, ncv, maxiter, tol, return_eigenvectors, dt, cplx, s)
-    ncv = min(n, max(2 * k + 1, 20) if ncv is None else int(ncv))
-    if not k < ncv <= n:
-        raise ValueError(f"{op}: ncv must satisfy k < ncv <= n, got {ncv}")
-    maxiter = n * 10 if maxiter is None else int(maxiter)
-    eps = float(np.finfo(np.float64 if dt == mx.float64 else np.float32).eps)
-    tol = eps if tol <= 0 else float(tol)
-    npc = np.complex128 if cplx else np.float64
-    with mx.stream(s):
-        V = [_start(op, n, dt, v0, s)]
+    ncv, maxiter, eps, tol, npc, V = _krylov_setup(op, n, k, 0, ncv, maxiter, tol, v0, dt, cplx, s)
     H = np.zeros((ncv, ncv), dtype=npc)
     j0 = 0  # columns of H already known (the kept Ritz block after a restart)
-    beta_f, f = 0.0, None  # the residual coupling after a restart: H[j0, :j0] comes from it
     rng = np.random.default_rng(7)
     vals = vecs = None
     for _restart in range(max(maxiter, 1)):
@@ -353,15 +353,7 @@ def eigs(A: Any, k: int = 6, M: Any = None, sigma: Any = None, which: str = "LM"
     s = resolve_stream(stream)
     dt = A.dtype if isinstance(A.dtype, mx.Dtype) and mx.issubdtype(A.dtype, mx.inexact) else mx.float32
     cplx = mx.issubdtype(dt, mx.complexfloating)
-    ncv = min(n, max(2 * k + 1, 20) if ncv is None else int(ncv))
-    if not k + 1 < ncv <= n:
-        raise ValueError(f"{op}: ncv must satisfy k + 1 < ncv <= n, got {ncv}")
-    maxiter = n * 10 if maxiter is None else int(maxiter)
-    eps = float(np.finfo(np.float64 if dt == mx.float64 else np.float32).eps)
-    tol = eps if tol <= 0 else float(tol)
-    npc = np.complex128 if cplx else np.float64
-    with mx.stream(s):
-        V = [_start(op, n, dt, v0, s)]
+    ncv, maxiter, eps, tol, npc, V = _krylov_setup(op, n, k, 1, ncv, maxiter, tol, v0, dt, cplx, s)
     H = np.zeros((ncv + 1, ncv), dtype=npc)  # A V[:, :m] = V[:, :m+1] H (Krylov-Schur after restarts)
     j0 = 0
     for _restart in range(max(maxiter, 1)):

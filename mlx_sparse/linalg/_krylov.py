@@ -206,6 +206,24 @@ def cg(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0.0,
     return _Driver(op, tol, maxiter, check_every, callback, s).run(step, (x, r, z, rz, active), x)
 
 
+def _eps(dt) -> float:
+    return float(np.finfo(np.float32 if dt in (mx.float32, mx.complex64) else np.float64).eps)
+
+
+def _begin(op: str, A, b, x, x0, s, rtol: float, atol: float, maxiter: Optional[int]):
+    """The first residual, the tolerance and the iteration limit of a solve (one synchronization),
+    and its answer when no iteration is needed: (r, tol, maxiter, done), done = (x, 0) or None."""
+    with mx.stream(s):
+        r = b - A.matvec(x) if x0 is not None else b
+        bn, rn = float(np.array(_norm(b))), float(np.array(_norm(r)))
+    tol = float(_tol(op, bn, rtol, atol))
+    if bn == 0:
+        return r, tol, 0, (mx.zeros_like(b, stream=s), 0)
+    if rn <= tol:
+        return r, tol, 0, (x, 0)
+    return r, tol, 10 * b.shape[0] if maxiter is None else maxiter, None
+
+
 def bicgstab(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0.0, maxiter: Optional[int] = None,
              M: Any = None, callback: Optional[Callable] = None, check_every: Optional[int] = None,
              stream: StreamLike = None):
@@ -213,16 +231,10 @@ def bicgstab(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float 
     down, -11: omega or <rtilde, v> vanished)."""
     op = "bicgstab"
     A, M, b, x, dt, s = _system(op, A, b, x0, M, stream)
-    with mx.stream(s):
-        r = b - A.matvec(x) if x0 is not None else b
-        bn, rn = float(np.array(_norm(b))), float(np.array(_norm(r)))
-    tol = float(_tol(op, bn, rtol, atol))
-    if bn == 0:
-        return mx.zeros_like(b, stream=s), 0
-    if rn <= tol:
-        return x, 0
-    maxiter = 10 * b.shape[0] if maxiter is None else maxiter
-    eps = float(np.finfo(np.float32 if dt in (mx.float32, mx.complex64) else np.float64).eps)
+    r, tol, maxiter, done = _begin(op, A, b, x, x0, s, rtol, atol, maxiter)
+    if done is not None:
+        return done
+    eps = _eps(dt)
     rhotol, omegatol = eps ** 2, eps ** 2
     with mx.stream(s):
         rt = r
@@ -260,16 +272,10 @@ def cgs(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0.0
     <rtilde, A p> vanished)."""
     op = "cgs"
     A, M, b, x, dt, s = _system(op, A, b, x0, M, stream)
-    with mx.stream(s):
-        r = b - A.matvec(x) if x0 is not None else b
-        bn, rn = float(np.array(_norm(b))), float(np.array(_norm(r)))
-    tol = float(_tol(op, bn, rtol, atol))
-    if bn == 0:
-        return mx.zeros_like(b, stream=s), 0
-    if rn <= tol:
-        return x, 0
-    maxiter = 10 * b.shape[0] if maxiter is None else maxiter
-    eps = float(np.finfo(np.float32 if dt in (mx.float32, mx.complex64) else np.float64).eps)
+    r, tol, maxiter, done = _begin(op, A, b, x, x0, s, rtol, atol, maxiter)
+    if done is not None:
+        return done
+    eps = _eps(dt)
     with mx.stream(s):
         rt = r
         state = (x, r, r, r, r, mx.ones((), dtype=dt), mx.array(True))
@@ -473,17 +479,12 @@ def tfqmr(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0
     is scipy's bound tau sqrt(k + 1) on the residual norm; info -1: <r*, v> vanished)."""
     op = "tfqmr"
     A, M, b, x, dt, s = _system(op, A, b, x0, M, stream)
+    r, tol, maxiter, done = _begin(op, A, b, x, x0, s, rtol, atol, maxiter)
+    if done is not None:
+        return done
     with mx.stream(s):
-        r = b - A.matvec(x) if x0 is not None else b
-        bn = float(np.array(_norm(b)))
         rho = _dot(r, r)
         r0 = float(np.array(mx.sqrt(mx.abs(rho))))
-    tol = float(_tol(op, bn, rtol, atol))
-    if bn == 0:
-        return mx.zeros_like(b, stream=s), 0
-    if r0 <= tol:
-        return x, 0
-    maxiter = 10 * b.shape[0] if maxiter is None else maxiter
     rdt = mx.float64 if dt == mx.float64 else mx.float32
     with mx.stream(s):
         rstar = r
@@ -540,16 +541,10 @@ def qmr(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0.0
     M2 = _Identity(b.shape[0], dt) if M2 is None else aslinearoperator(M2)
     if M2.shape != A.shape:
         raise ValueError(f"{op}: preconditioner M2 of shape {M2.shape} does not match the operator's shape {A.shape}")
-    eps = float(np.finfo(np.float32 if dt in (mx.float32, mx.complex64) else np.float64).eps)
-    with mx.stream(s):
-        r = b - A.matvec(x) if x0 is not None else b
-        bn, rn = float(np.array(_norm(b))), float(np.array(_norm(r)))
-    tol = float(_tol(op, bn, rtol, atol))
-    if bn == 0:
-        return mx.zeros_like(b, stream=s), 0
-    if rn <= tol:
-        return x, 0
-    maxiter = 10 * b.shape[0] if maxiter is None else maxiter
+    eps = _eps(dt)
+    r, tol, maxiter, done = _begin(op, A, b, x, x0, s, rtol, atol, maxiter)
+    if done is not None:
+        return done
     rdt = mx.float64 if dt == mx.float64 else mx.float32
     with mx.stream(s):
         y = M1.matvec(r)
