@@ -40,9 +40,9 @@ pytest: install
 		cd tests && ../$(VPY) -m pytest -q -m gpu; fi
 	cd tests && ../$(VPY) -m pytest -q
 
-# the CPU peers of the structure and sparse-product benchmarks (optional: a missing peer prints n/a)
+# the CPU peers of the benchmarks (optional: a missing peer prints n/a): MKL, GraphBLAS, pyamg
 bench: install
-	-$(VPY) -m pip install -q sparse_dot_mkl mkl python-graphblas
+	-$(VPY) -m pip install -q sparse_dot_mkl mkl python-graphblas pyamg
 	$(VPY) bench/spmv.py
 
 clean:
