@@ -80,11 +80,26 @@ def test_splu_cholesky_factorized():
     np.testing.assert_allclose(to_host(xz), np.linalg.solve(Zc.toarray().conj().T, np.ones(25)), rtol=1e-4, atol=1e-5)
 
 
-def test_direct_errors():
+@pytest.fixture(params=["suitesparse", "superlu-fallback"])
+def engine_build(request, monkeypatch):
+    """Run a test with this build's engines, and again as a build without SuiteSparse would."""
+    from mlx_sparse.linalg import _direct
+
+    if request.param == "suitesparse" and not _direct._ext.direct_available():
+        pytest.skip("this build has no SuiteSparse")
+    if request.param == "superlu-fallback":
+        monkeypatch.setattr(_direct._ext, "direct_available", lambda: False)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*no SuiteSparse")
+        yield request.param
+
+
+def test_direct_errors(engine_build):
     with pytest.raises(np.linalg.LinAlgError, match="spsolve: .*singular"):
         ms.linalg.spsolve(ms.csr_array(np.array([[1.0, 2.0], [2.0, 4.0]]), dtype=mx.float64), np.ones(2))
     with pytest.raises(np.linalg.LinAlgError, match="cholesky: .*not positive definite \\(column 1\\)"):
-        ms.linalg.cholesky(ms.csr_array(np.array([[1.0, 2.0], [2.0, 1.0]]), dtype=mx.float64))
+        # column 1 fails in every elimination order
+        ms.linalg.cholesky(ms.csr_array(np.array([[4.0, 1.0, 0.0], [1.0, -1.0, 0.0], [0.0, 0.0, 3.0]]), dtype=mx.float64))
     A = ms.csr_array(_poisson(4), dtype=mx.float64)
     with pytest.raises(ValueError, match="spsolve"):
         ms.linalg.spsolve(A, np.ones(3))

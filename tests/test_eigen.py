@@ -163,3 +163,25 @@ def test_eigs_shift_invert():
     assert np.linalg.norm(S @ Xn - Xn * np.array(w)) < 1e-4
     with pytest.raises(NotImplementedError, match="eigs: generalized"):
         ms.linalg.eigs(ms.csr_array(S, dtype=mx.float64), k=2, M=ms.csr_array(S, dtype=mx.float64))
+
+
+@pytest.mark.parametrize("dt", [mx.float32, mx.complex64])
+def test_full_precision_dense_products(device, dt):
+    """The solvers' dense products keep float32's precision on the GPU (MLX runs them in TF32 otherwise);
+    on the CPU the split path is forced, so its arithmetic is checked there too."""
+    from mlx_sparse.linalg._interface import _mm
+
+    rng = np.random.default_rng(5)
+    A, B = rng.standard_normal((96, 64)), rng.standard_normal((64, 40))
+    if dt == mx.complex64:
+        A, B = A + 1j * rng.standard_normal(A.shape), B + 1j * rng.standard_normal(B.shape)
+    npd = np.complex64 if dt == mx.complex64 else np.float32
+    A, B = A.astype(npd), B.astype(npd)
+    ref = A.astype(np.complex128) @ B.astype(np.complex128)
+    for force in (False, True):
+        got = np.array(_mm(mx.array(A), mx.array(B), device, force=force))
+        assert got.dtype == npd
+        assert np.abs(got - ref).max() <= 4e-6 * np.abs(ref).max()
+    # a real factor times a complex one
+    got = np.array(_mm(mx.array(A.real.copy()), mx.array(B), device, force=True))
+    assert np.abs(got - A.real.astype(np.float64) @ B).max() <= 4e-6 * np.abs(ref).max()

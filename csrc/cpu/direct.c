@@ -146,7 +146,9 @@ int msp_direct_factor(msp_direct *h, const double *v, char *msg, size_t len) {
     cholmod_l_factorize(h->A, h->L, &h->cc);
     if (h->cc.status == CHOLMOD_NOT_POSDEF || h->L->minor < h->L->n) {
       char text[160];
-      snprintf(text, sizeof text, "the matrix is not positive definite (column %lld)", (long long)h->L->minor);
+      long long col = (long long)h->L->minor; /* in the factor's order: report the user's column */
+      if (h->L->Perm && h->L->minor < h->L->n) col = (long long)((SuiteSparse_long *)h->L->Perm)[h->L->minor];
+      snprintf(text, sizeof text, "the matrix is not positive definite (column %lld)", col);
       say(msg, len, text);
       return MSP_ESINGULAR;
     }

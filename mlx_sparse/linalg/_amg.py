@@ -19,7 +19,7 @@ import numpy as np
 from .. import _kernels as K
 from .._coerce import is_scipy_sparse, is_sparse
 from .._device import StreamLike, resolve_stream
-from ._interface import LinearOperator
+from ._interface import LinearOperator, _mm
 
 __all__ = ["amg", "AMGPreconditioner"]
 
@@ -62,7 +62,7 @@ class AMGPreconditioner(LinearOperator):
 
     def _cycle(self, i: int, b):
         if i == len(self.levels):
-            return self.coarse_inv @ b
+            return _mm(self.coarse_inv, b, self.s)
         lv = self.levels[i]
         A, P, dinv = lv["A"], lv["P"], lv["wdinv"]
         wd = dinv if b.ndim == 1 else dinv[:, None]

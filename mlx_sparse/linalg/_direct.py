@@ -136,14 +136,21 @@ class _Factorization:
             if self.kind == _CHOL:  # as CHOLMOD: only the upper triangle counts, the rest is its mirror
                 U = sp.triu(M, format="csc")
                 M = sp.csc_matrix(U + sp.triu(U, 1).conj().T)
+            # Cholesky: symmetric mode without row pivoting, so U's diagonal holds the LDL^H pivots
+            opts = dict(permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options=dict(SymmetricMode=True)) \
+                if self.kind == _CHOL else {}
             try:
-                self.superlu = sla.splu(M)
+                self.superlu = sla.splu(M, **opts)
             except RuntimeError as e:  # SuperLU: "Factor is exactly singular"
                 raise np.linalg.LinAlgError(f"{self.op}: {e}") from None
+            d = self.superlu.U.diagonal()
             if self.kind == _CHOL:
-                d = self.superlu.U.diagonal()
-                if np.any(d.real <= 0) or np.any(np.abs(d.imag) > 1e-12 * np.abs(d)):
-                    raise np.linalg.LinAlgError(f"{self.op}: the matrix is not positive definite")
+                bad = np.flatnonzero((d.real <= 0) | (np.abs(d.imag) > 1e-12 * np.abs(d)) | ~np.isfinite(d))
+                if bad.size:  # the first failing pivot, named by the user's column (as the CHOLMOD path)
+                    col = int(np.flatnonzero(self.superlu.perm_c == bad[0])[0])
+                    raise np.linalg.LinAlgError(f"{self.op}: the matrix is not positive definite (column {col})")
+            elif np.any(d == 0) or not np.all(np.isfinite(d)):  # some SuperLU builds return a zero pivot silently
+                raise np.linalg.LinAlgError(f"{self.op}: the matrix is singular (a zero pivot)")
 
     def __del__(self):
         if getattr(self, "handle", 0):

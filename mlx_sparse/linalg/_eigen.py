@@ -15,7 +15,7 @@ import mlx.core as mx
 import numpy as np
 
 from .._device import StreamLike, resolve_stream
-from ._interface import _as_mx, aslinearoperator
+from ._interface import _as_mx, _mm, aslinearoperator
 from ._krylov import _orth
 
 __all__ = ["eigsh", "lanczos", "svds", "eigs", "lobpcg", "ArpackNoConvergence", "ArpackError"]
@@ -172,12 +172,12 @@ def eigsh(A: Any, k: int = 6, M: Any = None, sigma: Optional[float] = None, whic
                 vals = mx.array(theta[order], dtype=mx.float64 if dt == mx.float64 else mx.float32)
                 if return_eigenvectors or not np.all(conv):
                     with mx.stream(s):
-                        Y = mx.stack(V[:ncv], axis=1) @ mx.array(S[:, order], dtype=dt)
+                        Y = _mm(mx.stack(V[:ncv], axis=1), mx.array(S[:, order], dtype=dt), s)
                     vecs = Y
                 if not np.all(conv):
                     good = order[np.isin(order, sel[conv])]
                     gv = theta[good]
-                    gvec = (mx.stack(V[:ncv], axis=1) @ mx.array(S[:, good], dtype=dt)) if good.size else None
+                    gvec = _mm(mx.stack(V[:ncv], axis=1), mx.array(S[:, good], dtype=dt), s) if good.size else None
                     raise ArpackNoConvergence(f"{op}: {int(conv.sum())} of {k} eigenvalues converged in {maxiter} restarts",
                                               gv, gvec)
                 return (vals, vecs) if return_eigenvectors else vals
@@ -186,7 +186,7 @@ def eigsh(A: Any, k: int = 6, M: Any = None, sigma: Optional[float] = None, whic
             ks = _select(theta, keep, which)
             Sk = S[:, ks]
             with mx.stream(s):
-                Vk = mx.stack(V[:ncv], axis=1) @ mx.array(Sk, dtype=dt)
+                Vk = _mm(mx.stack(V[:ncv], axis=1), mx.array(Sk, dtype=dt), s)
                 newV = [Vk[:, i] for i in range(keep)] + [V[ncv]]
             V = newV
             H = np.zeros((ncv, ncv), dtype=npc)
@@ -260,8 +260,8 @@ def _smallest_magnitude(A, n, k, v0, ncv, maxiter, tol, return_eigenvectors, dt,
     with mx.stream(s):
         AY = A.matmat(Y)
         YH = mx.conj(Y).T if cplx else Y.T
-        Hs = YH @ AY
-        Gs = YH @ Y
+        Hs = _mm(YH, AY, s)
+        Gs = _mm(YH, Y, s)
     Hn = np.array(Hs).astype(np.complex128 if cplx else np.float64)
     Gn = np.array(Gs).astype(np.complex128 if cplx else np.float64)
     L = np.linalg.cholesky((Gn + Gn.conj().T) / 2)  # the span's Gram matrix (Y is orthonormal up to roundoff)
@@ -273,7 +273,7 @@ def _smallest_magnitude(A, n, k, v0, ncv, maxiter, tol, return_eigenvectors, dt,
     if not return_eigenvectors:
         return vals
     with mx.stream(s):
-        vecs = Y @ mx.array(Li.conj().T @ Z[:, order], dtype=dt)
+        vecs = _mm(Y, mx.array(Li.conj().T @ Z[:, order], dtype=dt), s)
     return vals, vecs
 
 
@@ -381,10 +381,10 @@ def eigs(A: Any, k: int = 6, M: Any = None, sigma: Any = None, which: str = "LM"
                 Vm = mx.stack(V[:ncv], axis=1)
                 Ys = Y[:, sel]
                 if cplx:
-                    X = Vm @ mx.array(Ys.astype(np.complex64))
+                    X = _mm(Vm, mx.array(Ys.astype(np.complex64)), s)
                 else:
-                    X = (Vm @ mx.array(Ys.real, dtype=dt)).astype(mx.complex64) + \
-                        1j * (Vm @ mx.array(Ys.imag, dtype=dt)).astype(mx.complex64)
+                    X = _mm(Vm, mx.array(Ys.real, dtype=dt), s).astype(mx.complex64) + \
+                        1j * _mm(Vm, mx.array(Ys.imag, dtype=dt), s).astype(mx.complex64)
                 nrm = mx.sqrt(mx.sum(mx.abs(X) ** 2, axis=0))
                 X = X / nrm[None, :]
             vals = mx.array(theta[sel].astype(np.complex64))
@@ -419,7 +419,7 @@ def eigs(A: Any, k: int = 6, M: Any = None, sigma: Any = None, which: str = "LM"
         Hn[:p, :p] = Q.conj().T @ H[:ncv, :ncv] @ Q
         Hn[p, :p] = H[ncv, :ncv] @ Q
         with mx.stream(s):
-            Vq = mx.stack(V[:ncv], axis=1) @ mx.array(Q, dtype=dt)
+            Vq = _mm(mx.stack(V[:ncv], axis=1), mx.array(Q, dtype=dt), s)
             V = [Vq[:, i] for i in range(p)] + [V[ncv]]
         H = Hn
         j0 = p
@@ -466,7 +466,7 @@ def lobpcg(A: Any, X: Any, B: Any = None, M: Any = None, Y: Any = None, tol: Opt
 
     def rayleigh_ritz(S, AS, BS):
         """Ritz pairs of (S^H A S, S^H B S), the Gram matrix made definite by dropping weak directions."""
-        GA, GB = host(H(S) @ AS), host(H(S) @ BS)
+        GA, GB = host(_mm(H(S), AS, s)), host(_mm(H(S), BS, s))
         GA, GB = (GA + GA.conj().T) / 2, (GB + GB.conj().T) / 2
         w, U = np.linalg.eigh(GB)
         keep = w > eps * 100 * max(w.max(), 1e-300)
@@ -483,7 +483,7 @@ def lobpcg(A: Any, X: Any, B: Any = None, M: Any = None, Y: Any = None, tol: Opt
             raise ValueError(f"{op}: the columns of X are linearly dependent")
         order = np.argsort(-theta if largest else theta)[:k]
         Cm = mx.array(C[:, order], dtype=dt)
-        Xb, AX, BX = Xb @ Cm, AX @ Cm, BX @ Cm
+        Xb, AX, BX = _mm(Xb, Cm, s), _mm(AX, Cm, s), _mm(BX, Cm, s)
         lam = theta[order]
         P = AP = BP = None
         lam_hist, res_hist = [lam.copy()], []
@@ -508,8 +508,8 @@ def lobpcg(A: Any, X: Any, B: Any = None, M: Any = None, Y: Any = None, tol: Opt
             Cp = Cx.copy()
             Cp[:k, :] = 0  # the new search directions: the W and P parts of the update
             Cxm, Cpm = mx.array(Cx, dtype=dt), mx.array(Cp, dtype=dt)
-            Xb, AX, BX = S @ Cxm, AS @ Cxm, BS @ Cxm
-            P, AP, BP = S @ Cpm, AS @ Cpm, BS @ Cpm
+            Xb, AX, BX = _mm(S, Cxm, s), _mm(AS, Cxm, s), _mm(BS, Cxm, s)
+            P, AP, BP = _mm(S, Cpm, s), _mm(AS, Cpm, s), _mm(BS, Cpm, s)
             lam = theta[order]
             lam_hist.append(lam.copy())
             mx.eval(Xb, AX, BX, P, AP, BP)

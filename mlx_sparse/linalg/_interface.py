@@ -16,6 +16,50 @@ from .._coerce import is_scipy_sparse, is_sparse
 
 __all__ = ["LinearOperator", "aslinearoperator", "dot", "vdot"]
 
+_TF32_MASK = 0xFFFFE000  # a float32's sign, exponent and top 10 mantissa bits: exact in TF32
+
+
+def _split_tf32(x: mx.array):
+    hi = mx.view(mx.bitwise_and(mx.view(x, mx.uint32), mx.array(_TF32_MASK, dtype=mx.uint32)), mx.float32)
+    return hi, x - hi
+
+
+def _mm(a: mx.array, b: mx.array, s: Any = None, force: bool = False) -> mx.array:
+    """``a @ b`` at float32's precision on the GPU too. MLX's CUDA backend runs float32 and complex64
+    matrix-matrix products in TF32 (about 3 digits, unless ``MLX_ENABLE_TF32=0`` was set before the
+    first product); the eigensolvers' bases, Rayleigh-Ritz projections and the AMG coarse solve need
+    float32's 7. Each real factor splits into a TF32-exact high part and a remainder, and three products
+    recover the result to about 2^-21 relative. Matrix-vector shapes, other dtypes and the CPU take
+    the plain product (already exact to the dtype)."""
+    dev = s.device if isinstance(s, mx.Stream) else (s if isinstance(s, mx.Device) else mx.default_device())
+    on_gpu = force or dev.type == mx.DeviceType.gpu
+    if (not on_gpu or a.ndim < 2 or b.ndim < 2 or a.shape[-2] == 1 or b.shape[-1] == 1
+            or a.dtype not in (mx.float32, mx.complex64) or b.dtype not in (mx.float32, mx.complex64)):
+        return a @ b
+
+    def real_mm(x, y):
+        with mx.stream(dev):
+            xh, xl = _split_tf32(x)
+            yh, yl = _split_tf32(y)
+            return xh @ yh + (xh @ yl + xl @ yh)
+
+    if a.dtype == mx.float32 and b.dtype == mx.float32:
+        return real_mm(a, b)
+    if not force and dev.type != mx.DeviceType.gpu:
+        return a @ b
+    ar, ai = mx.real(a), (mx.imag(a) if a.dtype == mx.complex64 else None)
+    br, bi = mx.real(b), (mx.imag(b) if b.dtype == mx.complex64 else None)
+    re = real_mm(ar, br)
+    im = None
+    if ai is not None and bi is not None:
+        re = re - real_mm(ai, bi)
+    if bi is not None:
+        im = real_mm(ar, bi)
+    if ai is not None:
+        t = real_mm(ai, br)
+        im = t if im is None else im + t
+    return re.astype(mx.complex64) + 1j * im.astype(mx.complex64)
+
 
 def _as_mx(x: Any) -> mx.array:
     """An MLX array of x; host float64 stays float64 (``mx.array`` alone reads it as float32)."""

@@ -15,7 +15,7 @@ from .. import _factor
 from .._coerce import is_sparse
 from .._device import StreamLike, resolve_stream
 from ._amg import amg  # noqa: F401 (re-exported)
-from ._interface import LinearOperator
+from ._interface import LinearOperator, _mm
 from ._triangular import _csr, raise_singular
 
 __all__ = ["jacobi", "block_jacobi", "ilu0", "ic0", "ssor", "amg"]
@@ -153,7 +153,7 @@ class _BlockDiagonal(LinearOperator):
             k = X.shape[1]
             if pad:
                 X = mx.concatenate([X, mx.zeros((pad, k), dtype=X.dtype)], axis=0)
-            Y = (inv @ X.astype(inv.dtype).reshape(self.nb, self.bs, k)).reshape(self.nb * self.bs, k)[:n]
+            Y = _mm(inv, X.astype(inv.dtype).reshape(self.nb, self.bs, k), self.s).reshape(self.nb * self.bs, k)[:n]
             return Y if x.ndim == 2 else Y[:, 0]
 
     def _matvec(self, x):
