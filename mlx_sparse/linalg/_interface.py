@@ -31,6 +31,8 @@ def _mm(a: mx.array, b: mx.array, s: Any = None, force: bool = False) -> mx.arra
     float32's 7. Each real factor splits into a TF32-exact high part and a remainder, and three products
     recover the result to about 2^-21 relative. Matrix-vector shapes, other dtypes and the CPU take
     the plain product (already exact to the dtype)."""
+    if isinstance(s, mx.DeviceType):
+        s = mx.Device(s)
     dev = s.device if isinstance(s, mx.Stream) else (s if isinstance(s, mx.Device) else mx.default_device())
     on_gpu = force or dev.type == mx.DeviceType.gpu
     if (not on_gpu or a.ndim < 2 or b.ndim < 2 or a.shape[-2] == 1 or b.shape[-1] == 1
