@@ -4,7 +4,8 @@
 #include "parallel.h"
 #include "types.h"
 
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+/* (GCC only: clang 14 rejects "f16c" in __builtin_cpu_supports; its builds take the portable block) */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>
 /* float16 A X (row-major X) on x86 CPUs with F16C and AVX2, chosen at run time: X's values
  * are converted eight at a time (vcvtph2ps) instead of one table read each, 32 columns per pass
