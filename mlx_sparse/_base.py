@@ -14,7 +14,7 @@ import numpy as np
 from . import _canonical, _convert, _ewise, _index, _ops, _products, _reduce, _select, _spgemm, _spmv
 from ._coerce import as_dense, check_shape
 from ._device import is_gpu, resolve_stream
-from ._kernels import VALUE_TYPES
+from ._kernels import VALUE_TYPES, user_op
 
 FORMATS: dict = {}  # "csr" / "csc" / "coo" -> class, filled by each format's module
 
@@ -118,21 +118,27 @@ class SparseArray:
             out = out.T
         return out.tocoo(stream=s) if self.format == "coo" else out
 
-    def _compressed(self, stream=None) -> "CompressedArray":
+    def _compressed(self, stream=None, op=None) -> "CompressedArray":
         """CSR/CSC buffers for products: the array itself, or (COO) its CSR form, converted once per
-        stream and kept (the buffers are immutable)."""
+        stream and kept (the buffers are immutable); ``op``: the user's operation, which errors of
+        the conversion name."""
         if isinstance(self, CompressedArray):
             return self
         s = resolve_stream(stream)
         parent = self.__dict__.get("_transpose_of")
         if parent is not None and all(a is b for a, b in zip(self._buffers(), (parent.data, parent.col, parent.row))):
-            return parent._compressed(s).T  # the original's CSR form as a CSC view: nothing sorted
+            return parent._compressed(s, op).T  # the original's CSR form as a CSC view: nothing sorted
         cache = self.__dict__.setdefault("_csr_cache", {})
-        key = (str(s), *map(id, self._buffers()))
-        if key not in cache:
-            cache.clear()  # buffers replaced: drop the stale form
-            cache[key] = (self.tocsr(canonical=False, stream=s), self._buffers())  # held: ids stay unique
-        return cache[key][0]
+        bufs = self._buffers()
+        key = (str(s), *map(id, bufs))
+        entry = cache.get(key)  # one lookup: another thread may change the cache meanwhile
+        if entry is None:
+            with user_op(op or "tocsr"):
+                entry = (self.tocsr(canonical=False, stream=s), bufs)  # the buffers held: their ids stay unique
+            if len(cache) >= 8 or any(k[1:] != key[1:] for k in list(cache)):
+                cache.clear()  # buffers replaced: drop the stale forms (and keep a few streams' only)
+            cache[key] = entry
+        return entry[0]
 
     def analyze(self, stream=None) -> "SparseArray":
         """Evaluate the structure once and choose the GPU SpMV schedule from its row lengths: lanes
@@ -150,7 +156,7 @@ class SparseArray:
     def __matmul__(self, other):
         if getattr(other, "__mlx_sparse__", False):  # sparse @ sparse: the staged product
             return self._matmul_sparse(other)
-        return _products.csr_matmul(self._compressed(), other)
+        return _products.csr_matmul(self._compressed(op="matmul"), other)
 
     # ---- sparse +/- sparse (scipy's operators; union structure, duplicates summed) --------------
     def _add(self, other, sign: int, op: str, stream=None):
@@ -191,26 +197,33 @@ class SparseArray:
             D = self.todense(stream=s)
             return mx.maximum(D, X) if which == "max" else mx.minimum(D, X)
 
+    @user_op("maximum")
     def maximum(self, other, stream=None):
         """The elementwise larger of this array and ``other`` (scipy's ``maximum``)."""
         return self._extreme_with(other, "max", stream)
 
+    @user_op("minimum")
     def minimum(self, other, stream=None):
         """The elementwise smaller of this array and ``other`` (scipy's ``minimum``)."""
         return self._extreme_with(other, "min", stream)
 
+    @user_op("add")  # errors of the steps (sum_duplicates of an operand) name the user's operation
     def __add__(self, other):
         return self._add(other, 1, "add")
 
+    @user_op("add")
     def __radd__(self, other):
         return self._add(other, 1, "add")
 
+    @user_op("subtract")
     def __sub__(self, other):
         return self._add(other, -1, "subtract")
 
+    @user_op("subtract")
     def __rsub__(self, other):  # other - A
         return (-self)._add(other, 1, "subtract")
 
+    @user_op("matmul")
     def _matmul_sparse(self, B, stream=None) -> "SparseArray":
         """``A @ B`` of two sparse arrays of any formats: canonical CSR (CSC when both are CSC: the
         product of their transposes' CSR buffers). One synchronization on the CPU (the output's
@@ -218,7 +231,7 @@ class SparseArray:
         return SpGEMMPlan(self, B, stream, keep=False).result
 
     def __rmatmul__(self, other):
-        return _products.rmatmul(other, self._compressed())
+        return _products.rmatmul(other, self._compressed(op="rmatmul"))
 
     @property
     def H(self) -> "SparseArray":
@@ -226,6 +239,7 @@ class SparseArray:
         t = self.T
         return t.conj() if mx.issubdtype(self.dtype, mx.complexfloating) else t
 
+    @user_op("todense")
     def todense(self, stream=None) -> mx.array:
         return self._compressed(stream).todense(stream=stream)
 
@@ -260,6 +274,7 @@ class SparseArray:
     def __neg__(self):
         return self._map("negative", lambda d: -d)
 
+    @user_op("multiply")
     def multiply(self, other, stream=None):
         """Elementwise product with a scalar, a dense array broadcastable to the shape, or another
         sparse array (the intersection of the two structures; canonical CSR, CSC when both are CSC;
@@ -313,6 +328,7 @@ class SparseArray:
         """The same array, same format, with duplicates summed (synchronizes once unless canonical)."""
         raise NotImplementedError
 
+    @user_op("power")
     def power(self, p, stream=None) -> "SparseArray":
         """Elementwise power (scipy's ``power``): duplicates are summed first, the pattern is kept."""
         if not isinstance(p, mx.array) and np.ndim(p) == 0 and p == 0:
@@ -321,6 +337,7 @@ class SparseArray:
         real = not mx.issubdtype(self.dtype, mx.complexfloating)
         return self._deduped(stream)._map("power", lambda d: mx.power(d, c.astype(d.dtype) if real else c), stream)
 
+    @user_op("abs")
     def __abs__(self):
         """Elementwise absolute value; duplicates are summed first (|a + b|, as scipy)."""
         return self._deduped()._map("abs", mx.abs)
@@ -328,6 +345,7 @@ class SparseArray:
     def __pow__(self, p):
         return self.power(p)
 
+    @user_op("sum")
     def sum(self, axis=None, stream=None) -> mx.array:
         """Sum of all entries (``axis=None``: a scalar), of each column (``axis=0``: shape (n,)) or of
         each row (``axis=1``: shape (m,)); duplicates count, as in scipy. Lazy and differentiable."""
@@ -341,6 +359,7 @@ class SparseArray:
             return self.__matmul__(mx.ones((n,), dtype=self.dtype, stream=s)) if n else mx.zeros((m,), self.dtype, stream=s)
         return self.T.__matmul__(mx.ones((m,), dtype=self.dtype, stream=s)) if m else mx.zeros((n,), self.dtype, stream=s)
 
+    @user_op("mean")
     def mean(self, axis=None, stream=None) -> mx.array:
         """Mean over all m*n entries (zeros included) or along an axis, as scipy."""
         m, n = self.shape
@@ -515,8 +534,9 @@ class SparseArray:
 
     def _extreme(self, op: str, axis, largest: bool, stream):
         s = resolve_stream(stream)
-        data, _, indptr, shape = self._rows_canonical(op, axis, s)
-        return _reduce.extreme(op, data, indptr, shape, None if axis is None else 1, largest, s)
+        with user_op(op):  # errors of the canonicalization name the user's operation
+            data, _, indptr, shape = self._rows_canonical(op, axis, s)
+            return _reduce.extreme(op, data, indptr, shape, None if axis is None else 1, largest, s)
 
     def max(self, axis=None, stream=None) -> mx.array:
         """Largest entry, implicit zeros included (scipy's ``max``): a scalar (axis None) or one per
@@ -529,8 +549,9 @@ class SparseArray:
 
     def _arg_extreme(self, op: str, axis, largest: bool, stream):
         s = resolve_stream(stream)
-        data, indices, indptr, shape = self._rows_canonical(op, axis, s)
-        return _reduce.arg_extreme(op, data, indices, indptr, shape, None if axis is None else 1, largest, s)
+        with user_op(op):
+            data, indices, indptr, shape = self._rows_canonical(op, axis, s)
+            return _reduce.arg_extreme(op, data, indices, indptr, shape, None if axis is None else 1, largest, s)
 
     def argmax(self, axis=None, stream=None) -> mx.array:
         """Position of the first largest entry, implicit zeros included (scipy's ``argmax``): a flat
@@ -580,6 +601,7 @@ class SparseArray:
     def to_scipy(self):
         return self.tocsr(canonical=False).to_scipy()
 
+    @user_op("tocsc")
     def tocsc(self, canonical: bool = False, stream=None):
         """CSC form: the CSR form of the transpose, viewed as CSC (a sort; ``canonical`` as for
         ``tocsr``)."""
@@ -686,13 +708,14 @@ class SpGEMMPlan:
         self.key = (A.format, A.shape, A.nnz, B.format, B.shape, B.nnz)
         self.dtype = _spgemm.result_dtype(op, A.dtype, B.dtype)
         self.both_csc = A.format == "csc" and B.format == "csc"
-        x, y = self._operands(A, B)
-        m, k, n = x.shape[0], x.shape[1], y.shape[1]
-        self.shape = (m, n)
-        self.numeric, self.indptr = _spgemm.plan(op, x.indices, x.indptr, y.indices, y.indptr, (m, k, n), self.dtype,
-                                                 self.s, keep=keep)
-        self.result = self._wrap(*self.numeric(x.data.astype(self.dtype, stream=self.s),
-                                               y.data.astype(self.dtype, stream=self.s)))
+        with user_op(op):  # errors of the operands' conversions name the user's operation
+            x, y = self._operands(A, B)
+            m, k, n = x.shape[0], x.shape[1], y.shape[1]
+            self.shape = (m, n)
+            self.numeric, self.indptr = _spgemm.plan(op, x.indices, x.indptr, y.indices, y.indptr, (m, k, n),
+                                                     self.dtype, self.s, keep=keep)
+            self.result = self._wrap(*self.numeric(x.data.astype(self.dtype, stream=self.s),
+                                                   y.data.astype(self.dtype, stream=self.s)))
 
     def _operands(self, A, B):
         """The CSR buffers the product runs on (their structure depends only on A's and B's)."""
@@ -715,9 +738,10 @@ class SpGEMMPlan:
         key = (A.format, A.shape, A.nnz, B.format, B.shape, B.nnz)
         if key != self.key:
             raise ValueError(f"spgemm_plan: planned for {self.key[:3]} @ {self.key[3:]}, got {key[:3]} @ {key[3:]}")
-        x, y = self._operands(A, B)
-        return self._wrap(*self.numeric(x.data.astype(self.dtype, stream=self.s),
-                                        y.data.astype(self.dtype, stream=self.s)))
+        with user_op(self.op):
+            x, y = self._operands(A, B)
+            return self._wrap(*self.numeric(x.data.astype(self.dtype, stream=self.s),
+                                            y.data.astype(self.dtype, stream=self.s)))
 
 
 def spgemm_plan(A, B, stream=None) -> SpGEMMPlan:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+import warnings
 from typing import Any, Optional, Sequence
 
 import mlx.core as mx
@@ -24,14 +26,33 @@ def check_validate(op: str, validate: Any) -> Any:
     return validate
 
 
+_INT64_MAX = 2**63 - 1
+
+
 def check_shape(op: str, shape: Any) -> tuple[int, int]:
+    """(m, n) as Python ints: a pair of integers (NumPy or 0-d MLX integers too; scipy's rule: no
+    floats, strings or other types), each in [0, 2^63 - 1]."""
     try:
-        m, n = (int(s) for s in shape)
-    except Exception:
+        dims = tuple(shape)
+    except TypeError:
         raise ValueError(f"{op}: shape must be a pair of non-negative ints, got {shape!r}") from None
+    if len(dims) != 2:
+        raise ValueError(f"{op}: shape must be a pair of non-negative ints, got {shape!r}")
+    try:
+        m, n = (operator.index(s) for s in dims)
+    except TypeError:
+        raise TypeError(f"{op}: shape entries must be integers, got {shape!r}") from None
     if m < 0 or n < 0:
         raise ValueError(f"{op}: shape must be non-negative, got {shape!r}")
+    if max(m, n) > _INT64_MAX:
+        raise OverflowError(f"{op}: shape {shape!r} exceeds the int64 index range")
     return m, n
+
+
+def _complex_warning(op: str, dtype) -> None:
+    """NumPy's (and so scipy's) warning when complex values are cast to a real type."""
+    warnings.warn(f"{op}: casting complex values to {dtype} discards the imaginary part",
+                  getattr(np, "exceptions", np).ComplexWarning, stacklevel=4)
 
 
 def as_values(op: str, data: Any, dtype: Optional[mx.Dtype], paged_ok: bool = False) -> mx.array:
@@ -39,16 +60,31 @@ def as_values(op: str, data: Any, dtype: Optional[mx.Dtype], paged_ok: bool = Fa
     if dtype is not None and dtype not in VALUE_TYPES:
         raise TypeError(f"{op}: unsupported value dtype {dtype}; use one of {', '.join(map(str, VALUE_TYPES))}")
     if not isinstance(data, mx.array):
-        a = np.asarray(data)
-        if dtype is not None:  # convert once, straight to the requested type (keeps float64 exact)
-            data = mx.array(a.astype(np.float32) if a.dtype.kind in "iub" else a, dtype=dtype)
+        try:
+            a = np.asarray(data)
+        except (ValueError, TypeError) as e:  # ragged nested lists
+            raise ValueError(f"{op}: data is not a rectangular numeric array ({e})") from None
+        if a.dtype.kind not in "biufc":
+            raise TypeError(f"{op}: data must be numeric, got {a.dtype}")
+        if a.dtype.kind == "c" and dtype is not None and dtype != mx.complex64:
+            _complex_warning(op, dtype)
+            a = a.real  # at full precision (MLX would go through complex64)
+        if dtype is not None and dtype == mx.bfloat16:  # no NumPy bfloat16: through float32 (as MLX converts)
+            data = mx.array(a.astype(np.float32)).astype(dtype)
+        elif dtype is not None:  # convert once, straight to the requested type (keeps float64 exact)
+            if a.dtype.kind in "iub":  # integers and booleans: rounded once, by NumPy, to the requested type
+                a = a.astype({mx.float64: np.float64, mx.float16: np.float16, mx.complex64: np.complex64}.get(
+                    dtype, np.float32))
+            data = mx.array(a, dtype=dtype)
         else:
             if a.dtype == np.complex128:
                 a = a.astype(np.complex64)
-            if a.dtype.kind in "iub" or a.size == 0 and a.dtype.kind != "c":
+            if a.dtype.kind in "iub":  # (an empty list is float64: float32 below, as mx.array does)
                 a = a.astype(np.float32)
             data = mx.array(a)  # float64 becomes float32, as mx.array does
     elif dtype is not None and data.dtype != dtype:
+        if data.dtype == mx.complex64:
+            _complex_warning(op, dtype)
         data = data.astype(dtype)
     if data.dtype not in VALUE_TYPES:
         raise TypeError(
@@ -141,13 +177,22 @@ def dense_2d(op: str, x: Any, dtype: Optional[mx.Dtype] = None) -> Optional[mx.a
     if isinstance(x, mx.array):
         D = x
     elif isinstance(x, np.ndarray) or (isinstance(x, list) and x and isinstance(x[0], (list, tuple, np.ndarray))):
-        h = np.asarray(x)
+        try:
+            h = np.asarray(x)
+        except (ValueError, TypeError) as e:  # ragged nested lists
+            raise ValueError(f"{op}: a dense argument must be a rectangular 2-D array ({e})") from None
+        if h.dtype.kind not in "biufc":
+            raise TypeError(f"{op}: a dense argument must be numeric, got {h.dtype}")
+        if h.ndim != 2:
+            raise ValueError(f"{op}: a dense argument must be 2-D, got shape {tuple(h.shape)}")
         D = mx.array(h.astype(np.complex64) if h.dtype == np.complex128 else h)
     else:
         return None
     if D.ndim != 2:
         raise ValueError(f"{op}: a dense argument must be 2-D, got shape {tuple(D.shape)}")
     if dtype is not None:
+        if dtype not in VALUE_TYPES:
+            raise TypeError(f"{op}: unsupported value dtype {dtype}; use one of {', '.join(map(str, VALUE_TYPES))}")
         D = D.astype(dtype)
     elif D.dtype not in VALUE_TYPES:
         D = D.astype(mx.float32)

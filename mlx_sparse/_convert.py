@@ -38,9 +38,10 @@ def csr_todense(op: str, data, indices, indptr, shape, s: mx.Stream) -> mx.array
         return mx.zeros((m, n), dtype=data.dtype, stream=s)
     sizes = dict(m=m, n=n, nnz=nnz)
 
-    def raw(d, ind, ptr, **rules):
-        (out,) = K.prepare(op, "convert_csr_todense", d.dtype, ind.dtype, s, sizes, **rules)(indptr=ptr, indices=ind, data=d)
-        return out.reshape(m, n, stream=s)
+    def raw(d, ind, ptr, **rules):  # made (m, n) by the node: a flat m * n may pass MLX's 2^31 - 1 axis limit
+        (out,) = K.prepare(op, "convert_csr_todense", d.dtype, ind.dtype, s, sizes, shapes=dict(dense=(m, n)),
+                           **rules)(indptr=ptr, indices=ind, data=d)
+        return out
 
     def vjp(primals, cotangents, outputs):  # d data_j = G[row_j, col_j]
         ptr, ind, d = primals
@@ -51,7 +52,7 @@ def csr_todense(op: str, data, indices, indptr, shape, s: mx.Stream) -> mx.array
 
     def jvp(primals, tangents):
         t = tangents[2].astype(primals[2].dtype, stream=s)
-        return [raw(t, primals[1], primals[0], vjp=vjp, jvp=jvp).reshape(-1, stream=s)]
+        return [raw(t, primals[1], primals[0], vjp=vjp, jvp=jvp)]
 
     return raw(data, indices, indptr, vjp=vjp, jvp=jvp)
 

@@ -13,6 +13,7 @@ from ._coerce import dense_2d, as_index, as_values, check_shape, check_validate,
 from ._convert import coo_to_csr, expand_rows
 from ._csr import csr_array
 from ._device import StreamLike, resolve_stream
+from ._kernels import user_op
 
 
 class coo_array(SparseArray):
@@ -38,7 +39,7 @@ class coo_array(SparseArray):
         validate = check_validate(op, validate)
         D = dense_2d(op, arg, dtype)
         if D is not None:  # a dense array: its nonzeros, in row-major order
-            arg = csr_array(D, shape=shape, index_dtype=index_dtype)
+            arg = csr_array(D, shape=shape, index_dtype=index_dtype, _op=op)
         if is_scipy_sparse(arg):
             c = arg.tocoo()
             arg, shape = (c.data, (c.row, c.col)), c.shape if shape is None else shape
@@ -48,22 +49,34 @@ class coo_array(SparseArray):
         if not (isinstance(arg, tuple) and len(arg) == 2 and isinstance(arg[1], (tuple, list)) and len(arg[1]) == 2):
             raise TypeError(f"{op}: expected (data, (row, col)), got {type(arg).__name__}")
         data, (row, col) = arg
-        if not isinstance(data, mx.array) and np.size(data) > 2**31 - 1:
+        if isinstance(data, np.ndarray) and data.size > 2**31 - 1:
             raise ValueError(
                 f"{op}: {np.size(data)} entries exceed MLX's largest 1-D array (2^31 - 1); "
                 "build a csr_array, which holds them in paged buffers"
             )
         data = as_values(op, data, dtype)
         nnz = int(data.size)
+        # host index buffers are checked on the host under validate="metadata" too (scipy's check; no sync)
+        hosts = [None if isinstance(a, mx.array) else np.asarray(a) for a in (row, col)]
         if shape is None:  # infer from the largest indices: synchronizes, as scipy would read them
-            r = np.asarray(row) if not isinstance(row, mx.array) else row
-            c = np.asarray(col) if not isinstance(col, mx.array) else col
-            shape = (int(r.max()) + 1 if r.size else 0, int(c.max()) + 1 if c.size else 0)
+            dims = []
+            for what, a, h in (("row", row, hosts[0]), ("col", col, hosts[1])):
+                a = a if h is None else h
+                if not (mx.issubdtype(a.dtype, mx.integer) if isinstance(a, mx.array) else a.dtype.kind in "iu"):
+                    raise TypeError(f"{op}: {what} must be an integer array, got {a.dtype}")
+                dims.append(int(a.max()) + 1 if a.size else 0)
+                if dims[-1] < 0:
+                    raise ValueError(f"{op}: cannot infer the shape: negative {what} indices (min {int(a.min())})")
+            shape = tuple(dims)
         m, n = check_shape(op, shape)
         it = index_dtype_for(op, (row, col), (m, n), nnz, index_dtype)
         row, col = as_index(op, "row", row, it), as_index(op, "col", col, it)
         if validate and not (row.size == col.size == nnz):
             raise ValueError(f"{op}: row ({row.size}), col ({col.size}) and data ({nnz}) lengths differ")
+        if validate == "metadata":
+            for what, h, dim in (("row", hosts[0], m), ("column", hosts[1], n)):
+                if h is not None and h.size and (h.min() < 0 or h.max() >= dim):
+                    raise ValueError(f"{op}: {what} index out of range [0, {dim}) (min {h.min()}, max {h.max()})")
         self.data, self.row, self.col, self._shape = data, row, col, (m, n)
         self._canonical = bool(canonical)  # declared: sorted by (row, col), no duplicates
         if validate == "full" and nnz:
@@ -146,6 +159,7 @@ class coo_array(SparseArray):
         d, ind, ptr, srt = coo_to_csr("tocsr", self.row, self.col, self.data, self.shape, s)
         return csr_array._from_parts(d, ind, ptr, self.shape, srt, self.nnz == 0)
 
+    @user_op("sum_duplicates")
     def sum_duplicates(self, stream: StreamLike = None) -> csr_array:
         return self.tocsr(canonical=True, stream=stream)
 

@@ -7,7 +7,7 @@ from typing import Any, Optional
 import mlx.core as mx
 
 from ._base import FORMATS, CompressedArray
-from ._coerce import dense_2d, host, is_sparse
+from ._coerce import check_shape, check_validate, dense_2d, host, is_scipy_sparse, is_sparse
 from ._convert import expand_rows, transpose_csr
 from ._canonical import coo_to_canonical
 from ._csr import csr_array
@@ -23,21 +23,23 @@ class csc_array(CompressedArray):
     format = "csc"
 
     def __init__(self, arg: Any, shape: Optional[tuple[int, int]] = None, **kwargs):
-        D = dense_2d("csc_array", arg, kwargs.get("dtype"))
+        op = "csc_array"
+        kwargs.pop("_op", None)
+        check_validate(op, kwargs.get("validate"))
+        D = dense_2d(op, arg, kwargs.get("dtype"))
         if D is not None:  # a dense array: the CSR of its transpose, viewed as CSC
-            if shape is not None and tuple(shape) != tuple(D.shape):
-                raise ValueError(f"csc_array: shape {tuple(shape)} differs from the dense array's {tuple(D.shape)}")
-            self._init_from(csr_array(mx.transpose(D), index_dtype=kwargs.get("index_dtype")))
+            if shape is not None and check_shape(op, shape) != tuple(D.shape):
+                raise ValueError(f"{op}: shape {tuple(shape)} differs from the dense array's {tuple(D.shape)}")
+            self._init_from(csr_array(mx.transpose(D), index_dtype=kwargs.get("index_dtype"), _op=op))
             return
-        if hasattr(arg, "tocsc") and not isinstance(arg, tuple) and not is_sparse(arg):
+        if is_sparse(arg) or is_scipy_sparse(arg):  # its CSC buffers (this package's or scipy's)
             c = arg.tocsc()
             shape = c.shape if shape is None else shape
-            kwargs.setdefault("canonical", bool(c.has_canonical_format))
+            kwargs["canonical"] = bool(kwargs.get("canonical", False) or c.has_canonical_format)
+            kwargs["sorted_indices"] = bool(kwargs.get("sorted_indices", False) or c.has_sorted_indices)
             arg = (c.data, c.indices, c.indptr)
-        if shape is None:
-            raise ValueError("csc_array: shape is required")
-        t = csr_array(arg, shape=(int(shape[1]), int(shape[0])), **kwargs)
-        self._init_from(t)
+        # the CSR array of the transpose, built under this name (shape None: inferred as scipy does)
+        self._init_from(csr_array(arg, shape=shape, _op=op, **kwargs))
 
     def _init_from(self, t: csr_array):
         self.data, self.indices, self.indptr = t.data, t.indices, t.indptr
@@ -83,6 +85,12 @@ class csc_array(CompressedArray):
             return csr_array._from_parts(d, ind, ptr, self.shape, True, True)
         d, ind, ptr = transpose_csr("tocsr", self.data, self.indices, self.indptr, self._csr_shape, s)
         return csr_array._from_parts(d, ind, ptr, self.shape, True, self._canonical)
+
+    def sum_duplicates(self, stream: StreamLike = None) -> "csc_array":
+        """Canonical CSC (sorted, duplicates summed, explicit zeros kept), as scipy. Synchronizes once."""
+        return self._deduped(stream)
+
+    canonicalize = sum_duplicates
 
     def to_numpy(self):
         return host(self.data), host(self.indices), host(self.indptr)

@@ -58,12 +58,14 @@ class csr_array(CompressedArray):
         sorted_indices: bool = False,
         canonical: bool = False,
         validate: Any = None,
+        _op: str = "csr_array",
     ):
-        op = "csr_array"
+        op = _op  # csc_array builds the CSR array of its transpose through here, under its own name
+        axis, minor = (1, "row") if op == "csc_array" else (0, "column")  # the caller's words for indptr's axis
         validate = check_validate(op, validate)
         D = dense_2d(op, arg, dtype)
         if D is not None:  # a dense array: its nonzeros, canonical (staged: one synchronization)
-            if shape is not None and tuple(shape) != tuple(D.shape):
+            if shape is not None and check_shape(op, shape) != tuple(D.shape):
                 raise ValueError(f"{op}: shape {tuple(shape)} differs from the dense array's {tuple(D.shape)}")
             data, indices, indptr = fromdense(op, D, 0, index_dtype, resolve_stream(None))
             self._init(data, indices, indptr, tuple(D.shape), True, True)
@@ -85,15 +87,28 @@ class csr_array(CompressedArray):
         data, indices, indptr, padded = auto_page(op, data, indices, indptr)
         if padded:
             sorted_indices = canonical = False
-        ip_host = None if isinstance(indptr, mx.array) else np.asarray(indptr)  # plans the GPU SpMV below
+        # host structure buffers are checked on the host (scipy's checks, no synchronization): kept here
+        ip_host = None if isinstance(indptr, mx.array) else np.asarray(indptr)  # also plans the GPU SpMV below
+        ind_host = None if isinstance(indices, mx.array) else np.asarray(indices)
         data = as_values(op, data, dtype, paged_ok=True)
         nnz = int(data.size)
-        if shape is None:
-            ip = indptr if isinstance(indptr, mx.array) else np.asarray(indptr)
-            ind = np.asarray(indices) if not isinstance(indices, mx.array) else indices
-            ncols = int(ind.max()) + 1 if ind.size else 0  # infers n: synchronizes
-            shape = (int(ip.size) - 1, ncols)
+        if shape is None:  # scipy's rule: rows from indptr, columns from the largest index (synchronizes)
+            ip = indptr if ip_host is None else ip_host
+            ind = indices if ind_host is None else ind_host
+            for what, a in (("indices", ind), ("indptr", ip)):
+                if not (mx.issubdtype(a.dtype, mx.integer) if isinstance(a, mx.array) else a.dtype.kind in "iu"):
+                    raise TypeError(f"{op}: {what} must be an integer array, got {a.dtype}")
+            if ip.ndim != 1:
+                raise ValueError(f"{op}: indptr must be 1-D, got shape {tuple(ip.shape)}")
+            nminor = int(ind.max()) + 1 if ind.size else 0
+            if nminor < 0:
+                raise ValueError(f"{op}: cannot infer the shape: negative {minor} indices (min {int(ind.min())})")
+            shape = (int(ip.size) - 1, nminor)
+            if op == "csc_array":
+                shape = shape[::-1]  # the caller's (m, n)
         m, n = check_shape(op, shape)
+        if op == "csc_array":  # the transpose's shape: indptr over columns
+            m, n = n, m
         it = index_dtype_for(op, (indices, indptr), (m, n), nnz, index_dtype)
         indices = as_index(op, "indices", indices, it, paged_ok=data.ndim == 2)
         indptr = as_index(op, "indptr", indptr, it)
@@ -101,13 +116,15 @@ class csr_array(CompressedArray):
             raise ValueError(f"{op}: paged data {tuple(data.shape)} and indices {tuple(indices.shape)} must have one shape")
         if validate:
             if indptr.size != m + 1:
-                raise ValueError(f"{op}: indptr has {indptr.size} entries, expected shape[0] + 1 = {m + 1}")
+                raise ValueError(f"{op}: indptr has {indptr.size} entries, expected shape[{axis}] + 1 = {m + 1}")
             if indices.size != nnz:
                 raise ValueError(f"{op}: indices ({indices.size}) and data ({nnz}) lengths differ")
         self._init(data, indices, indptr, (m, n), sorted_indices or canonical, canonical)
         if validate == "full":
-            _validate_full(op, self)
-        elif ip_host is not None and ip_host.ndim == 1 and ip_host.size == m + 1:
+            _validate_full(op, self, minor)
+        elif validate == "metadata" and (ip_host is not None or ind_host is not None):
+            _check_structure(op, ip_host, ind_host, n, nnz, self._sorted, self._canonical, minor)
+        if validate != "full" and ip_host is not None and ip_host.ndim == 1 and ip_host.size == m + 1:
             plan_spmv(self.indptr, ip_host.astype(np.int64, copy=False), nnz)
 
     def _init(self, data, indices, indptr, shape, sorted_indices, canonical):
@@ -193,25 +210,41 @@ class csr_array(CompressedArray):
 FORMATS["csr"] = csr_array
 
 
-def _validate_full(op: str, A: csr_array) -> None:
+def _validate_full(op: str, A: csr_array, minor: str = "column") -> None:
     """Evaluate the structure and check it (host side): indptr, index bounds, declared flags."""
-    m, n = A.shape
-    ip, ind = np.array(A.indptr).astype(np.int64), np.array(A.indices).astype(np.int64).reshape(-1)
-    if ip[0] != 0:
-        raise ValueError(f"{op}: indptr[0] must be 0, got {ip[0]}")
-    if ip[-1] != A.nnz:
-        raise ValueError(f"{op}: indptr[-1] = {ip[-1]} must equal nnz = {A.nnz}")
-    if np.any(np.diff(ip) < 0):
-        raise ValueError(f"{op}: indptr must be non-decreasing")
+    ip, ind = np.array(A.indptr), np.array(A.indices)
+    _check_structure(op, ip, ind, A.shape[1], A.nnz, A.sorted_indices, A.has_canonical_format, minor)
+    plan_spmv(A.indptr, ip.astype(np.int64), A.nnz)
+
+
+def _check_structure(op: str, ip, ind, n: int, nnz: int, sorted_indices: bool, canonical: bool,
+                     minor: str = "column") -> None:
+    """Check CSR structure buffers held on the host (``ip`` / ``ind``: NumPy arrays of the caller's
+    values, or None when that buffer is on the device): indptr starts at 0, does not decrease and ends
+    at nnz; indices lie in [0, n); the declared flags hold. Raises ValueError naming ``op``. Sizes
+    were checked before; ``minor`` names what an index counts (rows of a CSC array)."""
+    if ip is not None:
+        ip = np.asarray(ip).reshape(-1)
+        ip = ip.astype(np.float64) if ip.dtype == np.uint64 and ip.size and ip.max() > 2**63 - 1 else ip.astype(np.int64)
+        if ip.size == 0:
+            return
+        if ip[0] != 0:
+            raise ValueError(f"{op}: indptr[0] must be 0, got {ip[0]}")
+        if np.any(np.diff(ip) < 0):
+            raise ValueError(f"{op}: indptr must be non-decreasing")
+        if ip[-1] != nnz:
+            raise ValueError(f"{op}: indptr[-1] = {ip[-1]} must equal nnz = {nnz}")
+    if ind is None:
+        return
+    ind = np.asarray(ind).reshape(-1)
     if ind.size and (ind.min() < 0 or ind.max() >= n):
-        raise ValueError(f"{op}: column index out of range [0, {n}) (min {ind.min()}, max {ind.max()})")
-    if A.sorted_indices and ind.size > 1:
-        d = np.diff(ind)
+        raise ValueError(f"{op}: {minor} index out of range [0, {n}) (min {ind.min()}, max {ind.max()})")
+    if ip is not None and sorted_indices and ind.size > 1:
+        d = np.diff(ind.astype(np.int64))
         interior = np.ones(ind.size - 1, dtype=bool)
         starts = ip[1:-1]
         interior[starts[(starts > 0) & (starts < ind.size)] - 1] = False
         if np.any(d[interior] < 0):
             raise ValueError(f"{op}: indices are not sorted within rows but sorted_indices/canonical was declared")
-        if A.has_canonical_format and np.any(d[interior] == 0):
+        if canonical and np.any(d[interior] == 0):
             raise ValueError(f"{op}: duplicate entries but canonical=True was declared")
-    plan_spmv(A.indptr, ip, A.nnz)

@@ -8,6 +8,7 @@ this module checks them, orders them, splits 64-bit sizes for the GPU and sizes 
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import math
 import os
@@ -19,6 +20,54 @@ import mlx.core as mx
 
 from . import _ext
 from ._device import is_gpu
+
+# ---- the user's operation -------------------------------------------------------------------
+# Errors name the operation the user called. An operation built from others (A @ B converts B with
+# tocsr; A + B sums duplicates) runs them inside ``user_op(...)``: the nodes they build then report
+# "matmul (in tocsr): ..." rather than only the inner step. The outermost scope wins; per thread.
+_USER_OP: contextvars.ContextVar = contextvars.ContextVar("mlx_sparse_user_op", default=None)
+
+
+class user_op:
+    """``with user_op("matmul"): ...`` or ``@user_op("matmul")``: the kernel nodes built inside name
+    ``"matmul"`` in their errors (see :func:`op_name`); an enclosing scope's name is kept."""
+
+    __slots__ = ("name", "_token")
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __enter__(self):
+        self._token = _USER_OP.set(_USER_OP.get() or self.name)
+        return self
+
+    def __exit__(self, *exc):
+        _USER_OP.reset(self._token)
+        return False
+
+    def __call__(self, fn: Callable) -> Callable:
+        name = self.name
+
+        @functools.wraps(fn)
+        def wrapped(*args, **kwargs):
+            if _USER_OP.get() is not None:
+                return fn(*args, **kwargs)
+            token = _USER_OP.set(name)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _USER_OP.reset(token)
+
+        return wrapped
+
+
+def op_name(op: str) -> str:
+    """``op`` as errors name it: "<user's op> (in <op>)" inside another operation's scope."""
+    outer = _USER_OP.get()
+    if outer is None or op == outer or op.startswith(outer + " (in "):
+        return op
+    return f"{outer} (in {op})"
+
 
 # ---- the type pairs and constants (msp.h) ----------------------------------------------------
 _DTYPE_OF = {"f32": mx.float32, "f64": mx.float64, "f16": mx.float16, "bf16": mx.bfloat16, "c64": mx.complex64,
@@ -254,7 +303,9 @@ def prepare(
     ``stream``. ``sizes``/``flags``/``params`` by name as the table declares them; ``launch``: extra
     names the GPU grid rule uses; ``variant``: the GPU module variant; ``shapes``: output shapes by
     name where not 1-D (their element counts are checked against the table). ``op`` names the user's
-    call in errors; ``vjp``/``jvp``/``vmap``: the node's transform rules (see :class:`Rules`)."""
+    call in errors (inside a :class:`user_op` scope, with the user's operation first: :func:`op_name`);
+    ``vjp``/``jvp``/``vmap``: the node's transform rules (see :class:`Rules`)."""
+    op = op_name(op)
     sig = OPS[kernel]
     vt, it = type_names(op, dtype, index_dtype)
     gpu = is_gpu(stream)
@@ -270,6 +321,7 @@ def prepare(
             raise ValueError(f"{op}: {kernel} output {o.name} of shape {sh} must hold {o.length} = {count} elements")
         out_shapes.append(sh)
         out_dtypes.append(kinds[o.kind])
+    check_outputs(op, [o.name for o in sig.outputs], out_shapes, out_dtypes, gpu)
     expect = [(_eval(i.length, sizes), kinds[i.kind], i.name) for i in sig.inputs]
 
     def check(inputs, skip=-1, only=-1):
@@ -330,6 +382,39 @@ def prepare(
     rules = Rules(op, run, out_dtypes, vjp, jvp, vmap)  # vmap's fallback relaunches the same node
     node.launch, node.raw = run, raw
     return node
+
+
+MAX_AXIS = 2**31 - 1  # MLX's longest axis (its shapes are 32-bit)
+
+
+@functools.lru_cache(maxsize=None)
+def host_memory() -> int:
+    """Physical memory plus swap in bytes (0 when unknown): no CPU allocation larger than this succeeds."""
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 0
+    try:
+        with open("/proc/meminfo") as f:
+            total += next((int(line.split()[1]) * 1024 for line in f if line.startswith("SwapTotal:")), 0)
+    except (OSError, ValueError):
+        pass
+    return total
+
+
+def check_outputs(op: str, names, shapes, dtypes, gpu: bool) -> None:
+    """Outputs MLX cannot hold raise here, when the node is built, with the user's op: more bytes than
+    the host has (MemoryError; MLX's CPU allocator would crash the process), or an axis longer than
+    MLX's 2^31 - 1 (ValueError; nanobind would reject the shape with a bare TypeError)."""
+    need = sum(math.prod(sh) * dt.size for sh, dt in zip(shapes, dtypes))
+    have = 0 if gpu else host_memory()
+    if have and need > have:
+        raise MemoryError(f"{op}: the result needs {need / 2**30:.1f} GiB, more than this machine's memory "
+                          f"({have / 2**30:.1f} GiB with swap)")
+    for name, sh in zip(names, shapes):
+        if any(d > MAX_AXIS for d in sh):
+            raise ValueError(f"{op}: output {name} would hold {math.prod(sh)} elements along one axis, more than "
+                             f"MLX's limit of 2^31 - 1")
 
 
 def _detach_structure(outs: list[mx.array], dtypes, stream: mx.Stream) -> list[mx.array]:

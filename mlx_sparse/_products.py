@@ -125,7 +125,7 @@ def cached_product(op: str, A, x, s: mx.Stream, trans: bool, kind: str):
     schedule, all in its key."""
     if type(x) is not mx.array or x.dtype != A.data.dtype or not 1 <= x.ndim <= (1 if kind == "rows" else 2):
         return None
-    key = (op, trans, x.shape, _spmv._plan_generation, spmv_mode())
+    key = (K.op_name(op), trans, x.shape, _spmv._plan_generation, spmv_mode())  # errors name the user's op
     held = A.__dict__.get("_recipes")
     if held is None or held[0] is not A.data or held[1] is not A.indices or held[2] is not A.indptr:
         held = (A.data, A.indices, A.indptr, {})  # buffers replaced (or first use): start over
@@ -148,7 +148,7 @@ def _recipe_or_none(op: str, A, x, stream, trans: bool, kind: str):
     """(A's compressed form, the stream, op(A) @ x by a kept recipe or None)."""
     if not is_sparse(A):
         raise TypeError(f"{op}: A must be a sparse array, got {type(A).__name__}")
-    A = A._compressed(stream)
+    A = A._compressed(stream, op=op)
     s = resolve_stream(stream)
     return A, s, cached_product(op, A, x, s, trans, kind)
 

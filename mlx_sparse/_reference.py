@@ -73,7 +73,7 @@ def _family(fmt: str) -> dict:
     def matvec(A, x, stream: StreamLike = None):
         """y = A x (x: (n,) or (..., n)); lazy, differentiable."""
         _check(f"{fmt}_matvec", A, fmt)
-        return product_rows(f"{fmt}_matvec", A, x, stream, trans=A._compressed().format == "csc")
+        return product_rows(f"{fmt}_matvec", A, x, stream, trans=A._compressed(stream).format == "csc")
 
     def matmul(A, X, stream: StreamLike = None):
         """A @ X with matmul semantics; lazy, differentiable."""

@@ -4,9 +4,16 @@
 #   bash tools/gpu_check.sh receive            copy the carried .stage/part* pieces to /tmp/mlxstage
 #   bash tools/gpu_check.sh install            reassemble + verify + install MLX CUDA, build mlx_sparse
 #   bash tools/gpu_check.sh test               C tests, CUDA harness, pytest -m gpu and the CPU suite
+#   bash tools/gpu_check.sh sanitize           compute-sanitizer (memcheck, racecheck, initcheck, synccheck)
+#                                              on the CUDA harness (f32_i32, c64_i64: its small cases and the
+#                                              corrupt structures), memcheck on a small GPU pytest subset
 #   bash tools/gpu_check.sh bench [ARGS]       bench/spmv.py on the GPU (ARGS passed through)
-#   bash tools/gpu_check.sh receive all        everything in order
+#   bash tools/gpu_check.sh receive all        everything in order (not sanitize: run it after install)
 # Environment: PY (python, default python3), SITE (install target, default /tmp/site), OUT (logs).
+# sanitize: SAN_BUDGET (seconds for all sanitizer runs, default 330, builds not counted), SAN_STEP (cap
+# per harness tool, default 75), SAN_PYTEST_STEP (seconds kept for the pytest run, default 120),
+# SAN_PYTEST (the pytest arguments, default: test_spmv.py -k "gpu and float32" -x), COMPUTE_SANITIZER
+# (the tool, else found on PATH or beside nvcc).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY="${PY:-python3}"
@@ -44,15 +51,26 @@ install() {
   set +e
 }
 
+# The C library (/tmp/msp_c/libmsp.a, which the CUDA harness links for its reference kernels).
+build_c() {
+  cmake -S . -B /tmp/msp_c -G Ninja -DMSP_CUDA=OFF > /dev/null && cmake --build /tmp/msp_c > /dev/null
+}
+
+# The CUDA harness of one type pair: build_harness F32 I32 [OUTPUT [NVCC FLAGS...]]
+build_harness() {
+  local v=$1 i=$2 out=${3:-/tmp/harness_$1_$2}
+  shift 3 2> /dev/null || shift $#
+  nvcc -std=c++17 -O2 -arch=native "$@" -DMSP_VT_"$v" -DMSP_IT_"$i" -Icsrc/include -Icsrc/cuda tests/cuda/harness.cu \
+    /tmp/msp_c/libmsp.a -Xcompiler -fopenmp -o "$out"
+}
+
 test_all() {
   export PYTHONPATH="$SITE"
   local rc=0
-  cmake -S . -B /tmp/msp_c -G Ninja -DMSP_CUDA=OFF > /dev/null && cmake --build /tmp/msp_c > /dev/null &&
-    ctest --test-dir /tmp/msp_c 2>&1 | tail -3 || rc=1
+  build_c && ctest --test-dir /tmp/msp_c 2>&1 | tail -3 || rc=1
   for v in F32 F16 BF16 C64; do
     for i in I32 I64; do
-      nvcc -std=c++17 -O2 -arch=native -DMSP_VT_$v -DMSP_IT_$i -Icsrc/include -Icsrc/cuda tests/cuda/harness.cu \
-        /tmp/msp_c/libmsp.a -Xcompiler -fopenmp -o /tmp/harness_${v}_$i &
+      build_harness $v $i &
     done
   done
   wait
@@ -63,6 +81,113 @@ test_all() {
   done
   (cd tests && "$PY" -m pytest -q -m gpu -p no:cacheprovider 2>&1 | tee "$LOG/pytest_gpu.log" | tail -15) || rc=1
   (cd tests && "$PY" -m pytest -q -p no:cacheprovider 2>&1 | tail -3) || rc=1
+  return $rc
+}
+
+# compute-sanitizer: $COMPUTE_SANITIZER, on PATH, beside nvcc, or in the CUDA toolkit's usual places.
+find_sanitizer() {
+  local c nv
+  nv=$(command -v nvcc 2> /dev/null || true)
+  for c in "${COMPUTE_SANITIZER:-}" "$(command -v compute-sanitizer 2> /dev/null || true)" \
+    ${nv:+"$(dirname "$nv")/compute-sanitizer"} ${nv:+"$(dirname "$(dirname "$nv")")/compute-sanitizer/compute-sanitizer"} \
+    ${CUDA_HOME:+"$CUDA_HOME/bin/compute-sanitizer"} /usr/local/cuda/bin/compute-sanitizer \
+    /usr/local/cuda/compute-sanitizer/compute-sanitizer; do
+    if [ -n "$c" ] && [ -x "$c" ]; then
+      echo "$c"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Run a sanitizer step, at most CAP seconds and not past the deadline SAN_END (in $SECONDS): san_step
+# NAME CAP LOGFILE COMMAND...; prints one line (the tool's summary, the harness's or pytest's closing
+# line, the exit status, the seconds taken). Status 3: compute-sanitizer cannot run on this GPU.
+san_step() {
+  local name=$1 cap=$2 log=$3 t0=$SECONDS left rc
+  shift 3
+  left=$((SAN_END - SECONDS))
+  [ "$cap" -lt "$left" ] || cap=$left
+  if [ "$cap" -lt 10 ]; then
+    echo "$name: SKIPPED (sanitize time budget SAN_BUDGET=${SAN_BUDGET}s spent)" | tee -a "$SAN_SUMMARY"
+    return 1
+  fi
+  timeout --kill-after=10 "$cap" "$@" > "$log" 2>&1
+  rc=$?
+  local summary closing
+  summary=$(grep -E "(ERROR|RACECHECK) SUMMARY" "$log" | tail -1 | sed 's/^=* *//')
+  closing=$(grep -E "^harness [a-z0-9_]+: [0-9]+ passed|[0-9]+ (passed|failed)" "$log" | tail -1)
+  if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+    summary="TIMEOUT after ${cap}s${summary:+ ($summary)}"
+  fi
+  echo "$name: ${summary:-no sanitizer summary} | ${closing:-no test summary} | rc=$rc | $((SECONDS - t0))s | $log" |
+    tee -a "$SAN_SUMMARY"
+  if grep -qE "Device not supported|Unable to find injection library|error 999" "$log"; then
+    echo "$name: compute-sanitizer could not attach to this GPU (a gVisor machine refuses it); see $log" |
+      tee -a "$SAN_SUMMARY"
+    return 3
+  fi
+  return $rc
+}
+
+# The CUDA harness (f32_i32 and c64_i64, mode "small": the small valid cases and every kernel on corrupt
+# structures) under memcheck, racecheck, initcheck and synccheck, then memcheck on a small GPU pytest
+# subset (memcheck slows kernels 10-50x: SAN_BUDGET bounds the whole). Logs: $LOG/sanitize_*.log and the
+# summary $LOG/sanitize_summary.txt. Needs `install` first (the pytest part imports the installed build).
+sanitize() {
+  export PYTHONPATH="$SITE"
+  mkdir -p "$LOG" && LOG=$(cd "$LOG" && pwd)  # absolute: the pytest step runs in tests/
+  SAN_BUDGET=${SAN_BUDGET:-330}
+  local step=${SAN_STEP:-75} pystep=${SAN_PYTEST_STEP:-120} rc=0 cs tool pair st gone=0
+  SAN_SUMMARY="$LOG/sanitize_summary.txt"
+  : > "$SAN_SUMMARY"
+  if ! cs=$(find_sanitizer); then
+    echo "sanitize: compute-sanitizer not found (set COMPUTE_SANITIZER)" | tee -a "$SAN_SUMMARY"
+    return 2
+  fi
+  echo "sanitize: $cs ($("$cs" --version 2>&1 | grep -iE "version" | head -1))" | tee -a "$SAN_SUMMARY"
+  build_c || { echo "sanitize: the C library did not build" | tee -a "$SAN_SUMMARY"; return 1; }
+  local pairs="F32_I32 C64_I64" pids=""
+  for pair in $pairs; do  # -lineinfo: source lines in the reports, same machine code otherwise
+    build_harness "${pair%_*}" "${pair#*_}" "/tmp/harness_san_$pair" -lineinfo > "$LOG/sanitize_build_$pair.log" 2>&1 &
+    pids="$pids $!"
+  done
+  for p in $pids; do wait "$p" || rc=1; done
+  if [ $rc -ne 0 ]; then
+    echo "sanitize: the CUDA harness did not build (see $LOG/sanitize_build_*.log)" | tee -a "$SAN_SUMMARY"
+    return 1
+  fi
+  SAN_T0=$SECONDS
+  SAN_END=$((SAN_T0 + SAN_BUDGET - pystep))  # the harness runs leave the pytest run its share
+  for tool in memcheck racecheck initcheck synccheck; do
+    local spids=""
+    for pair in $pairs; do  # the two type pairs side by side on the GPU
+      san_step "harness $pair $tool" "$step" "$LOG/sanitize_${tool}_$pair.log" \
+        "$cs" --tool "$tool" --error-exitcode 1 "/tmp/harness_san_$pair" small &
+      spids="$spids $!"
+    done
+    for p in $spids; do
+      wait "$p"
+      st=$?
+      [ $st -eq 0 ] || rc=1
+      [ $st -ne 3 ] || gone=1
+    done
+    [ $gone -eq 0 ] || return 3
+  done
+  SAN_END=$((SAN_T0 + SAN_BUDGET))
+  # MLX's own CUDA calls (and the driver's) may fail on purpose (feature probes): only kernel accesses
+  # are errors here (--report-api-errors no); the harness runs above keep the default.
+  local -a pyargs
+  if [ -n "${SAN_PYTEST:-}" ]; then
+    eval "pyargs=($SAN_PYTEST)"  # shell words, so that -k "a and b" stays one argument
+  else
+    pyargs=(test_spmv.py -k "gpu and float32" -x)
+  fi
+  (cd tests && san_step "pytest memcheck (${pyargs[*]})" "$pystep" "$LOG/sanitize_pytest_memcheck.log" \
+    "$cs" --tool memcheck --error-exitcode 1 --report-api-errors no \
+    "$PY" -m pytest -q -m gpu -p no:cacheprovider "${pyargs[@]}") || rc=1
+  echo "sanitize: $([ $rc -eq 0 ] && echo clean || echo FAILED) in $((SECONDS - SAN_T0))s of sanitizer runs" |
+    tee -a "$SAN_SUMMARY"
   return $rc
 }
 
@@ -79,7 +204,8 @@ case "$cmd" in
     if [ "${1:-}" = all ]; then install && test_all; bench; fi ;;
   install) install ;;
   test) test_all ;;
+  sanitize) sanitize ;;
   bench) bench "$@" ;;
   all) install && test_all; bench ;;
-  *) echo "usage: $0 receive|install|test|bench|all" >&2; exit 2 ;;
+  *) echo "usage: $0 receive|install|test|sanitize|bench|all" >&2; exit 2 ;;
 esac

@@ -188,9 +188,17 @@ struct Tiers {
   long long ns, nw, nb, ng, sb, wb, bb, gb;
 };
 
+// 0 <= q < m in one compare: a position in the row list (tier sizes that disagree with m are not
+// trusted, negative ones included)
+__device__ __forceinline__ bool in_list(long long q, long long m) {
+  return (unsigned long long)q < (unsigned long long)m;
+}
+
 // Calls f(row or -1, tier, group index in the block) for each row this thread's group serves: the
 // S tier's groups of 8 (an idle group gets -1 so that its warp stays converged), W warps, B and G
-// blocks. All threads of the block call it.
+// blocks. All threads of the block call it. Blocks past sb + wb + bb + gb (a launch larger than the
+// plan's) serve nothing: a G block's bitmap is bits[(b - sb - wb - bb) * nwords, ...), which exists
+// only for the gb blocks of the plan, and a tier of no blocks would never advance its loop.
 template <class F>
 __device__ __forceinline__ void for_rows(const IT* __restrict__ rows, long long m, const Tiers& T, F f) {
   const long long b = blockIdx.x;
@@ -203,13 +211,13 @@ __device__ __forceinline__ void for_rows(const IT* __restrict__ rows, long long 
     }
   } else if (b < T.sb + T.wb) {
     for (long long r = (b - T.sb) * WARPS + warp; r < T.nw; r += T.wb * WARPS)
-      if (T.ns + r < m) f((long long)rows[T.ns + r], 1, warp);
+      if (in_list(T.ns + r, m)) f((long long)rows[T.ns + r], 1, warp);
   } else if (b < T.sb + T.wb + T.bb) {
     for (long long r = b - T.sb - T.wb; r < T.nb; r += T.bb)
-      if (T.ns + T.nw + r < m) f((long long)rows[T.ns + T.nw + r], 2, 0);
-  } else {
+      if (in_list(T.ns + T.nw + r, m)) f((long long)rows[T.ns + T.nw + r], 2, 0);
+  } else if (b < T.sb + T.wb + T.bb + T.gb) {
     for (long long r = b - T.sb - T.wb - T.bb; r < T.ng; r += T.gb)
-      if (T.ns + T.nw + T.nb + r < m) f((long long)rows[T.ns + T.nw + T.nb + r], 3, 0);
+      if (in_list(T.ns + T.nw + T.nb + r, m)) f((long long)rows[T.ns + T.nw + T.nb + r], 3, 0);
   }
 }
 

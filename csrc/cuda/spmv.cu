@@ -116,24 +116,29 @@ MSP_SPMV_LANES(32)
 #endif
 
 // in: indptr[m+1], indices[nnz], data[nnz], x[n], coords[nb+1]; out: y1[m] (AT), carry[nb] (AT);
-// scalars m, n, nnz. A coords entry out of range or out of order gives NaN rows, not a fault.
+// scalars m, n, nnz, nb (the table's: the length of carry, coords[nb + 1]; the blocks past
+// min(nb, ceil((m + nnz) / T)) do nothing). A coords entry out of range or out of order gives NaN
+// rows (those of [coords[b], coords[b+1]) clamped to [0, m)), not a fault.
 template <class IT>
 __device__ void spmv_csr_mp(const IT* __restrict__ indptr, const IT* __restrict__ indices,
                             const VT* __restrict__ data, const VT* __restrict__ x, const IT* __restrict__ coords,
-                            AT* __restrict__ y1, AT* __restrict__ carry, long long m, long long n, long long nnz) {
+                            AT* __restrict__ y1, AT* __restrict__ carry, long long m, long long n, long long nnz,
+                            long long nb_len) {
   constexpr int B = MSP_MP_B, T = MSP_MP_T;
   __shared__ IT s_end[T];
   __shared__ AT s_prod[T];
   __shared__ AT s_scan_v[B / 32];
   __shared__ int s_scan_f[B / 32];
   typedef typename Unsigned<IT>::type UT;
-  const long long total = m + nnz, nb = (total + T - 1) / T;
+  const long long total = m + nnz, nb_plan = (total + T - 1) / T, nb = nb_plan < nb_len ? nb_plan : nb_len;
   for (long long b = blockIdx.x; b < nb; b += gridDim.x) {
     const long long d0 = b * T, d1 = d0 + T < total ? d0 + T : total;
     const long long i0 = (long long)coords[b], i1 = (long long)coords[b + 1];
-    const long long j0 = d0 - i0, j1 = d1 - i1;  // nonzeros [j0, j1) and row ends of rows [i0, i1)
-    const long long nr = i1 - i0, nz = j1 - j0;
-    bool bad = nr < 0 || nz < 0 || nr > T || nz > T || i0 < 0 || i1 > m || j0 < 0 || j1 > nnz;
+    // coords checked before any arithmetic on them (no overflow from a wild value)
+    const bool coords_ok = i0 >= 0 && i1 >= i0 && i1 <= m;
+    const long long j0 = coords_ok ? d0 - i0 : 0, j1 = coords_ok ? d1 - i1 : 0;  // nonzeros [j0, j1), rows [i0, i1)
+    const long long nr = coords_ok ? i1 - i0 : 0, nz = j1 - j0;
+    bool bad = !coords_ok || nz < 0 || nr > T || nz > T || j0 < 0 || j1 > nnz;
     if (!bad) {  // stage the row ends (and check them: nondecreasing, within [j0, j1])
       for (int k = threadIdx.x; k < nr; k += B) {
         const long long e = (long long)indptr[i0 + k + 1], s = (long long)indptr[i0 + k];
@@ -173,8 +178,13 @@ __device__ void spmv_csr_mp(const IT* __restrict__ indptr, const IT* __restrict_
     if (__syncthreads_or(bad)) {  // not a valid CSR: every row this block would write is NaN
       AT nan;
       make_nan(nan);
-      const long long r1 = i1 > i0 + T ? i0 + T : i1;
-      for (long long r = i0 + threadIdx.x; r < r1; r += B) y1[r] = nan;
+      // the rows [i0, min(i1, i0 + T)) clamped to [0, m): as before for coords in range, and no
+      // write outside y1 for wild ones
+      const long long r0 = i0 < 0 ? 0 : i0 > m ? m : i0;
+      long long r1 = i1 < r0 ? r0 : i1;
+      if (r1 - r0 > T) r1 = r0 + T;
+      if (r1 > m) r1 = m;
+      for (long long r = r0 + threadIdx.x; r < r1; r += B) y1[r] = nan;
       if (threadIdx.x == 0) carry[b] = nan;
       __syncthreads();
       continue;
@@ -221,10 +231,11 @@ __device__ void spmv_csr_mp(const IT* __restrict__ indptr, const IT* __restrict_
 
 // y[r] = carries of the blocks that row r's entries crossed + y1[r]; NaN for a row with bad offsets.
 // in: indptr[m+1], indices, data, x (unused: they carry the product's derivative rules), y1[m],
-// carry[nb]; out: y[m]; scalars m, nnz.
+// carry[nb]; out: y[m]; scalars m, nnz, nb (carry's length: a valid row never reaches it).
 template <class IT>
 __device__ void spmv_csr_mpfix(const IT* __restrict__ indptr, const AT* __restrict__ y1,
-                               const AT* __restrict__ carry, VT* __restrict__ y, long long m, long long nnz) {
+                               const AT* __restrict__ carry, VT* __restrict__ y, long long m, long long nnz,
+                               long long nb) {
   const long long stride = (long long)gridDim.x * blockDim.x;
   for (long long r = (long long)blockIdx.x * blockDim.x + threadIdx.x; r < m; r += stride) {
     const long long s = (long long)indptr[r], e = (long long)indptr[r + 1];
@@ -233,7 +244,8 @@ __device__ void spmv_csr_mpfix(const IT* __restrict__ indptr, const AT* __restri
     if (s < 0 || e < s || e > nnz) {
       make_nan(a);
     } else {
-      for (long long bb = (s + r) / MSP_MP_T; bb < (e + r) / MSP_MP_T; ++bb) add_acc(a, carry[bb]);
+      const long long b1 = (e + r) / MSP_MP_T;
+      for (long long bb = (s + r) / MSP_MP_T; bb < b1 && bb < nb; ++bb) add_acc(a, carry[bb]);
       add_acc(a, y1[r]);
     }
     st(y + r, a);
@@ -245,8 +257,8 @@ __device__ void spmv_csr_mpfix(const IT* __restrict__ indptr, const AT* __restri
 #endif
 // Node 1 and node 2 are two ops (two modules, as MLX hashes a module at every launch).
 MSP_ENTRY0(spmv, csr_mp, __launch_bounds__(MSP_MP_B, MSP_MP_MINB),
-           spmv_csr_mp<IT>(indptr, indices, data, x, coords, part, carry, m, n, nnz))
-MSP_ENTRY0(spmv, csr_mpfix, __launch_bounds__(256), spmv_csr_mpfix<IT>(indptr, part, carry, y, m, nnz))
+           spmv_csr_mp<IT>(indptr, indices, data, x, coords, part, carry, m, n, nnz, nb))
+MSP_ENTRY0(spmv, csr_mpfix, __launch_bounds__(256), spmv_csr_mpfix<IT>(indptr, part, carry, y, m, nnz, nb))
 
 #if defined(MSP_ALL_KERNELS) && defined(MSP_HOST_HELPERS)  // host side, for the CUDA harness: the plan mlx_sparse computes with numpy
 #include <algorithm>

@@ -39,6 +39,19 @@ static void kron_case(int vt, int it, int64_t m, int64_t n, int64_t nnz, int thr
     st = run("construct_kron", vt, it, (const void *[]){ap, ai, av, bp, bi, bv, optr}, (void *[]){oi, ov},
              (int64_t[]){m, 4, na, 3, nb, tot - 1}, NULL, threads, NULL);
     CHECK(st == MSP_EINDEX, "kron inconsistent output pointer -> EINDEX (status %d)", st);
+    put_idx(it, optr, rows, tot);
+  }
+  if (na > 0 && nb > 0) { /* a column of B outside [0, nb), a negative column of A, an overflowing one */
+    const int64_t badb[] = {4, -1}, bada[] = {-1, it ? INT64_MAX / 2 : (int64_t)INT32_MAX / 2};
+    for (int t = 0; t < 4; ++t) {
+      void *arr = t < 2 ? bi : ai;
+      const int64_t keep = get_idx(it, arr, 0);
+      put_idx(it, arr, 0, t < 2 ? badb[t] : bada[t - 2]);
+      st = run("construct_kron", vt, it, (const void *[]){ap, ai, av, bp, bi, bv, optr}, (void *[]){oi, ov}, sizes,
+               NULL, threads, NULL);
+      CHECK(st == MSP_EINDEX, "kron bad column case %d -> EINDEX (status %d)", t, st);
+      put_idx(it, arr, 0, keep);
+    }
   }
   free(ap), free(ai), free(av), free(bp), free(bi), free(bv), free(optr), free(oi), free(ov);
   case_free(&ta), case_free(&tb);

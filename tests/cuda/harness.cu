@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
+#include <string>
 #include <vector>
 
 #include "mlx_sparse/msp.h"
@@ -180,8 +182,8 @@ static std::vector<VT> c_spmv(const Csr& a, std::vector<VT>* x) {
 
 // Our lanes kernel with g lanes per row, as mlx_sparse launches it: columns from the indices, or
 // from 16-bit offsets dd when given.
-static void launch_lanes(int g, const IT* dp, const IT* di, const VT* dv, const VT* dx, const short* dd, VT* dy,
-                         long long m, long long n, long long nnz) {
+static void launch_lanes_async(int g, const IT* dp, const IT* di, const VT* dv, const VT* dx, const short* dd, VT* dy,
+                               long long m, long long n, long long nnz) {
   const unsigned blocks = blocks_for((m + 256 / g - 1) / (256 / g) * 256);
 #define LAUNCH(G)                                                                                 \
   if (dd)                                                                                         \
@@ -196,6 +198,11 @@ static void launch_lanes(int g, const IT* dp, const IT* di, const VT* dv, const 
     case 16: LAUNCH(16); break;
     default: LAUNCH(32); break;
   }
+#undef LAUNCH
+}
+static void launch_lanes(int g, const IT* dp, const IT* di, const VT* dv, const VT* dx, const short* dd, VT* dy,
+                         long long m, long long n, long long nnz) {
+  launch_lanes_async(g, dp, di, dv, dx, dd, dy, m, n, nnz);
   CK(cudaGetLastError());
   CK(cudaDeviceSynchronize());
 }
@@ -732,24 +739,728 @@ static void test_ewise(const Csr& a0) {
   cudaFree(dap), cudaFree(dai), cudaFree(dbp), cudaFree(dbi), cudaFree(dav), cudaFree(dbv);
 }
 
-int main() {
+// ---- corrupt structures (what validate=False lets through) ----------------------------------------
+// Every GPU kernel on structures that break the CSR rules: an indptr that decreases, does not start at
+// 0, points past nnz or holds wild values; columns < 0 or >= n; index arrays shorter than the row
+// pointer says; row lists, positions and output row pointers (scan outputs) out of range or
+// disagreeing with the counts of the first pass. Wrong values are allowed there, an access out of
+// bounds is not: every buffer has exactly the length the table gives it (dev_exact, out_exact; no
+// allocation at all for length 0), so `compute-sanitizer --tool memcheck` reports any access past one
+// (tools/gpu_check.sh sanitize). Here each launch must complete without a CUDA error.
+static const IT IT_MAX = std::numeric_limits<IT>::max(), IT_MIN = std::numeric_limits<IT>::min();
+
+template <class T> static T* dev_exact(const std::vector<T>& h) {
+  if (h.empty()) return nullptr;  // no buffer: any access faults
+  T* d = nullptr;
+  CK(cudaMalloc(&d, sizeof(T) * h.size()));
+  CK(cudaMemcpy(d, h.data(), sizeof(T) * h.size(), cudaMemcpyHostToDevice));
+  return d;
+}
+// an output of n elements, every byte `fill` (0: the table's init=0; else a poison, initialized so
+// that initcheck sees no read of uninitialized memory in what the kernels leave unwritten)
+template <class T> static T* out_exact(long long n, int fill) {
+  if (n <= 0) return nullptr;
+  T* d = nullptr;
+  CK(cudaMalloc(&d, sizeof(T) * n));
+  CK(cudaMemset(d, fill, sizeof(T) * n));
+  return d;
+}
+
+static std::string g_what;  // the corruption under test, for the failure message
+static void launch_ok(const char* kernel) {
+  cudaError_t e = cudaGetLastError();
+  if (e == cudaSuccess) e = cudaDeviceSynchronize();
+  CHECK(e == cudaSuccess, "corrupt input (%s): %s: %s", g_what.c_str(), kernel, cudaGetErrorString(e));
+  if (e != cudaSuccess) exit(1);  // a fault loses the context: nothing after it can run
+}
+
+struct Variant {
+  std::string name;
+  Csr a;
+};
+// Corrupt copies of a valid matrix (m >= 8): the structures validate=False can hand a kernel.
+static std::vector<Variant> corrupt_variants(const Csr& a) {
+  const long long m = a.m, n = a.n, nnz = (long long)a.ind.size();
+  std::vector<Variant> v;
+  auto add = [&](const char* name, auto edit) {
+    Csr c = a;
+    edit(c);
+    v.push_back({name, c});
+  };
+  add("indptr decreases", [&](Csr& c) {
+    c.indptr[m / 2 + 1] = c.indptr[m / 2] - 3;
+    c.indptr[2] = c.indptr[3] + 40;  // row 1 reaches into row 3, row 2 has a negative length
+  });
+  add("indptr starts at -4", [&](Csr& c) { c.indptr[0] = -4; });
+  add("indptr starts at 3", [&](Csr& c) { c.indptr[0] = 3; });
+  add("indptr past nnz", [&](Csr& c) {
+    c.indptr[m] = (IT)(nnz + 5);
+    c.indptr[m / 3] = (IT)(nnz + 1000);
+  });
+  add("wild indptr", [&](Csr& c) {
+    c.indptr[1] = IT_MAX, c.indptr[2] = IT_MIN;
+    c.indptr[m - 1] = IT_MAX, c.indptr[m] = IT_MIN;
+  });
+  add("index arrays shorter than indptr[m]", [&](Csr& c) {
+    c.ind.resize(nnz / 2);
+    c.val.resize(nnz / 2);
+  });
+  if (nnz > 0) {
+    add("columns < 0", [&](Csr& c) {
+      c.ind[0] = -1, c.ind[nnz / 2] = IT_MIN, c.ind[nnz - 1] = -7;
+    });
+    add("columns >= n", [&](Csr& c) {
+      c.ind[0] = (IT)n, c.ind[nnz / 3] = IT_MAX, c.ind[nnz - 1] = (IT)(n + 1000);
+    });
+    add("all at once", [&](Csr& c) {
+      c.indptr[m / 2 + 1] = c.indptr[m / 2] - 3;
+      c.indptr[m / 3] = (IT)(nnz + 1000);
+      c.ind[0] = -1, c.ind[nnz / 2] = IT_MAX;
+    });
+  }
+  return v;
+}
+
+// Output row pointers (the scan of a count pass) that disagree with the fill: decreasing, past the
+// output's length tot, below 0, wild, and too short for the rows' entries.
+static std::vector<std::pair<std::string, std::vector<IT>>> ptr_variants(const std::vector<IT>& p, long long tot) {
+  const size_t L = p.size();  // >= 4
+  std::vector<std::pair<std::string, std::vector<IT>>> v;
+  auto add = [&](const char* name, auto edit) {
+    std::vector<IT> q = p;
+    edit(q);
+    v.push_back({name, q});
+  };
+  add("output pointer decreases", [&](std::vector<IT>& q) {
+    q[L / 2] = q[L / 2 - 1] - 2;
+    q[2] = q[3] + 9;
+  });
+  add("output pointer past the output", [&](std::vector<IT>& q) {
+    q[L - 1] = (IT)(tot + 7);
+    q[L / 3] = (IT)(tot + 100);
+  });
+  add("output pointer below 0", [&](std::vector<IT>& q) { q[0] = -5; });
+  add("wild output pointer", [&](std::vector<IT>& q) {
+    q[1] = IT_MAX, q[2] = IT_MIN;
+    q[L - 2] = IT_MAX;
+  });
+  add("output rows shorter than the counts", [&](std::vector<IT>& q) {
+    for (auto& x : q) x = (IT)((long long)x / 2);
+  });
+  return v;
+}
+
+static std::vector<IT> scan_of(const std::vector<IT>& c) {
+  std::vector<IT> p(c.size() + 1, 0);
+  for (size_t i = 0; i < c.size(); ++i) p[i + 1] = (IT)((long long)p[i] + (long long)c[i]);
+  return p;
+}
+// the row of each entry of a valid matrix
+static std::vector<IT> expand_host(const Csr& a) {
+  std::vector<IT> rows(a.ind.size());
+  for (long long r = 0; r < a.m; ++r)
+    for (long long j = (long long)a.indptr[r]; j < (long long)a.indptr[r + 1]; ++j) rows[j] = (IT)r;
+  return rows;
+}
+
+// The merge path's two nodes with coords as given (nb = coords.size() - 1 blocks: the table's length
+// of carry, which may disagree with m + nnz), buffers at their exact lengths.
+static void merge_path_exact(const IT* dp, const IT* di, const VT* dv, const VT* dx, VT* dy, long long m, long long n,
+                             long long nnz, const std::vector<IT>& coords) {
+  const long long nb = (long long)coords.size() - 1;
+  IT* dco = dev_exact(coords);
+  AT* d1 = out_exact<AT>(m, 0xFF);
+  AT* dc = out_exact<AT>(nb, 0xFF);
+  K(spmv, csr_mp)<<<blocks_for(nb * MSP_MP_B), MSP_MP_B>>>(dp, di, dv, dx, dco, d1, dc, P64(m), P64(n), P64(nnz), P64(nb));
+  launch_ok("spmv_csr_mp");
+  K(spmv, csr_mpfix)<<<blocks_for(m), 256>>>(dp, di, dv, dx, d1, dc, dy, P64(m), P64(n), P64(nnz), P64(nb));
+  launch_ok("spmv_csr_mpfix");
+  cudaFree(dco), cudaFree(d1), cudaFree(dc);
+}
+
+// SpMV: every lane count, from indices and from 16-bit offsets (some pointing outside [0, n)), and the
+// merge path with its plan computed from the corrupt indptr, with coords out of range or out of order,
+// and with more or fewer blocks than m + nnz needs.
+static void corrupt_spmv(const std::vector<Variant>& vs) {
+  for (const Variant& v : vs) {
+    g_what = v.name;
+    const Csr& a = v.a;
+    const long long m = a.m, n = a.n, nnz = (long long)a.ind.size();
+    std::vector<VT> x(n, hval(1.f, 0.f));
+    std::vector<short> d(nnz);
+    for (long long j = 0; j < nnz; ++j) d[j] = (short)(j % 9 - 4);
+    if (nnz > 1) d[0] = -32768, d[nnz - 1] = 32767;
+    IT *dp = dev_exact(a.indptr), *di = dev_exact(a.ind);
+    VT *dv = dev_exact(a.val), *dx = dev_exact(x), *dy = out_exact<VT>(m, 0xFF);
+    short* dd = dev_exact(d);
+    for (int g = 1; g <= 32; g *= 2) {
+      launch_lanes_async(g, dp, di, dv, dx, nullptr, dy, m, n, nnz);
+      launch_ok("spmv_csr");
+      launch_lanes_async(g, dp, di, dv, dx, dd, dy, m, n, nnz);
+      launch_ok("spmv_csr_d16");
+    }
+    const std::vector<IT> plan = msp_merge_coords<IT>(a.indptr.data(), m, nnz);
+    const long long nb = (long long)plan.size() - 1;
+    std::vector<std::vector<IT>> coords = {plan};
+    {
+      auto c = plan;
+      c[0] = -5, c[nb] = IT_MAX;
+      if (nb >= 2) c[1] = (IT)(m + 100);
+      coords.push_back(c);
+    }
+    {
+      auto c = plan;
+      std::swap(c[0], c[nb]);
+      c[nb / 2] = IT_MIN;
+      coords.push_back(c);
+    }
+    {
+      auto c = plan;  // two blocks more than m + nnz needs
+      c.push_back((IT)m), c.push_back((IT)m);
+      coords.push_back(c);
+    }
+    if (nb >= 2) {
+      auto c = plan;  // one block fewer
+      c.pop_back();
+      coords.push_back(c);
+    }
+    for (const auto& c : coords) merge_path_exact(dp, di, dv, dx, dy, m, n, nnz, c);
+    cudaFree(dp), cudaFree(di), cudaFree(dv), cudaFree(dx), cudaFree(dy), cudaFree(dd);
+  }
+}
+
+// SpMM, A X and A^T X: narrow and vector (16-byte) column blocks, one and 32 lanes per row.
+static void corrupt_spmm(const std::vector<Variant>& vs) {
+  for (const Variant& v : vs) {
+    g_what = v.name;
+    const Csr& a = v.a;
+    const long long m = a.m, n = a.n, nnz = (long long)a.ind.size();
+    IT *dp = dev_exact(a.indptr), *di = dev_exact(a.ind);
+    VT* dv = dev_exact(a.val);
+    for (int trans = 0; trans < 2; ++trans)
+      for (long long k : {1LL, 5LL, 8LL}) {
+        const long long in_rows = trans ? m : n, out_rows = trans ? n : m;
+        VT* dx = dev_exact(std::vector<VT>(in_rows * k, hval(1.f, 0.f)));
+        for (int lanes : {1, 32}) {
+          if (!trans) {
+            VT* dy = out_exact<VT>(out_rows * k, 0xFF);
+            K(spmm, csr)<<<blocks_for(m * lanes), 256>>>(dp, di, dv, dx, dy, P64(m), P64(n), P64(k), P64(nnz), k == 5, false,
+                                                          lanes);
+            launch_ok("spmm_csr");
+            cudaFree(dy);
+          } else {
+            AT* dy = out_exact<AT>(out_rows * k, 0);
+            K(spmm, csr_t)<<<blocks_for(m * lanes), 256>>>(dp, di, dv, dx, dy, P64(m), P64(n), P64(k), P64(nnz), k == 5, false,
+                                                            lanes);
+            launch_ok("spmm_csr_t");
+            cudaFree(dy);
+          }
+        }
+        cudaFree(dx);
+      }
+    cudaFree(dp), cudaFree(di), cudaFree(dv);
+  }
+}
+
+// Conversions: todense and expand_rows on each structure; indptr_from_rows on row lists that leave
+// [0, m) or are not sorted; the two-pass scan on counts that are negative or wild, with tile counts
+// that disagree with m.
+static void corrupt_convert(const Csr& base, const std::vector<Variant>& vs) {
+  for (const Variant& v : vs) {
+    g_what = v.name;
+    const Csr& a = v.a;
+    const long long m = a.m, n = a.n, nnz = (long long)a.ind.size();
+    IT *dp = dev_exact(a.indptr), *di = dev_exact(a.ind);
+    VT* dv = dev_exact(a.val);
+    VT* dd = out_exact<VT>(m * n, 0);
+    K(convert, csr_todense)<<<blocks_for(m * 32), 256>>>(dp, di, dv, dd, P64(m), P64(n), P64(nnz));
+    launch_ok("convert_csr_todense");
+    IT* dr = out_exact<IT>(nnz, 0xFF);
+    K(convert, expand_rows)<<<blocks_for(m * 32), 256>>>(dp, dr, P64(m), P64(nnz));
+    launch_ok("convert_expand_rows");
+    cudaFree(dp), cudaFree(di), cudaFree(dv), cudaFree(dd), cudaFree(dr);
+  }
+  const std::vector<IT> rows = expand_host(base);
+  const long long k = (long long)rows.size(), m = base.m;
+  std::vector<std::pair<std::string, std::vector<IT>>> lists;
+  {
+    auto r = rows;
+    r[0] = -3, r[k / 2] = (IT)(m + 5);
+    lists.push_back({"row ids outside [0, m)", r});
+  }
+  {
+    auto r = rows;
+    r[k - 1] = IT_MAX, r[k / 3] = IT_MIN;
+    lists.push_back({"wild row ids", r});
+  }
+  {
+    auto r = rows;
+    std::swap(r[k / 4], r[3 * k / 4]);
+    lists.push_back({"row ids not sorted", r});
+  }
+  for (const auto& l : lists)
+    for (long long mm : {m, m / 2}) {  // and fewer rows than the ids name
+      g_what = l.first;
+      IT *drows = dev_exact(l.second), *dptr = out_exact<IT>(mm + 1, 0xFF);
+      K(convert, indptr_from_rows)<<<blocks_for(k + 1), 256>>>(drows, dptr, P64(mm), P64(k));
+      launch_ok("convert_indptr_from_rows");
+      cudaFree(drows), cudaFree(dptr);
+    }
+  const long long M = 3 * SCAN_TILE + 17, ntiles = (M + SCAN_TILE - 1) / SCAN_TILE;
+  std::vector<IT> x(M);
+  for (auto& c : x) c = (IT)rnd(0, 5);
+  x[7] = -9, x[M / 2] = IT_MAX, x[M - 1] = IT_MIN;
+  IT* dx = dev_exact(x);
+  for (long long nt : {ntiles, 1LL, ntiles + 2}) {
+    g_what = "counts < 0 and wild, " + std::to_string(nt) + " tiles";
+    IT *dt = out_exact<IT>(nt, 0xFF), *dout = out_exact<IT>(M + 1, 0xFF);
+    K(convert, scan_tiles)<<<blocks_for(nt * 256), 256>>>(dx, dt, P64(M), P64(nt));
+    launch_ok("convert_scan_tiles");
+    K(convert, scan)<<<blocks_for(nt * 256), 256>>>(dx, dt, dout, P64(M), P64(nt));
+    launch_ok("convert_scan");
+    cudaFree(dt), cudaFree(dout);
+  }
+  cudaFree(dx);
+}
+
+// Run sums: positions outside the output (or wild), an output shorter than the runs, wild (row, col).
+static void corrupt_canonical(const Csr& base) {
+  const std::vector<IT> rows0 = expand_host(base);
+  const long long k = (long long)rows0.size();
+  std::vector<IT> pos0(k);
+  long long run = -1;
+  for (long long j = 0; j < k; ++j) {
+    if (j == 0 || rows0[j] != rows0[j - 1] || base.ind[j] != base.ind[j - 1]) run++;
+    pos0[j] = (IT)run;
+  }
+  const long long runs = run + 1;
+  struct Case {
+    std::string name;
+    std::vector<IT> rows, cols, pos;
+    long long nnz2;
+  };
+  std::vector<Case> cases = {{"valid runs", rows0, base.ind, pos0, runs}};
+  {
+    Case c = cases[0];
+    c.name = "positions outside the output";
+    c.pos[0] = -1, c.pos[k / 2] = (IT)runs, c.pos[k - 1] = IT_MAX, c.pos[k / 3] = IT_MIN;
+    cases.push_back(c);
+  }
+  {
+    Case c = cases[0];
+    c.name = "output shorter than the runs";
+    c.nnz2 = runs / 2;
+    cases.push_back(c);
+  }
+  {
+    Case c = cases[0];
+    c.name = "wild rows and columns";
+    c.rows[5] = IT_MIN, c.cols[6] = IT_MAX, c.rows[k - 1] = -1;
+    cases.push_back(c);
+  }
+  VT* dv = dev_exact(base.val);
+  for (const Case& c : cases) {
+    g_what = c.name;
+    IT *dr = dev_exact(c.rows), *dc = dev_exact(c.cols), *dpos = dev_exact(c.pos);
+    IT *oi = out_exact<IT>(c.nnz2, 0xFF), *orow = out_exact<IT>(c.nnz2, 0xFF);
+    VT* ov = out_exact<VT>(c.nnz2, 0xFF);
+    K(canonical, sum_runs)<<<blocks_for(k), 256>>>(dr, dc, dv, dpos, oi, ov, orow, P64(k), P64(c.nnz2));
+    launch_ok("canonical_sum_runs");
+    cudaFree(dr), cudaFree(dc), cudaFree(dpos), cudaFree(oi), cudaFree(orow), cudaFree(ov);
+  }
+  cudaFree(dv);
+}
+
+// Selection and indexing: counts on each corrupt structure; fills into the output pointer of the valid
+// structure's counts (the structure changed between the passes) and, on the valid structure, into
+// corrupt output pointers; row lists, column picks and queries outside the matrix.
+static void corrupt_select(const Csr& base, const std::vector<Variant>& vs) {
+  const long long m = base.m, n = base.n, nnz0 = (long long)base.ind.size();
+  std::vector<const Variant*> all;  // the corrupt structures, then the valid one
+  for (const Variant& v : vs) all.push_back(&v);
+  const Variant valid{"valid structure", base};
+  all.push_back(&valid);
+  // CSR subsets
+  const int modes[][4] = {{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 1}, {0, 0, 0, 1}};
+  const long long shift = m + 2, c0 = n / 4, c1 = n - n / 5;
+  for (const auto& md : modes) {
+    std::vector<IT> cnt(m);
+    CHECK(call_c("select_csr_count", {base.indptr.data(), base.ind.data(), base.val.data()}, {cnt.data()},
+                 {m, n, nnz0, shift, c0, c1}, {md[0], md[1], md[2], md[3]}) == MSP_OK, "C csr_count status");
+    const std::vector<IT> optr = scan_of(cnt);
+    const long long tot = (long long)optr[m];
+    auto run = [&](const Csr& a, const std::vector<IT>& op) {
+      const long long nnz = (long long)a.ind.size();
+      IT *dp = dev_exact(a.indptr), *di = dev_exact(a.ind), *dop = dev_exact(op), *dc = out_exact<IT>(m, 0xFF);
+      VT* dv = dev_exact(a.val);
+      K(select, csr_count)<<<blocks_for(m * 32), 256>>>(dp, di, dv, dc, P64(m), P64(n), P64(nnz), P64(shift), P64(c0), P64(c1),
+                                                       md[0], md[1], md[2], md[3]);
+      launch_ok("select_csr_count");
+      IT *doi = out_exact<IT>(tot, 0xFF), *dsrc = out_exact<IT>(tot, 0xFF);
+      VT* dod = out_exact<VT>(tot, 0xFF);
+      K(select, csr_fill)<<<blocks_for(m * 32), 256>>>(dp, di, dv, dop, doi, dsrc, dod, P64(m), P64(n), P64(nnz), P64(tot),
+                                                      P64(shift), P64(c0), P64(c1), md[0], md[1], md[2], md[3]);
+      launch_ok("select_csr_fill");
+      cudaFree(dp), cudaFree(di), cudaFree(dop), cudaFree(dc), cudaFree(dv), cudaFree(doi), cudaFree(dsrc), cudaFree(dod);
+    };
+    for (const Variant* v : all) g_what = v->name, run(v->a, optr);
+    for (const auto& pv : ptr_variants(optr, tot)) g_what = pv.first, run(base, pv.second);
+  }
+  // fromdense into row pointers that disagree with the counts
+  {
+    std::vector<VT> dense(m * n), thr = {hval(0.f, 0.f)};
+    CHECK(call_c("convert_csr_todense", {base.indptr.data(), base.ind.data(), base.val.data()}, {dense.data()},
+                 {m, n, nnz0}) == MSP_OK, "C todense status");
+    std::vector<IT> cnt(m);
+    CHECK(call_c("select_dense_count", {dense.data(), thr.data()}, {cnt.data()}, {m, n}) == MSP_OK, "C dense_count status");
+    const std::vector<IT> ptr = scan_of(cnt);
+    const long long tot = (long long)ptr[m];
+    VT *dd = dev_exact(dense), *dt = dev_exact(thr);
+    IT* dc = out_exact<IT>(m, 0xFF);
+    g_what = "dense input";
+    K(select, dense_count)<<<blocks_for(m * 32), 256>>>(dd, dt, dc, P64(m), P64(n));
+    launch_ok("select_dense_count");
+    std::vector<std::pair<std::string, std::vector<IT>>> ptrs = ptr_variants(ptr, tot);
+    ptrs.push_back({"valid row pointer", ptr});
+    for (const auto& pv : ptrs) {
+      g_what = pv.first;
+      IT *dptr = dev_exact(pv.second), *dind = out_exact<IT>(tot, 0xFF), *dpos = out_exact<IT>(tot, 0xFF);
+      K(select, dense_fill)<<<blocks_for(m * 32), 256>>>(dd, dt, dptr, dind, dpos, P64(m), P64(n), P64(tot));
+      launch_ok("select_dense_fill");
+      cudaFree(dptr), cudaFree(dind), cudaFree(dpos);
+    }
+    cudaFree(dd), cudaFree(dt), cudaFree(dc);
+  }
+  // row gather: row ids outside [0, m) (their output rows empty)
+  {
+    const long long r = 2 * m + 1;
+    std::vector<IT> rows(r);
+    for (auto& x : rows) x = (IT)rnd(0, m - 1);
+    rows[0] = -1, rows[1] = (IT)m, rows[2] = IT_MAX, rows[3] = IT_MIN;
+    std::vector<IT> len(r, 0);
+    for (long long i = 0; i < r; ++i)
+      if (rows[i] >= 0 && (long long)rows[i] < m) len[i] = base.indptr[rows[i] + 1] - base.indptr[rows[i]];
+    const std::vector<IT> optr = scan_of(len);
+    const long long tot = (long long)optr[r];
+    IT* drows = dev_exact(rows);
+    auto run = [&](const Csr& a, const std::vector<IT>& op) {
+      const long long nnz = (long long)a.ind.size();
+      IT *dp = dev_exact(a.indptr), *di = dev_exact(a.ind), *dop = dev_exact(op), *drc = out_exact<IT>(r, 0xFF);
+      VT* dv = dev_exact(a.val);
+      K(select, rows_count)<<<blocks_for(r), 256>>>(dp, drows, drc, P64(m), P64(r));
+      launch_ok("select_rows_count");
+      IT *doi = out_exact<IT>(tot, 0xFF), *dsrc = out_exact<IT>(tot, 0xFF);
+      VT* dod = out_exact<VT>(tot, 0xFF);
+      K(select, rows)<<<blocks_for(r * 32), 256>>>(dp, di, dv, drows, dop, doi, dsrc, dod, P64(m), P64(nnz), P64(r), P64(tot));
+      launch_ok("select_rows");
+      cudaFree(dp), cudaFree(di), cudaFree(dop), cudaFree(drc), cudaFree(dv), cudaFree(doi), cudaFree(dsrc), cudaFree(dod);
+    };
+    for (const Variant* v : all) g_what = v->name + ", row ids outside [0, m)", run(v->a, optr);
+    for (const auto& pv : ptr_variants(optr, tot)) g_what = pv.first, run(base, pv.second);
+    cudaFree(drows);
+  }
+  // column gather: picks grouped per column (cptr, corder), corrupt cptr, corrupt output pointers
+  {
+    const long long q = n + 3;
+    std::vector<long long> pick(q), cnt(n + 1, 0);
+    for (long long t = 0; t < q; ++t) pick[t] = rnd(0, n - 1), cnt[pick[t] + 1]++;
+    for (long long c = 0; c < n; ++c) cnt[c + 1] += cnt[c];
+    std::vector<IT> cptr(cnt.begin(), cnt.end()), corder(q), counts(m);
+    for (long long t = 0; t < q; ++t) corder[cnt[pick[t]]++] = (IT)t;
+    corder[0] = IT_MIN;  // output column ids are copied, never followed
+    CHECK(call_c("select_cols_count", {base.indptr.data(), base.ind.data(), cptr.data()}, {counts.data()}, {m, n, nnz0}) ==
+              MSP_OK, "C cols_count status");
+    const std::vector<IT> optr = scan_of(counts);
+    const long long tot = (long long)optr[m];
+    IT* dco = dev_exact(corder);
+    auto run = [&](const Csr& a, const std::vector<IT>& cp, const std::vector<IT>& op) {
+      const long long nnz = (long long)a.ind.size();
+      IT *dp = dev_exact(a.indptr), *di = dev_exact(a.ind), *dcp = dev_exact(cp), *dop = dev_exact(op);
+      IT* dcnt = out_exact<IT>(m, 0xFF);
+      VT* dv = dev_exact(a.val);
+      K(select, cols_count)<<<blocks_for(m * 32), 256>>>(dp, di, dcp, dcnt, P64(m), P64(n), P64(nnz));
+      launch_ok("select_cols_count");
+      IT *doi = out_exact<IT>(tot, 0xFF), *dsrc = out_exact<IT>(tot, 0xFF);
+      VT* dod = out_exact<VT>(tot, 0xFF);
+      K(select, cols_fill)<<<blocks_for(m * 32), 256>>>(dp, di, dv, dcp, dco, dop, doi, dsrc, dod, P64(m), P64(n), P64(nnz), P64(q),
+                                                       P64(tot));
+      launch_ok("select_cols_fill");
+      cudaFree(dp), cudaFree(di), cudaFree(dcp), cudaFree(dop), cudaFree(dcnt), cudaFree(dv), cudaFree(doi), cudaFree(dsrc),
+          cudaFree(dod);
+    };
+    for (const Variant* v : all) g_what = v->name, run(v->a, cptr, optr);
+    for (const auto& pv : ptr_variants(cptr, q)) g_what = "column groups: " + pv.first, run(base, pv.second, optr);
+    for (const auto& pv : ptr_variants(optr, tot)) g_what = pv.first, run(base, cptr, pv.second);
+    cudaFree(dco);
+  }
+  // entry lookups: queries outside the matrix
+  {
+    const long long nq = 3 * (m + n);
+    std::vector<IT> qr(nq), qc(nq);
+    for (long long i = 0; i < nq; ++i) qr[i] = (IT)rnd(0, m - 1), qc[i] = (IT)rnd(0, n - 1);
+    qr[0] = -1, qc[1] = (IT)n, qr[2] = IT_MAX, qc[3] = IT_MIN, qr[4] = (IT)m;
+    IT *dqr = dev_exact(qr), *dqc = dev_exact(qc);
+    for (const Variant* v : all) {
+      g_what = v->name + ", queries outside the matrix";
+      const Csr& a = v->a;
+      const long long nnz = (long long)a.ind.size();
+      IT *dp = dev_exact(a.indptr), *di = dev_exact(a.ind), *dpos = out_exact<IT>(nq, 0xFF);
+      K(select, lookup)<<<blocks_for(nq), 256>>>(dp, di, dqr, dqc, dpos, P64(m), P64(n), P64(nnz), P64(nq));
+      launch_ok("select_lookup");
+      cudaFree(dp), cudaFree(di), cudaFree(dpos);
+    }
+    cudaFree(dqr), cudaFree(dqc);
+  }
+}
+
+// kron: A corrupt, B corrupt, and an output pointer that disagrees with the row lengths.
+static void corrupt_kron(const Csr& a) {
+  const Csr b = make(9, 5, 4, 0);
+  const long long ma = a.m, mb = b.m;
+  std::vector<IT> optr(ma * mb + 1, 0);
+  for (long long R = 0; R < ma * mb; ++R)
+    optr[R + 1] = optr[R] + (a.indptr[R / mb + 1] - a.indptr[R / mb]) * (b.indptr[R % mb + 1] - b.indptr[R % mb]);
+  const long long tot = (long long)optr[ma * mb];
+  auto run = [&](const Csr& x, const Csr& y, const std::vector<IT>& op) {
+    const long long nnza = (long long)x.ind.size(), nnzb = (long long)y.ind.size();
+    IT *dap = dev_exact(x.indptr), *dai = dev_exact(x.ind), *dbp = dev_exact(y.indptr), *dbi = dev_exact(y.ind);
+    IT* dop = dev_exact(op);
+    VT *dav = dev_exact(x.val), *dbv = dev_exact(y.val);
+    IT* doi = out_exact<IT>(tot, 0xFF);
+    VT* dov = out_exact<VT>(tot, 0xFF);
+    K(construct, kron)<<<blocks_for(ma * mb * 32), 256>>>(dap, dai, dav, dbp, dbi, dbv, dop, doi, dov, P64(ma), P64(y.n),
+                                                           P64(nnza), P64(mb), P64(nnzb), P64(tot));
+    launch_ok("construct_kron");
+    cudaFree(dap), cudaFree(dai), cudaFree(dbp), cudaFree(dbi), cudaFree(dop), cudaFree(dav), cudaFree(dbv), cudaFree(doi),
+        cudaFree(dov);
+  };
+  for (const Variant& v : corrupt_variants(a)) g_what = "A: " + v.name, run(v.a, b, optr);
+  for (const Variant& v : corrupt_variants(b)) g_what = "B: " + v.name, run(a, v.a, optr);
+  for (const auto& pv : ptr_variants(optr, tot)) g_what = pv.first, run(a, b, pv.second);
+}
+
+// The GPU product's plan (_spgemm._gpu_plan): rows listed tier by tier and the launch's block ranges.
+struct GemmPlan {
+  std::vector<IT> rows;
+  long long ns, nw, nb, ng, sb, wb, bb, gb, nwords;
+};
+static GemmPlan gemm_plan(const std::vector<IT>& fl, long long n) {
+  GemmPlan p;
+  long long nt[4] = {0, 0, 0, 0};
+  for (int t = 0; t < 4; ++t)
+    for (size_t i = 0; i < fl.size(); ++i) {
+      const int ti = fl[i] < 0 ? 3 : (fl[i] > S_FLOPS) + (fl[i] > W_FLOPS) + (fl[i] > B_FLOPS);
+      if (ti == t) p.rows.push_back((IT)i), ++nt[t];
+    }
+  const long long isz = (long long)sizeof(IT);
+  p.ns = nt[0], p.nw = nt[1], p.nb = nt[2], p.ng = nt[3];
+  p.nwords = p.ng ? (n + 8 * isz - 1) / (8 * isz) : 0;
+  p.sb = std::min((p.ns + 31) / 32, 1LL << 16), p.wb = std::min((p.nw + 7) / 8, 1LL << 16), p.bb = std::min(p.nb, 1LL << 15);
+  p.gb = p.ng ? std::min(std::min(p.ng, 512LL), std::max(1LL, (1LL << 30) / std::max(p.nwords * isz, 1LL))) : 0;
+  return p;
+}
+#define PLAN_TIERS(p) P64(p.ns), P64(p.nw), P64(p.nb), P64(p.ng), P64(p.sb), P64(p.wb), P64(p.bb), P64(p.gb)
+
+// rowflops, hcount, hfill, numeric and sampled as mlx_sparse chains them: the plan from the flops
+// unless `plan` is given, the output row pointer the scan of the counts unless `cptr` is given (nnzc:
+// its output length), `extra` blocks past the plan's grid. Sampled: S = A, G = C, H = B.
+static void spgemm_chain(const Csr& a, const Csr& b, const GemmPlan* plan, const std::vector<IT>* cptr_in, long long nnzc_in,
+                         unsigned extra) {
+  const long long m = a.m, k = b.m, n = b.n, nnza = (long long)a.ind.size(), nnzb = (long long)b.ind.size();
+  IT *dap = dev_exact(a.indptr), *dai = dev_exact(a.ind), *dbp = dev_exact(b.indptr), *dbi = dev_exact(b.ind);
+  VT *dav = dev_exact(a.val), *dbv = dev_exact(b.val);
+  IT* dfl = out_exact<IT>(m, 0xFF);
+  K(spgemm, rowflops)<<<blocks_for(m * 8), 256>>>(dap, dai, dbp, dfl, P64(m), P64(k), P64(nnza));
+  launch_ok("spgemm_rowflops");
+  const GemmPlan p = plan ? *plan : gemm_plan(host(dfl, m), n);
+  const unsigned grid = (unsigned)std::max(p.sb + p.wb + p.bb + p.gb, 1LL) + extra;
+  const long long nbits = p.gb * p.nwords + 1;
+  IT *drows = dev_exact(p.rows), *dbits = out_exact<IT>(nbits, 0), *dcnt = out_exact<IT>(m, 0);
+  K(spgemm, hcount)<<<grid, 256>>>(dap, dai, dbp, dbi, drows, dcnt, dbits, P64(m), P64(k), P64(n), P64(nnza), P64(nnzb),
+                                   PLAN_TIERS(p), P64(p.nwords));
+  launch_ok("spgemm_hcount");
+  std::vector<IT> cptr;
+  long long nnzc = nnzc_in;
+  if (cptr_in) {
+    cptr = *cptr_in;
+  } else {
+    cptr = scan_of(host(dcnt, m));
+    nnzc = (long long)cptr[m];
+  }
+  IT *dcp = dev_exact(cptr), *dci = out_exact<IT>(nnzc, 0);
+  CK(cudaMemset(dbits, 0, sizeof(IT) * nbits));  // a new init=0 output
+  K(spgemm, hfill)<<<grid, 256>>>(dap, dai, dbp, dbi, drows, dcp, dci, dbits, P64(m), P64(k), P64(n), P64(nnza), P64(nnzb),
+                                  P64(nnzc), PLAN_TIERS(p), P64(p.nwords));
+  launch_ok("spgemm_hfill");
+  AT* dcv = out_exact<AT>(nnzc, 0);
+  K(spgemm, numeric)<<<grid, 256>>>(dap, dai, dav, dbp, dbi, dbv, dcp, dci, drows, dcv, P64(m), P64(k), P64(n), P64(nnza),
+                                    P64(nnzb), P64(nnzc), PLAN_TIERS(p));
+  launch_ok("spgemm_numeric");
+  VT *dgv = dev_exact(std::vector<VT>(nnzc, hval(1.f, 0.f))), *dso = out_exact<VT>(nnza, 0);
+  K(spgemm, sampled)<<<blocks_for(m * 32), 256>>>(dap, dai, dcp, dci, dgv, dbp, dbi, dbv, dso, P64(m), P64(k), P64(n),
+                                                  P64(nnza), P64(nnzc), P64(nnzb));
+  launch_ok("spgemm_sampled");
+  cudaFree(dap), cudaFree(dai), cudaFree(dbp), cudaFree(dbi), cudaFree(dav), cudaFree(dbv), cudaFree(dfl), cudaFree(drows),
+      cudaFree(dbits), cudaFree(dcnt), cudaFree(dcp), cudaFree(dci), cudaFree(dcv), cudaFree(dgv), cudaFree(dso);
+}
+
+// Sparse @ sparse: A or B corrupt (plan from their flops); the plan and row pointer of the valid
+// product run on a corrupt A (the structure changed between the passes); on the valid product, plans
+// that disagree with it (row ids outside [0, m), tier sizes past m or below 0, every row in one tier,
+// a short bitmap, more blocks than the plan) and output row pointers that disagree with the counts.
+static void corrupt_spgemm() {
+  const Csr a = make(1200, 700, 12, 3);  // product rows in every tier
+  Csr b = make(700, 400, 4, 0);
+  for (long long r = 0; r < b.m; ++r) std::sort(b.ind.begin() + b.indptr[r], b.ind.begin() + b.indptr[r + 1]);
+  const long long m = a.m, k = b.m, n = b.n, nnza = (long long)a.ind.size(), nnzb = (long long)b.ind.size();
+  std::vector<IT> fl(m), cnt(m);
+  CHECK(call_c("spgemm_rowflops", {a.indptr.data(), a.ind.data(), b.indptr.data()}, {fl.data()}, {m, k, nnza}) == MSP_OK,
+        "C rowflops status");
+  CHECK(call_c("spgemm_count", {a.indptr.data(), a.ind.data(), b.indptr.data(), b.ind.data()}, {cnt.data()},
+               {m, k, n, nnza, nnzb}) == MSP_OK, "C spgemm count status");
+  const GemmPlan plan = gemm_plan(fl, n);
+  const std::vector<IT> cptr = scan_of(cnt);
+  const long long nnzc = (long long)cptr[m];
+  g_what = "valid product";
+  spgemm_chain(a, b, nullptr, nullptr, 0, 0);
+  for (const Variant& v : corrupt_variants(a)) g_what = "A: " + v.name, spgemm_chain(v.a, b, nullptr, nullptr, 0, 0);
+  for (const Variant& v : corrupt_variants(b)) g_what = "B: " + v.name, spgemm_chain(a, v.a, nullptr, nullptr, 0, 0);
+  for (const Variant& v : corrupt_variants(a))
+    g_what = "A changed after the plan: " + v.name, spgemm_chain(v.a, b, &plan, &cptr, nnzc, 0);
+  std::vector<std::pair<std::string, GemmPlan>> plans;
+  {
+    GemmPlan p = plan;
+    p.rows[0] = -1, p.rows[m / 2] = (IT)m, p.rows[m - 1] = IT_MAX, p.rows[1] = p.rows[2];
+    plans.push_back({"row ids outside [0, m), a repeat", p});
+  }
+  {
+    GemmPlan p = plan;
+    p.nb += 3, p.ng += 7;
+    plans.push_back({"tier sizes past m", p});
+  }
+  {
+    GemmPlan p = plan;
+    p.ns = -40;
+    plans.push_back({"a tier size below 0", p});
+  }
+  for (int t = 0; t < 4; ++t) {
+    GemmPlan p = plan;
+    for (long long i = 0; i < m; ++i) p.rows[i] = (IT)i;
+    p.ns = p.nw = p.nb = p.ng = p.sb = p.wb = p.bb = p.gb = p.nwords = 0;
+    if (t == 0) p.ns = m, p.sb = (m + 31) / 32;
+    if (t == 1) p.nw = m, p.wb = (m + 7) / 8;
+    if (t == 2) p.nb = m, p.bb = m;
+    if (t == 3) p.ng = m, p.gb = 2, p.nwords = (n + 8 * (long long)sizeof(IT) - 1) / (8 * (long long)sizeof(IT));
+    plans.push_back({"every row in tier " + std::to_string(t), p});
+  }
+  if (plan.ng > 0) {
+    GemmPlan p = plan;
+    p.nwords = 1;
+    plans.push_back({"a bitmap shorter than n bits", p});
+  }
+  for (const auto& pp : plans) {
+    g_what = "plan: " + pp.first;
+    spgemm_chain(a, b, &pp.second, &cptr, nnzc, 0);
+    g_what = "plan: " + pp.first + ", its own counts";
+    spgemm_chain(a, b, &pp.second, nullptr, 0, 0);
+  }
+  g_what = "more blocks than the plan";
+  spgemm_chain(a, b, &plan, &cptr, nnzc, 3);
+  for (const auto& pv : ptr_variants(cptr, nnzc)) g_what = pv.first, spgemm_chain(a, b, &plan, &pv.second, nnzc, 0);
+}
+
+// Elementwise merges: A or B corrupt against the valid output pointer, and corrupt output pointers.
+static void corrupt_ewise(const Csr& base) {
+  const Csr a = canonical(base), b = canonical(make(base.m, base.n, 3, 1));
+  const long long m = a.m, n = a.n;
+  const int kinds[][4] = {{0, 0, 0, 0}, {1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}};  // intersect negate max min
+  const std::vector<Variant> va = corrupt_variants(a), vb = corrupt_variants(b);
+  for (const auto& f : kinds) {
+#if defined(MSP_VT_C64)
+    if (f[2] || f[3]) continue;  // complex values have no ordering
+#endif
+    std::vector<IT> cnt(m);
+    CHECK(call_c("ewise_count", {a.indptr.data(), a.ind.data(), b.indptr.data(), b.ind.data()}, {cnt.data()},
+                 {m, n, (long long)a.ind.size(), (long long)b.ind.size()}, {f[0]}) == MSP_OK, "C ewise count status");
+    const std::vector<IT> optr = scan_of(cnt);
+    const long long tot = (long long)optr[m];
+    auto run = [&](const Csr& x, const Csr& y, const std::vector<IT>& op) {
+      const long long nnza = (long long)x.ind.size(), nnzb = (long long)y.ind.size();
+      IT *dap = dev_exact(x.indptr), *dai = dev_exact(x.ind), *dbp = dev_exact(y.indptr), *dbi = dev_exact(y.ind);
+      IT *dop = dev_exact(op), *dcnt = out_exact<IT>(m, 0xFF);
+      VT *dav = dev_exact(x.val), *dbv = dev_exact(y.val);
+      K(ewise, count)<<<blocks_for(m), 256>>>(dap, dai, dbp, dbi, dcnt, P64(m), P64(n), P64(nnza), P64(nnzb), f[0]);
+      launch_ok("ewise_count");
+      IT *doi = out_exact<IT>(tot, 0), *dsa = out_exact<IT>(tot, 0), *dsb = out_exact<IT>(tot, 0);
+      VT* dov = out_exact<VT>(tot, 0);
+      K(ewise, fill)<<<blocks_for(m), 256>>>(dap, dai, dav, dbp, dbi, dbv, dop, doi, dov, P64(m), P64(n), P64(nnza), P64(nnzb),
+                                             P64(tot), f[0], f[1], f[2], f[3]);
+      launch_ok("ewise_fill");
+      K(ewise, sources)<<<blocks_for(m), 256>>>(dap, dai, dbp, dbi, dop, dsa, dsb, P64(m), P64(n), P64(nnza), P64(nnzb), P64(tot),
+                                                f[0], f[1]);
+      launch_ok("ewise_sources");
+      cudaFree(dap), cudaFree(dai), cudaFree(dbp), cudaFree(dbi), cudaFree(dop), cudaFree(dcnt), cudaFree(dav), cudaFree(dbv),
+          cudaFree(doi), cudaFree(dsa), cudaFree(dsb), cudaFree(dov);
+    };
+    for (const Variant& v : va) g_what = "A: " + v.name, run(v.a, b, optr);
+    for (const Variant& v : vb) g_what = "B: " + v.name, run(a, v.a, optr);
+    for (const auto& pv : ptr_variants(optr, tot)) g_what = pv.first, run(a, b, pv.second);
+  }
+}
+
+// Every family on corrupt structures (the sanitizer runs check that nothing is accessed out of bounds).
+static void test_corrupt() {
+  const Csr base = make(1500, 700, 6, 3);  // long rows: the SpMV block path, several merge-path blocks
+  const std::vector<Variant> vs = corrupt_variants(base);
+  corrupt_spmv(vs);
+  corrupt_spmm(vs);
+  corrupt_convert(base, vs);
+  corrupt_canonical(base);
+  corrupt_select(base, vs);
+  corrupt_kron(base);
+  corrupt_spgemm();
+  corrupt_ewise(base);
+  g_what.clear();
+}
+
+// harness [all|small|corrupt]: every case (the default); the small cases and the corrupt structures
+// (what tools/gpu_check.sh sanitize runs under compute-sanitizer, 10-100x slower); the corrupt
+// structures only.
+int main(int argc, char** argv) {
+  const char* mode = argc > 1 ? argv[1] : "all";
+  const bool all = !strcmp(mode, "all"), small = !strcmp(mode, "small"), corrupt = !strcmp(mode, "corrupt");
+  if (!all && !small && !corrupt) {
+    printf("usage: %s [all|small|corrupt]\n", argv[0]);
+    return 2;
+  }
   const long long cases[][4] = {{1, 1, 1, 0},        {7, 5, 2, 0},       {100, 80, 3, 0},
                                 {1000, 700, 16, 3},  {5000, 4000, 5, 4}, {20000, 3000, 40, 10},
                                 {3, 100000, 1, 1},   {100000, 50, 1, 0}, {3000, 2000, 2, 40},
                                 {600, 300000, 3, 2}};
-  for (const auto& cs : cases) {
-    const Csr a = make(cs[0], cs[1], (int)cs[2], (int)cs[3]);
-    test_spmv(a);
-    test_spmv_d16(a);
-    test_select(a);
-    test_index(a);
-    if (a.m * 3 < (1 << 20)) test_kron(a);
-    test_spgemm(a);
-    test_ewise(a);
+  const int n_small = 4;  // {1000, 700, 16, 3} still reaches every tier of the GPU product
+  if (!corrupt) {
+    int c = 0;
+    for (const auto& cs : cases) {
+      if (small && c++ >= n_small) break;
+      const Csr a = make(cs[0], cs[1], (int)cs[2], (int)cs[3]);
+      test_spmv(a);
+      test_spmv_d16(a);
+      test_select(a);
+      test_index(a);
+      if (a.m * 3 < (1 << 20)) test_kron(a);
+      test_spgemm(a);
+      test_ewise(a);
+    }
+    const long long mm_cases[][4] = {{1, 1, 1, 0}, {7, 5, 2, 0}, {300, 200, 6, 2}, {2000, 1500, 12, 3}};
+    c = 0;
+    for (const auto& cs : mm_cases) {
+      if (small && c++ >= 3) break;
+      test_spmm(make(cs[0], cs[1], (int)cs[2], (int)cs[3]));
+    }
+    test_spmv_bad_offsets();
   }
-  const long long mm_cases[][4] = {{1, 1, 1, 0}, {7, 5, 2, 0}, {300, 200, 6, 2}, {2000, 1500, 12, 3}};
-  for (const auto& cs : mm_cases) test_spmm(make(cs[0], cs[1], (int)cs[2], (int)cs[3]));
-  test_spmv_bad_offsets();
+  test_corrupt();
+  if (!all) printf("harness mode: %s\n", mode);
   printf("harness " STR(VNAME) "_" INAME_S ": %d passed, %d failed\n", n_pass, n_fail);
   return n_fail != 0;
 }
