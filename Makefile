@@ -35,7 +35,7 @@ ctest: $(VENV)/.ready
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cmake --build build/c -j $(JOBS) > /dev/null
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cmake -S . -B build/asan -DMSP_CUDA=OFF -DMSP_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug > /dev/null
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cmake --build build/asan -j $(JOBS) > /dev/null
-	@echo "C kernel tests (ASan+UBSan):" && cd build/asan && ASAN_OPTIONS=detect_leaks=1 PATH=$(CURDIR)/$(VENV)/bin:$$PATH ctest -j $(JOBS) --output-on-failure | tail -3
+	@echo "C kernel tests (ASan+UBSan):" && cd build/asan && MSP_SKIP_BIG_TESTS=1 ASAN_OPTIONS=detect_leaks=1 PATH=$(CURDIR)/$(VENV)/bin:$$PATH ctest -j $(JOBS) --output-on-failure | tail -3
 	@echo "C kernel tests:" && cd build/c && PATH=$(CURDIR)/$(VENV)/bin:$$PATH ctest -j $(JOBS) --output-on-failure
 
 # the C tests under ThreadSanitizer with 4 OpenMP threads (clang and LLVM's OpenMP, which TSan understands
@@ -46,7 +46,7 @@ tsan: $(VENV)/.ready
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cmake -S . -B build/tsan -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
 		-DMSP_CUDA=OFF -DMSP_SANITIZE=thread -DMSP_SUITESPARSE=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cmake --build build/tsan -j $(JOBS) > /dev/null
-	@echo "C kernel tests (TSan, 4 threads):" && cd build/tsan && OMP_NUM_THREADS=4 \
+	@echo "C kernel tests (TSan, 4 threads):" && cd build/tsan && MSP_SKIP_BIG_TESTS=1 OMP_NUM_THREADS=4 \
 		OMP_TOOL_LIBRARIES=$$(clang -print-resource-dir)/../../libarcher.so \
 		TSAN_OPTIONS="halt_on_error=1 ignore_noninstrumented_modules=1" \
 		PATH=$(CURDIR)/$(VENV)/bin:$$PATH ctest -j 1 --output-on-failure | tail -3

@@ -145,6 +145,7 @@ int NAME(coo_tocsr)(const msp_call *c) {
  * indptr or a column out of range: EINDEX, nothing scattered. */
 int NAME(csr_tocsc)(const msp_call *c) {
   MSP_UNPACK(csr_tocsc);
+  if (!MSP_FITS_IT(m) || !MSP_FITS_IT(nnz)) return MSP_EINVAL; /* row numbers and offsets are written as IT */
   if ((int64_t)indptr[0] != 0 || (int64_t)indptr[m] != nnz) return MSP_EINDEX;
   int nt = msp_threads_for(c, nnz + n);
   if (nt > 1 && n * (int64_t)nt > 4 * nnz + 4096) nt = 1; /* per-thread counts too large for the work */
@@ -256,6 +257,7 @@ int NAME(csr_todense)(const msp_call *c) {
  * in: indptr[m+1]; out: rows[nnz]; sizes m, nnz. */
 int NAME(expand_rows)(const msp_call *c) {
   MSP_UNPACK(expand_rows);
+  if (!MSP_FITS_IT(m)) return MSP_EINVAL; /* row numbers are written as IT */
   if ((int64_t)indptr[0] != 0 || (int64_t)indptr[m] != nnz) return MSP_EINDEX;
   int bad = 0;
   int nt = msp_threads_for(c, nnz + m);

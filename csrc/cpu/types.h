@@ -134,6 +134,8 @@ typedef int64_t msp_it_i64;
 
 /* a row's entry range [s, e) is malformed (indptr corrupt or past nnz) */
 #define MSP_ROW_BAD(s, e, nnz) ((s) < 0 || (e) < (s) || (e) > (nnz))
+/* A count whose values 0 .. x - 1 (and x itself) fit the body's index type IT. */
+#define MSP_FITS_IT(x) (sizeof(IT) == 8 || (int64_t)(x) <= (int64_t)INT32_MAX)
 
 #define MSP_CAT_(a, b) a##b
 #define MSP_CAT(a, b) MSP_CAT_(a, b)
