@@ -31,10 +31,7 @@ def merge(op: str, a, b, shape, s: mx.Stream, intersect: bool = False, negate: b
     fill_flags = dict(flags, maximum=extreme == "max", minimum=extreme == "min")
     (counts,) = K.prepare(op, "ewise_count", dt, it, s, dict(m=m, n=n, nnza=nnza, nnzb=nnzb),
                           flags=dict(intersect=intersect))(aptr=ap, aind=ai, bptr=bp, bind=bi)
-    optr, nnz2 = _indptr(counts.astype(mx.int64, stream=s), s)
-    if it == mx.int32 and nnz2 > 2**31 - 1:  # positions past int32: the fill and the result in int64
-        it = mx.int64
-        ai, ap, bi, bp = (x.astype(mx.int64, stream=s) for x in (ai, ap, bi, bp))
+    optr, nnz2 = _indptr(counts.astype(mx.int64, stream=s), s, op)
     optr = optr.astype(it, stream=s)
     if nnz2 == 0:
         return mx.zeros((0,), dtype=dt, stream=s), mx.zeros((0,), dtype=it, stream=s), optr

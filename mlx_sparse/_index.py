@@ -155,7 +155,7 @@ def rows(op: str, data, indices, indptr, shape, ax: Axis, s: mx.Stream):
     with mx.stream(s):
         sel = mx.array(r.astype(np.int32 if it == mx.int32 else np.int64))
     (counts,) = K.prepare(op, "select_rows_count", data.dtype, it, s, dict(m=m, r=nr))(indptr=indptr, rows=sel)
-    optr, nnz2 = _indptr(counts.astype(mx.int64, stream=s), s)
+    optr, nnz2 = _indptr(counts.astype(mx.int64, stream=s), s, op)
     _check_fits(op, it, nnz2)
     optr = optr.astype(it, stream=s)
     if nnz2 == 0:
@@ -201,7 +201,7 @@ def cols(op: str, data, indices, indptr, shape, ax: Axis, s: mx.Stream, sorted_r
     nnz = int(data.size)
     (counts,) = K.prepare(op, "select_cols_count", data.dtype, it, s, dict(m=m, n=n, nnz=nnz))(
         indptr=indptr, indices=indices, cptr=cptr_a)
-    optr, nnz2 = _indptr(counts.astype(mx.int64, stream=s), s)
+    optr, nnz2 = _indptr(counts.astype(mx.int64, stream=s), s, op)
     _check_fits(op, it, nnz2)
     optr = optr.astype(it, stream=s)
     if nnz2 == 0:

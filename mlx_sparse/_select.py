@@ -36,13 +36,19 @@ def scan0(x: mx.array, s: mx.Stream, op: str = "prefix sum") -> mx.array:
 _SCAN_TILE = 256 * 16  # csrc/cuda/convert.cu SCAN_TILE
 
 
-def _indptr(counts: mx.array, s: mx.Stream) -> tuple[mx.array, int]:
-    """Row pointer of per-row counts, and its total (the one synchronization)."""
+def _indptr(counts: mx.array, s: mx.Stream, op: str) -> tuple[mx.array, int]:
+    """Row pointer of per-row counts, and its total (the one synchronization). The total is the entry
+    count of the result the caller allocates next: past 2^31 - 1 (an MLX array's limit per dimension,
+    and int32's) it raises ``OverflowError`` naming ``op`` before anything that large is allocated."""
     with mx.stream(s):  # structure: no derivative flows to it (counts may come from a node that read values)
         indptr = mx.stop_gradient(scan0(counts, s))
         total = indptr[-1]
     mx.eval(indptr, total)  # one synchronization for both
-    return indptr, int(total.item())
+    total = int(total.item())
+    if total > _INT32_MAX:
+        raise OverflowError(f"{op}: the result would hold {total} stored entries; an MLX array holds at most "
+                            "2^31 - 1 elements per dimension (split the operation, e.g. by row blocks)")
+    return indptr, total
 
 
 def fromdense(op: str, D: mx.array, threshold, index_dtype, s: mx.Stream):
@@ -61,7 +67,7 @@ def fromdense(op: str, D: mx.array, threshold, index_dtype, s: mx.Stream):
     with mx.stream(s):
         thr = mx.array([threshold]).astype(D.dtype)
     (counts,) = K.prepare(op, "select_dense_count", D.dtype, it, s, dict(m=m, n=n))(dense=D, thr=thr)
-    indptr, nnz = _indptr(counts, s)
+    indptr, nnz = _indptr(counts, s, op)
     if nnz == 0:
         return mx.zeros((0,), dtype=D.dtype), mx.zeros((0,), dtype=it), indptr
     indices, pos = K.prepare(op, "select_dense_fill", D.dtype, it, s, dict(m=m, n=n, nnz=nnz))(dense=D, thr=thr,
@@ -91,7 +97,7 @@ def select(op: str, data, indices, indptr, shape, s: mx.Stream, nonzero: bool = 
     flags = dict(nonzero=nonzero, lower=lower, upper=upper, sorted=bool(sorted_rows))
     (counts,) = K.prepare(op, "select_csr_count", data.dtype, it, s, sizes, flags=flags)(indptr=indptr, indices=indices,
                                                                                         data=data)
-    optr, nnz2 = _indptr(counts, s)
+    optr, nnz2 = _indptr(counts, s, op)
     if nnz2 == nnz and lo == 0:  # nothing dropped: the same buffers
         return (data, indices, indptr, mx.arange(nnz, dtype=it, stream=s)) if with_sources else (data, indices, indptr)
     if nnz2 == 0:

@@ -5,7 +5,8 @@ the same stream, one synchronization reads the total, and the numeric pass fills
 allocated output (our kernel: Gustavson with a dense accumulator per thread, sorted rows). The
 result is canonical CSR; explicit zeros from cancellation stay stored (scipy drops them; the
 structure here is the symbolic product's, fixed before the values). Indices are int64 when the
-output's nnz or shape needs it, never wrapped. On the GPU rows are binned by their product count
+shape needs it, never wrapped; a result of more than 2^31 - 1 entries (beyond an MLX array's
+length and int32) raises ``OverflowError`` after the count, before its allocation. On the GPU rows are binned by their product count
 into hash (warp or block) and bitmap tiers; the symbolic passes write the sorted columns and the
 numeric pass accumulates at their positions (csrc/cuda/spgemm.cu). Functions take and return MLX
 buffers (the containers' ``@`` wraps them).
@@ -52,18 +53,13 @@ def plan(op: str, ai, ap, bi, bp, dims, dt, s: mx.Stream, keep: bool = False):
     if m == 0 or n == 0 or nnza == 0 or nnzb == 0:
         return empty(mx.zeros((m + 1,), dtype=it, stream=s))
     if is_gpu(s):
-        got = _gpu_plan(op, ai, ap, bi, bp, dims, dt, s)
-        if got is None:  # the output needs int64 positions: redo in int64
-            return plan(op, *(x.astype(mx.int64, stream=s) for x in (ai, ap, bi, bp)), dims, dt, s, keep)
-        cptr, cind, gpu = got
+        cptr, cind, gpu = _gpu_plan(op, ai, ap, bi, bp, dims, dt, s)
         if cind is None:
             return empty(cptr)
         return (lambda x, y: fill(op, (x, ai, ap, (m, k)), (y, bi, bp, (k, n)), cptr, gpu["nnzc"], s, cind, gpu)), cptr
     sizes = dict(m=m, k=k, n=n, nnza=nnza, nnzb=nnzb)
     (counts,) = K.prepare(op, "spgemm_count", dt, it, s, sizes)(aptr=ap, aind=ai, bptr=bp, bind=bi)
-    cptr, nnzc = _indptr(counts.astype(mx.int64, stream=s), s)
-    if it == mx.int32 and nnzc > _INT32_MAX:  # the output needs int64 positions: redo in int64
-        return plan(op, *(x.astype(mx.int64, stream=s) for x in (ai, ap, bi, bp)), dims, dt, s, keep)
+    cptr, nnzc = _indptr(counts.astype(mx.int64, stream=s), s, op)
     cptr = cptr.astype(it, stream=s)
     if nnzc == 0:
         return empty(cptr)
@@ -90,8 +86,7 @@ def _gpu_plan(op: str, ai, ap, bi, bp, dims, dt, s: mx.Stream):
     into four tiers (8 lanes, a warp or a block with a shared hash table; a block with a column
     bitmap), listed tier by tier; one synchronization reads the tier sizes, the count kernel fills
     the row pointer (a second synchronization reads the nnz) and the fill kernel writes each row's
-    sorted columns. The numeric pass (``fill``) accumulates at those positions. None when the
-    output needs int64 positions."""
+    sorted columns. The numeric pass (``fill``) accumulates at those positions."""
     m, k, n = dims
     it = ai.dtype
     nnza, nnzb = int(ai.size), int(bi.size)
@@ -125,9 +120,7 @@ def _gpu_plan(op: str, ai, ap, bi, bp, dims, dt, s: mx.Stream):
     common = dict(aptr=ap, aind=ai, bptr=bp, bind=bi, rows=rows)
     sizes = dict(m=m, k=k, n=n, nnza=nnza, nnzb=nnzb, **tiers)
     counts, _ = K.prepare(op, "spgemm_hcount", dt, it, s, dict(sizes, nwords=nwords))(**common)
-    cptr, nnzc = _indptr(counts.astype(mx.int64, stream=s), s)
-    if it == mx.int32 and nnzc > _INT32_MAX:
-        return None
+    cptr, nnzc = _indptr(counts.astype(mx.int64, stream=s), s, op)
     cptr = cptr.astype(it, stream=s)
     if nnzc == 0:
         return cptr, None, None
