@@ -197,9 +197,11 @@ __device__ __forceinline__ bool in_list(long long q, long long m) {
 // Calls f(row or -1, tier, group index in the block) for each row this thread's group serves: the
 // S tier's groups of 8 (an idle group gets -1 so that its warp stays converged), W warps, B and G
 // blocks. All threads of the block call it. Blocks past sb + wb + bb + gb (a launch larger than the
-// plan's) serve nothing: a G block's bitmap is bits[(b - sb - wb - bb) * nwords, ...), which exists
-// only for the gb blocks of the plan, and a tier of no blocks would never advance its loop.
-template <class F>
+// plan's) must serve nothing: a G block's bitmap is bits[(b - sb - wb - bb) * nwords, ...), which
+// exists only for the gb blocks of the plan, and a tier of no blocks would never advance its loop.
+// CHECK_PLAN: checked here (the symbolic passes); the numeric pass checks at its entry instead (the
+// same guard, placed where ptxas keeps each kernel's registers and spills as they were without it).
+template <bool CHECK_PLAN, class F>
 __device__ __forceinline__ void for_rows(const IT* __restrict__ rows, long long m, const Tiers& T, F f) {
   const long long b = blockIdx.x;
   const int warp = threadIdx.x / 32;
@@ -215,7 +217,7 @@ __device__ __forceinline__ void for_rows(const IT* __restrict__ rows, long long 
   } else if (b < T.sb + T.wb + T.bb) {
     for (long long r = b - T.sb - T.wb; r < T.nb; r += T.bb)
       if (in_list(T.ns + T.nw + r, m)) f((long long)rows[T.ns + T.nw + r], 2, 0);
-  } else if (b < T.sb + T.wb + T.bb + T.gb) {
+  } else if (!CHECK_PLAN || b < T.sb + T.wb + T.bb + T.gb) {
     for (long long r = b - T.sb - T.wb - T.bb; r < T.ng; r += T.gb)
       if (in_list(T.ns + T.nw + T.nb + r, m)) f((long long)rows[T.ns + T.nw + T.nb + r], 3, 0);
   }
@@ -342,7 +344,7 @@ __device__ void symbolic(const IT* __restrict__ aptr, const IT* __restrict__ ain
   const long long nw32 = nwords * (long long)sizeof(IT) / 4;
   const long long gfirst = T.sb + T.wb + T.bb;
   unsigned* mybits = (unsigned*)bits + ((long long)blockIdx.x >= gfirst ? ((long long)blockIdx.x - gfirst) * nw32 : 0);
-  for_rows(rows, m, T, [&](long long i, int tier, int g) {
+  for_rows<true>(rows, m, T, [&](long long i, int tier, int g) {
     long long s = 0, e = 0, p0 = 0, p1 = 0;
     bool live = i >= 0 && i < m;
     if (live) {
@@ -426,7 +428,7 @@ __device__ void numeric(const IT* __restrict__ aptr, const IT* __restrict__ aind
   __shared__ NumShared sh;
   constexpr int SLEN = B_FLOPS / 32, WLEN = B_FLOPS / WARPS;  // each S group's and warp's share
   static_assert(SLEN >= S_FLOPS && WLEN >= W_FLOPS, "a row's columns must fit its group's share");
-  for_rows(rows, m, T, [&](long long i, int tier, int g) {
+  for_rows<false>(rows, m, T, [&](long long i, int tier, int g) {
     long long s = 0, e = 0, p0 = 0, len = 0;
     bool live = i >= 0 && i < m;
     if (live) {
@@ -507,6 +509,7 @@ MSP_ENTRY0(spgemm, hfill, __launch_bounds__(256),
            symbolic(aptr, aind, bptr, bind, rows, cptr, nullptr, cind, bits, m, k, n, nnza, nnzb, nnzc, MSP_TIERS, nwords,
                     true))
 MSP_ENTRY0(spgemm, numeric, __launch_bounds__(256),
+           if ((long long)blockIdx.x >= sb + wb + bb + gb) return;  // past the plan's blocks: see for_rows
            numeric(aptr, aind, adata, bptr, bind, bdata, cptr, cind, rows, cdata, m, k, n, nnza, nnzb, nnzc, MSP_TIERS))
 MSP_ENTRY0(spgemm, sampled, __launch_bounds__(256),
            sampled(sptr, sind, gptr, gind, gdata, hptr, hind, hdata, out, m, k, n, nnzs, nnzg, nnzh))
