@@ -135,7 +135,7 @@ class SparseArray:
         if entry is None:
             with user_op(op or "tocsr"):
                 entry = (self.tocsr(canonical=False, stream=s), bufs)  # the buffers held: their ids stay unique
-            if len(cache) >= 8 or any(k[1:] != key[1:] for k in list(cache)):
+            if len(cache) >= 4 or any(k[1:] != key[1:] for k in list(cache)):
                 cache.clear()  # buffers replaced: drop the stale forms (and keep a few streams' only)
             cache[key] = entry
         return entry[0]

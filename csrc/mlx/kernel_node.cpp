@@ -1,5 +1,7 @@
 // MLX glue: one generic Primitive that runs a registered C kernel on the CPU stream, and the nanobind module.
+#include <chrono>
 #include <cstring>
+#include <thread>
 #include <map>
 #include <mutex>
 #include <typeinfo>
@@ -76,10 +78,15 @@ class KernelNode : public mx::Primitive {
         dargs_(std::move(dargs)) {}
 
   void eval_cpu(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs) override {
+    // An error an earlier task left on this stream is raised here, on the evaluating thread, before
+    // anything is queued (MLX 0.32's encoder leaks its count of active tasks when a queueing call
+    // throws; after about ten such leaks every evaluation waits forever).
+    mx::scheduler::check_error(stream());
     msp_call call{};
     call.n_in = static_cast<int>(inputs.size());
     call.n_out = static_cast<int>(outputs.size());
     auto& enc = mx::cpu::get_command_encoder(stream());
+    std::vector<size_t> out_bytes(outputs.size());
     std::vector<std::pair<mx::array, mx::array>> copies;  // (strided input, contiguous copy)
     for (size_t i = 0; i < inputs.size(); ++i) {
       const auto& in = inputs[i];
@@ -101,15 +108,29 @@ class KernelNode : public mx::Primitive {
       advise_huge_pages(out.data<void>(), out.nbytes());
       call.out[i] = out.data<void>();
       call.out_len[i] = static_cast<int64_t>(out.size());
+      out_bytes[i] = out.nbytes();
       enc.set_output_array(out);
     }
     for (size_t i = 0; i < iargs_.size(); ++i) call.iarg[i] = iargs_[i];
     for (size_t i = 0; i < dargs_.size(); ++i) call.darg[i] = dargs_[i];
     call.nthreads = 0;
-    enc.dispatch([call, fn = fn_, name = name_, op = op_, copies = std::move(copies)]() {
+    // Queued directly, not through the encoder's dispatch: that path counts every tenth task as active
+    // and queues its completion separately, and the count leaks when the second queueing throws an
+    // error this task stored (see above).
+    mx::scheduler::enqueue(stream(), [call, fn = fn_, name = name_, op = op_, copies = std::move(copies),
+                                      out_bytes = std::move(out_bytes)]() {
       for (const auto& [src, dst] : copies) strided_copy(src, const_cast<mx::array&>(dst).data<char>());
       int st = fn(&call);
-      if (st != MSP_OK) throw std::runtime_error(op + ": " + msp_status_string(st) + " (kernel " + name + ")");
+      if (st != MSP_OK) {
+        // MLX marks the outputs evaluated even so: poison them (indices -1, values NaN) so a later
+        // read of a failed result is rejected by the kernels' bounds checks instead of reading garbage
+        for (size_t i = 0; i < out_bytes.size(); ++i) std::memset(call.out[i], 0xFF, out_bytes[i]);
+        // Let the evaluating thread finish queueing this evaluation's remaining work first: MLX's own
+        // queueing after this node (its buffer holders, the next operations) is not exception-safe
+        // and would leak its active-task count on the error stored below (an error path only).
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        throw std::runtime_error(op + ": " + msp_status_string(st) + " (kernel " + name + ")");
+      }
     });
   }
 
