@@ -26,6 +26,7 @@ import mlx.core as mx
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import has_gpu
 
 import mlx_sparse as ms
 from mlx_sparse import _kernels as K
@@ -443,3 +444,71 @@ def test_coo_kept_form_across_threads():
         sys.setswitchinterval(switch)
         ms.coo_array.tocsr = orig
     assert calls[0] <= 8, f"{calls[0]} conversions for 4 streams"
+
+
+# ---- the same on the GPU (under pytest -m gpu) ---------------------------------------------------
+# Products that add through atomics (A^T x, the sparse-sparse product's shared sums) may round in a
+# different order from run to run on the GPU: their structure must match exactly, their values to
+# float32 roundoff. Everything else must be bitwise equal to the serial result.
+GPU_ATOMIC = {"A.T @ x", "A @ B"}
+GPU_MEMORY_CASES = ["A @ x", "A.tocsc()", "A @ B", "A + B"]
+
+
+def _gpu_or_skip():
+    if not has_gpu():
+        pytest.skip("needs MLX's CUDA backend and mlx_sparse's CUDA kernels")
+
+
+def _close(k, got, ref):
+    if k not in GPU_ATOMIC:
+        return _same(got, ref)
+    return all(g.dtype == r.dtype and g.shape == r.shape and
+               (np.array_equal(g, r) if g.dtype.kind == "i" else np.allclose(g, r, rtol=1e-5, atol=1e-5))
+               for g, r in zip(got, ref))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", GPU_MEMORY_CASES)
+def test_no_memory_growth_gpu(name):
+    _gpu_or_skip()
+    reps, run = MEMORY_CASES[name]
+    s = mx.new_stream(mx.gpu)
+    with mx.stream(s):
+        for _ in range(200):
+            mx.eval(*run())
+        gc.collect()
+        mx.clear_cache()
+        active0 = mx.get_active_memory()
+        for _ in range(min(reps, 5000)):
+            mx.eval(*run())
+        gc.collect()
+        mx.clear_cache()
+        active1 = mx.get_active_memory()
+    assert active1 <= active0, f"{name} on the GPU: active memory {active0} -> {active1} bytes"
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("case", ["small", "large"])
+def test_threads_and_streams_gpu(case):
+    """4 threads, each on a GPU stream of its own, then 4 GPU streams evaluated together from one thread:
+    the serial GPU results (see GPU_ATOMIC)."""
+    _gpu_or_skip()
+    data = SMALL if case == "small" else LARGE
+    names = list(THREAD_OPS)
+    g0 = mx.new_stream(mx.gpu)
+    dev = _device(*data)
+    ref = {k: _host(THREAD_OPS[k](*dev, g0)) for k in names}
+    barrier = threading.Barrier(4)
+
+    def work(t):
+        s = mx.new_stream(mx.gpu)
+        barrier.wait()
+        return [(t, i, k) for i in range(10 if case == "small" else 3) for k in names
+                if not _close(k, _host(THREAD_OPS[k](*dev, s)), ref[k])]
+
+    with cf.ThreadPoolExecutor(4) as ex:
+        assert [b for r in ex.map(work, range(4)) for b in r] == []
+    streams = [mx.new_stream(mx.gpu) for _ in range(4)]
+    out = [(k, THREAD_OPS[k](*dev, s)) for s in streams for k in names]
+    mx.eval(*[a for _, arrays in out for a in arrays])
+    assert [k for k, arrays in out if not _close(k, _host(arrays), ref[k])] == []
