@@ -161,9 +161,13 @@ int NAME(rows_count)(const msp_call *c) {
   for (int64_t i = 0; i < r; ++i) {
     const int64_t row = (int64_t)rows[i];
     int64_t len = 0;
-    if (row < 0 || row >= m) bad = 1;
-    else len = (int64_t)indptr[row + 1] - (int64_t)indptr[row];
-    if (len < 0) bad = 1, len = 0;
+    if (row < 0 || row >= m) {
+      bad = 1;
+    } else {
+      const int64_t s = (int64_t)indptr[row], e = (int64_t)indptr[row + 1];
+      if (s < 0 || e < s) bad = 1; /* also keeps e - s from overflowing */
+      else len = e - s;
+    }
     counts[i] = (IT)len;
   }
   return bad ? MSP_EINDEX : MSP_OK;
