@@ -14,10 +14,11 @@ __device__ void kron_rows(const IT* __restrict__ aptr, const IT* __restrict__ ai
     const long long i = R / mb, k = R - i * mb;
     const long long as = (long long)aptr[i], ae = (long long)aptr[i + 1], bs = (long long)bptr[k], be = (long long)bptr[k + 1];
     const long long p = (long long)optr[R], pe = (long long)optr[R + 1];
+    // each range checked before its length is formed: be - bs of wild values could wrap to a valid
+    // length (found by compute-sanitizer on int64 pointers holding the type's extremes)
+    if (as < 0 || ae < as || ae > nnza || bs < 0 || be < bs || be > nnzb || p < 0 || pe < p || pe > nnz2) continue;
     const long long lb = be - bs;
-    if (as < 0 || ae < as || ae > nnza || bs < 0 || lb < 0 || be > nnzb || p < 0 || pe < p || pe > nnz2 ||
-        (ae - as) * lb != pe - p)
-      continue;
+    if ((ae - as) * lb != pe - p) continue;
     for (long long t = lane; t < pe - p; t += 32) {
       const long long ja = as + t / lb, jb = bs + t % lb;
       oind[p + t] = (IT)((long long)aind[ja] * nb + (long long)bind[jb]);

@@ -153,8 +153,11 @@ __device__ void rows_count(const IT* __restrict__ indptr, const IT* __restrict__
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < r; i += (long long)gridDim.x * blockDim.x) {
     const long long row = (long long)rows[i];
     long long len = 0;
-    if (row >= 0 && row < m) len = (long long)indptr[row + 1] - (long long)indptr[row];
-    counts[i] = (IT)(len > 0 ? len : 0);
+    if (row >= 0 && row < m) {
+      const long long s = (long long)indptr[row], e = (long long)indptr[row + 1];
+      if (s >= 0 && e >= s) len = e - s;  // checked first: e - s of wild values could wrap
+    }
+    counts[i] = (IT)len;
   }
 }
 

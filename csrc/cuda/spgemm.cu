@@ -40,8 +40,8 @@ __device__ void rowflops(const IT* __restrict__ aptr, const IT* __restrict__ ain
         for (long long ja = s + lane; ja < e; ja += 8) {
           const long long j = (long long)aind[ja];
           if (j >= 0 && j < k) {
-            const long long len = (long long)bptr[j + 1] - (long long)bptr[j];
-            f += len > 0 ? len : 0;
+            const long long b0 = (long long)bptr[j], b1 = (long long)bptr[j + 1];
+            f += (b0 >= 0 && b1 >= b0) ? b1 - b0 : 0;  // checked first: b1 - b0 of wild values could wrap
           }
         }
     }
