@@ -12,7 +12,7 @@ import mlx.core as mx
 import numpy as np
 
 from . import _canonical, _convert, _ewise, _index, _ops, _products, _reduce, _select, _spgemm, _spmv
-from ._coerce import as_dense, check_shape
+from ._coerce import as_dense, as_dense_broadcast, check_shape
 from ._device import is_gpu, resolve_stream
 from ._kernels import VALUE_TYPES, user_op
 
@@ -172,7 +172,7 @@ class SparseArray:
             if complex(np.asarray(other)) != 0:
                 raise NotImplementedError(f"{op}: adding a nonzero scalar to a sparse array is not supported")
             return self.copy()
-        X = as_dense(op, other)
+        X = as_dense_broadcast(op, other, self.shape)
         with mx.stream(s):
             D = self.todense(stream=s)
             return D + X if sign > 0 else D - X
@@ -192,7 +192,7 @@ class SparseArray:
             if complex(np.asarray(c)) != 0:
                 raise NotImplementedError(f"{op}: a nonzero scalar would fill the array; use A.todense()")
             return self._map(op, lambda d: mx.maximum(d, 0) if which == "max" else mx.minimum(d, 0), s)
-        X = as_dense(op, other)
+        X = as_dense_broadcast(op, other, self.shape)
         with mx.stream(s):
             D = self.todense(stream=s)
             return mx.maximum(D, X) if which == "max" else mx.minimum(D, X)

@@ -162,6 +162,18 @@ def as_dense(op: str, x: Any) -> mx.array:
     return mx.array(h)
 
 
+def as_dense_broadcast(op: str, x: Any, shape: tuple) -> mx.array:
+    """A dense operand of an elementwise operation with a sparse array of ``shape``: as ``as_dense``,
+    and ValueError naming ``op`` when it does not broadcast with the shape (the result's shape is
+    their broadcast, as NumPy's)."""
+    X = as_dense(op, x)
+    try:
+        np.broadcast_shapes(tuple(shape), tuple(X.shape))
+    except ValueError:
+        raise ValueError(f"{op}: operand of shape {tuple(X.shape)} does not broadcast with {tuple(shape)}") from None
+    return X
+
+
 def _is_scipy_sparse(x: Any) -> bool:
     mod = type(x).__module__ or ""
     return mod.startswith("scipy.sparse")
@@ -169,6 +181,28 @@ def _is_scipy_sparse(x: Any) -> bool:
 
 def is_scipy_sparse(x: Any) -> bool:
     return _is_scipy_sparse(x) and hasattr(x, "tocsr")
+
+
+def scipy_converted(op: str, x: Any, fmt: str) -> Any:
+    """A scipy sparse array or matrix in scipy format ``fmt`` ("csr", "csc" or "coo"). Integer and
+    boolean values become float64 first, so that a conversion sums duplicates as numbers, as scipy's
+    own products do (its int8 sums wrap, its bool sums saturate; our value types are floating anyway).
+    A compressed source that scipy must convert is checked first (scipy's ``check_format``): its
+    conversions read the indices unchecked, and a corrupt structure crashes the process."""
+    cast = x.dtype.kind in "iub"
+    if (cast or x.format != fmt) and x.format in ("csr", "csc", "bsr"):
+        try:
+            x.check_format(full_check=True)
+        except ValueError as e:
+            raise ValueError(f"{op}: invalid scipy {x.format} structure: {e}") from None
+    elif (cast or x.format != fmt) and x.format == "coo" and x.nnz:
+        for axis, idx in enumerate((x.row, x.col)):
+            if idx.min() < 0 or idx.max() >= x.shape[axis]:
+                raise ValueError(f"{op}: invalid scipy coo structure: axis {axis} index out of range "
+                                 f"[0, {x.shape[axis]}) (min {idx.min()}, max {idx.max()})")
+    if cast:
+        x = x.astype(np.float64)
+    return x.asformat(fmt)
 
 
 def dense_2d(op: str, x: Any, dtype: Optional[mx.Dtype] = None) -> Optional[mx.array]:
@@ -185,7 +219,8 @@ def dense_2d(op: str, x: Any, dtype: Optional[mx.Dtype] = None) -> Optional[mx.a
             raise TypeError(f"{op}: a dense argument must be numeric, got {h.dtype}")
         if h.ndim != 2:
             raise ValueError(f"{op}: a dense argument must be 2-D, got shape {tuple(h.shape)}")
-        D = mx.array(h.astype(np.complex64) if h.dtype == np.complex128 else h)
+        # host values convert as value buffers do: once, to the requested type (float64 stays exact)
+        return as_values(op, h.reshape(-1), dtype).reshape(h.shape)
     else:
         return None
     if D.ndim != 2:
@@ -193,6 +228,8 @@ def dense_2d(op: str, x: Any, dtype: Optional[mx.Dtype] = None) -> Optional[mx.a
     if dtype is not None:
         if dtype not in VALUE_TYPES:
             raise TypeError(f"{op}: unsupported value dtype {dtype}; use one of {', '.join(map(str, VALUE_TYPES))}")
+        if D.dtype == mx.complex64 and dtype != mx.complex64:
+            _complex_warning(op, dtype)
         D = D.astype(dtype)
     elif D.dtype not in VALUE_TYPES:
         D = D.astype(mx.float32)

@@ -9,7 +9,8 @@ import numpy as np
 
 from ._base import FORMATS, SparseArray
 from ._canonical import coo_to_canonical
-from ._coerce import dense_2d, as_index, as_values, check_shape, check_validate, host, index_dtype_for, is_scipy_sparse, is_sparse
+from ._coerce import (dense_2d, as_index, as_values, check_shape, check_validate, host, index_dtype_for,
+                      is_scipy_sparse, is_sparse, scipy_converted)
 from ._convert import coo_to_csr, expand_rows
 from ._csr import csr_array
 from ._device import StreamLike, resolve_stream
@@ -41,7 +42,7 @@ class coo_array(SparseArray):
         if D is not None:  # a dense array: its nonzeros, in row-major order
             arg = csr_array(D, shape=shape, index_dtype=index_dtype, _op=op)
         if is_scipy_sparse(arg):
-            c = arg.tocoo()
+            c = scipy_converted(op, arg, "coo")
             arg, shape = (c.data, (c.row, c.col)), c.shape if shape is None else shape
         elif is_sparse(arg):
             c = arg.tocoo() if arg.format != "coo" else arg
@@ -56,13 +57,13 @@ class coo_array(SparseArray):
             )
         data = as_values(op, data, dtype)
         nnz = int(data.size)
-        # host index buffers are checked on the host under validate="metadata" too (scipy's check; no sync)
         hosts = [None if isinstance(a, mx.array) else np.asarray(a) for a in (row, col)]
         if shape is None:  # infer from the largest indices: synchronizes, as scipy would read them
             dims = []
             for what, a, h in (("row", row, hosts[0]), ("col", col, hosts[1])):
                 a = a if h is None else h
-                if not (mx.issubdtype(a.dtype, mx.integer) if isinstance(a, mx.array) else a.dtype.kind in "iu"):
+                if not (mx.issubdtype(a.dtype, mx.integer) if isinstance(a, mx.array) else a.dtype.kind in "iu"
+                        or a.size == 0):  # ([] is float64: as_index takes it as an empty index array)
                     raise TypeError(f"{op}: {what} must be an integer array, got {a.dtype}")
                 dims.append(int(a.max()) + 1 if a.size else 0)
                 if dims[-1] < 0:
@@ -73,10 +74,6 @@ class coo_array(SparseArray):
         row, col = as_index(op, "row", row, it), as_index(op, "col", col, it)
         if validate and not (row.size == col.size == nnz):
             raise ValueError(f"{op}: row ({row.size}), col ({col.size}) and data ({nnz}) lengths differ")
-        if validate == "metadata":
-            for what, h, dim in (("row", hosts[0], m), ("column", hosts[1], n)):
-                if h is not None and h.size and (h.min() < 0 or h.max() >= dim):
-                    raise ValueError(f"{op}: {what} index out of range [0, {dim}) (min {h.min()}, max {h.max()})")
         self.data, self.row, self.col, self._shape = data, row, col, (m, n)
         self._canonical = bool(canonical)  # declared: sorted by (row, col), no duplicates
         if validate == "full" and nnz:

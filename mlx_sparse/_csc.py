@@ -7,7 +7,7 @@ from typing import Any, Optional
 import mlx.core as mx
 
 from ._base import FORMATS, CompressedArray
-from ._coerce import check_shape, check_validate, dense_2d, host, is_scipy_sparse, is_sparse
+from ._coerce import check_shape, check_validate, dense_2d, host, is_scipy_sparse, is_sparse, scipy_converted
 from ._convert import expand_rows, transpose_csr
 from ._canonical import coo_to_canonical
 from ._csr import csr_array
@@ -33,7 +33,7 @@ class csc_array(CompressedArray):
             self._init_from(csr_array(mx.transpose(D), index_dtype=kwargs.get("index_dtype"), _op=op))
             return
         if is_sparse(arg) or is_scipy_sparse(arg):  # its CSC buffers (this package's or scipy's)
-            c = arg.tocsc()
+            c = arg.tocsc() if is_sparse(arg) else scipy_converted(op, arg, "csc")
             shape = c.shape if shape is None else shape
             kwargs["canonical"] = bool(kwargs.get("canonical", False) or c.has_canonical_format)
             kwargs["sorted_indices"] = bool(kwargs.get("sorted_indices", False) or c.has_sorted_indices)

@@ -21,6 +21,7 @@ from ._coerce import (
     index_dtype_for,
     is_scipy_sparse,
     is_sparse,
+    scipy_converted,
 )
 from ._convert import csr_todense
 from ._device import StreamLike, resolve_stream
@@ -42,8 +43,9 @@ class csr_array(CompressedArray):
     paged arrays; other operations raise ``ValueError``.
     ``sorted_indices`` / ``canonical`` declare what the caller knows about the structure
     (canonical: sorted, no duplicates). ``validate``: ``"metadata"`` (default; checks sizes and
-    dtypes, never synchronizes), ``"full"`` (evaluates the structure and checks it, including the
-    declared flags) or ``False``.
+    dtypes, and a host (NumPy, list, scipy) indptr: starts at 0, does not decrease, ends at nnz, as
+    scipy does; never reads indices, never synchronizes: other faults raise at evaluation), ``"full"``
+    (evaluates the structure and checks it, including the declared flags) or ``False``.
     """
 
     format = "csr"
@@ -76,7 +78,7 @@ class csr_array(CompressedArray):
             sorted_indices = sorted_indices or src.sorted_indices
             canonical = canonical or src.has_canonical_format
         elif is_scipy_sparse(arg):
-            s = arg.tocsr()
+            s = scipy_converted(op, arg, "csr")
             shape = s.shape if shape is None else shape
             canonical = canonical or bool(s.has_canonical_format)
             sorted_indices = sorted_indices or bool(s.has_sorted_indices)
@@ -87,7 +89,8 @@ class csr_array(CompressedArray):
         data, indices, indptr, padded = auto_page(op, data, indices, indptr)
         if padded:
             sorted_indices = canonical = False
-        # host structure buffers are checked on the host (scipy's checks, no synchronization): kept here
+        # a host indptr is checked on the host (start, order, end: O(rows), no synchronization, as scipy
+        # does at construction); indices are read only by validate="full" (or by the kernels, at evaluation)
         ip_host = None if isinstance(indptr, mx.array) else np.asarray(indptr)  # also plans the GPU SpMV below
         ind_host = None if isinstance(indices, mx.array) else np.asarray(indices)
         data = as_values(op, data, dtype, paged_ok=True)
@@ -96,7 +99,8 @@ class csr_array(CompressedArray):
             ip = indptr if ip_host is None else ip_host
             ind = indices if ind_host is None else ind_host
             for what, a in (("indices", ind), ("indptr", ip)):
-                if not (mx.issubdtype(a.dtype, mx.integer) if isinstance(a, mx.array) else a.dtype.kind in "iu"):
+                if not (mx.issubdtype(a.dtype, mx.integer) if isinstance(a, mx.array) else a.dtype.kind in "iu"
+                        or a.size == 0):  # ([] is float64: as_index takes it as an empty index array)
                     raise TypeError(f"{op}: {what} must be an integer array, got {a.dtype}")
             if ip.ndim != 1:
                 raise ValueError(f"{op}: indptr must be 1-D, got shape {tuple(ip.shape)}")
@@ -122,8 +126,8 @@ class csr_array(CompressedArray):
         self._init(data, indices, indptr, (m, n), sorted_indices or canonical, canonical)
         if validate == "full":
             _validate_full(op, self, minor)
-        elif validate == "metadata" and (ip_host is not None or ind_host is not None):
-            _check_structure(op, ip_host, ind_host, n, nnz, self._sorted, self._canonical, minor)
+        elif validate == "metadata" and ip_host is not None:
+            _check_structure(op, ip_host, None, n, nnz, self._sorted, self._canonical, minor)
         if validate != "full" and ip_host is not None and ip_host.ndim == 1 and ip_host.size == m + 1:
             plan_spmv(self.indptr, ip_host.astype(np.int64, copy=False), nnz)
 

@@ -77,7 +77,10 @@ def _axis(op: str, k: Any, dim: int, which: str) -> Axis:
             raise IndexError(f"{op}: {which} index {i} is out of range for size {dim}")
         return Axis("int", value=i + dim if i < 0 else i)
     if isinstance(k, slice):
-        start, stop, step = k.indices(dim)
+        try:
+            start, stop, step = k.indices(dim)
+        except (ValueError, TypeError) as e:  # a zero step; bounds that are not integers
+            raise type(e)(f"{op}: {which} slice {k!r}: {e}") from None
         return Axis("slice", start=start, stop=stop, step=step, length=len(range(start, stop, step)))
     if k is None:
         raise IndexError(f"{op}: new axes (None) are not supported: sparse arrays are 2-D")

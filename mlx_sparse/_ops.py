@@ -45,10 +45,12 @@ def multiply_dense(A, other: Any, stream: StreamLike = None):
         raise TypeError(f"{op}: sparse * sparse is not supported yet")
     D = as_dense(op, other)
     m, n = A.shape
-    try:
-        np.broadcast_shapes(tuple(D.shape), (m, n))
+    try:  # the result keeps A's pattern: the operand must broadcast *to* A's shape, not widen it
+        fits = np.broadcast_shapes(tuple(D.shape), (m, n)) == (m, n)
     except ValueError:
-        raise ValueError(f"{op}: operand of shape {tuple(D.shape)} does not broadcast to {A.shape}") from None
+        fits = False
+    if not fits:
+        raise ValueError(f"{op}: operand of shape {tuple(D.shape)} does not broadcast to {A.shape}")
     if D.ndim == 0 or D.size == 1:
         s = resolve_stream(stream)
         with mx.stream(s):

@@ -7,6 +7,7 @@ Operands are any of this package's sparse arrays (through their CSR/CSC buffers)
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import mlx.core as mx
@@ -89,7 +90,8 @@ def _product_rules(op, shape, trans: bool, conj: bool, s: mx.Stream, bm: bool = 
                 # CPU: the batch joins (or becomes) the vectors of one batch-major product
                 xb = mx.moveaxis(xx, axes[3], 0)  # (B, rows_in) or (B, k, rows_in)
                 b = xb.shape[0]
-                y = raw_product(op, d, ind, ptr, shape, xb.reshape(-1, xb.shape[-1]), trans, conj, s, True)
+                nv = math.prod(xb.shape[:-1])  # (an explicit count: -1 cannot be inferred for an empty batch)
+                y = raw_product(op, d, ind, ptr, shape, xb.reshape(nv, xb.shape[-1]), trans, conj, s, True)
                 return [y.reshape(b, *xb.shape[1:-1], y.shape[-1])], [0]
             # a batched dense operand becomes extra columns of one product
             xb = mx.moveaxis(xx, axes[3], 1)  # (rows_in, B) or (rows_in, B, k)
@@ -169,11 +171,12 @@ def product_rows(op: str, A, x, stream, trans: bool) -> mx.array:
     if x.ndim == 1:
         return product(op, data, A.indices, A.indptr, (m, n), x, trans, s)
     batch = x.shape[:-1]
+    nb = math.prod(batch)  # (explicit sizes: MLX cannot infer a -1 axis of an empty array)
     if not is_gpu(s):  # the CPU kernels take the vectors as rows: no transposes
-        y = product(op, data, A.indices, A.indptr, (m, n), x.reshape(-1, rows_in, stream=s), trans, s, bm=True)
+        y = product(op, data, A.indices, A.indptr, (m, n), x.reshape(nb, rows_in, stream=s), trans, s, bm=True)
         return y.reshape(*batch, rows_out, stream=s)
     with mx.stream(s):
-        xt = mx.transpose(x.reshape(-1, rows_in))  # (rows_in, B): batch as columns
+        xt = mx.transpose(x.reshape(nb, rows_in))  # (rows_in, B): batch as columns
     y = product(op, data, A.indices, A.indptr, (m, n), xt, trans, s)
     with mx.stream(s):
         return mx.transpose(y).reshape(*batch, rows_out)
@@ -198,11 +201,12 @@ def product_matrix(op: str, A, X, stream, trans: bool) -> mx.array:
     if X.ndim == 2:
         return product(op, data, A.indices, A.indptr, (m, n), X, trans, s)
     batch, k = X.shape[:-2], X.shape[-1]
+    nb = math.prod(batch)  # (explicit sizes: MLX cannot infer a -1 axis of an empty array)
     with mx.stream(s):  # (..., rows_in, k) -> (rows_in, B * k): batches side by side as columns
-        X2 = mx.transpose(X.reshape(-1, rows_in, k), (1, 0, 2)).reshape(rows_in, -1)
+        X2 = mx.transpose(X.reshape(nb, rows_in, k), (1, 0, 2)).reshape(rows_in, nb * k)
     Y2 = product(op, data, A.indices, A.indptr, (m, n), X2, trans, s)
     with mx.stream(s):
-        return mx.transpose(Y2.reshape(rows_out, -1, k), (1, 0, 2)).reshape(*batch, rows_out, k)
+        return mx.transpose(Y2.reshape(rows_out, nb, k), (1, 0, 2)).reshape(*batch, rows_out, k)
 
 
 def csr_matvec(A, x: Any, stream: StreamLike = None) -> mx.array:

@@ -79,7 +79,7 @@ test_all() {
       /tmp/harness_${v}_$i | tail -3 || rc=1
     done
   done
-  (cd tests && "$PY" -m pytest -q -m gpu -p no:cacheprovider 2>&1 | tee "$LOG/pytest_gpu.log" | tail -15) || rc=1
+  (cd tests && MSP_BIG_TESTS=1 "$PY" -m pytest -q -m gpu -p no:cacheprovider 2>&1 | tee "$LOG/pytest_gpu.log" | tail -15) || rc=1
   (cd tests && "$PY" -m pytest -q -p no:cacheprovider 2>&1 | tail -3) || rc=1
   return $rc
 }
