@@ -262,3 +262,128 @@ def test_review_fixes_refactor_gradient_cholesky_gradient_empty_and_threads():
     [t.join() for t in threads]
     for o, r in zip(out, ref_x):
         np.testing.assert_allclose(o, r, rtol=1e-10)
+
+
+def _reducible(n=60, seed=3, triangular=False):
+    """A matrix with a nontrivial block triangular form (KLU's off-diagonal blocks F), rows and columns
+    shuffled: an upper triangle with small diagonal blocks coupled below it (none: every block a singleton)."""
+    rng = np.random.default_rng(seed)
+    D = np.triu(sp.random(n, n, density=0.08, random_state=seed).toarray(), 1) * 3 + np.diag(rng.uniform(1, 2, n))
+    if not triangular:
+        for k in range(0, n - 4, 7):
+            D[k + 1:k + 4, k:k + 3] += rng.standard_normal((3, 3))
+    return sp.csr_array(D[rng.permutation(n)][:, rng.permutation(n)])
+
+
+_FACTOR_MATRICES = {"unsym": lambda: _unsym(8), "poisson": lambda: _poisson(7), "complex": lambda: _unsym(6, cplx=True),
+                    "reducible": _reducible, "triangular": lambda: _reducible(40, 5, triangular=True),
+                    "random": lambda: sp.csr_array(sp.random(80, 80, density=0.05, random_state=9) + 0.1 * sp.eye(80))}
+
+
+def _perm_matrices(pr, pc):
+    n = len(pr)
+    return (sp.csc_array((np.ones(n), (pr, np.arange(n))), shape=(n, n)),
+            sp.csc_array((np.ones(n), (np.arange(n), pc)), shape=(n, n)))
+
+
+@pytest.mark.parametrize("engine", ["umfpack", "klu", "superlu"])
+@pytest.mark.parametrize("mat", list(_FACTOR_MATRICES))
+def test_lu_factors(engine, mat):
+    """L, U, perm_r, perm_c with scipy's SuperLU meaning: Pr A Pc = L U, L unit lower, U upper, for each
+    engine (UMFPACK's and KLU's row scaling and KLU's off-diagonal blocks folded in)."""
+    if engine != "superlu" and not ms.linalg.direct_engine() == "suitesparse":
+        pytest.skip("this build has no SuiteSparse")
+    S = _FACTOR_MATRICES[mat]()
+    cplx = np.iscomplexobj(S.data)
+    if cplx:  # the matrix MLX holds (complex64), in double precision
+        S = sp.csr_array(S.astype(np.complex64).astype(np.complex128))
+    n = S.shape[0]
+    lu = ms.linalg.splu(ms.csr_array(S, dtype=mx.complex64 if cplx else mx.float64), engine=engine)
+    L, U, pr, pc = lu.L, lu.U, lu.perm_r, lu.perm_c
+    assert isinstance(L, ms.csc_array) and isinstance(U, ms.csc_array) and L.shape == U.shape == (n, n)
+    assert L.dtype == U.dtype == (mx.complex64 if cplx else mx.float64)
+    assert isinstance(pr, mx.array) and sorted(np.array(pr).tolist()) == list(range(n))
+    assert sorted(np.array(pc).tolist()) == list(range(n))
+    Ls, Us = L.to_scipy(), U.to_scipy()
+    assert sp.triu(Ls, 1).nnz == 0 and np.all(Ls.diagonal() == 1) and sp.tril(Us, -1).nnz == 0
+    Pr, Pc = _perm_matrices(np.array(pr), np.array(pc))
+    scale = abs(S).max()
+    err = abs(Pr @ S @ Pc - Ls.astype(np.complex128) @ Us.astype(np.complex128)).max()
+    assert err <= (1e-5 if cplx else 1e-10) * scale, err  # complex64 factors: MLX has no complex128
+    # the double precision factors behind them (complex128 for complex matrices)
+    f = lu._f.factors_host()
+    Lh, Uh = (sp.csc_array(f[k], shape=(n, n)) for k in ("L", "U"))
+    assert abs(Pr @ S @ Pc - Lh @ Uh).max() <= 1e-10 * scale
+    # against scipy's SuperLU: the same solution and determinant from the factors; SuperLU's own factors exactly
+    ref = sla.splu(sp.csc_matrix(S))
+    b = np.random.default_rng(0).standard_normal(n)
+    x = Pc @ sla.spsolve_triangular(Uh.tocsr(), sla.spsolve_triangular(Lh.tocsr(), Pr @ b, lower=True,
+                                                                       unit_diagonal=True), lower=False)
+    np.testing.assert_allclose(x, ref.solve(b.astype(S.dtype)), rtol=1e-9, atol=1e-12 * np.abs(x).max())
+    from mlx_sparse.linalg._direct import _perm_sign
+
+    det = np.prod(Uh.diagonal()) * _perm_sign(np.array(pr)) * _perm_sign(np.array(pc))
+    det_ref = np.prod(ref.U.diagonal()) * _perm_sign(ref.perm_r) * _perm_sign(ref.perm_c)
+    assert abs(det - det_ref) <= 1e-9 * abs(det_ref)
+    if engine == "superlu":
+        np.testing.assert_array_equal(np.array(pr), ref.perm_r)
+        np.testing.assert_array_equal(np.array(pc), ref.perm_c)
+        assert abs(Lh - ref.L).max() == 0 and abs(Uh - ref.U).max() == 0
+    if engine == "klu" and mat == "triangular":  # every block of the BTF a singleton: L = I, U holds everything
+        assert Ls.nnz == n and Us.nnz == S.nnz
+
+
+def test_lu_factors_refactor_empty_and_fallback(engine_build):
+    S = _unsym(6)
+    A = ms.csr_array(S, dtype=mx.float64)
+    for engine in ((None, "umfpack") if engine_build == "suitesparse" else (None,)):
+        lu = ms.linalg.splu(A, engine=engine)
+        U1 = lu.U.to_scipy()
+        lu.refactor(ms.csr_array(S * 3.0, dtype=mx.float64))  # the factors follow the new values
+        Pr, Pc = _perm_matrices(np.array(lu.perm_r), np.array(lu.perm_c))
+        assert abs(Pr @ (3 * S) @ Pc - lu.L.to_scipy() @ lu.U.to_scipy()).max() <= 1e-10 * 3 * abs(S).max()
+        assert abs(lu.U.to_scipy()).max() > 2 * abs(U1).max()
+        b = mx.array(np.ones(S.shape[0]), dtype=mx.float64)  # solves after extraction use the kept factorization
+        np.testing.assert_allclose(np.array(lu.solve(b)), np.linalg.solve(3 * S.toarray(), np.ones(S.shape[0])),
+                                   rtol=1e-10)
+        E = ms.linalg.splu(ms.csr_array(sp.csr_array((0, 0)), dtype=mx.float64), engine=engine)
+        assert E.L.shape == E.U.shape == (0, 0) and E.L.nnz == E.U.nnz == 0
+        assert E.perm_r.shape == E.perm_c.shape == (0,)
+    C = ms.linalg.cholesky(ms.csr_array(sp.csr_array((0, 0)), dtype=mx.float64))
+    assert C.L.shape == (0, 0) and C.perm.shape == (0,) and C.P().shape == (0,)
+
+
+def _hpd(n, seed):
+    """A complex Hermitian positive definite sparse matrix."""
+    B = sp.random(n, n, density=0.03, random_state=seed)
+    return sp.csr_array(4 * sp.eye(n) + B @ B.T + 0.3j * (B - B.T))
+
+
+@pytest.mark.parametrize("mat", ["poisson", "poisson3d", "complex"])
+def test_cholesky_factor(engine_build, mat):
+    """L and perm with A[perm][:, perm] = L L^H (CHOLMOD's factor as a simplicial LL^H copy, supernodal
+    factors included; SuperLU's symmetric mode in the fallback); the kept factor still solves."""
+    if mat == "poisson3d":
+        t = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(12, 12))
+        S = sp.csr_array(sp.kronsum(sp.kronsum(t, t), t))  # 1728 unknowns: CHOLMOD goes supernodal
+    else:
+        S = _poisson(12) if mat == "poisson" else _hpd(144, 1)
+    cplx = mat == "complex"
+    if cplx:
+        S = sp.csr_array(S.astype(np.complex64).astype(np.complex128))
+    n = S.shape[0]
+    C = ms.linalg.cholesky(ms.csr_array(S, dtype=mx.complex64 if cplx else mx.float64))
+    L, p = C.L, np.array(C.perm)
+    assert isinstance(L, ms.csc_array) and L.dtype == (mx.complex64 if cplx else mx.float64)
+    assert sorted(p.tolist()) == list(range(n)) and np.array_equal(np.array(C.P()), p)
+    Ls = L.to_scipy()
+    assert sp.triu(Ls, 1).nnz == 0 and np.all(Ls.diagonal().real > 0) and np.all(Ls.diagonal().imag == 0)
+    scale = abs(S).max()
+    assert abs(S[p][:, p] - Ls.astype(np.complex128) @ Ls.conj().T.astype(np.complex128)).max() <= \
+        (1e-5 if cplx else 1e-10) * scale
+    Lh = sp.csc_array(C._f.factors_host()["L"], shape=(n, n))  # double precision
+    assert abs(S[p][:, p] - Lh @ Lh.conj().T).max() <= 1e-10 * scale
+    assert abs(2 * np.sum(np.log(Lh.diagonal().real)) - C.logdet()) <= 1e-9 * abs(C.logdet())
+    b = np.random.default_rng(0).standard_normal(n)
+    x = np.array(C.solve(mx.array(b, dtype=mx.float64 if not cplx else mx.complex64))).astype(S.dtype)
+    assert np.linalg.norm(S @ x - b) <= (1e-4 if cplx else 1e-10) * np.linalg.norm(b)

@@ -68,8 +68,8 @@ def test_eigsh_options_and_errors():
         ms.linalg.eigsh(A, k=100)
     with pytest.raises(ValueError, match="eigsh: which"):
         ms.linalg.eigsh(A, k=2, which="XX")
-    with pytest.raises(NotImplementedError, match="eigsh: generalized"):
-        ms.linalg.eigsh(A, k=2, M=A)
+    with pytest.raises(NotImplementedError, match="eigsh: Minv and OPinv"):
+        ms.linalg.eigsh(A, k=2, M=A, Minv=A)
     # shift-invert (a sparse LU of A - sigma I): the eigenvalues nearest sigma, degenerate pairs included
     for sigma in (0.0, 3.0):
         w, V = ms.linalg.eigsh(A, k=4, sigma=sigma)
@@ -185,3 +185,105 @@ def test_full_precision_dense_products(device, dt):
     # a real factor times a complex one
     got = np.array(_mm(mx.array(A.real.copy()), mx.array(B), device, force=True))
     assert np.abs(got - A.real.astype(np.float64) @ B).max() <= 4e-6 * np.abs(ref).max()
+
+
+def _mass(n, seed=2):
+    """A symmetric positive definite 'mass' matrix with an uneven diagonal (so M-orthonormality differs from
+    orthonormality)."""
+    B = sp.random(n, n, density=0.03, random_state=seed)
+    return sp.csr_array(sp.diags(np.random.default_rng(seed).uniform(1, 3, n)) + 0.1 * (B + B.T))
+
+
+def _check_generalized(S, Mm, w, V, ref, tol):
+    wv, X = np.array(w).astype(np.float64), np.array(V).astype(np.complex128)
+    k = ref.size
+    assert wv.shape == (k,) and X.shape == (S.shape[0], k) and np.all(np.diff(wv) >= 0)
+    scale = np.abs(ref).max()
+    np.testing.assert_allclose(wv, ref, atol=tol * scale)
+    np.testing.assert_allclose(X.conj().T @ (Mm @ X), np.eye(k), atol=tol * 10)  # M-orthonormal, as scipy's
+    assert np.linalg.norm(S @ X - (Mm @ X) * wv) <= tol * 10 * scale * np.sqrt(k)
+
+
+@pytest.mark.parametrize("which", ["LM", "SM", "LA", "SA", "BE"])
+def test_eigsh_generalized_matches_scipy(which):
+    """eigsh(A, M=M): A x = lambda M x through the Cholesky reduction, against scipy.linalg.eigh."""
+    import scipy.linalg as sl
+
+    S, Mm = _poisson(10), _mass(100)
+    S = sp.csr_array(S - 1.5 * sp.eye(100))  # indefinite: 'SM' and 'LM' differ from 'SA' and 'LA'
+    ev = sl.eigh(S.toarray(), Mm.toarray(), eigvals_only=True)
+    k = 4
+    pick = {"LM": np.argsort(-np.abs(ev))[:k], "SM": np.argsort(np.abs(ev))[:k], "LA": np.argsort(-ev)[:k],
+            "SA": np.argsort(ev)[:k], "BE": np.concatenate([np.argsort(ev)[: k // 2], np.argsort(-ev)[: k - k // 2]])}
+    ref = np.sort(ev[pick[which]])
+    A, M = ms.csr_array(S, dtype=mx.float64), ms.csr_array(Mm, dtype=mx.float64)
+    w, V = ms.linalg.eigsh(A, k=k, M=M, which=which)
+    assert w.dtype == mx.float64 and V.dtype == mx.float64
+    _check_generalized(S, Mm, w, V, ref, 1e-9)
+    np.testing.assert_allclose(np.array(ms.linalg.eigsh(A, k=k, M=M, which=which, return_eigenvectors=False)), ref,
+                               atol=1e-9 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("sigma,which", [(0.0, "LM"), (1.3, "LM"), (5.0, "LM"), (1.3, "LA"), (1.3, "SA")])
+def test_eigsh_generalized_shift_invert(sigma, which):
+    """eigsh(A, M=M, sigma=): scipy's shift-invert mode for A x = lambda M x (which on 1 / (lambda - sigma):
+    'LM' nearest sigma, 'LA' just above it, 'SA' just below it)."""
+    import scipy.linalg as sl
+
+    S, Mm = _poisson(10), _mass(100)
+    ev = np.sort(sl.eigh(S.toarray(), Mm.toarray(), eigvals_only=True))
+    k = 4
+    ref = {"LM": np.sort(ev[np.argsort(np.abs(ev - sigma))[:k]]), "LA": ev[ev > sigma][:k],
+           "SA": ev[ev < sigma][-k:]}[which]
+    w, V = ms.linalg.eigsh(ms.csr_array(S, dtype=mx.float64), k=k, M=ms.csr_array(Mm, dtype=mx.float64), sigma=sigma,
+                           which=which)
+    _check_generalized(S, Mm, w, V, ref, 1e-9)
+    if which == "LM":  # scipy's ARPACK agrees
+        ref_arpack = sla.eigsh(S, k=k, M=Mm, sigma=sigma, return_eigenvectors=False)
+        np.testing.assert_allclose(np.array(w), np.sort(ref_arpack), rtol=1e-9)
+
+
+def test_eigsh_generalized_complex_operator_and_options(monkeypatch):
+    import scipy.linalg as sl
+
+    # complex Hermitian A and M (complex64)
+    n = 120
+    S = _hermitian(n, 3)
+    B = sp.random(n, n, density=0.03, random_state=2)
+    Mm = sp.csr_array(sp.diags(np.linspace(1, 3, n)) + 0.1 * (B + B.T) + 0.05j * (B - B.T))
+    S, Mm = (sp.csr_array(X.astype(np.complex64).astype(np.complex128)) for X in (S, Mm))
+    ev = np.sort(sl.eigh(S.toarray(), Mm.toarray(), eigvals_only=True))
+    w, V = ms.linalg.eigsh(ms.csr_array(S), k=3, M=ms.csr_array(Mm), which="LA", tol=1e-6)
+    assert V.dtype == mx.complex64
+    _check_generalized(S, Mm, w, V, ev[-3:], 2e-5)
+    w, V = ms.linalg.eigsh(ms.csr_array(S), k=3, M=ms.csr_array(Mm), sigma=0.5, tol=1e-6)
+    _check_generalized(S, Mm, w, V, np.sort(ev[np.argsort(np.abs(ev - 0.5))[:3]]), 2e-5)
+    # A as a LinearOperator, M as a scipy matrix, a start vector, the standard shift by an inexact sigma
+    P, Mr = _poisson(10), _mass(100, seed=4)
+    A = ms.csr_array(P, dtype=mx.float64)
+    ref = np.sort(sl.eigh(P.toarray(), Mr.toarray(), eigvals_only=True))
+    op = ms.linalg.LinearOperator(P.shape, matvec=lambda x: A @ x, dtype=mx.float64)
+    w, V = ms.linalg.eigsh(op, k=3, M=Mr, which="SA", v0=np.ones(100), ncv=20)
+    _check_generalized(P, Mr, w, V, ref[:3], 1e-9)
+    w = ms.linalg.eigsh(A, k=3, sigma=1.3, return_eigenvectors=False)  # sigma kept in float64 (not rounded)
+    evs = np.linalg.eigvalsh(P.toarray())
+    np.testing.assert_allclose(np.array(w), np.sort(evs[np.argsort(np.abs(evs - 1.3))[:3]]), rtol=1e-12)
+    # errors
+    Mm_ms = ms.csr_array(Mr, dtype=mx.float64)
+    with pytest.raises(np.linalg.LinAlgError, match="eigsh: M is not positive definite"):
+        ms.linalg.eigsh(A, k=2, M=ms.csr_array(sp.csr_array(-sp.eye(100)), dtype=mx.float64))
+    with pytest.raises(TypeError, match="eigsh: M must be a sparse matrix"):
+        ms.linalg.eigsh(A, k=2, M=np.eye(100))
+    with pytest.raises(ValueError, match="eigsh: M of shape"):
+        ms.linalg.eigsh(A, k=2, M=ms.csr_array(_mass(50), dtype=mx.float64))
+    with pytest.raises(NotImplementedError, match="eigsh: Minv and OPinv"):
+        ms.linalg.eigsh(A, k=2, M=Mm_ms, sigma=1.0, OPinv=A)
+    with pytest.raises(NotImplementedError, match="eigsh: the buckling and cayley modes"):
+        ms.linalg.eigsh(A, k=2, M=Mm_ms, sigma=1.0, mode="buckling")
+    with pytest.raises(NotImplementedError, match="eigs: generalized"):  # eigs keeps M unimplemented
+        ms.linalg.eigs(A, k=2, M=Mm_ms)
+    import mlx_sparse._device as dev
+
+    monkeypatch.setattr(dev, "is_gpu", lambda s: True)  # as on a GPU stream
+    with pytest.raises(RuntimeError, match="eigsh: generalized problems \\(M\\) run on the CPU only"):
+        ms.linalg.eigsh(A, k=2, M=Mm_ms)

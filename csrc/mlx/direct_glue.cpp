@@ -54,5 +54,24 @@ void register_direct(nb::module_& m) {
     return std::make_tuple(st, la, sr, si);
   });
   m.def("direct_fill", [](uintptr_t h) { return msp_direct_fill(reinterpret_cast<msp_direct*>(h)); });
+  m.def("direct_factors", [](uintptr_t h) {
+    char msg[256] = {0};
+    int64_t lnz = 0, unz = 0;
+    int st;
+    {
+      nb::gil_scoped_release release;
+      st = msp_direct_factors(reinterpret_cast<msp_direct*>(h), &lnz, &unz, msg, sizeof msg);
+    }
+    return std::make_tuple(st, lnz, unz, std::string(msg));
+  });
+  m.def("direct_factors_copy", [](uintptr_t h, uintptr_t Lp, uintptr_t Li, uintptr_t Lx, uintptr_t Up, uintptr_t Ui,
+                                  uintptr_t Ux, uintptr_t perm_r, uintptr_t perm_c) {
+    nb::gil_scoped_release release;
+    return msp_direct_factors_copy(reinterpret_cast<msp_direct*>(h), reinterpret_cast<int64_t*>(Lp),
+                                   reinterpret_cast<int64_t*>(Li), reinterpret_cast<double*>(Lx),
+                                   reinterpret_cast<int64_t*>(Up), reinterpret_cast<int64_t*>(Ui),
+                                   reinterpret_cast<double*>(Ux), reinterpret_cast<int64_t*>(perm_r),
+                                   reinterpret_cast<int64_t*>(perm_c));
+  });
   m.def("direct_free", [](uintptr_t h) { msp_direct_free(reinterpret_cast<msp_direct*>(h)); });
 }

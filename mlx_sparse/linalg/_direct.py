@@ -12,6 +12,10 @@ precision; results come back as MLX arrays of the operands' dtype. ``spsolve`` a
 ``factorized``, ``splu`` and ``cholesky`` are differentiable in the matrix values and the
 right-hand side (real dtypes) by implicit differentiation: the vjp is one adjoint solve with the
 kept factorization, the value gradient -lambda_i x_j on A's pattern; the jvp one solve.
+
+Factors: ``SparseLU`` gives ``L``, ``U``, ``perm_r``, ``perm_c`` in scipy's SuperLU convention (each
+engine's own factors, its scaling and KLU's block triangular form folded in) and ``SparseCholesky``
+gives ``L`` and ``perm``; they are extracted on first access (host arrays, not differentiable).
 """
 
 from __future__ import annotations
@@ -94,7 +98,7 @@ class _Factorization:
         mx.eval(T.data, T.indices, T.indptr)
         self.colptr = np.ascontiguousarray(np.array(T.indptr), dtype=np.int64)
         self.rowind = np.ascontiguousarray(np.array(T.indices), dtype=np.int64)
-        self.handle, self.superlu = 0, None
+        self.handle, self.superlu, self._factors = 0, None, None
         n = self.shape[0]
         if n == 0:  # nothing to factor (the engines refuse an empty matrix)
             self.values = np.zeros(0)
@@ -120,6 +124,7 @@ class _Factorization:
 
     def factor(self, data: mx.array):
         """(Re)factor with new values in the CSC pattern's order (an MLX array, evaluated here)."""
+        self._factors = None  # the factors of the previous values
         if self.shape[0] == 0:
             return
         vals = np.array(data.astype(mx.complex64 if self.cplx else mx.float64, stream=mx.cpu))
@@ -187,6 +192,55 @@ class _Factorization:
             with self.lock:
                 return int(_ext.direct_fill(self.handle))
         return int(self.superlu.L.nnz + self.superlu.U.nnz - self.shape[0])
+
+    def factors_host(self) -> dict:
+        """The factors in scipy's SuperLU convention, on the host in double precision (kept until the
+        next factorization). LU: L, U as CSC triplets (data, indices, indptr) with Pr A Pc = L U,
+        Pr[perm_r[i], i] = 1, Pc[i, perm_c[i]] = 1, L unit lower triangular; Cholesky: L and perm with
+        A[perm][:, perm] = L L^H. Rows sorted in each column, int64 indices."""
+        with self.lock:
+            if self._factors is None:
+                self._factors = self._compute_factors()
+            return self._factors
+
+    def _compute_factors(self) -> dict:
+        n = self.shape[0]
+        vdt = np.complex128 if self.cplx else np.float64
+        lu = self.kind == _LU
+        if n == 0:
+            empty = (np.zeros(0, vdt), np.zeros(0, np.int64), np.zeros(1, np.int64))
+            p0 = np.zeros(0, np.int64)
+            return dict(L=empty, U=empty, perm_r=p0, perm_c=p0) if lu else dict(L=empty, perm=p0)
+        if self.handle:
+            st, lnz, unz, msg = _ext.direct_factors(self.handle)
+            self._raise(st, msg)
+            w = 2 if self.cplx else 1
+            Lp, Li, Lx = np.empty(n + 1, np.int64), np.empty(lnz, np.int64), np.empty(lnz * w, np.float64)
+            Up, Ui, Ux = np.empty(n + 1, np.int64), np.empty(unz, np.int64), np.empty(unz * w, np.float64)
+            pr, pc = np.empty(n, np.int64), np.empty(n, np.int64)
+            bufs = (Lp, Li, Lx, Up, Ui, Ux, pr, pc) if lu else (Lp, Li, Lx, None, None, None, pr, None)
+            self._raise(_ext.direct_factors_copy(self.handle, *(0 if b is None else b.ctypes.data for b in bufs)), "")
+            if not lu:
+                return dict(L=(Lx.view(vdt), Li, Lp), perm=pr)
+            return dict(L=(Lx.view(vdt), Li, Lp), U=(Ux.view(vdt), Ui, Up), perm_r=pr, perm_c=pc)
+
+        def triplet(M):
+            M = M.tocsc()
+            M.sort_indices()
+            return (np.asarray(M.data, vdt), M.indices.astype(np.int64), M.indptr.astype(np.int64))
+
+        f = self.superlu  # scipy's SuperLU object: the convention is its own
+        if lu:
+            return dict(L=triplet(f.L), U=triplet(f.U), perm_r=f.perm_r.astype(np.int64),
+                        perm_c=f.perm_c.astype(np.int64))
+        # Cholesky through SuperLU's symmetric mode (diagonal pivots: perm_r == perm_c): A(p, p) = L0 U with
+        # U = D L0^H, so L = L0 D^(1/2)
+        if not np.array_equal(f.perm_r, f.perm_c):
+            raise np.linalg.LinAlgError(f"{self.op}: SuperLU pivoted off the diagonal; no Cholesky factor to extract")
+        import scipy.sparse as sp
+
+        d = np.sqrt(f.U.diagonal().real)
+        return dict(L=triplet(f.L @ sp.diags(d)), perm=np.argsort(f.perm_c).astype(np.int64))
 
     def logdet(self):
         """(sign or phase, log |det A|)."""
@@ -308,10 +362,34 @@ def _as_dense_rhs(op: str, b):
     return B.todense(stream=mx.cpu)
 
 
+def _sparse_factor(trip, n: int, cplx: bool):
+    """A host CSC triplet (rows sorted, no duplicates) as this package's csc_array (float64, or complex64:
+    MLX has no complex128)."""
+    from .. import csc_array
+
+    data, indices, indptr = trip
+    return csc_array((data, indices, indptr), shape=(n, n), dtype=mx.complex64 if cplx else mx.float64,
+                     canonical=True)
+
+
+def _perm(p: np.ndarray) -> mx.array:
+    return mx.array(p.astype(np.int32 if p.size < 2**31 else np.int64))
+
+
 class SparseLU:
     """The LU factorization of a square sparse matrix (KLU or UMFPACK; scipy's ``SuperLU`` object's role):
     ``solve(b, trans='N'|'T'|'H')``, ``shape``, ``nnz`` (the fill: nnz of L and U), ``refactor(A2)``
-    for a matrix of the same pattern (the symbolic analysis is kept), ``logdet()`` -> (sign, log|det|)."""
+    for a matrix of the same pattern (the symbolic analysis is kept), ``logdet()`` -> (sign, log|det|).
+
+    The factors, as scipy's ``SuperLU``: ``L``, ``U`` (csc_array, float64 or complex64, computed on
+    first access and kept until ``refactor``), ``perm_r``, ``perm_c`` (int32 MLX arrays) with
+    ``Pr @ A @ Pc == L @ U`` for ``Pr = csc_array((ones, (perm_r, arange(n))))`` and
+    ``Pc = csc_array((ones, (arange(n), perm_c)))``, L unit lower and U upper triangular. They are the
+    engine's own: UMFPACK's and KLU's row scaling D (A(P, Q) = D L0 U0) is folded in as
+    L = D L0 D^-1, U = D U0; KLU's off-diagonal blocks F of its block triangular form
+    (A(P, Q) = D (L0 U0 + F)) join U as L^-1 D F (a sparse triangular solve with L's diagonal
+    blocks, computed once at extraction; U may then hold more entries than ``nnz`` counts). SuperLU
+    (``engine='superlu'`` or the fallback): scipy's factors. The factors are not differentiable."""
 
     def __init__(self, A: Any, stream: StreamLike = None, op: str = "splu", engine: Optional[str] = None):
         s = resolve_stream(stream)
@@ -333,6 +411,26 @@ class SparseLU:
     def logdet(self):
         return self._f.logdet()
 
+    @property
+    def L(self):
+        """The unit lower triangular factor (csc_array): Pr A Pc = L U."""
+        return _sparse_factor(self._f.factors_host()["L"], self.shape[0], self._f.cplx)
+
+    @property
+    def U(self):
+        """The upper triangular factor (csc_array): Pr A Pc = L U."""
+        return _sparse_factor(self._f.factors_host()["U"], self.shape[0], self._f.cplx)
+
+    @property
+    def perm_r(self) -> mx.array:
+        """The row permutation as scipy's: Pr = csc_array((ones, (perm_r, arange(n))))."""
+        return _perm(self._f.factors_host()["perm_r"])
+
+    @property
+    def perm_c(self) -> mx.array:
+        """The column permutation as scipy's: Pc = csc_array((ones, (arange(n), perm_c)))."""
+        return _perm(self._f.factors_host()["perm_c"])
+
     def __repr__(self):
         return f"<SparseLU of a {self.shape[0]}x{self.shape[1]} matrix, {direct_engine()}, fill {self.nnz}>"
 
@@ -341,7 +439,13 @@ class SparseCholesky:
     """The Cholesky factorization A = L L^H of a Hermitian positive definite sparse matrix (CHOLMOD;
     only A's upper triangle is read): ``solve(b)``, ``logdet()`` (log det A, real), ``slogdet()``
     -> (sign, logdet), ``fill`` (nnz of L), ``refactor(A2)`` for the same pattern. A matrix that is
-    not positive definite raises ``numpy.linalg.LinAlgError`` naming the failing column."""
+    not positive definite raises ``numpy.linalg.LinAlgError`` naming the failing column.
+
+    The factor: ``L`` (csc_array, lower triangular, float64 or complex64) and the fill-reducing
+    permutation ``perm`` (int32 MLX array; scikit-sparse's ``P()`` too) with
+    ``A[perm][:, perm] == L @ L.conj().T``. CHOLMOD's: a simplicial LL^H copy of the kept factor
+    (which is left as it is), made on first access and kept until ``refactor``; SuperLU's fallback:
+    its symmetric-mode factors, L0 diag(U)^(1/2)."""
 
     def __init__(self, A: Any, stream: StreamLike = None, op: str = "cholesky"):
         s = resolve_stream(stream)
@@ -364,6 +468,20 @@ class SparseCholesky:
     @property
     def fill(self) -> int:
         return self._f.fill
+
+    @property
+    def L(self):
+        """The lower triangular factor (csc_array): A[perm][:, perm] = L L^H."""
+        return _sparse_factor(self._f.factors_host()["L"], self.shape[0], self._f.cplx)
+
+    @property
+    def perm(self) -> mx.array:
+        """The fill-reducing permutation: A[perm][:, perm] = L L^H."""
+        return _perm(self._f.factors_host()["perm"])
+
+    def P(self) -> mx.array:
+        """scikit-sparse's name for :attr:`perm`."""
+        return self.perm
 
     def refactor(self, A2: Any) -> "SparseCholesky":
         _refactor(self._f, A2)

@@ -111,12 +111,26 @@ def eigsh(A: Any, k: int = 6, M: Any = None, sigma: Optional[float] = None, whic
     nearest sigma). Returns the eigenvalues in ascending order (and the eigenvectors as the
     columns of an MLX array; the values an MLX array too). 'SM' runs Lanczos on A^2 (its lowest end)
     and a Rayleigh-Ritz step with A: the smallest magnitudes of an indefinite A are interior, where
-    Lanczos on A itself may settle on the wrong ones. Raises ``ArpackNoConvergence`` as scipy. ``sigma`` (shift-invert) and
-    the generalized problem (``M``) need the direct solvers and raise ``NotImplementedError``."""
+    Lanczos on A itself may settle on the wrong ones. Raises ``ArpackNoConvergence`` as scipy.
+
+    ``M`` (sparse, Hermitian positive definite; only its upper triangle is read): the generalized
+    problem A x = lambda M x, reduced to a standard one through the Cholesky factorization
+    M[p][:, p] = L L^H (CHOLMOD, or SuperLU's fallback): Lanczos on C = L^-1 A[p][:, p] L^-H (two
+    sparse triangular solves and a product with A per step; ``which`` as above), x = P^T L^-H y. With
+    ``sigma``: the eigenvalues of A x = lambda M x nearest sigma in scipy's sense (``which`` refers to
+    1 / (lambda - sigma)), Lanczos on (C - sigma I)^-1 = L^H P (A - sigma M)^-1 P^T L (a kept LU of
+    the sparse A - sigma M; A must be sparse). The eigenvectors are M-orthonormal (X^H M X = I), as
+    scipy's; ``v0`` is taken in x's space. Runs on the CPU: a GPU stream raises ``RuntimeError``
+    (the triangular solves and the factorizations have no GPU kernel). ``Minv``, ``OPinv`` and the
+    buckling / cayley modes raise ``NotImplementedError``."""
     op = "eigsh"
-    if M is not None or Minv is not None or OPinv is not None or mode != "normal":
-        raise NotImplementedError(f"{op}: generalized problems (M), Minv, OPinv and the buckling/cayley modes are not "
-                                  "available yet")
+    if Minv is not None or OPinv is not None:
+        raise NotImplementedError(f"{op}: Minv and OPinv (user-supplied inverses) are not available yet; give M as a "
+                                  "sparse matrix (it is factored here: Cholesky, and an LU of A - sigma M with sigma)")
+    if mode != "normal":
+        raise NotImplementedError(f"{op}: the buckling and cayley modes are not available yet (mode='normal' only)")
+    if M is not None:
+        return _generalized(op, A, k, M, sigma, which, v0, ncv, maxiter, tol, return_eigenvectors, stream)
     if sigma is not None:
         return _shift_invert(op, A, k, float(sigma), which, v0, ncv, maxiter, tol, return_eigenvectors, stream)
     A, n = _check(op, A, k, which, ("LM", "SM", "LA", "SA", "BE"))
@@ -198,10 +212,20 @@ def eigsh(A: Any, k: int = 6, M: Any = None, sigma: Optional[float] = None, whic
     raise ArpackNoConvergence(f"{op}: no convergence in {maxiter} restarts", np.zeros(0), None)
 
 
-def _shift_invert(op, A, k, sigma, which, v0, ncv, maxiter, tol, return_eigenvectors, stream):
-    """eigsh with sigma: Lanczos on (A - sigma I)^-1 applied by a kept sparse LU; lambda = sigma + 1/nu."""
+def _scalar_as(c, dtype) -> mx.array:
+    """The shift as a scalar of the matrix's precision (a Python float would become float32 in a sparse
+    scalar product, shifting float64 matrices by a rounded sigma)."""
+    if isinstance(dtype, mx.Dtype) and dtype == mx.float64 and not np.iscomplexobj(c):
+        return mx.array(float(c), dtype=mx.float64)
+    return mx.array(c)
+
+
+def _shift_invert(op, A, k, sigma, which, v0, ncv, maxiter, tol, return_eigenvectors, stream, gen=None):
+    """eigsh with sigma: Lanczos on (A - sigma I)^-1 applied by a kept sparse LU; lambda = sigma + 1/nu. With
+    ``gen`` (a _CholeskyReduction of M): Lanczos on L^H P (A - sigma M)^-1 P^T L, whose eigenvectors y give
+    x = P^T L^-H y."""
     from .. import eye
-    from ._direct import splu
+    from ._direct import SparseLU, splu
     from ._interface import LinearOperator, MatrixLinearOperator
 
     Aop = aslinearoperator(A)
@@ -211,17 +235,134 @@ def _shift_invert(op, A, k, sigma, which, v0, ncv, maxiter, tol, return_eigenvec
     if S.shape[0] != S.shape[1]:
         raise ValueError(f"{op}: expected a square matrix, got shape {S.shape}")
     n = S.shape[0]
-    lu = splu(S - eye(n, dtype=S.dtype, stream=mx.cpu) * sigma, stream=mx.cpu)
-    OP = LinearOperator((n, n), matvec=lu.solve, dtype=S.dtype)
-    out = eigsh(OP, k=k, which=which, v0=v0, ncv=ncv, maxiter=maxiter, tol=tol,
-                return_eigenvectors=return_eigenvectors, stream=mx.cpu)
-    nu = np.array(out[0] if return_eigenvectors else out).astype(np.float64)
-    lam = sigma + 1.0 / nu
-    order = np.argsort(lam)
-    vals = mx.array(lam[order], dtype=mx.float64 if S.dtype == mx.float64 else mx.float32)
+    if gen is None:
+        lu = splu(S - eye(n, dtype=S.dtype, stream=mx.cpu) * _scalar_as(sigma, S.dtype), stream=mx.cpu)
+        OP = LinearOperator((n, n), matvec=lu.solve, dtype=S.dtype)
+        out_dt = S.dtype
+    else:
+        if S.shape != gen.shape:
+            raise ValueError(f"{op}: M of shape {gen.shape} does not match A's {S.shape}")
+        lu = SparseLU(S - gen.M * _scalar_as(sigma, gen.dt), stream=mx.cpu, op=op)
+        OP = LinearOperator((n, n), matvec=lambda v: gen.to_y(lu.solve(gen.adjoint_to_y(v))), dtype=gen.dt)
+        v0 = gen.start(v0)
+        out_dt = gen.dt
+
+    def convert(nu, Y):
+        lam = sigma + 1.0 / np.asarray(nu).astype(np.float64)
+        order = np.argsort(lam)
+        vals = mx.array(lam[order], dtype=mx.float64 if out_dt == mx.float64 else mx.float32)
+        if Y is None:
+            return vals, None
+        Y = mx.take(Y, mx.array(order.astype(np.int32)), axis=1)
+        return vals, (Y if gen is None else gen.to_x(Y))
+
+    try:
+        out = eigsh(OP, k=k, which=which, v0=v0, ncv=ncv, maxiter=maxiter, tol=tol,
+                    return_eigenvectors=return_eigenvectors, stream=mx.cpu)
+    except ArpackNoConvergence as e:  # the converged pairs, as the problem's
+        vals, vecs = convert(e.eigenvalues, e.eigenvectors)
+        raise ArpackNoConvergence(str(e), vals, vecs) from None
+    vals, vecs = convert(np.array(out[0] if return_eigenvectors else out), out[1] if return_eigenvectors else None)
+    return (vals, vecs) if return_eigenvectors else vals
+
+
+class _CholeskyReduction:
+    """The reduction of A x = lambda M x (M Hermitian positive definite) to a standard Hermitian problem
+    through M[p][:, p] = L L^H: y = L^H x[p], C = L^-1 A[p][:, p] L^-H. On the CPU (the triangular solves
+    are CPU kernels)."""
+
+    def __init__(self, op: str, M: Any, n: int, A_dtype):
+        from .. import csr_array
+        from .._coerce import is_scipy_sparse, is_sparse
+        from ._direct import SparseCholesky
+
+        if is_scipy_sparse(M):
+            M = csr_array(M, dtype=mx.float64 if M.dtype == np.float64 else None)
+        if not is_sparse(M):
+            raise TypeError(f"{op}: M must be a sparse matrix (Hermitian positive definite), got {type(M).__name__}")
+        if tuple(M.shape) != (n, n):
+            raise ValueError(f"{op}: M of shape {tuple(M.shape)} does not match A's {(n, n)}")
+        dts = [d for d in (A_dtype, M.dtype) if isinstance(d, mx.Dtype) and mx.issubdtype(d, mx.inexact)]
+        if any(mx.issubdtype(d, mx.complexfloating) for d in dts):
+            self.dt = mx.complex64
+        elif dts and all(d == mx.float64 for d in dts):
+            self.dt = mx.float64
+        else:
+            self.dt = mx.float32
+        self.M, self.shape, self.s = M, (n, n), resolve_stream(mx.cpu)
+        try:
+            chol = SparseCholesky(M, stream=mx.cpu, op=op)
+        except np.linalg.LinAlgError as e:
+            raise np.linalg.LinAlgError(str(e).replace(f"{op}: the matrix is", f"{op}: M is")) from None
+        L = chol.L.astype(self.dt, stream=mx.cpu)
+        p = np.array(chol.perm).astype(np.int64)
+        self.p = mx.array(p.astype(np.int32))
+        self.pinv = mx.array(np.argsort(p).astype(np.int32))
+        self.Lr = L.tocsr(stream=mx.cpu)  # lower triangular, CSR (the substitution kernel's layout)
+        self.LHr = L.conj(stream=mx.cpu).T if mx.issubdtype(self.dt, mx.complexfloating) else L.T  # L^H: upper, CSR
+        mx.eval(self.Lr.data, self.Lr.indices, self.Lr.indptr, self.LHr.data, self.LHr.indices, self.LHr.indptr)
+
+    def _solve(self, T, b, lower):
+        from .. import _factor
+
+        return _factor.trisolve("eigsh", T.data, T.indices, T.indptr, b.astype(self.dt), lower, False, self.s)
+
+    def to_x(self, Y):
+        """x = P^T L^-H y: the rows of L^-H Y put back in A's order."""
+        with mx.stream(mx.cpu):
+            return mx.take(self._solve(self.LHr, Y, lower=False), self.pinv, axis=0)
+
+    def to_y(self, x):
+        """y = L^H x[p] (the inverse of to_x)."""
+        with mx.stream(mx.cpu):
+            return self.LHr @ mx.take(x.astype(self.dt), self.p, axis=0)
+
+    def adjoint_to_y(self, y):
+        """P^T L y (to_y's adjoint: (C - sigma I)^-1 = to_y (A - sigma M)^-1 adjoint_to_y)."""
+        with mx.stream(mx.cpu):
+            return mx.take(self.Lr @ y, self.pinv, axis=0)
+
+    def start(self, v0):
+        if v0 is None:
+            return None
+        x0 = _as_mx(v0).astype(self.dt).reshape(-1)
+        if x0.size != self.shape[0]:
+            raise ValueError(f"eigsh: v0 of size {x0.size} does not match the operator of size {self.shape[0]}")
+        return self.to_y(x0)
+
+
+def _generalized(op, A, k, M, sigma, which, v0, ncv, maxiter, tol, return_eigenvectors, stream):
+    """eigsh with M: the Cholesky reduction (see eigsh), on the CPU."""
+    from .._device import is_gpu
+    from ._interface import LinearOperator
+
+    if is_gpu(resolve_stream(stream)):
+        raise RuntimeError(f"{op}: generalized problems (M) run on the CPU only (the sparse triangular solves and the "
+                           "factorizations have no GPU kernel); pass stream=mx.cpu")
+    Aop = aslinearoperator(A)
+    if Aop.shape[0] != Aop.shape[1]:
+        raise ValueError(f"{op}: expected a square operator, got shape {Aop.shape}")
+    n = Aop.shape[0]
+    gen = _CholeskyReduction(op, M, n, Aop.dtype)
+    if sigma is not None:
+        return _shift_invert(op, A, k, float(sigma), which, v0, ncv, maxiter, tol, return_eigenvectors, stream, gen)
+
+    def matvec(v):  # C v = L^-1 (A (L^-H v)[pinv])[p]
+        with mx.stream(mx.cpu):
+            z = mx.take(gen._solve(gen.LHr, v, lower=False), gen.pinv, axis=0)
+            u = mx.take(Aop.matvec(z).astype(gen.dt), gen.p, axis=0)
+            return gen._solve(gen.Lr, u, lower=True)
+
+    C = LinearOperator((n, n), matvec=matvec, dtype=gen.dt)
+    try:
+        out = eigsh(C, k=k, which=which, v0=gen.start(v0), ncv=ncv, maxiter=maxiter, tol=tol,
+                    return_eigenvectors=return_eigenvectors, stream=mx.cpu)
+    except ArpackNoConvergence as e:  # the converged pairs, as the problem's
+        vecs = None if e.eigenvectors is None else gen.to_x(e.eigenvectors)
+        raise ArpackNoConvergence(str(e), e.eigenvalues, vecs) from None
     if not return_eigenvectors:
-        return vals
-    return vals, mx.take(out[1], mx.array(order.astype(np.int32)), axis=1)
+        return out
+    return out[0], gen.to_x(out[1])
 
 
 def _shift_invert_general(op, A, k, sigma, which, v0, ncv, maxiter, tol, return_eigenvectors, stream):
@@ -235,7 +376,7 @@ def _shift_invert_general(op, A, k, sigma, which, v0, ncv, maxiter, tol, return_
         raise TypeError(f"{op}: sigma (shift-invert) needs a sparse matrix, got {type(A).__name__}")
     S = Aop.A
     n = S.shape[0]
-    lu = splu(S - eye(n, dtype=S.dtype, stream=mx.cpu) * sigma, stream=mx.cpu)
+    lu = splu(S - eye(n, dtype=S.dtype, stream=mx.cpu) * _scalar_as(sigma, S.dtype), stream=mx.cpu)
     OP = LinearOperator((n, n), matvec=lu.solve, dtype=S.dtype)
     out = eigs(OP, k=k, which=which, v0=v0, ncv=ncv, maxiter=maxiter, tol=tol,
                return_eigenvectors=return_eigenvectors, stream=mx.cpu)

@@ -29,6 +29,15 @@ int msp_direct_solve(msp_direct *h, int trans, int64_t k, const double *b, doubl
 int msp_direct_logdet(msp_direct *h, double *logabs, double *sign_re, double *sign_im);
 /* nnz of the factors (L + U, or L) */
 int64_t msp_direct_fill(msp_direct *h);
+/* The factors in scipy's SuperLU convention, in two calls. msp_direct_factors computes them into the handle and
+ * gives their sizes (nnz of L and U; U 0 for Cholesky); msp_direct_factors_copy then writes them out (CSC, rows
+ * sorted, values as the handle's: double or interleaved complex) and releases them. LU (UMFPACK, KLU):
+ * Pr A Pc = L U with Pr[perm_r[i], i] = 1, Pc[i, perm_c[i]] = 1, L unit lower and U upper triangular, the
+ * engines' row scaling (and KLU's off-diagonal blocks) folded in. Cholesky: A(p, p) = L L^H with p in perm_r
+ * (Up, Ui, Ux, perm_c unused, may be NULL). A new factorization releases factors not yet copied. */
+int msp_direct_factors(msp_direct *h, int64_t *lnz, int64_t *unz, char *msg, size_t msglen);
+int msp_direct_factors_copy(msp_direct *h, int64_t *Lp, int64_t *Li, double *Lx, int64_t *Up, int64_t *Ui, double *Ux,
+                            int64_t *perm_r, int64_t *perm_c);
 void msp_direct_free(msp_direct *h);
 
 #ifdef __cplusplus
