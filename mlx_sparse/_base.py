@@ -256,6 +256,9 @@ class SparseArray:
         return self._with_data(data)
 
     def _scalar(self, op: str, c: Any) -> mx.array:
+        if self.dtype == mx.float64 and not isinstance(c, mx.array) and np.ndim(c) == 0 \
+                and np.asarray(c).dtype.kind in "biuf":  # mx.array(1.3) alone would round it to float32
+            return mx.array(np.asarray(c, dtype=np.float64), dtype=mx.float64)
         c = as_dense(op, c)  # TypeError for sparse or non-numeric operands
         if c.ndim != 0:
             raise TypeError(f"{op}: expected a scalar, got shape {tuple(c.shape)}")

@@ -294,3 +294,15 @@ def test_tocsr_and_reductions_against_finite_differences(canonical):
         e[j] = eps
         fd = (loss(mx.array(d0 + e, dtype=mx.float64)).item() - loss(mx.array(d0 - e, dtype=mx.float64)).item()) / (2 * eps)
         assert abs(fd - g[j]) < 1e-5 * max(1.0, abs(fd)), j
+
+
+def test_float64_scalars_keep_their_precision():
+    """A float64 array times, over, to the power of a Python or NumPy scalar: the scalar in float64
+    (MLX reads a bare Python float as float32, 1.3 -> 1.2999999523)."""
+    S = sp.random(6, 5, density=0.5, format="csr", random_state=1)
+    A = ms.csr_array(S, dtype=mx.float64)
+    for c in (1.3, np.float64(1.3), 7):
+        np.testing.assert_allclose(np.array((A * c).todense()), S.toarray() * c, rtol=1e-15, atol=0)
+        np.testing.assert_allclose(np.array((c * A).todense()), S.toarray() * c, rtol=1e-15, atol=0)
+        np.testing.assert_allclose(np.array((A / c).todense()), S.toarray() / c, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(np.array(A.power(1.3).todense()), S.power(1.3).toarray(), rtol=1e-14, atol=0)
