@@ -31,7 +31,6 @@ from conftest import has_gpu
 import mlx_sparse as ms
 from mlx_sparse import _kernels as K
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # ---- 1. errors at evaluation ---------------------------------------------------------------------
 # (indices, indptr) of a 3 x 4 CSR array with 4 stored entries
@@ -205,7 +204,8 @@ def test_many_failures_on_one_stream():
         assert (good @ x).tolist() == [1.0, 1.0, 1.0]
         print("ok")
     """)
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    here = os.path.dirname(os.path.dirname(os.path.abspath(ms.__file__)))  # the mlx_sparse this run imports
+    env = dict(os.environ, PYTHONPATH=here + os.pathsep + os.environ.get("PYTHONPATH", ""))
     try:
         r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30)
     except subprocess.TimeoutExpired:
