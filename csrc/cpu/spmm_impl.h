@@ -79,6 +79,7 @@ static MSP_ALWAYS_INLINE int NAME(rows)(const IT *restrict indptr, const IT *res
 int NAME(csr)(const msp_call *c) {
   MSP_UNPACK(csr);
   if (m == 0 || k == 0) return MSP_OK;
+  if ((int64_t)indptr[0] != 0) return MSP_EINDEX; /* entries before it would be skipped silently */
   int nt = msp_threads_for(c, (nnz + m) * (k < 16 ? k : 16));
   int bad = 0;
   /* 8 chunks per thread balanced by nonzeros + rows, taken dynamically */
@@ -230,6 +231,7 @@ static int NAME(t_private)(const IT *restrict indptr, const IT *restrict indices
 int NAME(csr_t)(const msp_call *c) {
   MSP_UNPACK(csr_t);
   if (n * k == 0) return MSP_OK;
+  if ((int64_t)indptr[0] != 0) return MSP_EINDEX; /* entries before it would be skipped silently */
   int nt = msp_threads_for(c, (nnz + m) * (k < 16 ? k : 16));
   const int64_t cb = bm ? 1 : 16, nblk = (k + cb - 1) / cb; /* 16 float32 columns: a 64-byte line */
   if (nt > 1 && nblk >= 2)

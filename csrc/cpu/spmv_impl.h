@@ -43,6 +43,7 @@ static int NAME(run)(const msp_call *c, int (*rows)(const IT *, const void *, co
                      const IT *restrict indptr, const void *cols, const VT *restrict data, const VT *restrict x,
                      VT *restrict y, int64_t m, int64_t n, int64_t nnz) {
   if (m == 0) return MSP_OK;
+  if ((int64_t)indptr[0] != 0) return MSP_EINDEX; /* entries before it would be skipped silently */
   int nt = msp_threads_for(c, nnz + m);
   if (nt == 1) return rows(indptr, cols, data, x, y, 0, m, n, nnz);
   int64_t b[MSP_MAX_PARTS + 1];

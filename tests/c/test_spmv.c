@@ -69,6 +69,18 @@ static void spmv_errors(void) {
   c.in[0] = big, c.in_len[3] = 3;
   ind[1] = 1;
   CHECK(fn(&c) == MSP_EINDEX, "spmv indptr past nnz -> EINDEX");
+  int32_t late[4] = {1, 2, 2, 3}; /* rows valid, but entry 0 belongs to no row */
+  c.in[0] = late;
+  CHECK(fn(&c) == MSP_EINDEX, "spmv indptr not starting at 0 -> EINDEX");
+  float X[6] = {1, 1, 1, 1, 1, 1}, Y[6];
+  msp_call c2;
+  msp_call_init(&c2, "spmm_csr_f32_i32", (const void *[]){late, ind, val, X}, (void *[]){Y}, (int64_t[]){3, 3, 2, 3},
+                (int64_t[]){0, 0});
+  CHECK(msp_find_kernel("spmm_csr_f32_i32")(&c2) == MSP_EINDEX, "spmm indptr not starting at 0 -> EINDEX");
+  msp_call_init(&c2, "spmm_csr_t_f32_i32", (const void *[]){late, ind, val, X}, (void *[]){Y}, (int64_t[]){3, 3, 2, 3},
+                (int64_t[]){0, 0});
+  CHECK(msp_find_kernel("spmm_csr_t_f32_i32")(&c2) == MSP_EINDEX, "spmm_t indptr not starting at 0 -> EINDEX");
+  c.in[0] = big;
   c.n_in = 3;
   CHECK(fn(&c) == MSP_EINVAL, "spmv missing operand -> EINVAL");
 }
