@@ -55,17 +55,23 @@ def _complex_warning(op: str, dtype) -> None:
                   getattr(np, "exceptions", np).ComplexWarning, stacklevel=4)
 
 
+def _host_numeric(op: str, x: Any, ragged: str, what: str) -> np.ndarray:
+    """A host operand as a NumPy array: ragged nested lists and non-numeric input raise, naming ``op``."""
+    try:
+        a = np.asarray(x)
+    except (ValueError, TypeError) as e:  # ragged nested lists
+        raise ValueError(f"{op}: {ragged} ({e})") from None
+    if a.dtype.kind not in "biufc":
+        raise TypeError(f"{op}: {what} must be numeric, got {a.dtype}")
+    return a
+
+
 def as_values(op: str, data: Any, dtype: Optional[mx.Dtype], paged_ok: bool = False) -> mx.array:
     """The value buffer as a 1-D MLX array of a supported dtype (or 2-D paged, see csr_array)."""
     if dtype is not None and dtype not in VALUE_TYPES:
         raise TypeError(f"{op}: unsupported value dtype {dtype}; use one of {', '.join(map(str, VALUE_TYPES))}")
     if not isinstance(data, mx.array):
-        try:
-            a = np.asarray(data)
-        except (ValueError, TypeError) as e:  # ragged nested lists
-            raise ValueError(f"{op}: data is not a rectangular numeric array ({e})") from None
-        if a.dtype.kind not in "biufc":
-            raise TypeError(f"{op}: data must be numeric, got {a.dtype}")
+        a = _host_numeric(op, data, "data is not a rectangular numeric array", "data")
         if a.dtype.kind == "c" and dtype is not None and dtype != mx.complex64:
             _complex_warning(op, dtype)
             a = a.real  # at full precision (MLX would go through complex64)
@@ -211,12 +217,7 @@ def dense_2d(op: str, x: Any, dtype: Optional[mx.Dtype] = None) -> Optional[mx.a
     if isinstance(x, mx.array):
         D = x
     elif isinstance(x, np.ndarray) or (isinstance(x, list) and x and isinstance(x[0], (list, tuple, np.ndarray))):
-        try:
-            h = np.asarray(x)
-        except (ValueError, TypeError) as e:  # ragged nested lists
-            raise ValueError(f"{op}: a dense argument must be a rectangular 2-D array ({e})") from None
-        if h.dtype.kind not in "biufc":
-            raise TypeError(f"{op}: a dense argument must be numeric, got {h.dtype}")
+        h = _host_numeric(op, x, "a dense argument must be a rectangular 2-D array", "a dense argument")
         if h.ndim != 2:
             raise ValueError(f"{op}: a dense argument must be 2-D, got shape {tuple(h.shape)}")
         # host values convert as value buffers do: once, to the requested type (float64 stays exact)
