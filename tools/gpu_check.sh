@@ -4,6 +4,9 @@
 #   bash tools/gpu_check.sh receive            copy the carried .stage/part* pieces to /tmp/mlxstage
 #   bash tools/gpu_check.sh install            reassemble + verify + install MLX CUDA, build mlx_sparse
 #   bash tools/gpu_check.sh test               C tests, CUDA harness, pytest -m gpu and the CPU suite
+#   bash tools/gpu_check.sh test-native        C tests and the CUDA harness of every type pair
+#   bash tools/gpu_check.sh test-gpu [FILES]   pytest -m gpu file by file (GPU_FILE_TIMEOUT s each)
+#   bash tools/gpu_check.sh test-cpu           the whole pytest suite on the CPU
 #   bash tools/gpu_check.sh sanitize           compute-sanitizer (memcheck, racecheck, initcheck, synccheck)
 #                                              on the CUDA harness (f32_i32, c64_i64: its small cases and the
 #                                              corrupt structures), memcheck on a small GPU pytest subset
@@ -64,8 +67,8 @@ build_harness() {
     /tmp/msp_c/libmsp.a -Xcompiler -fopenmp -o "$out"
 }
 
-test_all() {
-  export PYTHONPATH="$SITE"
+# C tests and the CUDA harness of every type pair.
+test_native() {
   local rc=0
   build_c && ctest --test-dir /tmp/msp_c 2>&1 | tail -3 || rc=1
   for v in F32 F16 BF16 C64; do
@@ -79,8 +82,39 @@ test_all() {
       /tmp/harness_${v}_$i | tail -3 || rc=1
     done
   done
-  (cd tests && MSP_BIG_TESTS=1 "$PY" -m pytest -q -m gpu -p no:cacheprovider 2>&1 | tee "$LOG/pytest_gpu.log" | tail -15) || rc=1
-  (cd tests && "$PY" -m pytest -q -p no:cacheprovider 2>&1 | tail -3) || rc=1
+  return $rc
+}
+
+# pytest -m gpu one file at a time (the named files, else every tests/test_*.py), each at most
+# GPU_FILE_TIMEOUT seconds (default 300); a test running past 60 s dumps every thread's stack, so a stall
+# shows where it is. Logs: $LOG/pytest_gpu_<file>.log; one summary line per file.
+test_gpu() {
+  export PYTHONPATH="$SITE"
+  local rc=0 f name log st files=("$@")
+  mkdir -p "$LOG" && LOG=$(cd "$LOG" && pwd)
+  [ ${#files[@]} -gt 0 ] || files=($(cd tests && ls test_*.py))
+  for f in "${files[@]}"; do
+    name=${f##*/}
+    log="$LOG/pytest_gpu_${name%.py}.log"
+    (cd tests && MSP_BIG_TESTS=1 timeout --kill-after=10 "${GPU_FILE_TIMEOUT:-300}" "$PY" -m pytest -q -m gpu \
+      -p no:cacheprovider -o faulthandler_timeout=60 --durations=3 "$name" > "$log" 2>&1)
+    st=$?
+    [ $st -eq 0 ] || [ $st -eq 5 ] || rc=1  # 5: no GPU test in the file
+    echo "$name: rc=$st $(grep -E "[0-9]+ (passed|failed|error|skipped|deselected)" "$log" | tail -1)"
+  done
+  return $rc
+}
+
+test_cpu() {
+  export PYTHONPATH="$SITE"
+  (cd tests && "$PY" -m pytest -q -p no:cacheprovider 2>&1 | tail -3)
+}
+
+test_all() {
+  local rc=0
+  test_native || rc=1
+  test_gpu || rc=1
+  test_cpu || rc=1
   return $rc
 }
 
@@ -204,6 +238,9 @@ case "$cmd" in
     if [ "${1:-}" = all ]; then install && test_all; bench; fi ;;
   install) install ;;
   test) test_all ;;
+  test-native) test_native ;;
+  test-gpu) test_gpu "$@" ;;
+  test-cpu) test_cpu ;;
   sanitize) sanitize ;;
   bench) bench "$@" ;;
   all) install && test_all; bench ;;
