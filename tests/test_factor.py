@@ -26,19 +26,26 @@ def _mx(a, dt):
     return mx.array(np.asarray(a), dtype=dt)  # mx.array alone reads float64 as float32
 
 
+def _skip_f64_on_gpu(vt, device):
+    if vt == "float64" and device == mx.gpu:
+        pytest.skip("float64 has no GPU kernels")
+
+
 @pytest.mark.parametrize("vt", list(DT))
 @pytest.mark.parametrize("it", list(INDEX_DTYPES))
 @pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
-def test_spsolve_triangular_matches_scipy(vt, it, fmt):
+def test_spsolve_triangular_matches_scipy(vt, it, fmt, device):
+    _skip_f64_on_gpu(vt, device)
     dt, npdt, tol = DT[vt]
-    for n, k in ((1, None), (37, None), (60, 3)):
+    # k = 20: the GPU kernel's lanes take columns of x instead of a row's entries
+    for n, k in ((1, None), (37, None), (60, 3), (45, 20), (400, None)):
         for lower in (True, False):
             for unit in (False, True):
-                T = _triangular(n, lower, npdt, n + 7 * lower)
+                T = _triangular(n, lower, npdt, n + 7 * lower, density=min(0.2, 8 / n))
                 A = getattr(ms, f"{fmt}_array")(T, dtype=dt, index_dtype=INDEX_DTYPES[it])
                 rng = np.random.default_rng(1)
                 b = rng.standard_normal(n if k is None else (n, k)).astype(npdt)
-                x = ms.linalg.spsolve_triangular(A, _mx(b, dt), lower=lower, unit_diagonal=unit)
+                x = ms.linalg.spsolve_triangular(A, _mx(b, dt), lower=lower, unit_diagonal=unit, stream=device)
                 ref = sla.spsolve_triangular(sp.csr_array(T.astype(np.complex128)), b.astype(np.complex128), lower=lower,
                                              unit_diagonal=unit)
                 assert x.shape == b.shape and x.dtype == dt
@@ -72,9 +79,57 @@ def _poisson(n):
     return sp.csr_array(sp.kronsum(t, t))
 
 
+def test_spsolve_triangular_long_chains_match_the_cpu(device):
+    """A 2-D Poisson triangle (rows wait on rows 1 and 64 back: 127 dependency levels over 4,096 rows,
+    many rows in flight at once on the GPU) and a bidiagonal one (a single chain): the CPU kernel's
+    answer in float64."""
+    dt = mx.float32
+    rng = np.random.default_rng(5)
+    for P in (_poisson(64), sp.csr_array(sp.diags([np.full(2999, -0.5), np.full(3000, 1.0)], [-1, 0]))):
+        n = P.shape[0]
+        b = rng.standard_normal((n, 2))
+        for lower in (True, False):
+            ref = sla.spsolve_triangular(sp.csr_array(sp.tril(P) if lower else sp.triu(P)), b, lower=lower)
+            x = ms.linalg.spsolve_triangular(ms.csr_array(P, dtype=dt), _mx(b, dt), lower=lower, stream=device)
+            np.testing.assert_allclose(to_host(x), ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("vt", ["float32", "complex64"])
+@pytest.mark.parametrize("it", list(INDEX_DTYPES))
+def test_ilu0_ic0_factors_match_the_cpu_kernels(vt, it):
+    """The GPU's synchronization-free factorizations give the CPU kernels' factors (same operations,
+    another order of the sums) on random diagonally dominant matrices with uneven rows."""
+    if not has_gpu():
+        pytest.skip("needs MLX's CUDA backend and mlx_sparse's CUDA kernels")
+    from mlx_sparse import _factor
+
+    dt, npdt, _ = DT[vt]
+    rng = np.random.default_rng(11)
+    n = 700
+    R = sp.random(n, n, density=6 / n, random_state=rng, format="csr")
+    R = R + sp.random(n, 1, density=0.3, random_state=rng) @ sp.csr_array(np.ones((1, n))) * 0.01  # dense columns
+    if vt == "complex64":
+        R = R + 1j * sp.random(n, n, density=6 / n, random_state=rng, format="csr")
+    H = sp.csr_array(R + R.conj().T + sp.diags(np.full(n, 40.0))).astype(npdt)
+    H.sort_indices()
+    L = sp.csr_array(sp.tril(H))
+    L.sort_indices()
+    for fn, M in ((_factor.ilu0, H), (_factor.ic0, L)):
+        out = {}
+        for dev in (mx.cpu, mx.gpu):
+            ptr, ind = mx.array(M.indptr, dtype=INDEX_DTYPES[it]), mx.array(M.indices, dtype=INDEX_DTYPES[it])
+            v, state = fn("factor", mx.array(M.data, dtype=dt), ind, ptr, dev)
+            _factor.check_state("factor", state)
+            out[dev] = np.array(v.astype(mx.complex64) if vt == "complex64" else v)
+        np.testing.assert_allclose(out[mx.gpu], out[mx.cpu], rtol=2e-4, atol=2e-5 * np.abs(out[mx.cpu]).max())
+
+
 @pytest.mark.parametrize("vt", ["float32", "float64"])
 @pytest.mark.parametrize("name", ["ilu0", "ic0", "ssor", "jacobi"])
-def test_preconditioners_cut_cg_iterations(vt, name):
+def test_preconditioners_cut_cg_iterations(vt, name, device):
+    _skip_f64_on_gpu(vt, device)
+    mx.set_default_device(device)
     dt, npdt, _ = DT[vt]
     P = _poisson(24)
     A = ms.csr_array(P, dtype=dt)
@@ -85,7 +140,7 @@ def test_preconditioners_cut_cg_iterations(vt, name):
         calls = []
         x, info = ms.linalg.cg(A, b, M=M, rtol=rtol, callback=calls.append)
         assert info == 0
-        r = np.array(b).astype(np.float64) - P @ np.array(x).astype(np.float64)
+        r = to_host(b).astype(np.float64) - P @ to_host(x).astype(np.float64)
         assert np.linalg.norm(r) <= 10 * rtol * np.linalg.norm(np.array(b))
         counts[key] = len(calls)
     if name == "jacobi":  # the Poisson diagonal is constant: Jacobi changes nothing but the scale
@@ -115,24 +170,24 @@ def test_ilu0_and_ic0_are_exact_on_tridiagonal_and_match_their_definition():
     np.testing.assert_allclose(Minv[mask], P.toarray()[mask], rtol=1e-10, atol=1e-10)
 
 
-def test_factorization_errors():
+def test_factorization_errors(device):
+    mx.set_default_device(device)
     with pytest.raises(np.linalg.LinAlgError, match="ic0"):
         ms.linalg.ic0(ms.csr_array(np.array([[1.0, 2.0], [2.0, 1.0]], np.float32)))  # indefinite
+    with pytest.raises(np.linalg.LinAlgError, match="ic0"):  # the second pivot's row has no diagonal
+        ms.linalg.ic0(ms.csr_array(np.array([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 2.0]], np.float32)))
     with pytest.raises(np.linalg.LinAlgError, match="ilu0"):
         ms.linalg.ilu0(ms.csr_array(np.array([[0.0, 1.0], [1.0, 1.0]], np.float32)))  # zero pivot
     with pytest.raises(ValueError, match="ssor"):
         ms.linalg.ssor(ms.csr_array(np.eye(2, dtype=np.float32)), omega=2.0)
     with pytest.raises(ValueError, match="ssor"):
         ms.linalg.ssor(ms.csr_array(np.array([[0.0, 1.0], [1.0, 1.0]], np.float32)))
-
-
-@pytest.mark.gpu
-def test_factor_kernels_report_no_gpu_kernel():
-    if not has_gpu():
-        pytest.skip("needs MLX's CUDA backend and mlx_sparse's CUDA kernels")
-    A = ms.csr_array(np.array([[2.0, 0.0], [1.0, 3.0]], np.float32))
-    with pytest.raises(RuntimeError, match="spsolve_triangular: no GPU kernel"):
-        ms.linalg.spsolve_triangular(A, mx.ones((2,)), stream=mx.gpu)
+    # a structure validate=False let through (a column out of range): an error naming the operation
+    bad = ms.csr_array((mx.array([2.0, 1.0, 3.0]), mx.array([0, 5, 1]), mx.array([0, 1, 3])), shape=(2, 2),
+                       validate=False, canonical=True)
+    for fn in (ms.linalg.ilu0, ms.linalg.ic0):
+        with pytest.raises((ValueError, RuntimeError), match=fn.__name__):
+            fn(bad)
 
 
 def test_block_jacobi(device):

@@ -32,6 +32,12 @@ __device__ __forceinline__ void make_nan(float2& a) {
   a = make_float2(__int_as_float(0x7fc00000), __int_as_float(0x7fc00000));
 }
 
+__device__ __forceinline__ bool is_zero(float a) { return a == 0.f; }
+__device__ __forceinline__ bool is_zero(float2 a) { return a.x == 0.f && a.y == 0.f; }
+
+// A row range [s, e) that does not fit in [0, nnz).
+__device__ __forceinline__ bool row_bad(long long s, long long e, long long nnz) { return s < 0 || e < s || e > nnz; }
+
 // acc += a * b
 __device__ __forceinline__ void fma_acc(float& acc, float a, float b) { acc = fmaf(a, b, acc); }
 __device__ __forceinline__ void fma_acc(float2& acc, float2 a, float2 b) {

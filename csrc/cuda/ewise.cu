@@ -9,7 +9,6 @@ __device__ __forceinline__ float re(float2 a) { return a.x; }
 __device__ __forceinline__ float neg(float a) { return -a; }
 __device__ __forceinline__ float2 neg(float2 a) { return make_float2(-a.x, -a.y); }
 
-__device__ __forceinline__ bool row_bad(long long s, long long e, long long nnz) { return s < 0 || e < s || e > nnz; }
 
 // The merge of row r: emit(a position or -1, b position or -1, output position) for each output entry
 // in column order; false when a range is malformed or the output range disagrees with the merge.

@@ -64,6 +64,12 @@
 #define MSP_JOINS_ewise_fill const long long m = msp_join(m_lo, m_hi); const long long n = msp_join(n_lo, n_hi); const long long nnza = msp_join(nnza_lo, nnza_hi); const long long nnzb = msp_join(nnzb_lo, nnzb_hi); const long long nnz2 = msp_join(nnz2_lo, nnz2_hi); (void)m; (void)n; (void)nnza; (void)nnzb; (void)nnz2;
 #define MSP_PARAMS_ewise_sources const IT* __restrict__ aptr, const IT* __restrict__ aind, const IT* __restrict__ bptr, const IT* __restrict__ bind, const IT* __restrict__ optr, IT* __restrict__ sa, IT* __restrict__ sb, int m_lo, int m_hi, int n_lo, int n_hi, int nnza_lo, int nnza_hi, int nnzb_lo, int nnzb_hi, int nnz2_lo, int nnz2_hi, bool intersect, bool negate
 #define MSP_JOINS_ewise_sources const long long m = msp_join(m_lo, m_hi); const long long n = msp_join(n_lo, n_hi); const long long nnza = msp_join(nnza_lo, nnza_hi); const long long nnzb = msp_join(nnzb_lo, nnzb_hi); const long long nnz2 = msp_join(nnz2_lo, nnz2_hi); (void)m; (void)n; (void)nnza; (void)nnzb; (void)nnz2;
+#define MSP_PARAMS_factor_trisolve_sf const IT* __restrict__ indptr, const IT* __restrict__ indices, const VT* __restrict__ data, const VT* __restrict__ b, VT* __restrict__ x, IT* __restrict__ state, int n_lo, int n_hi, int nnz_lo, int nnz_hi, int k_lo, int k_hi, bool lower, bool unit
+#define MSP_JOINS_factor_trisolve_sf const long long n = msp_join(n_lo, n_hi); const long long nnz = msp_join(nnz_lo, nnz_hi); const long long k = msp_join(k_lo, k_hi); (void)n; (void)nnz; (void)k;
+#define MSP_PARAMS_factor_ilu0_sf const IT* __restrict__ indptr, const IT* __restrict__ indices, const VT* __restrict__ data, VT* __restrict__ lu, IT* __restrict__ state, int n_lo, int n_hi, int nnz_lo, int nnz_hi
+#define MSP_JOINS_factor_ilu0_sf const long long n = msp_join(n_lo, n_hi); const long long nnz = msp_join(nnz_lo, nnz_hi); (void)n; (void)nnz;
+#define MSP_PARAMS_factor_ic0_sf const IT* __restrict__ indptr, const IT* __restrict__ indices, const VT* __restrict__ data, VT* __restrict__ l, IT* __restrict__ state, int n_lo, int n_hi, int nnz_lo, int nnz_hi
+#define MSP_JOINS_factor_ic0_sf const long long n = msp_join(n_lo, n_hi); const long long nnz = msp_join(nnz_lo, nnz_hi); (void)n; (void)nnz;
 #if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spmv_csr_g1)
 #define MSP_ON_spmv_csr_g1(...) __VA_ARGS__
 #else
@@ -263,4 +269,19 @@
 #define MSP_ON_ewise_sources(...) __VA_ARGS__
 #else
 #define MSP_ON_ewise_sources(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_factor_trisolve_sf)
+#define MSP_ON_factor_trisolve_sf(...) __VA_ARGS__
+#else
+#define MSP_ON_factor_trisolve_sf(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_factor_ilu0_sf)
+#define MSP_ON_factor_ilu0_sf(...) __VA_ARGS__
+#else
+#define MSP_ON_factor_ilu0_sf(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_factor_ic0_sf)
+#define MSP_ON_factor_ic0_sf(...) __VA_ARGS__
+#else
+#define MSP_ON_factor_ic0_sf(...)
 #endif

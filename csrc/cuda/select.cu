@@ -5,8 +5,6 @@
 
 __device__ __forceinline__ float mag(float a) { return fabsf(a); }
 __device__ __forceinline__ float mag(float2 a) { return hypotf(a.x, a.y); }
-__device__ __forceinline__ bool is_zero(float a) { return a == 0.f; }
-__device__ __forceinline__ bool is_zero(float2 a) { return a.x == 0.f && a.y == 0.f; }
 // |v| > |t|; NaN is kept (as on the CPU)
 __device__ __forceinline__ bool keep_dense(AT v, AT t) { return !(mag(v) <= mag(t)); }
 

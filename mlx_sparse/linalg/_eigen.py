@@ -121,7 +121,7 @@ def eigsh(A: Any, k: int = 6, M: Any = None, sigma: Optional[float] = None, whic
     1 / (lambda - sigma)), Lanczos on (C - sigma I)^-1 = L^H P (A - sigma M)^-1 P^T L (a kept LU of
     the sparse A - sigma M; A must be sparse). The eigenvectors are M-orthonormal (X^H M X = I), as
     scipy's; ``v0`` is taken in x's space. Runs on the CPU: a GPU stream raises ``RuntimeError``
-    (the triangular solves and the factorizations have no GPU kernel). ``Minv``, ``OPinv`` and the
+    (the sparse Cholesky factorization has no GPU engine yet). ``Minv``, ``OPinv`` and the
     buckling / cayley modes raise ``NotImplementedError``."""
     op = "eigsh"
     if Minv is not None or OPinv is not None:
@@ -337,8 +337,8 @@ def _generalized(op, A, k, M, sigma, which, v0, ncv, maxiter, tol, return_eigenv
     from ._interface import LinearOperator
 
     if is_gpu(resolve_stream(stream)):
-        raise RuntimeError(f"{op}: generalized problems (M) run on the CPU only (the sparse triangular solves and the "
-                           "factorizations have no GPU kernel); pass stream=mx.cpu")
+        raise RuntimeError(f"{op}: generalized problems (M) run on the CPU only (the sparse Cholesky factorization "
+                           "has no GPU engine yet); pass stream=mx.cpu")
     Aop = aslinearoperator(A)
     if Aop.shape[0] != Aop.shape[1]:
         raise ValueError(f"{op}: expected a square operator, got shape {Aop.shape}")

@@ -42,8 +42,8 @@ def spsolve_triangular(A: Any, b: Any, lower: bool = True, overwrite_A: bool = F
     """x with T x = b, T the lower (``lower``) or upper triangle of the square sparse A with its
     diagonal (entries of the other triangle are ignored; ``unit_diagonal``: the diagonal is taken as
     1); b a vector (n,) or a block (n, k), dense or sparse. Synchronizes once to check the diagonal
-    (a zero raises ``numpy.linalg.LinAlgError``, as scipy); the solve itself is lazy. CPU kernel;
-    on the GPU it raises ``RuntimeError`` (the level-scheduled kernel is still to come).
+    (a zero raises ``numpy.linalg.LinAlgError``, as scipy); the solve itself is lazy. On the GPU a
+    synchronization-free kernel: a warp per row, rows taken in dependency order, no analysis pass.
     ``overwrite_A``/``overwrite_b`` are accepted for scipy's signature (MLX arrays are immutable)."""
     op = "spsolve_triangular"
     s = resolve_stream(stream)

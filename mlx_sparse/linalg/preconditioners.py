@@ -1,6 +1,6 @@
 """Preconditioners for the Krylov solvers (``M=``), as LinearOperators approximating A^-1: ``jacobi``
-(both devices), ``ilu0``, ``ic0`` and ``ssor`` (their factorizations and triangular solves are CPU
-kernels today: on the GPU they raise ``RuntimeError``) and ``amg`` (smoothed aggregation: set up on the
+(both devices), ``ilu0``, ``ic0`` and ``ssor`` (factorizations and triangular solves on both devices;
+the GPU's are synchronization-free kernels) and ``amg`` (smoothed aggregation: set up on the
 CPU, cycles on either device; see ``_amg``) and ``block_jacobi`` (host-inverted diagonal blocks, applied
 on either device)."""
 
@@ -87,12 +87,13 @@ def _canonical(op: str, A, s):
 def ilu0(A: Any, stream: StreamLike = None) -> LinearOperator:
     """ILU(0): M = L U with L, U the incomplete factors of A on A's own pattern (duplicates summed);
     ``M @ r`` solves with L (unit diagonal) then U. Factorizes now (one evaluation): a zero pivot
-    raises ``numpy.linalg.LinAlgError``. CPU kernels (``RuntimeError`` on the GPU)."""
+    raises ``numpy.linalg.LinAlgError``."""
     op = "ilu0"
     s = resolve_stream(stream)
     C = _canonical(op, A, s)
-    lu = _factor.ilu0(op, C.data, C.indices, C.indptr, s)
+    lu, state = _factor.ilu0(op, C.data, C.indices, C.indptr, s)
     raise_singular(op, lu)
+    _factor.check_state(op, state)
     n = C.shape[0]
     return _Triangular(n, C.dtype, [(lu, C.indices, C.indptr, True, True), (lu, C.indices, C.indptr, False, False)], s)
 
@@ -100,14 +101,15 @@ def ilu0(A: Any, stream: StreamLike = None) -> LinearOperator:
 def ic0(A: Any, stream: StreamLike = None) -> LinearOperator:
     """IC(0): M = L L^H with L the incomplete Cholesky factor of the Hermitian positive definite A on
     the pattern of its lower triangle (the upper triangle is not read). Factorizes now: a pivot
-    <= 0 raises ``numpy.linalg.LinAlgError``. CPU kernels (``RuntimeError`` on the GPU)."""
+    <= 0 raises ``numpy.linalg.LinAlgError``."""
     op = "ic0"
     s = resolve_stream(stream)
     from .._construct import tril
 
     Lp = _canonical(op, tril(A, format="csr", stream=s), s)
-    lv = _factor.ic0(op, Lp.data, Lp.indices, Lp.indptr, s)
+    lv, state = _factor.ic0(op, Lp.data, Lp.indices, Lp.indptr, s)
     raise_singular(op, lv)
+    _factor.check_state(op, state)
     from .._convert import transpose_csr
 
     n = Lp.shape[0]
@@ -120,7 +122,7 @@ def ic0(A: Any, stream: StreamLike = None) -> LinearOperator:
 def ssor(A: Any, omega: float = 1.0, stream: StreamLike = None) -> LinearOperator:
     """Symmetric SOR: M = omega / (2 - omega) (D/omega + L) D^-1 (omega) (D/omega + U), applied as two
     triangular solves with the diagonal D/omega (0 < omega < 2; omega = 1: symmetric Gauss-Seidel).
-    ValueError for a zero diagonal entry. CPU kernels (``RuntimeError`` on the GPU)."""
+    ValueError for a zero diagonal entry."""
     op = "ssor"
     if not 0 < omega < 2:
         raise ValueError(f"{op}: omega must be in (0, 2), got {omega}")

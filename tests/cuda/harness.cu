@@ -6,6 +6,7 @@
 // Run: harness [all|small|corrupt] (see main); the corrupt-structure tests (test_corrupt) are meant to
 // run under compute-sanitizer (tools/gpu_check.sh sanitize).
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -24,6 +25,7 @@
 #include "../../csrc/cuda/construct.cu"
 #include "../../csrc/cuda/spgemm.cu"
 #include "../../csrc/cuda/ewise.cu"
+#include "../../csrc/cuda/factor.cu"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -1418,6 +1420,157 @@ static void corrupt_ewise(const Csr& base) {
   }
 }
 
+// ---- factorizations (synchronization-free GPU kernels) against the C kernels --------------------------
+// A square, diagonally dominant matrix from a random structure: every row gets a diagonal of 4 + its
+// off-diagonal count (so solves and factors stay well scaled), canonical (sorted, unique).
+static Csr dominant(long long m, int avg, int long_rows) {
+  Csr a = canonical(make(m, m, avg, long_rows)), c{m, m, {0}, {}, {}};
+  for (long long r = 0; r < m; ++r) {
+    bool has_diag = false;
+    const long long s = (long long)a.indptr[r], e = (long long)a.indptr[r + 1];
+    for (long long p = s; p <= e; ++p) {
+      const bool at_diag = !has_diag && (p == e || (long long)a.ind[p] >= r);
+      if (at_diag) {
+        c.ind.push_back((IT)r), c.val.push_back(hval((float)(4 + (e - s)), 0.f)), has_diag = true;
+        if (p < e && (long long)a.ind[p] == r) continue;
+      }
+      if (p < e) c.ind.push_back(a.ind[p]), c.val.push_back(a.val[p]);
+    }
+    c.indptr.push_back((IT)c.ind.size());
+  }
+  return c;
+}
+static Csr lower_of(const Csr& a) {
+  Csr c{a.m, a.n, {0}, {}, {}};
+  for (long long r = 0; r < a.m; ++r) {
+    for (IT p = a.indptr[r]; p < a.indptr[r + 1]; ++p)
+      if ((long long)a.ind[p] <= r) c.ind.push_back(a.ind[p]), c.val.push_back(a.val[p]);
+    c.indptr.push_back((IT)c.ind.size());
+  }
+  return c;
+}
+static double host_mag(VT v) {
+#if defined(MSP_VT_C64)
+  return std::sqrt((double)v.x * v.x + (double)v.y * v.y);
+#else
+  return (double)re_of(v);
+#endif
+}
+// |a - b| <= tol * max |b| elementwise, the tolerance of the value type (the GPU sums in another order).
+static bool close_values(const std::vector<VT>& a, const std::vector<VT>& b) {
+#if defined(MSP_VT_F16)
+  const double tol = 4e-3;
+#elif defined(MSP_VT_BF16)
+  const double tol = 3e-2;
+#else
+  const double tol = 1e-5;
+#endif
+  double big = 1e-30;
+  for (const VT& v : b) big = std::max(big, std::fabs(host_mag(v)));
+  for (size_t i = 0; i < a.size(); ++i) {
+#if defined(MSP_VT_C64)
+    const double d = std::sqrt((double)(a[i].x - b[i].x) * (a[i].x - b[i].x) + (double)(a[i].y - b[i].y) * (a[i].y - b[i].y));
+#else
+    const double d = std::fabs((double)re_of(a[i]) - (double)re_of(b[i]));
+#endif
+    if (!(d <= tol * big)) return false;
+  }
+  return true;
+}
+static unsigned factor_blocks(long long n) { return blocks_for(std::min<long long>(n, 1 << 14) * 32); }
+
+static void test_factor(long long m, int avg, int long_rows) {
+  const Csr a = dominant(m, avg, long_rows), l = lower_of(a);
+  const long long nnz = (long long)a.ind.size();
+  IT *dp = dev(a.indptr), *di = dev(a.ind);
+  VT* dv = dev(a.val);
+  for (long long k : {1LL, 3LL, 20LL}) {
+    std::vector<VT> b(m * k);
+    for (auto& v : b) v = hval((float)rnd(-3, 3), (float)rnd(-3, 3));
+    VT* db = dev(b);
+    for (int f = 0; f < 4; ++f) {
+      const bool lower = f & 1, unit = f & 2;
+      std::vector<VT> x(m * k);
+      CHECK(call_c("factor_trisolve", {a.indptr.data(), a.ind.data(), a.val.data(), b.data()}, {x.data()}, {m, nnz, k},
+                   {lower, unit}) == MSP_OK, "C trisolve status");
+      VT* dx = out_exact<VT>(m * k, 0);
+      IT* ds = out_exact<IT>(m + 1, 0);
+      K(factor, trisolve_sf)<<<factor_blocks(m), 256>>>(dp, di, dv, db, dx, ds, P64(m), P64(nnz), P64(k), lower, unit);
+      CK(cudaDeviceSynchronize());
+      const std::vector<IT> st = host(ds, m);
+      CHECK(close_values(host(dx, m * k), x) && std::all_of(st.begin(), st.end(), [](IT v) { return v == 1; }),
+            "trisolve m=%lld k=%lld lower=%d unit=%d", m, k, lower, unit);
+      cudaFree(dx), cudaFree(ds);
+    }
+    cudaFree(db);
+  }
+  for (int which = 0; which < 2; ++which) {  // ilu0 on a, ic0 on its lower triangle
+    const Csr& c = which ? l : a;
+    const long long cn = (long long)c.ind.size();
+    std::vector<VT> ref(cn);
+    CHECK(call_c(which ? "factor_ic0" : "factor_ilu0", {c.indptr.data(), c.ind.data(), c.val.data()}, {ref.data()},
+                 {m, cn}) == MSP_OK, "C %s status", which ? "ic0" : "ilu0");
+    IT *cp = dev(c.indptr), *ci = dev(c.ind);
+    VT *cv = dev(c.val), *dout = out_exact<VT>(cn, 0);
+    IT* ds = out_exact<IT>(m + 1, 0);
+    if (which) K(factor, ic0_sf)<<<factor_blocks(m), 256>>>(cp, ci, cv, dout, ds, P64(m), P64(cn));
+    else K(factor, ilu0_sf)<<<factor_blocks(m), 256>>>(cp, ci, cv, dout, ds, P64(m), P64(cn));
+    CK(cudaDeviceSynchronize());
+    const std::vector<IT> st = host(ds, m);
+    CHECK(close_values(host(dout, cn), ref) && std::all_of(st.begin(), st.end(), [](IT v) { return v == 1; }),
+          "%s m=%lld nnz=%lld", which ? "ic0" : "ilu0", m, cn);
+    cudaFree(cp), cudaFree(ci), cudaFree(cv), cudaFree(dout), cudaFree(ds);
+  }
+  // a zero pivot: the row's state says so (2), and rows after it still finish
+  if (m >= 3) {
+    Csr z = a;
+    for (IT p = z.indptr[1]; p < z.indptr[2]; ++p)
+      if ((long long)z.ind[p] == 1) z.val[p] = hval(0.f, 0.f);
+    IT *zp = dev(z.indptr), *zi = dev(z.ind), *ds = out_exact<IT>(m + 1, 0);
+    VT *zv = dev(z.val), *dout = out_exact<VT>(nnz, 0);
+    K(factor, ilu0_sf)<<<factor_blocks(m), 256>>>(zp, zi, zv, dout, ds, P64(m), P64(nnz));
+    CK(cudaDeviceSynchronize());
+    const std::vector<IT> st = host(ds, m);
+    CHECK(st[1] == 2 && std::none_of(st.begin(), st.end(), [](IT v) { return v == 0 || v == 3; }),
+          "ilu0 zero pivot m=%lld: state %lld", m, (long long)st[1]);
+    cudaFree(zp), cudaFree(zi), cudaFree(ds), cudaFree(zv), cudaFree(dout);
+  }
+  cudaFree(dp), cudaFree(di), cudaFree(dv);
+}
+
+// The factorizations on corrupt square structures: every launch ends (a malformed row still marks
+// itself done, so no row waits forever) without an access out of bounds.
+static void corrupt_factor() {
+  const Csr a = dominant(900, 5, 3);
+  const std::vector<Variant> vs = corrupt_variants(a), vl = corrupt_variants(lower_of(a));
+  const long long m = a.m;
+  auto run = [&](const Csr& c, int which) {
+    const long long nnz = (long long)c.ind.size();
+    IT *dp = dev_exact(c.indptr), *di = dev_exact(c.ind), *ds = out_exact<IT>(m + 1, 0);
+    VT* dv = dev_exact(c.val);
+    if (which < 2) {
+      const long long k = which ? 20 : 1;
+      std::vector<VT> b(m * k, hval(1.f, 0.f));
+      VT *db = dev_exact(b), *dx = out_exact<VT>(m * k, 0);
+      for (int f = 0; f < 2; ++f) {
+        CK(cudaMemset(ds, 0, sizeof(IT) * (m + 1)));
+        K(factor, trisolve_sf)<<<factor_blocks(m), 256>>>(dp, di, dv, db, dx, ds, P64(m), P64(nnz), P64(k), f, 0);
+        launch_ok("factor_trisolve_sf");
+      }
+      cudaFree(db), cudaFree(dx);
+    } else {
+      VT* dout = out_exact<VT>(nnz, 0);
+      if (which == 2) K(factor, ilu0_sf)<<<factor_blocks(m), 256>>>(dp, di, dv, dout, ds, P64(m), P64(nnz));
+      else K(factor, ic0_sf)<<<factor_blocks(m), 256>>>(dp, di, dv, dout, ds, P64(m), P64(nnz));
+      launch_ok(which == 2 ? "factor_ilu0_sf" : "factor_ic0_sf");
+      cudaFree(dout);
+    }
+    cudaFree(dp), cudaFree(di), cudaFree(ds), cudaFree(dv);
+  };
+  for (int which = 0; which < 4; ++which)
+    for (const Variant& v : which == 3 ? vl : vs) g_what = v.name, run(v.a, which);
+}
+
 // Every family on corrupt structures (the sanitizer runs check that nothing is accessed out of bounds).
 static void test_corrupt() {
   rng = 0x9E3779B97F4A7C15ull;  // the same matrices in every mode
@@ -1431,6 +1584,7 @@ static void test_corrupt() {
   corrupt_kron(base);
   corrupt_spgemm();
   corrupt_ewise(base);
+  corrupt_factor();
   g_what.clear();
 }
 
@@ -1469,6 +1623,12 @@ int main(int argc, char** argv) {
       test_spmm(make(cs[0], cs[1], (int)cs[2], (int)cs[3]));
     }
     test_spmv_bad_offsets();
+    const long long f_cases[][3] = {{1, 1, 0}, {2, 1, 0}, {60, 3, 0}, {700, 6, 3}, {5000, 4, 2}, {40000, 5, 4}};
+    c = 0;
+    for (const auto& cs : f_cases) {
+      if (small && c++ >= 4) break;
+      test_factor(cs[0], (int)cs[1], (int)cs[2]);
+    }
   }
   test_corrupt();
   if (!all) printf("harness mode: %s\n", mode);
