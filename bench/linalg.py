@@ -2,6 +2,7 @@
 
     python bench/linalg.py [--device cpu|gpu] [--sizes 64k,256k,1m] [--iters N] [--check-every K]
     python bench/linalg.py --amg [--device cpu|gpu] [--sizes 3d-262k]
+    python bench/linalg.py --tri [--device cpu|gpu] [--sizes 64k,1m,3d-262k]
 
 Ours is ``ms.linalg.cg`` on a CSR array (float32), as a user calls it: each solve starts from
 zero, ``maxiter`` iterations with an unreachable tolerance for the per-iteration time, then a solve
@@ -11,6 +12,13 @@ torch.sparse (GPU, in their own process). Ratios are peer time / ours (> 1: we a
 ``ms.linalg.amg`` + ``cg`` against pyamg's smoothed-aggregation solver used as a CG
 preconditioner (pyamg ``smoothed_aggregation_solver(A).solve(b, accel="cg")``, on the CPU), setup
 and solve times and iterations.
+``--tri``: sparse triangular solves and incomplete factorizations on the lower triangle of the
+Poisson matrix, each call evaluated alone as a user runs it (median): ours ``M @ b`` with
+``M = ms.linalg.ic0(A)`` (a lower and an upper solve) and ``spsolve_triangular`` (which also checks
+the diagonal, one synchronization), the IC(0)/ILU(0) setup, and IC(0)-preconditioned CG to 1e-6
+against plain CG. Peers: scipy (CPU); CuPy's ``spsolve_triangular`` and ``spilu`` (cuSPARSE, with
+their analysis in every call, as CuPy runs them) and torch's ``triangular_solve`` on a sparse CSR
+matrix (GPU, own process).
 """
 
 from __future__ import annotations
@@ -81,9 +89,12 @@ def main():
     p.add_argument("--iters", type=int, default=200)
     p.add_argument("--check-every", type=int, default=None)
     p.add_argument("--amg", action="store_true", help="AMG-preconditioned CG against pyamg")
+    p.add_argument("--tri", action="store_true", help="triangular solves and IC(0)/ILU(0) against the peers")
     args = p.parse_args()
     if args.amg:
         return amg_main(args)
+    if args.tri:
+        return tri_main(args)
     gpu = args.device == "gpu"
     mx.set_default_device(mx.gpu if gpu else mx.cpu)
     print(f"# CG, float32, {args.device}; check_every {args.check_every or ms.linalg.CHECK_EVERY}; {args.iters} iterations")
@@ -136,6 +147,106 @@ def main():
             for k in ("cupyx_error", "torch_error", "error"):
                 if k in peer:
                     line += f" | {k}: {peer[k][:120]}"
+        print(line, flush=True)
+
+
+TRI_PEER = r'''
+import json, sys, time
+import numpy as np, scipy.sparse as sp
+d = np.load(sys.argv[1]); reps = int(sys.argv[2])
+A = sp.csr_array((d["data"], d["indices"], d["indptr"]), shape=tuple(d["shape"]))
+L = sp.csr_array(sp.tril(A)); L.sort_indices()
+b = np.ones(A.shape[0], np.float32)
+out = {}
+def med(f, sync):
+    f(); sync(); ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter(); f(); sync(); ts.append(time.perf_counter() - t0)
+    return float(np.median(ts)) * 1e6
+try:
+    import cupy as cp, cupyx.scipy.sparse as cps, cupyx.scipy.sparse.linalg as cpl
+    Ld, Ad, bd = cps.csr_matrix(L), cps.csr_matrix(A), cp.asarray(b)
+    sync = cp.cuda.Device().synchronize
+    out["cupy_tri_us"] = med(lambda: cpl.spsolve_triangular(Ld, bd, lower=True), sync)
+    out["cupy_ilu_us"] = med(lambda: cpl.spilu(Ad, fill_factor=1), sync)
+except Exception as e:
+    out["cupy_error"] = repr(e)[:200]
+try:
+    import torch
+    Lt = torch.sparse_csr_tensor(torch.from_numpy(L.indptr.astype(np.int64)), torch.from_numpy(L.indices.astype(np.int64)),
+                                 torch.from_numpy(L.data), size=L.shape).cuda()
+    bt = torch.from_numpy(b).cuda()[:, None]
+    out["torch_tri_us"] = med(lambda: torch.triangular_solve(bt, Lt, upper=False), torch.cuda.synchronize)
+except Exception as e:
+    out["torch_error"] = repr(e)[:200]
+print(json.dumps(out))
+'''
+
+
+def _median_us(f, reps):
+    f()
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        f()
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts)) * 1e6
+
+
+def tri_main(args):
+    gpu = args.device == "gpu"
+    s = mx.gpu if gpu else mx.cpu
+    mx.set_default_device(s)
+    reps = 20
+    print(f"# triangular solves and incomplete factorizations, float32, {args.device}; median of {reps}, one eval each")
+    for name in args.sizes.split(","):
+        S = sp.csr_array(SIZES[name]()).astype(np.float32)
+        S.sum_duplicates()
+        n = S.shape[0]
+        A = ms.csr_array(S)
+        L = ms.tril(A, format="csr").tocsr(canonical=True)
+        mx.eval(A.data, L.data)
+        b = mx.ones((n,), dtype=mx.float32)
+        M = ms.linalg.ic0(A)
+        tri = _median_us(lambda: mx.eval(ms.linalg.spsolve_triangular(L, b, lower=True)), reps)
+        pair = _median_us(lambda: mx.eval(M @ b), reps)
+        ic = _median_us(lambda: ms.linalg.ic0(A), max(3, reps // 4))
+        ilu = _median_us(lambda: ms.linalg.ilu0(A), max(3, reps // 4))
+        x_ref = sp.linalg.spsolve_triangular(sp.csr_array(sp.tril(S)).astype(np.float64), np.ones(n), lower=True)
+        err = float(np.abs(np.array(ms.linalg.spsolve_triangular(L, b, lower=True)) - x_ref).max() / np.abs(x_ref).max())
+        its = {}
+        for key, pre in (("cg", None), ("ic0-cg", M)):
+            cnt = [0]
+            t0 = time.perf_counter()
+            ms.linalg.cg(A, b, M=pre, rtol=1e-6, maxiter=100000, callback=lambda xk: cnt.__setitem__(0, cnt[0] + 1))
+            mx.synchronize()
+            its[key] = (cnt[0], (time.perf_counter() - t0) * 1e3)
+        line = (f"{name:<8} n={n:<8} spsolve_triangular {tri:8.1f} us (rel. err {err:.1e}), ic0 apply (2 solves) {pair:8.1f} us, "
+                f"ic0 setup {ic / 1e3:7.2f} ms, ilu0 setup {ilu / 1e3:7.2f} ms | CG {its['cg'][0]} it. {its['cg'][1]:.1f} ms, "
+                f"IC(0)-CG {its['ic0-cg'][0]} it. {its['ic0-cg'][1]:.1f} ms")
+        if not gpu:
+            import scipy.sparse.linalg as sla
+
+            Lh, bh = sp.csr_array(sp.tril(S)), np.ones(n, np.float32)
+            sc = _median_us(lambda: sla.spsolve_triangular(Lh, bh, lower=True), max(3, reps // 4))
+            line += f" | scipy spsolve_triangular {sc:8.1f} us = {sc / tri:5.2f}x"
+        else:
+            with tempfile.TemporaryDirectory() as d:
+                path = os.path.join(d, "A.npz")
+                np.savez(path, data=S.data, indices=S.indices, indptr=S.indptr, shape=np.array(S.shape))
+                r = subprocess.run([sys.executable, "-c", TRI_PEER, path, str(reps)], capture_output=True, text=True)
+                try:
+                    peer = json.loads(r.stdout.strip().splitlines()[-1])
+                except Exception:
+                    peer = {"error": r.stderr[-300:]}
+            if "cupy_tri_us" in peer:
+                line += (f" | cupyx spsolve_triangular {peer['cupy_tri_us']:8.1f} us = {peer['cupy_tri_us'] / tri:5.2f}x, "
+                         f"spilu {peer['cupy_ilu_us'] / 1e3:7.2f} ms = {peer['cupy_ilu_us'] / ilu:5.2f}x")
+            if "torch_tri_us" in peer:
+                line += f" | torch triangular_solve {peer['torch_tri_us']:8.1f} us = {peer['torch_tri_us'] / tri:5.2f}x"
+            for k in ("cupy_error", "torch_error", "error"):
+                if k in peer:
+                    line += f" | {k}: {peer[k][:150]}"
         print(line, flush=True)
 
 

@@ -354,3 +354,55 @@ def test_lgmres_converges_and_keeps_outer_vectors(device):
     assert 1 <= len(outer) <= 2
     x2, info2 = ms.linalg.lgmres(A, mx.array(2 * b, dtype=dt), rtol=rtol, outer_v=outer, outer_k=2, maxiter=1, inner_m=5)
     assert info2 in (0, 1)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+@pytest.mark.parametrize("it", [mx.int32, mx.int64])
+@pytest.mark.parametrize("vt", ["float32", "float64", "complex64"])
+def test_cg_fused_iteration_matches_the_composed_one(device, fmt, it, vt):
+    """The fused CG kernels (a sparse A, one right-hand side, no preconditioner) against the composed
+    iteration: in float64 the same iteration count and iterates; in single precision both reach
+    the tolerance with solutions close to spsolve's. Uneven rows (a dense row and column), a start
+    vector, every format and index type; the callback sees each iteration once."""
+    _skip64(device, vt)
+    dt = VALUE_DTYPES[vt][0]
+    rng = np.random.default_rng(4)
+    n = 300
+    R = sp.random_array((n, n), density=0.02, rng=rng, format="csr")
+    if vt == "complex64":
+        R = R + 1j * sp.random_array((n, n), density=0.02, rng=rng, format="csr")
+    R = sp.lil_array(R)
+    R[7, :] = 0.05  # a dense row (and, by symmetry, a dense column)
+    S = sp.csr_array(R + R.conj().T)
+    S = sp.csr_array(S + sp.diags(np.abs(S).sum(axis=1) + 1.0))
+    S.data = S.data.astype(VALUE_DTYPES[vt][1]).astype(np.complex128 if vt == "complex64" else np.float64)
+    b, x0 = _rhs(n, vt, 1), _rhs(n, vt, 2)
+    A = getattr(ms, f"{fmt}_array")(S, dtype=dt, index_dtype=it)
+    rtol = SOLVE_RTOL[vt]
+    out = {}
+    for fused in (True, False):
+        calls = []
+        x, info = ms.linalg.cg(A, _mx(b), x0=_mx(x0), rtol=rtol, fused=fused, callback=calls.append)
+        assert info == 0
+        out[fused] = (to_host(x), len(calls))
+        _check(S, b, x, rtol, np.linalg.cond(S.toarray()))
+    if vt == "float64":
+        assert out[True][1] == out[False][1]
+        np.testing.assert_allclose(out[True][0], out[False][0], rtol=1e-9, atol=1e-9)
+    else:
+        assert abs(out[True][1] - out[False][1]) <= 3, (out[True][1], out[False][1])
+    x, info = ms.linalg.cg(A, _mx(b), rtol=1e-30, maxiter=7, fused=True)  # stops at maxiter
+    assert info == 7
+    x7, _ = ms.linalg.cg(A, _mx(b), rtol=1e-30, maxiter=7, fused=False)
+    np.testing.assert_allclose(to_host(x), to_host(x7), rtol=1e-3 if vt != "float64" else 1e-10, atol=1e-4)
+
+
+def test_cg_fused_edge_cases(device):
+    mx.set_default_device(device)
+    A1 = ms.csr_array(np.array([[4.0]], np.float32))
+    x, info = ms.linalg.cg(A1, mx.array([2.0]))  # n = 1: one iteration
+    assert info == 0 and np.allclose(to_host(x), [0.5])
+    x, info = ms.linalg.cg(A1, mx.array([np.nan]))
+    assert info == -1
+    with pytest.raises(ValueError, match="check_every"):
+        ms.linalg.cg(ms.csr_array(np.eye(3, dtype=np.float32) * 2), mx.ones((3,)), check_every=0)

@@ -24,6 +24,34 @@
   const int64_t n = (c)->iarg[1]; \
   const int64_t nnz = (c)->iarg[2]; \
   (void)indptr; (void)indices; (void)data; (void)x; (void)deltas; (void)y; (void)m; (void)n; (void)nnz
+#define MSP_UNPACK_spmv_cg_matvec(c) \
+  const IT *restrict indptr = (const IT *)(c)->in[0]; \
+  const IT *restrict indices = (const IT *)(c)->in[1]; \
+  const VT *restrict data = (const VT *)(c)->in[2]; \
+  const VT *restrict u = (const VT *)(c)->in[3]; \
+  VT *restrict w = (VT *)(c)->out[0]; \
+  VT *restrict part = (VT *)(c)->out[1]; \
+  const int64_t n = (c)->iarg[0]; \
+  const int64_t nnz = (c)->iarg[1]; \
+  const int64_t nb = (c)->iarg[2]; \
+  (void)indptr; (void)indices; (void)data; (void)u; (void)w; (void)part; (void)n; (void)nnz; (void)nb
+#define MSP_UNPACK_spmv_cg_update(c) \
+  const VT *restrict part = (const VT *)(c)->in[0]; \
+  const VT *restrict prev = (const VT *)(c)->in[1]; \
+  const VT *restrict u = (const VT *)(c)->in[2]; \
+  const VT *restrict w = (const VT *)(c)->in[3]; \
+  const VT *restrict x = (const VT *)(c)->in[4]; \
+  const VT *restrict p = (const VT *)(c)->in[5]; \
+  const VT *restrict s = (const VT *)(c)->in[6]; \
+  VT *restrict x2 = (VT *)(c)->out[0]; \
+  VT *restrict r2 = (VT *)(c)->out[1]; \
+  VT *restrict p2 = (VT *)(c)->out[2]; \
+  VT *restrict s2 = (VT *)(c)->out[3]; \
+  VT *restrict scal = (VT *)(c)->out[4]; \
+  const int64_t n = (c)->iarg[0]; \
+  const int64_t nb = (c)->iarg[1]; \
+  const int first = (int)(c)->iarg[2]; \
+  (void)part; (void)prev; (void)u; (void)w; (void)x; (void)p; (void)s; (void)x2; (void)r2; (void)p2; (void)s2; (void)scal; (void)n; (void)nb; (void)first
 #define MSP_UNPACK_spmm_csr(c) \
   const IT *restrict indptr = (const IT *)(c)->in[0]; \
   const IT *restrict indices = (const IT *)(c)->in[1]; \

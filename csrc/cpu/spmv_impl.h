@@ -69,3 +69,64 @@ int NAME(csr_d16)(const msp_call *c) {
   return NAME(run)(c, NAME(rows_d16), indptr, deltas, data, x, y, m, n, nnz);
 }
 #undef MSP_SPMV_ROW
+
+/* The fused conjugate-gradient iteration (Chronopoulos-Gear: one reduction phase per iteration),
+ * two kernels; ms.linalg.cg runs them for an unpreconditioned sparse system (see _krylov.py).
+ * Both split the n rows into nb chunks of ceil(n / nb) rows, as the GPU kernels' blocks do; part
+ * holds one pair of sums per chunk (the table's A type, the value type on the CPU). */
+
+/* w = A u and, per chunk b, part[2b] = sum |u_i|^2, part[2b+1] = sum conj(u_i) w_i. in: indptr[n+1],
+ * indices[nnz], data[nnz], u[n]; out: w[n], part[2 nb]; sizes n, nnz, nb. */
+int NAME(cg_matvec)(const msp_call *c) {
+  MSP_UNPACK(cg_matvec);
+  if (n > 0 && (int64_t)indptr[0] != 0) return MSP_EINDEX;
+  const int64_t R = nb > 0 ? (n + nb - 1) / nb : 0;
+  int nt = msp_threads_for(c, nnz + n);
+  int status = MSP_OK;
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : status)
+  for (int64_t b = 0; b < nb; ++b) {
+    const int64_t r0 = b * R < n ? b * R : n, r1 = (b + 1) * R < n ? (b + 1) * R : n;
+    status |= NAME(rows_idx)(indptr, indices, data, u, w, r0, r1, n, nnz);
+    double _Complex uu = 0, uw = 0; /* in double: a chunk's sum runs over thousands of rows */
+    for (int64_t i = r0; i < r1; ++i) {
+      const double _Complex ui = (double _Complex)LOAD(&u[i]), cu = conj(ui);
+      uu += cu * ui;
+      uw += cu * (double _Complex)LOAD(&w[i]);
+    }
+    STORE(&part[2 * b], (AT)uu);
+    STORE(&part[2 * b + 1], (AT)uw);
+  }
+  return status ? MSP_EINDEX : MSP_OK;
+}
+
+/* The iteration's scalars and vector updates: gamma = sum of part's even entries, delta = sum of
+ * its odd ones (chunk order); beta = 0 and alpha = gamma / delta when first, else beta = gamma /
+ * prev[0] and alpha = gamma / (delta - beta gamma / prev[1]); then p2 = u + beta p, s2 = w + beta s,
+ * x2 = x + alpha p2, r2 = u - alpha s2, scal = (gamma, alpha). in: part[2 nb], prev[2], u[n] (the
+ * residual), w[n] (= A u), x[n], p[n], s[n]; out: x2, r2, p2, s2 [n], scal[2]; sizes n, nb; flag
+ * first. A zero denominator gives inf/NaN, as the textbook iteration would. */
+int NAME(cg_update)(const msp_call *c) {
+  MSP_UNPACK(cg_update);
+  AT gamma = AZERO, delta = AZERO;
+  for (int64_t b = 0; b < nb; ++b) gamma += LOAD(&part[2 * b]), delta += LOAD(&part[2 * b + 1]);
+  AT alpha, beta;
+  if (first) {
+    beta = AZERO;
+    alpha = gamma / delta;
+  } else {
+    beta = gamma / LOAD(&prev[0]);
+    alpha = gamma / (delta - beta * gamma / LOAD(&prev[1]));
+  }
+  int nt = msp_threads_for(c, 4 * n);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    const AT pi = LOAD(&u[i]) + beta * LOAD(&p[i]), si = LOAD(&w[i]) + beta * LOAD(&s[i]);
+    STORE(&p2[i], pi);
+    STORE(&s2[i], si);
+    STORE(&x2[i], LOAD(&x[i]) + alpha * pi);
+    STORE(&r2[i], LOAD(&u[i]) - alpha * si);
+  }
+  STORE(&scal[0], gamma);
+  STORE(&scal[1], alpha);
+  return MSP_OK;
+}

@@ -12,6 +12,10 @@
 #define MSP_JOINS_spmv_csr_mp const long long m = msp_join(m_lo, m_hi); const long long n = msp_join(n_lo, n_hi); const long long nnz = msp_join(nnz_lo, nnz_hi); const long long nb = msp_join(nb_lo, nb_hi); (void)m; (void)n; (void)nnz; (void)nb;
 #define MSP_PARAMS_spmv_csr_mpfix const IT* __restrict__ indptr, const IT* __restrict__ indices, const VT* __restrict__ data, const VT* __restrict__ x, const AT* __restrict__ part, const AT* __restrict__ carry, VT* __restrict__ y, int m_lo, int m_hi, int n_lo, int n_hi, int nnz_lo, int nnz_hi, int nb_lo, int nb_hi
 #define MSP_JOINS_spmv_csr_mpfix const long long m = msp_join(m_lo, m_hi); const long long n = msp_join(n_lo, n_hi); const long long nnz = msp_join(nnz_lo, nnz_hi); const long long nb = msp_join(nb_lo, nb_hi); (void)m; (void)n; (void)nnz; (void)nb;
+#define MSP_PARAMS_spmv_cg_matvec const IT* __restrict__ indptr, const IT* __restrict__ indices, const VT* __restrict__ data, const VT* __restrict__ u, VT* __restrict__ w, AT* __restrict__ part, int n_lo, int n_hi, int nnz_lo, int nnz_hi, int nb_lo, int nb_hi
+#define MSP_JOINS_spmv_cg_matvec const long long n = msp_join(n_lo, n_hi); const long long nnz = msp_join(nnz_lo, nnz_hi); const long long nb = msp_join(nb_lo, nb_hi); (void)n; (void)nnz; (void)nb;
+#define MSP_PARAMS_spmv_cg_update const AT* __restrict__ part, const AT* __restrict__ prev, const VT* __restrict__ u, const VT* __restrict__ w, const VT* __restrict__ x, const VT* __restrict__ p, const VT* __restrict__ s, VT* __restrict__ x2, VT* __restrict__ r2, VT* __restrict__ p2, VT* __restrict__ s2, AT* __restrict__ scal, int n_lo, int n_hi, int nb_lo, int nb_hi, bool first
+#define MSP_JOINS_spmv_cg_update const long long n = msp_join(n_lo, n_hi); const long long nb = msp_join(nb_lo, nb_hi); (void)n; (void)nb;
 #define MSP_PARAMS_spmm_csr const IT* __restrict__ indptr, const IT* __restrict__ indices, const VT* __restrict__ data, const VT* __restrict__ x, VT* __restrict__ y, int m_lo, int m_hi, int n_lo, int n_hi, int k_lo, int k_hi, int nnz_lo, int nnz_hi, bool conj, bool bm, int lanes
 #define MSP_JOINS_spmm_csr const long long m = msp_join(m_lo, m_hi); const long long n = msp_join(n_lo, n_hi); const long long k = msp_join(k_lo, k_hi); const long long nnz = msp_join(nnz_lo, nnz_hi); (void)m; (void)n; (void)k; (void)nnz;
 #define MSP_PARAMS_spmm_csr_t const IT* __restrict__ indptr, const IT* __restrict__ indices, const VT* __restrict__ data, const VT* __restrict__ x, AT* __restrict__ y, int m_lo, int m_hi, int n_lo, int n_hi, int k_lo, int k_hi, int nnz_lo, int nnz_hi, bool conj, bool bm, int lanes
@@ -139,6 +143,41 @@
 #define MSP_ON_spmv_csr_mpfix(...) __VA_ARGS__
 #else
 #define MSP_ON_spmv_csr_mpfix(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spmv_cg_matvec_g1)
+#define MSP_ON_spmv_cg_matvec_g1(...) __VA_ARGS__
+#else
+#define MSP_ON_spmv_cg_matvec_g1(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spmv_cg_matvec_g2)
+#define MSP_ON_spmv_cg_matvec_g2(...) __VA_ARGS__
+#else
+#define MSP_ON_spmv_cg_matvec_g2(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spmv_cg_matvec_g4)
+#define MSP_ON_spmv_cg_matvec_g4(...) __VA_ARGS__
+#else
+#define MSP_ON_spmv_cg_matvec_g4(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spmv_cg_matvec_g8)
+#define MSP_ON_spmv_cg_matvec_g8(...) __VA_ARGS__
+#else
+#define MSP_ON_spmv_cg_matvec_g8(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spmv_cg_matvec_g16)
+#define MSP_ON_spmv_cg_matvec_g16(...) __VA_ARGS__
+#else
+#define MSP_ON_spmv_cg_matvec_g16(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spmv_cg_matvec_g32)
+#define MSP_ON_spmv_cg_matvec_g32(...) __VA_ARGS__
+#else
+#define MSP_ON_spmv_cg_matvec_g32(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spmv_cg_update)
+#define MSP_ON_spmv_cg_update(...) __VA_ARGS__
+#else
+#define MSP_ON_spmv_cg_update(...)
 #endif
 #if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spmm_csr)
 #define MSP_ON_spmm_csr(...) __VA_ARGS__

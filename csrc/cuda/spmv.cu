@@ -280,3 +280,109 @@ template <class IT> std::vector<IT> msp_merge_coords(const IT* indptr, long long
   return c;
 }
 #endif
+
+// ---- the fused conjugate-gradient iteration (see the C bodies in spmv_impl.h) --------------------
+// cg_matvec: block b takes the rows [b R, (b+1) R), R = ceil(n / nb), in tiles of B/G rows of G lanes
+// each (the SpMV above without the long-row deferral), and writes its chunk's sums |u_i|^2 and
+// conj(u_i) w_i (block sums: fixed order, deterministic). Launched on exactly nb blocks.
+__device__ __forceinline__ float conj_of(float a) { return a; }
+__device__ __forceinline__ float2 conj_of(float2 a) { return make_float2(a.x, -a.y); }
+
+template <int G>
+__device__ void cg_matvec(const IT* __restrict__ indptr, const IT* __restrict__ indices, const VT* __restrict__ data,
+                          const VT* __restrict__ u, VT* __restrict__ w, AT* __restrict__ part, long long n, long long nnz,
+                          long long nb) {
+  constexpr int B = 256, R = B / G;
+  __shared__ AT s_red[B / 32];
+  const int lane = threadIdx.x % G, grp = threadIdx.x / G;
+  const long long chunk = nb > 0 ? (n + nb - 1) / nb : 0, b = blockIdx.x;
+  if (b >= nb) return;
+  const long long r0 = min(n, b * chunk), r1 = min(n, (b + 1) * chunk);
+  AT uu, uw;
+  zero(uu), zero(uw);
+  for (long long base = r0; base < r1; base += R) {
+    const long long row = base + grp;
+    AT acc;
+    zero(acc);
+    if (row < r1) {
+      const IT s = indptr[row], e = indptr[row + 1];
+      if (s < 0 || e < s || (long long)e > nnz) {
+        if (lane == 0) make_nan(acc);
+      } else {
+        row_dot<G, IT>(indices, (IT)0, data, u, s + (IT)lane, e, (IT)n, acc);
+      }
+    }
+    acc = group_sum<G>(acc);
+    if (row < r1 && lane == 0) {
+      st(w + row, acc);
+      const AT ui = ld(u + row), cu = conj_of(ui);
+      fma_acc(uu, cu, ui);
+      fma_acc(uw, cu, acc);
+    }
+  }
+  uu = block_sum<B>(uu, s_red);
+  uw = block_sum<B>(uw, s_red);
+  if (threadIdx.x == 0) part[2 * b] = uu, part[2 * b + 1] = uw;
+}
+
+__device__ __forceinline__ float cdiv(float a, float b) { return a / b; }
+__device__ __forceinline__ float2 cdiv(float2 a, float2 b) {
+  const float den = b.x * b.x + b.y * b.y;
+  return make_float2((a.x * b.x + a.y * b.y) / den, (a.y * b.x - a.x * b.y) / den);
+}
+__device__ __forceinline__ float csub(float a, float b) { return a - b; }
+__device__ __forceinline__ float2 csub(float2 a, float2 b) { return make_float2(a.x - b.x, a.y - b.y); }
+
+// cg_update: every block sums the partials in the same order (the same gamma and delta everywhere),
+// forms alpha and beta, and updates its share of the vectors (grid-stride); block 0 writes scal.
+__device__ void cg_update(const AT* __restrict__ part, const AT* __restrict__ prev, const VT* __restrict__ u,
+                          const VT* __restrict__ w, const VT* __restrict__ x, const VT* __restrict__ p,
+                          const VT* __restrict__ s, VT* __restrict__ x2, VT* __restrict__ r2, VT* __restrict__ p2,
+                          VT* __restrict__ s2, AT* __restrict__ scal, long long n, long long nb, bool first) {
+  constexpr int B = 256;
+  __shared__ AT s_red[B / 32];
+  __shared__ AT s_ab[2];
+  AT g, d;
+  zero(g), zero(d);
+  for (long long b = threadIdx.x; b < nb; b += B) add_acc(g, part[2 * b]), add_acc(d, part[2 * b + 1]);
+  g = block_sum<B>(g, s_red);
+  d = block_sum<B>(d, s_red);
+  if (threadIdx.x == 0) {
+    AT alpha, beta;
+    if (first) {
+      zero(beta);
+      alpha = cdiv(g, d);
+    } else {
+      beta = cdiv(g, prev[0]);
+      alpha = cdiv(g, csub(d, cdiv(mul(beta, g), prev[1])));
+    }
+    s_ab[0] = alpha, s_ab[1] = beta;
+    if (blockIdx.x == 0) scal[0] = g, scal[1] = alpha;
+  }
+  __syncthreads();
+  const AT alpha = s_ab[0], beta = s_ab[1];
+  const long long stride = (long long)gridDim.x * B;
+  for (long long i = (long long)blockIdx.x * B + threadIdx.x; i < n; i += stride) {
+    const AT ui = ld(u + i);
+    AT pi = ui, si = ld(w + i);
+    fma_acc(pi, beta, ld(p + i));
+    fma_acc(si, beta, ld(s + i));
+    st(p2 + i, pi);
+    st(s2 + i, si);
+    AT xi = ld(x + i);
+    fma_acc(xi, alpha, pi);
+    st(x2 + i, xi);
+    st(r2 + i, csub(ui, mul(alpha, si)));
+  }
+}
+
+#define MSP_CG_LANES(G) MSP_ENTRY(spmv, cg_matvec, g##G, __launch_bounds__(256), \
+                                  cg_matvec<G>(indptr, indices, data, u, w, part, n, nnz, nb))
+MSP_CG_LANES(1)
+MSP_CG_LANES(2)
+MSP_CG_LANES(4)
+MSP_CG_LANES(8)
+MSP_CG_LANES(16)
+MSP_CG_LANES(32)
+MSP_ENTRY0(spmv, cg_update, __launch_bounds__(256),
+           cg_update(part, prev, u, w, x, p, s, x2, r2, p2, s2, scal, n, nb, first))

@@ -162,12 +162,19 @@ def _ok() -> mx.array:
 
 def cg(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0.0, maxiter: Optional[int] = None,
        M: Any = None, callback: Optional[Callable] = None, check_every: Optional[int] = None,
-       stream: StreamLike = None):
+       stream: StreamLike = None, fused: Optional[bool] = None):
     """Conjugate gradients for Hermitian positive definite A, as ``scipy.sparse.linalg.cg``; b may
     be a block (n, k) whose columns are solved together (one product with the block per
-    iteration; each column stops at its own convergence)."""
+    iteration; each column stops at its own convergence).
+
+    A sparse A with one right-hand side and no preconditioner runs the fused iteration (``fused``
+    None or True; False: the composed one): two kernels per iteration, the product with the two dot
+    products it needs (Chronopoulos-Gear CG, one reduction phase), then every vector update, instead
+    of about ten MLX operations (see bench/NOTES.md, "Krylov solvers")."""
     op = "cg"
     A, M, b, x, dt, s = _system(op, A, b, x0, M, stream, block=True)
+    if fused is not False and b.ndim == 1 and isinstance(M, _Identity) and _fusable(A, dt, s):
+        return _cg_fused(op, A.A, b, x, x0 is not None, dt, s, rtol, atol, maxiter, callback, check_every)
     with mx.stream(s):
         r = b - A.matvec(x) if x0 is not None else b
         bn, rn = np.array(_norm(b)), np.array(_norm(r))
@@ -204,6 +211,82 @@ def cg(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0.0,
         return (x, r, p, rz_new, active), [(x, rnorm, _ok())]
 
     return _Driver(op, tol, maxiter, check_every, callback, s).run(step, (x, r, z, rz, active), x)
+
+
+def _fusable(A, dt, s) -> bool:
+    from .._coerce import is_sparse
+    from .._device import is_gpu
+    from ._interface import MatrixLinearOperator
+
+    ok = (mx.float32, mx.complex64) if is_gpu(s) else (mx.float32, mx.float64, mx.complex64)
+    return isinstance(A, MatrixLinearOperator) and is_sparse(A.A) and A.A.dtype == dt and dt in ok and \
+        len(A.A.shape) == 2
+
+
+def _cg_fused(op, A, b, x, has_x0, dt, s, rtol, atol, maxiter, callback, check_every):
+    """CG by the fused kernels (spmv_cg_matvec, spmv_cg_update). Step j takes (x_j, r_j, p, s) and
+    reports x_j with |r_j| (from the step's gamma = <r_j, r_j>); the driver returns the first x_j
+    whose residual reached the tolerance, so iterations and callbacks count as in the textbook CG."""
+    from .. import _kernels as K
+    from .._device import is_gpu
+    from .._spmv import lanes_per_row
+
+    C = A.tocsr(stream=s)
+    C._flat_only(op)
+    n, nnz = C.shape[0], int(C.data.size)
+    with mx.stream(s):
+        r = b - C @ x if has_x0 else b
+        bn, rn = float(np.array(_norm(b))), float(np.array(_norm(r)))
+    tol = float(_tol(op, bn, rtol, atol))
+    if bn == 0:
+        return mx.zeros_like(b, stream=s), 0
+    if rn <= tol:
+        return x, 0
+    maxiter = 10 * n if maxiter is None else int(maxiter)
+    every = CHECK_EVERY if check_every is None else int(check_every)
+    if every < 1:
+        raise ValueError(f"{op}: check_every must be >= 1, got {check_every}")
+    gpu = is_gpu(s)
+    if gpu:
+        lanes = lanes_per_row(nnz / max(n, 1))
+        nb = max(1, min(-(-n // (256 // lanes)), 2048))
+        mv = K.prepare(op, "spmv_cg_matvec", dt, C.indices.dtype, s, dict(n=n, nnz=nnz, nb=nb), variant=f"g{lanes}")
+        up_launch = dict(w=max(1, min(-(-n // 256), 1024)))
+    else:
+        nb = max(1, min(64, n // 4096))
+        mv = K.prepare(op, "spmv_cg_matvec", dt, C.indices.dtype, s, dict(n=n, nnz=nnz, nb=nb))
+        up_launch = {}
+    ups = {f: K.prepare(op, "spmv_cg_update", dt, C.indices.dtype, s, dict(n=n, nb=nb), flags=dict(first=f),
+                        launch=up_launch) for f in (True, False)}
+    ptr, ind, data = C.indptr, C.indices, C.data
+    with mx.stream(s):
+        p = mx.zeros_like(b)
+        sv = mx.zeros_like(b)
+        scal = mx.zeros((2,), dtype=K.accumulator(dt, gpu))
+    it, last = 0, x
+    while it <= maxiter:
+        k = min(every, maxiter + 1 - it)
+        xs, gammas = [], []
+        with mx.stream(s):
+            for j in range(k):
+                w, part = mv.launch([ptr, ind, data, r])
+                xs.append(x)
+                x, r, p, sv, scal = ups[it + j == 0].launch([part, scal, r, w, x, p, sv])
+                gammas.append(scal[0])
+            g = mx.stack(gammas)
+            rn_a = mx.sqrt(mx.abs(g))
+            mx.eval(x, r, p, sv, scal, xs, rn_a)  # the one synchronization
+        rns = np.array(rn_a)
+        for j in range(k):  # candidate it + j: x after that many iterations
+            if not np.isfinite(rns[j]):
+                return last, -1
+            if it + j > 0 and callback is not None:
+                callback(xs[j])
+            if rns[j] <= tol:
+                return xs[j], 0
+            last = xs[j]
+        it += k
+    return last, maxiter
 
 
 def _eps(dt) -> float:
