@@ -1538,6 +1538,102 @@ static void test_factor(long long m, int avg, int long_rows) {
   cudaFree(dp), cudaFree(di), cudaFree(dv);
 }
 
+// The fused CG kernels against the C kernels on a square matrix (C's partial sums and scalars are of
+// the value type, the GPU's of the accumulator type: compared as doubles, to the type's tolerance).
+static double re_d(float v) { return v; }
+static double re_d(float2 v) { return v.x; }
+static double re_d(__half v) { return __half2float(v); }
+static double re_d(__nv_bfloat16 v) { return __bfloat162float(v); }
+static double im_d(float2 v) { return v.y; }
+template <class T> static double im_d(T) { return 0; }
+static double type_tol() {
+#if defined(MSP_VT_F16)
+  return 4e-3;
+#elif defined(MSP_VT_BF16)
+  return 3e-2;
+#else
+  return 1e-5;
+#endif
+}
+template <class A, class B> static bool near(const A& a, const B& b) {
+  const double t = type_tol() * (1 + std::fabs(re_d(b)) + std::fabs(im_d(b)));
+  return std::fabs(re_d(a) - re_d(b)) <= t && std::fabs(im_d(a) - im_d(b)) <= t;
+}
+
+static void test_cg(long long m, int avg, int long_rows) {
+  const Csr a = dominant(m, avg, long_rows);
+  const long long n = m, nnz = (long long)a.ind.size();
+  std::vector<VT> u(n), x(n), p(n), sv(n);
+  for (long long i = 0; i < n; ++i)
+    u[i] = hval((float)rnd(-2, 2), (float)rnd(-2, 2)), x[i] = hval((float)rnd(-2, 2), 0.f),
+    p[i] = hval((float)rnd(-2, 2), 0.f), sv[i] = hval((float)rnd(-2, 2), 0.f);
+  IT *dp = dev(a.indptr), *di = dev(a.ind);
+  VT *dv = dev(a.val), *du = dev(u), *dx = dev(x), *dpp = dev(p), *ds = dev(sv);
+  for (int g : {1, 4, 32}) {
+    const long long nb = std::max(1LL, std::min((n + 256 / g - 1) / (256 / g), 2048LL));
+    std::vector<VT> w(n), part(2 * nb);
+    CHECK(call_c("spmv_cg_matvec", {a.indptr.data(), a.ind.data(), a.val.data(), u.data()}, {w.data(), part.data()},
+                 {n, nnz, nb}) == MSP_OK, "C cg_matvec status");
+    VT* dw = dev_poison<VT>(n);
+    AT* dpart = dev_poison<AT>(2 * nb);
+    switch (g) {
+      case 1: K(spmv, cg_matvec_g1)<<<nb, 256>>>(dp, di, dv, du, dw, dpart, P64(n), P64(nnz), P64(nb)); break;
+      case 4: K(spmv, cg_matvec_g4)<<<nb, 256>>>(dp, di, dv, du, dw, dpart, P64(n), P64(nnz), P64(nb)); break;
+      default: K(spmv, cg_matvec_g32)<<<nb, 256>>>(dp, di, dv, du, dw, dpart, P64(n), P64(nnz), P64(nb)); break;
+    }
+    CK(cudaDeviceSynchronize());
+    const std::vector<VT> gw = host(dw, n);
+    const std::vector<AT> gpart = host(dpart, 2 * nb);
+    bool ok = equal_values(gw.data(), w.data(), n);
+    for (long long b = 0; b < 2 * nb; ++b) ok &= near(gpart[b], part[b]);
+    CHECK(ok, "cg_matvec m=%lld g=%d nb=%lld", m, g, nb);
+    for (int first = 0; first <= 1; ++first) {  // the update from each side's own partial sums
+      std::vector<VT> prev = {hval(8.f, 0.f), hval(0.5f, 0.f)}, x2(n), r2(n), p2(n), s2(n), scal(2);
+      CHECK(call_c("spmv_cg_update", {part.data(), prev.data(), u.data(), w.data(), x.data(), p.data(), sv.data()},
+                   {x2.data(), r2.data(), p2.data(), s2.data(), scal.data()}, {n, nb}, {first}) == MSP_OK,
+            "C cg_update status");
+      std::vector<AT> gprev = {AT{}, AT{}};
+#if defined(MSP_VT_C64)
+      gprev[0] = make_float2(8.f, 0.f), gprev[1] = make_float2(0.5f, 0.f);
+#else
+      gprev[0] = 8.f, gprev[1] = 0.5f;
+#endif
+      AT *dprev = dev(gprev), *dscal = dev_poison<AT>(2);
+      VT *dx2 = dev_poison<VT>(n), *dr2 = dev_poison<VT>(n), *dp2 = dev_poison<VT>(n), *ds2 = dev_poison<VT>(n);
+      const unsigned blocks = (unsigned)std::max(1LL, std::min((n + 255) / 256, 1024LL));
+      K(spmv, cg_update)<<<blocks, 256>>>(dpart, dprev, du, dw, dx, dpp, ds, dx2, dr2, dp2, ds2, dscal, P64(n), P64(nb),
+                                          (bool)first);
+      CK(cudaDeviceSynchronize());
+      const std::vector<AT> gs = host(dscal, 2);
+      bool ok2 = near(gs[0], scal[0]) && near(gs[1], scal[1]);
+      // the vectors scale with alpha (small sums of small integers): relative to their largest entry
+      for (auto pr : {std::make_pair(dx2, &x2), std::make_pair(dr2, &r2), std::make_pair(dp2, &p2), std::make_pair(ds2, &s2)})
+        ok2 &= close_values(host(pr.first, n), *pr.second);
+      CHECK(ok2, "cg_update m=%lld g=%d first=%d", m, g, first);
+      cudaFree(dprev), cudaFree(dscal), cudaFree(dx2), cudaFree(dr2), cudaFree(dp2), cudaFree(ds2);
+    }
+    cudaFree(dw), cudaFree(dpart);
+  }
+  cudaFree(dp), cudaFree(di), cudaFree(dv), cudaFree(du), cudaFree(dx), cudaFree(dpp), cudaFree(ds);
+}
+
+// The fused CG product on corrupt structures (the update reads no structure).
+static void corrupt_cg() {
+  const Csr a = dominant(900, 5, 3);
+  const long long n = a.m, nb = 30;
+  std::vector<VT> u(n, hval(1.f, 0.f));
+  for (const Variant& v : corrupt_variants(a)) {
+    g_what = v.name;
+    const long long nnz = (long long)v.a.ind.size();
+    IT *dp = dev_exact(v.a.indptr), *di = dev_exact(v.a.ind);
+    VT *dv = dev_exact(v.a.val), *du = dev_exact(u), *dw = out_exact<VT>(n, 0);
+    AT* dpart = out_exact<AT>(2 * nb, 0);
+    K(spmv, cg_matvec_g4)<<<nb, 256>>>(dp, di, dv, du, dw, dpart, P64(n), P64(nnz), P64(nb));
+    launch_ok("spmv_cg_matvec");
+    cudaFree(dp), cudaFree(di), cudaFree(dv), cudaFree(du), cudaFree(dw), cudaFree(dpart);
+  }
+}
+
 // The factorizations on corrupt square structures: every launch ends (a malformed row still marks
 // itself done, so no row waits forever) without an access out of bounds.
 static void corrupt_factor() {
@@ -1585,6 +1681,7 @@ static void test_corrupt() {
   corrupt_spgemm();
   corrupt_ewise(base);
   corrupt_factor();
+  corrupt_cg();
   g_what.clear();
 }
 
@@ -1628,6 +1725,7 @@ int main(int argc, char** argv) {
     for (const auto& cs : f_cases) {
       if (small && c++ >= 4) break;
       test_factor(cs[0], (int)cs[1], (int)cs[2]);
+      test_cg(cs[0], (int)cs[1], (int)cs[2]);
     }
   }
   test_corrupt();
