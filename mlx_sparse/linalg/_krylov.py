@@ -266,15 +266,14 @@ def _cg_fused(op, A, b, x, has_x0, dt, s, rtol, atol, maxiter, callback, check_e
     it, last = 0, x
     while it <= maxiter:
         k = min(every, maxiter + 1 - it)
-        xs, gammas = [], []
+        xs, scals = [], []
         with mx.stream(s):
             for j in range(k):
                 w, part = mv.launch([ptr, ind, data, r])
                 xs.append(x)
                 x, r, p, sv, scal = ups[it + j == 0].launch([part, scal, r, w, x, p, sv])
-                gammas.append(scal[0])
-            g = mx.stack(gammas)
-            rn_a = mx.sqrt(mx.abs(g))
+                scals.append(scal)
+            rn_a = mx.sqrt(mx.abs(mx.stack(scals)[:, 0]))  # a few nodes per check, none per step
             mx.eval(x, r, p, sv, scal, xs, rn_a)  # the one synchronization
         rns = np.array(rn_a)
         for j in range(k):  # candidate it + j: x after that many iterations

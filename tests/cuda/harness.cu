@@ -1561,11 +1561,12 @@ template <class A, class B> static bool near(const A& a, const B& b) {
 }
 
 static void test_cg(long long m, int avg, int long_rows) {
+  if (sizeof(VT) == 2 && m > 5000) return;  // 16 bits: the long rows' dominant diagonal overflows to inf
   const Csr a = dominant(m, avg, long_rows);
   const long long n = m, nnz = (long long)a.ind.size();
   std::vector<VT> u(n), x(n), p(n), sv(n);
   for (long long i = 0; i < n; ++i)
-    u[i] = hval((float)rnd(-2, 2), (float)rnd(-2, 2)), x[i] = hval((float)rnd(-2, 2), 0.f),
+    u[i] = hval((float)(rnd(1, 2) * (rnd(0, 1) ? 1 : -1)), (float)rnd(-2, 2)), x[i] = hval((float)rnd(-2, 2), 0.f),
     p[i] = hval((float)rnd(-2, 2), 0.f), sv[i] = hval((float)rnd(-2, 2), 0.f);
   IT *dp = dev(a.indptr), *di = dev(a.ind);
   VT *dv = dev(a.val), *du = dev(u), *dx = dev(x), *dpp = dev(p), *ds = dev(sv);
@@ -1587,7 +1588,18 @@ static void test_cg(long long m, int avg, int long_rows) {
     bool ok = equal_values(gw.data(), w.data(), n);
     for (long long b = 0; b < 2 * nb; ++b) ok &= near(gpart[b], part[b]);
     CHECK(ok, "cg_matvec m=%lld g=%d nb=%lld", m, g, nb);
-    for (int first = 0; first <= 1; ++first) {  // the update from each side's own partial sums
+    // the update from the same partial sums on both sides (small integers: exact in every type)
+    std::vector<AT> gsum(2 * nb);
+    for (long long b = 0; b < nb; ++b) {
+      part[2 * b] = hval((float)(b % 7 + 1), 0.f), part[2 * b + 1] = hval((float)(b % 5 + 1), 0.f);
+#if defined(MSP_VT_C64)
+      gsum[2 * b] = make_float2((float)(b % 7 + 1), 0.f), gsum[2 * b + 1] = make_float2((float)(b % 5 + 1), 0.f);
+#else
+      gsum[2 * b] = (float)(b % 7 + 1), gsum[2 * b + 1] = (float)(b % 5 + 1);
+#endif
+    }
+    CK(cudaMemcpy(dpart, gsum.data(), sizeof(AT) * 2 * nb, cudaMemcpyHostToDevice));
+    for (int first = 0; first <= 1; ++first) {
       std::vector<VT> prev = {hval(8.f, 0.f), hval(0.5f, 0.f)}, x2(n), r2(n), p2(n), s2(n), scal(2);
       CHECK(call_c("spmv_cg_update", {part.data(), prev.data(), u.data(), w.data(), x.data(), p.data(), sv.data()},
                    {x2.data(), r2.data(), p2.data(), s2.data(), scal.data()}, {n, nb}, {first}) == MSP_OK,
