@@ -281,8 +281,12 @@ class _Factorization:
             return mx.array(fac.solve_host(np.array(bv.astype(mx.complex64 if mx.issubdtype(bv.dtype, mx.complexfloating)
                                                                else mx.float64, stream=mx.cpu)), tr), dtype=out_dt)
 
-        if data is None or mx.issubdtype(out_dt, mx.complexfloating):
+        if data is None:
             return host_solve(bm, trans)
+        cplx = mx.issubdtype(out_dt, mx.complexfloating)
+
+        def cj(v):
+            return mx.conj(v) if cplx else v
 
         def pattern():
             nonlocal rows_mx
@@ -295,26 +299,46 @@ class _Factorization:
         def f(d, bb):
             return host_solve(bb, trans)
 
+        # Complex values follow MLX's convention (a cotangent maps through the adjoint: for a real loss
+        # L, the gradient of z is dL/dRe z + i dL/dIm z). x = op(A)^-1 b: the adjoint solve gives
+        # lambda = op(A)^-H g = the gradient of b, and entry (r, c) of A gets -lambda_r conj(x_c) (op N),
+        # -lambda_c conj(x_r) (T) or -conj(lambda_c) x_r (H).
         @f.vjp
         def f_vjp(primals, cotangent, output):
             d, bb = primals
             g = cotangent[0] if isinstance(cotangent, (list, tuple)) else cotangent
             x = output[0] if isinstance(output, (list, tuple)) else output
-            lam = host_solve(g, "T" if trans == "N" else "N")  # the adjoint system
-            r, c = pattern()  # entry p of the CSC sits at (row r[p], column c[p]) of A
             with mx.stream(mx.cpu):
-                if fac.kind == _CHOL:  # only the upper triangle is read; an entry above stands for two
-                    lr, xc, lc, xr = (mx.take(v, ix, axis=0) for v, ix in ((lam, r), (x, c), (lam, c), (x, r)))
-                    pr = lr * xc + lc * xr
-                    one = -(pr if pr.ndim == 1 else mx.sum(pr, axis=1))
-                    diag = -(lr * xr if lr.ndim == 1 else mx.sum(lr * xr, axis=1))
-                    gd = mx.where(r < c, one, mx.where(r == c, diag, mx.zeros_like(one)))
-                    return gd.astype(d.dtype), lam.astype(bb.dtype)
-                if trans == "N":  # x = A^-1 b: dA_rc = -lam_r x_c
-                    lr, xc = mx.take(lam, r, axis=0), mx.take(x, c, axis=0)
-                else:  # x = A^-T b: dA_rc = -x_r lam_c
-                    lr, xc = mx.take(x, r, axis=0), mx.take(lam, c, axis=0)
-                gd = -(lr * xc) if lr.ndim == 1 else -mx.sum(lr * xc, axis=1)
+                g = g.astype(out_dt)
+            if fac.kind == _CHOL:  # Hermitian: A^-H = A^-1
+                lam = cj(host_solve(cj(g), "N")) if trans == "T" else host_solve(g, "N")
+            elif trans == "N":
+                lam = host_solve(g, "H" if cplx else "T")
+            elif trans == "T":
+                lam = cj(host_solve(cj(g), "N"))
+            else:
+                lam = host_solve(g, "N")
+            r, c = pattern()  # entry p of the CSC sits at (row r[p], column c[p]) of A
+
+            def grad_at(ri, ci):  # the gradient of entry (ri, ci) of a general A
+                if trans == "N":
+                    v = mx.take(lam, ri, axis=0) * cj(mx.take(x, ci, axis=0))
+                elif trans == "T":
+                    v = mx.take(lam, ci, axis=0) * cj(mx.take(x, ri, axis=0))
+                else:
+                    v = cj(mx.take(lam, ci, axis=0)) * mx.take(x, ri, axis=0)
+                return -(v if v.ndim == 1 else mx.sum(v, axis=1))
+
+            with mx.stream(mx.cpu):
+                if fac.kind == _CHOL:  # only the upper triangle is read: an entry above the diagonal is
+                    one = grad_at(r, c) + cj(grad_at(c, r))  # also its conjugate below it
+                    gd = mx.where(r < c, one, mx.where(r == c, grad_at(r, c), mx.zeros_like(one)))
+                else:
+                    gd = grad_at(r, c)
+                if not mx.issubdtype(d.dtype, mx.complexfloating):
+                    gd = mx.real(gd) if cplx else gd
+                if not mx.issubdtype(bb.dtype, mx.complexfloating):
+                    lam = mx.real(lam) if cplx else lam
             return gd.astype(d.dtype), lam.astype(bb.dtype)
 
         @f.jvp
@@ -330,12 +354,17 @@ class _Factorization:
                     xs = mx.take(x, src, axis=0)
                     return mx.zeros(bb.shape, dtype=out_dt).at[dest].add(w * xs if xs.ndim == 1 else w[:, None] * xs)
 
-                if fac.kind == _CHOL:  # the symmetric matrix the upper triangle stands for
+                if fac.kind == _CHOL:  # the Hermitian matrix the upper triangle stands for (op T: its conjugate)
                     up = mx.where(r <= c, tdv, mx.zeros_like(tdv))
                     strict = mx.where(r < c, tdv, mx.zeros_like(tdv))
-                    dAx = spread(r, c, up) + spread(c, r, strict)
+                    if trans == "T":
+                        dAx = spread(r, c, cj(up)) + spread(c, r, strict)
+                    else:
+                        dAx = spread(r, c, up) + spread(c, r, cj(strict))
+                elif trans == "N":
+                    dAx = spread(r, c, tdv)
                 else:
-                    dAx = spread(r if trans == "N" else c, c if trans == "N" else r, tdv)
+                    dAx = spread(c, r, tdv if trans == "T" else cj(tdv))
                 rhs = (tb.astype(out_dt) if tb is not None else mx.zeros(bb.shape, dtype=out_dt)) - dAx
             return (host_solve(rhs, trans),)
 
