@@ -406,3 +406,69 @@ def test_cg_fused_edge_cases(device):
     assert info == -1
     with pytest.raises(ValueError, match="check_every"):
         ms.linalg.cg(ms.csr_array(np.eye(3, dtype=np.float32) * 2), mx.ones((3,)), check_every=0)
+
+
+@pytest.mark.parametrize("solver", ["cg", "minres", "bicgstab", "cgs", "gmres", "lgmres", "tfqmr", "qmr"])
+def test_solver_gradients_by_implicit_differentiation(device, solver):
+    """mx.grad through a Krylov solve in the matrix values and b (lambda = A^-H g, -lambda_r x_c on the
+    pattern) against the dense adjoint, and the jvp against a dense solve; float64 on the CPU,
+    float32 on the GPU (to the solve's tolerance)."""
+    mx.set_default_device(device)
+    vt = "float32" if device == mx.gpu else "float64"
+    dt, npdt = VALUE_DTYPES[vt][0], VALUE_DTYPES[vt][1]
+    S, _ = _matrix("poisson" if solver in ("cg", "minres") else "nonsym", vt)
+    A0 = ms.csr_array(S, dtype=dt)
+    b = _mx(_rhs(S.shape[0], vt, 3))
+    rtol = 1e-6 if vt == "float32" else 1e-12
+    kw = dict(rtol=rtol, maxiter=5000)
+
+    def solve(d, bv):
+        x, info = _solve(solver, ms.csr_array((d, A0.indices, A0.indptr), shape=A0.shape), bv, **kw)
+        return x
+
+    gd, gb = mx.grad(lambda d, bv: mx.sum(solve(d, bv) ** 2), argnums=(0, 1))(A0.data, b)
+    D = S.toarray()
+    x = np.linalg.solve(D, to_host(b).astype(np.float64))
+    lam = np.linalg.solve(D.T, 2 * x)
+    rows = np.repeat(np.arange(S.shape[0]), np.diff(S.indptr))
+    tol = 1e-3 if vt == "float32" else 1e-8
+    np.testing.assert_allclose(to_host(gb), lam, rtol=tol, atol=tol * np.abs(lam).max())
+    want = -lam[rows] * x[S.indices]
+    np.testing.assert_allclose(to_host(gd), want, rtol=tol, atol=tol * np.abs(want).max())
+    rng = np.random.default_rng(7)
+    td, tb = _mx(rng.standard_normal(S.nnz).astype(npdt)), _mx(rng.standard_normal(S.shape[0]).astype(npdt))
+    _, (jv,) = mx.jvp(solve, [A0.data, b], [td, tb])
+    dA = sp.csr_array((to_host(td).astype(np.float64), S.indices, S.indptr), shape=S.shape).toarray()
+    ref = np.linalg.solve(D, to_host(tb) - dA @ x)
+    np.testing.assert_allclose(to_host(jv), ref, rtol=tol, atol=tol * np.abs(ref).max())
+
+
+def test_solver_gradients_complex_and_host_rhs():
+    """Complex systems in MLX's adjoint convention (cg on a Hermitian matrix, gmres on a general one),
+    and the value gradient with a NumPy right-hand side (only A differentiated)."""
+    for solver, kind in (("cg", "hermitian"), ("gmres", "complex")):
+        S, _ = _matrix(kind, "complex64")
+        A0 = ms.csr_array(S, dtype=mx.complex64)
+        bh = _rhs(S.shape[0], "complex64", 4)
+
+        def f(d, bv):
+            x, _ = _solve(solver, ms.csr_array((d, A0.indices, A0.indptr), shape=A0.shape), bv, rtol=1e-6, maxiter=5000)
+            return mx.sum(mx.abs(x) ** 2)
+
+        gd, gb = mx.grad(f, argnums=(0, 1))(A0.data, _mx(bh))
+        D = S.toarray()
+        x = np.linalg.solve(D, bh.astype(np.complex128))
+        lam = np.linalg.solve(D.conj().T, 2 * x)
+        rows = np.repeat(np.arange(S.shape[0]), np.diff(S.indptr))
+        want = -lam[rows] * np.conj(x[S.indices])
+        np.testing.assert_allclose(np.array(gb), lam, rtol=1e-3, atol=1e-3 * np.abs(lam).max())
+        np.testing.assert_allclose(np.array(gd), want, rtol=1e-3, atol=1e-3 * np.abs(want).max())
+    S, _ = _matrix("poisson", "float64")
+    A0 = ms.csr_array(S, dtype=mx.float64)
+    bh = _rhs(S.shape[0], "float64", 5)
+    gd = mx.grad(lambda d: mx.sum(ms.linalg.cg(ms.csr_array((d, A0.indices, A0.indptr), shape=A0.shape), bh,
+                                               rtol=1e-12)[0] ** 2))(A0.data)
+    x = np.linalg.solve(S.toarray(), bh)
+    lam = np.linalg.solve(S.toarray().T, 2 * x)
+    rows = np.repeat(np.arange(S.shape[0]), np.diff(S.indptr))
+    np.testing.assert_allclose(np.array(gd), -lam[rows] * x[S.indices], rtol=1e-8, atol=1e-10)

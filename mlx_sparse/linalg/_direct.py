@@ -10,8 +10,9 @@ Execution: factorizations and solves are staged operations that evaluate their i
 synchronization each: the matrix values, the right-hand side) and run on the host in double
 precision; results come back as MLX arrays of the operands' dtype. ``spsolve`` and the solves of
 ``factorized``, ``splu`` and ``cholesky`` are differentiable in the matrix values and the
-right-hand side (real dtypes) by implicit differentiation: the vjp is one adjoint solve with the
-kept factorization, the value gradient -lambda_i x_j on A's pattern; the jvp one solve.
+right-hand side by implicit differentiation: the vjp is one adjoint solve with the kept
+factorization, the value gradient -lambda_i conj(x_j) on A's pattern (complex values in MLX's
+convention: a cotangent maps through the adjoint); the jvp one solve.
 
 Factors: ``SparseLU`` gives ``L``, ``U``, ``perm_r``, ``perm_c`` in scipy's SuperLU convention (each
 engine's own factors, its scaling and KLU's block triangular form folded in) and ``SparseCholesky``
@@ -574,7 +575,7 @@ def factorized(A: Any, stream: StreamLike = None) -> FactorizedSolve:
 def spsolve(A: Any, b: Any, permc_spec: Any = None, use_umfpack: bool = True, stream: StreamLike = None,
             engine: Optional[str] = None):
     """x with A x = b (scipy's ``spsolve``): b a vector or an (n, k) block, dense (an MLX array back)
-    or sparse (a CSR array back). Differentiable in A's values and in b (real dtypes): the gradient
+    or sparse (a CSR array back). Differentiable in A's values and in b (real or complex): the gradient
     reaches the values of A as given (duplicates summed through our canonicalization's rules). A
     singular matrix raises ``numpy.linalg.LinAlgError``. ``engine`` as for :func:`splu`
     (``use_umfpack=False`` also picks SuperLU, as in scipy)."""

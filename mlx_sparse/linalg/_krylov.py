@@ -760,3 +760,101 @@ def _orth(V: list, w):
     w = w - Vm @ h
     h2 = VH @ w
     return w - Vm @ h2, h + h2
+
+
+# ---- implicit differentiation -----------------------------------------------------------------------
+def _implicit(solver, hermitian: bool):
+    """``solver`` made differentiable (mx.grad, mx.vjp, mx.jvp) in b (an MLX array) and, when A is one
+    of this package's sparse arrays, in A's values, by implicit differentiation of A x = b: the vjp
+    solves the adjoint system A^H lambda = g with the same solver (the same A for the Hermitian
+    solvers cg and minres, with their preconditioner; A^H as an operator for the others, whose
+    preconditioner is then dropped), then b gets lambda and each stored entry (r, c) of A gets
+    -lambda_r conj(x_c) (MLX's convention for complex values); the jvp solves A dx = db - dA x. The
+    derivative is that of the exact solution at the iterate returned, so it is as accurate as the
+    solve (rtol); a solve that did not converge still differentiates its last iterate."""
+    import functools
+
+    @functools.wraps(solver)
+    def wrapped(A, b, x0=None, **kw):
+        from .._coerce import is_sparse
+
+        sparse = is_sparse(A) and len(A.shape) == 2
+        if not isinstance(b, mx.array) and not sparse:
+            return solver(A, b, x0, **kw)
+        op = solver.__name__
+        if not isinstance(b, mx.array):  # host data: the dtype rules of the solve, then an MLX array
+            b = _system(op, A, b, None, None, kw.get("stream"), block=True)[2]
+        box = {}
+
+        def with_values(d):
+            return A._with_data(d) if sparse else A
+
+        def adjoint_solve(Ause, g):
+            akw = {k: v for k, v in kw.items() if k in ("rtol", "atol", "maxiter", "stream", "check_every", "restart")}
+            if hermitian:
+                if "M" in kw:
+                    akw["M"] = kw["M"]
+                if "shift" in kw:
+                    akw["shift"] = np.conj(kw["shift"])
+                lam, _ = solver(Ause, g, **akw)
+            else:
+                lam, _ = solver(aslinearoperator(Ause).H, g, **akw)
+            return lam
+
+        d0 = A.data if sparse else mx.zeros((1,), dtype=b.dtype)
+
+        @mx.custom_function
+        def f(d, bb):  # the solve's own graph is not differentiated (forward mode would walk into it)
+            x, info = solver(with_values(mx.stop_gradient(d)), mx.stop_gradient(bb), x0, **kw)
+            box["info"] = info
+            return x
+
+        @f.vjp
+        def f_vjp(primals, cotangent, output):
+            d, bb = primals
+            g = cotangent[0] if isinstance(cotangent, (list, tuple)) else cotangent
+            x = output[0] if isinstance(output, (list, tuple)) else output
+            lam = adjoint_solve(with_values(d), g.astype(x.dtype))
+            cplx = mx.issubdtype(x.dtype, mx.complexfloating)
+            gb = lam if mx.issubdtype(bb.dtype, mx.complexfloating) or not cplx else mx.real(lam)
+            if not sparse:
+                return mx.zeros_like(d), gb.astype(bb.dtype)
+            P = A.tocoo()
+            with mx.stream(resolve_stream(kw.get("stream"))):
+                xc = mx.take(x, P.col, axis=0)
+                v = mx.take(lam, P.row, axis=0) * (mx.conj(xc) if cplx else xc)
+                gd = -(v if v.ndim == 1 else mx.sum(v, axis=1))
+                if cplx and not mx.issubdtype(d.dtype, mx.complexfloating):
+                    gd = mx.real(gd)
+            return gd.astype(d.dtype), gb.astype(bb.dtype)
+
+        @f.jvp
+        def f_jvp(primals, tangents):
+            d, bb = primals
+            td, tb = tangents
+            x = f(d, bb)
+            rhs = tb.astype(x.dtype) if tb is not None else mx.zeros_like(x)
+            if sparse and td is not None:
+                P = A.tocoo()
+                with mx.stream(resolve_stream(kw.get("stream"))):
+                    xs = mx.take(x, P.col, axis=0)
+                    w = td.astype(x.dtype)
+                    dAx = mx.zeros_like(x).at[P.row].add(w * xs if xs.ndim == 1 else w[:, None] * xs)
+                    rhs = rhs - dAx
+            dx, _ = solver(with_values(d), rhs, **{k: v for k, v in kw.items() if k != "callback"})
+            return (dx,)
+
+        x = f(d0, b)
+        return x, box.get("info", 0)
+
+    return wrapped
+
+
+cg = _implicit(cg, hermitian=True)
+minres = _implicit(minres, hermitian=True)
+bicgstab = _implicit(bicgstab, hermitian=False)
+cgs = _implicit(cgs, hermitian=False)
+gmres = _implicit(gmres, hermitian=False)
+lgmres = _implicit(lgmres, hermitian=False)
+tfqmr = _implicit(tfqmr, hermitian=False)
+qmr = _implicit(qmr, hermitian=False)
