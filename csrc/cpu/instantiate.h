@@ -15,6 +15,8 @@
 #define ABS(a) MSP_CAT(msp_abs_, VNAME)(a)
 #define REAL(a) MSP_CAT(msp_real_, VNAME)(a)
 #define AZERO ((AT)0)
+#define WIDE MSP_CAT(msp_wide_, VNAME)
+#define CDOT(u, v) MSP_CAT(msp_cdot_, VNAME)(u, v)
 #define ACC_IS_VT MSP_CAT(MSP_ACC_IS_VT_, VNAME)
 #define IS_F16 MSP_CAT(MSP_IS_F16_, VNAME)
 #define NAME(op) MSP_CAT(MSP_CAT5(msp, MSP_FAMILY, op, VNAME, INAME), _body)
@@ -33,6 +35,8 @@
 #undef ABS
 #undef REAL
 #undef AZERO
+#undef WIDE
+#undef CDOT
 #undef ACC_IS_VT
 #undef IS_F16
 #undef NAME

@@ -87,11 +87,11 @@ int NAME(cg_matvec)(const msp_call *c) {
   for (int64_t b = 0; b < nb; ++b) {
     const int64_t r0 = b * R < n ? b * R : n, r1 = (b + 1) * R < n ? (b + 1) * R : n;
     status |= NAME(rows_idx)(indptr, indices, data, u, w, r0, r1, n, nnz);
-    double _Complex uu = 0, uw = 0; /* in double: a chunk's sum runs over thousands of rows */
+    WIDE uu = 0, uw = 0; /* in double: a chunk's sum runs over thousands of rows */
     for (int64_t i = r0; i < r1; ++i) {
-      const double _Complex ui = (double _Complex)LOAD(&u[i]), cu = conj(ui);
-      uu += cu * ui;
-      uw += cu * (double _Complex)LOAD(&w[i]);
+      const AT ui = LOAD(&u[i]);
+      uu += CDOT(ui, ui);
+      uw += CDOT(ui, LOAD(&w[i]));
     }
     STORE(&part[2 * b], (AT)uu);
     STORE(&part[2 * b + 1], (AT)uw);

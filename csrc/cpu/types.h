@@ -125,6 +125,18 @@ typedef int64_t msp_it_i64;
 #define msp_real_f16(a) (a)
 #define msp_real_bf16(a) (a)
 #define msp_real_c64(a) crealf(a)
+/* conj(u) v in double precision (a wide accumulator for dot products over many terms): double, or
+ * double complex computed by parts (no C99 complex multiply, which calls a library routine) */
+typedef double msp_wide_f32, msp_wide_f64, msp_wide_f16, msp_wide_bf16;
+typedef double _Complex msp_wide_c64;
+#define msp_cdot_f32(u, v) ((double)(u) * (double)(v))
+#define msp_cdot_f64(u, v) ((double)(u) * (double)(v))
+#define msp_cdot_f16(u, v) ((double)(u) * (double)(v))
+#define msp_cdot_bf16(u, v) ((double)(u) * (double)(v))
+static inline double _Complex msp_cdot_c64(msp_c64 u, msp_c64 v) {
+  const double ur = crealf(u), ui = cimagf(u), vr = crealf(v), vi = cimagf(v);
+  return CMPLX(ur * vr + ui * vi, ur * vi - ui * vr);
+}
 #define MSP_ACC_IS_VT_f32 1
 #define MSP_ACC_IS_VT_f64 1
 #define MSP_ACC_IS_VT_c64 1
