@@ -21,9 +21,10 @@ operation (README: "A kernel's bad status raises RuntimeError("<user's op>: <sta
 <name>)") at evaluation"); the tests evaluate with ``mx.eval``. ``validate=False`` checks nothing:
 the tests only ask that such arrays never crash and that errors name an operation.
 
-Known gaps, which need C or C++ changes (tests marked xfail at the end): an MLX indptr that starts
-above 0 is read as given (the kernels cannot tell it from a valid structure), and ``np.array(y)`` of
-a result whose kernel failed returns the NaN-poisoned output (NumPy swallows the buffer error).
+Known gap (the test marked xfail at the end): ``np.array(y)`` of a result whose kernel failed returns
+the NaN-poisoned output, since NumPy swallows the buffer error and MLX keeps the failed node's
+outputs evaluated; ``mx.eval(y)`` raises as documented. (An MLX indptr that starts above 0, the
+other gap found here, is now an error in the CPU products.)
 
 About 3,150 examples in 20-30 s on two cores; ``MLX_SPARSE_HOSTILE_EXAMPLES`` (default 300) scales the
 example counts, ``MLX_SPARSE_HOSTILE_EXPLORE=1`` draws fresh random examples instead of the fixed ones.
