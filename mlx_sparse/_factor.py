@@ -20,12 +20,13 @@ def _warps(n: int) -> dict:
 
 def check_state(op: str, state) -> None:
     """Raise for a GPU factorization's row states (evaluates them: the setup's synchronization):
-    ``LinAlgError`` for a zero pivot, ``ValueError`` for a malformed structure."""
+    ``LinAlgError`` for a zero pivot, ``RuntimeError`` for a malformed structure (as the CPU kernels'
+    status raises at evaluation)."""
     if state is None or state.size <= 1:
         return
     worst = int(mx.max(state[:-1]).item())
     if worst == 3:
-        raise ValueError(f"{op}: malformed structure (an index out of range, or rows not sorted and unique)")
+        raise RuntimeError(f"{op}: malformed structure (an index out of range, or rows not sorted and unique)")
     if worst == 2:
         import numpy as np
 

@@ -186,7 +186,7 @@ def test_factorization_errors(device):
     bad = ms.csr_array((mx.array([2.0, 1.0, 3.0]), mx.array([0, 5, 1]), mx.array([0, 1, 3])), shape=(2, 2),
                        validate=False, canonical=True)
     for fn in (ms.linalg.ilu0, ms.linalg.ic0):
-        with pytest.raises((ValueError, RuntimeError), match=fn.__name__):
+        with pytest.raises(RuntimeError, match=fn.__name__):
             fn(bad)
 
 

@@ -472,3 +472,30 @@ def test_solver_gradients_complex_and_host_rhs():
     lam = np.linalg.solve(S.toarray().T, 2 * x)
     rows = np.repeat(np.arange(S.shape[0]), np.diff(S.indptr))
     np.testing.assert_allclose(np.array(gd), -lam[rows] * x[S.indices], rtol=1e-8, atol=1e-10)
+
+
+def test_solver_gradients_dense_matrix_and_column_rhs():
+    """A dense MLX matrix is differentiated too (-lambda x^T), and b of shape (n, 1) keeps its shape in
+    the gradient with the vector solvers (and a jvp in A's values works)."""
+    S, _ = _matrix("nonsym", "float64")
+    D = S.toarray()
+    Ad = mx.array(D, dtype=mx.float64)
+    b = _mx(_rhs(S.shape[0], "float64", 8))
+    gA, gb = mx.grad(lambda A, bv: mx.sum(ms.linalg.gmres(A, bv, rtol=1e-12)[0] ** 2), argnums=(0, 1))(Ad, b)
+    x = np.linalg.solve(D, np.array(b))
+    lam = np.linalg.solve(D.T, 2 * x)
+    np.testing.assert_allclose(np.array(gb), lam, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(np.array(gA), -np.outer(lam, x), rtol=1e-7, atol=1e-9)
+    A0 = ms.csr_array(S, dtype=mx.float64)
+    bc = b.reshape(-1, 1)
+
+    def solve(d, bv):
+        return ms.linalg.bicgstab(ms.csr_array((d, A0.indices, A0.indptr), shape=A0.shape), bv, rtol=1e-12)[0]
+
+    gb2 = mx.grad(lambda bv: mx.sum(solve(A0.data, bv) ** 2))(bc)
+    assert gb2.shape == (S.shape[0], 1)
+    np.testing.assert_allclose(np.array(gb2)[:, 0], lam, rtol=1e-7, atol=1e-9)
+    td = mx.array(np.random.default_rng(9).standard_normal(S.nnz), dtype=mx.float64)
+    _, (jv,) = mx.jvp(solve, [A0.data, bc], [td, mx.zeros_like(bc)])
+    dA = sp.csr_array((np.array(td), S.indices, S.indptr), shape=S.shape).toarray()
+    np.testing.assert_allclose(np.array(jv).reshape(-1), np.linalg.solve(D, -dA @ x), rtol=1e-7, atol=1e-9)

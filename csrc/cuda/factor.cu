@@ -9,8 +9,9 @@
 // state[n + 1] (zeroed at launch): state[i] for row i is 0 pending, 1 done, 2 done with a zero or
 // missing pivot (singular), 3 done but malformed (a row range or an index out of bounds, unsorted or
 // duplicate entries where the kernel needs sorted rows); state[n] is the row counter. A malformed row
-// writes zeros, never reads or writes outside its buffers, and still marks itself done, so rows that
-// depend on it finish. The Python side reads the largest state once (the factorizations' setup
+// writes NaN (the solve: it reaches every row depending on it, as the other GPU kernels mark bad
+// rows) or zeros (the factorizations, whose state the caller checks), never reads or writes outside
+// its buffers, and still marks itself done, so rows that depend on it finish. The Python side reads the largest state once (the factorizations' setup
 // synchronizes anyway) and raises; the triangular solve's caller checks the diagonal beforehand.
 #include "common.cuh"
 
@@ -149,7 +150,7 @@ __device__ void trisolve(const IT* __restrict__ indptr, const IT* __restrict__ i
         acc = group_sum<32>(acc), d = group_sum<32>(d);
         if (lane == 0) {
           AT v;
-          zero(v);
+          make_nan(v);  // a malformed row: NaN, which reaches every row that depends on it
           if (!bad) {
             v = sub(ld(b + i * k + q), acc);
             if (!unit) {
@@ -170,7 +171,7 @@ __device__ void trisolve(const IT* __restrict__ indptr, const IT* __restrict__ i
       }
       for (long long q = lane; q < k; q += 32) {
         AT acc, v;
-        zero(acc), zero(v);
+        zero(acc), make_nan(v);
         if (!bad) {
           for (long long p = s; p < e; ++p) {
             const long long j = (long long)indices[p];
@@ -211,6 +212,7 @@ __device__ void ilu0(const IT* __restrict__ indptr, const IT* __restrict__ indic
       long long st_j = 0;
       if (lane == 0) st_j = wait_done(state, j);
       st_j = __shfl_sync(0xffffffffu, st_j, 0);
+      __syncwarp();  // orders the other lanes after lane 0's acquire
       __threadfence();
       if (st_j == 3) {
         bad = true;
@@ -277,6 +279,7 @@ __device__ void ic0(const IT* __restrict__ indptr, const IT* __restrict__ indice
         long long st_c = 0;
         if (lane == 0) st_c = wait_done(state, c);
         st_c = __shfl_sync(0xffffffffu, st_c, 0);
+        __syncwarp();
         __threadfence();
         if (st_c == 3) {
           bad = true;

@@ -763,31 +763,38 @@ def _orth(V: list, w):
 
 
 # ---- implicit differentiation -----------------------------------------------------------------------
-def _implicit(solver, hermitian: bool):
-    """``solver`` made differentiable (mx.grad, mx.vjp, mx.jvp) in b (an MLX array) and, when A is one
-    of this package's sparse arrays, in A's values, by implicit differentiation of A x = b: the vjp
-    solves the adjoint system A^H lambda = g with the same solver (the same A for the Hermitian
-    solvers cg and minres, with their preconditioner; A^H as an operator for the others, whose
-    preconditioner is then dropped), then b gets lambda and each stored entry (r, c) of A gets
-    -lambda_r conj(x_c) (MLX's convention for complex values); the jvp solves A dx = db - dA x. The
-    derivative is that of the exact solution at the iterate returned, so it is as accurate as the
-    solve (rtol); a solve that did not converge still differentiates its last iterate."""
+def _implicit(solver, hermitian: bool, block: bool = False):
+    """``solver`` made differentiable (mx.grad, mx.vjp, mx.jvp) in b (an MLX array) and in A's values
+    when A is one of this package's sparse arrays or a dense MLX matrix, by implicit differentiation
+    of A x = b: the vjp solves the adjoint system A^H lambda = g with the same solver (the same A for
+    the Hermitian solvers cg and minres, with their preconditioner; A^H as an operator for the
+    others, with the preconditioner's adjoint when it has one), then b gets lambda and each stored
+    entry (r, c) of A gets -lambda_r conj(x_c) (MLX's convention for complex values); the jvp solves
+    A dx = db - dA x. The derivative is that of the exact solution at the iterate returned, so it is
+    as accurate as the solve (rtol); a solve that did not converge still differentiates its last
+    iterate, and an adjoint solve that does not converge warns. A ``LinearOperator`` A is not
+    differentiated (MLX sees no array of it): only b is. ``block``: the solver takes (n, k) b."""
     import functools
+    import warnings
 
     @functools.wraps(solver)
     def wrapped(A, b, x0=None, **kw):
         from .._coerce import is_sparse
 
         sparse = is_sparse(A) and len(A.shape) == 2
-        if not isinstance(b, mx.array) and not sparse:
+        dense = isinstance(A, mx.array) and A.ndim == 2
+        if not isinstance(b, mx.array) and not (sparse or dense):
             return solver(A, b, x0, **kw)
         op = solver.__name__
+        s = resolve_stream(kw.get("stream"))
         if not isinstance(b, mx.array):  # host data: the dtype rules of the solve, then an MLX array
             b = _system(op, A, b, None, None, kw.get("stream"), block=True)[2]
+        if not block and b.ndim == 2 and b.shape[1] == 1:  # the vector solvers read (n, 1) as (n,)
+            b = b.reshape(-1)
         box = {}
 
         def with_values(d):
-            return A._with_data(d) if sparse else A
+            return A._with_data(d) if sparse else d if dense else A
 
         def adjoint_solve(Ause, g):
             akw = {k: v for k, v in kw.items() if k in ("rtol", "atol", "maxiter", "stream", "check_every", "restart")}
@@ -796,12 +803,24 @@ def _implicit(solver, hermitian: bool):
                     akw["M"] = kw["M"]
                 if "shift" in kw:
                     akw["shift"] = np.conj(kw["shift"])
-                lam, _ = solver(Ause, g, **akw)
+                lam, info = solver(Ause, g, **akw)
             else:
-                lam, _ = solver(aslinearoperator(Ause).H, g, **akw)
+                if kw.get("M") is not None:
+                    try:
+                        akw["M"] = aslinearoperator(kw["M"]).H
+                    except Exception:  # no adjoint product: the adjoint solve goes unpreconditioned
+                        pass
+                lam, info = solver(aslinearoperator(Ause).H, g, **akw)
+            if info != 0:
+                warnings.warn(f"{op}: the adjoint solve of the derivative stopped with info {info}; the gradient "
+                              "is as inaccurate as that solve", RuntimeWarning, stacklevel=4)
             return lam
 
-        d0 = A.data if sparse else mx.zeros((1,), dtype=b.dtype)
+        d0 = A.data if sparse else A if dense else mx.zeros((1,), dtype=b.dtype)
+
+        def pattern():
+            P = A.tocoo(stream=s)
+            return P.row, P.col
 
         @mx.custom_function
         def f(d, bb):  # the solve's own graph is not differentiated (forward mode would walk into it)
@@ -816,14 +835,17 @@ def _implicit(solver, hermitian: bool):
             x = output[0] if isinstance(output, (list, tuple)) else output
             lam = adjoint_solve(with_values(d), g.astype(x.dtype))
             cplx = mx.issubdtype(x.dtype, mx.complexfloating)
-            gb = lam if mx.issubdtype(bb.dtype, mx.complexfloating) or not cplx else mx.real(lam)
-            if not sparse:
-                return mx.zeros_like(d), gb.astype(bb.dtype)
-            P = A.tocoo()
-            with mx.stream(resolve_stream(kw.get("stream"))):
-                xc = mx.take(x, P.col, axis=0)
-                v = mx.take(lam, P.row, axis=0) * (mx.conj(xc) if cplx else xc)
-                gd = -(v if v.ndim == 1 else mx.sum(v, axis=1))
+            with mx.stream(s):
+                gb = lam if mx.issubdtype(bb.dtype, mx.complexfloating) or not cplx else mx.real(lam)
+                xc_all = mx.conj(x) if cplx else x
+                if sparse:
+                    r, c = pattern()
+                    v = mx.take(lam, r, axis=0) * mx.take(xc_all, c, axis=0)
+                    gd = -(v if v.ndim == 1 else mx.sum(v, axis=1))
+                elif dense:  # -lambda x^H
+                    gd = -(mx.outer(lam, xc_all) if lam.ndim == 1 else lam @ xc_all.T)
+                else:
+                    gd = mx.zeros_like(d)
                 if cplx and not mx.issubdtype(d.dtype, mx.complexfloating):
                     gd = mx.real(gd)
             return gd.astype(d.dtype), gb.astype(bb.dtype)
@@ -833,13 +855,16 @@ def _implicit(solver, hermitian: bool):
             d, bb = primals
             td, tb = tangents
             x = f(d, bb)
-            rhs = tb.astype(x.dtype) if tb is not None else mx.zeros_like(x)
-            if sparse and td is not None:
-                P = A.tocoo()
-                with mx.stream(resolve_stream(kw.get("stream"))):
-                    xs = mx.take(x, P.col, axis=0)
+            with mx.stream(s):
+                rhs = tb.astype(x.dtype).reshape(x.shape) if tb is not None else mx.zeros_like(x)
+                if td is not None and (sparse or dense):
                     w = td.astype(x.dtype)
-                    dAx = mx.zeros_like(x).at[P.row].add(w * xs if xs.ndim == 1 else w[:, None] * xs)
+                    if sparse:
+                        r, c = pattern()
+                        xs = mx.take(x, c, axis=0)
+                        dAx = mx.zeros_like(x).at[r].add(w * xs if xs.ndim == 1 else w[:, None] * xs)
+                    else:
+                        dAx = w @ x
                     rhs = rhs - dAx
             dx, _ = solver(with_values(d), rhs, **{k: v for k, v in kw.items() if k != "callback"})
             return (dx,)
@@ -850,7 +875,7 @@ def _implicit(solver, hermitian: bool):
     return wrapped
 
 
-cg = _implicit(cg, hermitian=True)
+cg = _implicit(cg, hermitian=True, block=True)
 minres = _implicit(minres, hermitian=True)
 bicgstab = _implicit(bicgstab, hermitian=False)
 cgs = _implicit(cgs, hermitian=False)
