@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mlx_sparse/msp.h"
+#include "types.h"
 
 static void say(char *msg, size_t len, const char *text) {
   if (msg && len) snprintf(msg, len, "%s", text);
@@ -385,14 +386,6 @@ static int csc_sort(int64_t n, int64_t *p, int64_t *i, double complex *x) {
   return st;
 }
 
-/* re + i im, exactly (CMPLX is missing from some compilers' headers; a complex is two doubles in C11) */
-static double complex cval(double re, double im) {
-  const union {
-    double parts[2];
-    double complex z;
-  } u = {{re, im}};
-  return u.z;
-}
 
 static void invert_perm(int64_t n, const int64_t *P, int64_t *out) {
   for (int64_t k = 0; k < n; ++k) out[P[k]] = k;
@@ -428,14 +421,14 @@ static int factors_umfpack(msp_direct *h) {
   for (int64_t k = 0; k < n; ++k) D[k] = do_recip ? 1.0 / Rs[P[k]] : Rs[P[k]];
   for (int64_t i = 0; i < n; ++i)
     for (int64_t p = Rp[i]; p < Rp[i + 1]; ++p) {
-      const double complex v = h->cplx ? cval(Rx[2 * p], Rx[2 * p + 1]) : Rx[p];
+      const double complex v = h->cplx ? msp_cmplx(Rx[2 * p], Rx[2 * p + 1]) : Rx[p];
       Rc[p] = v * (D[i] / D[Rj[p]]);
     }
   st = csc_transpose(n, Rp, Rj, Rc, h->fLp, h->fLi, h->fLx);
   if (st != MSP_OK) goto done;
   for (int64_t j = 0; j < n; ++j)
     for (int64_t p = h->fUp[j]; p < h->fUp[j + 1]; ++p) {
-      const double complex v = h->cplx ? cval(Ux[2 * p], Ux[2 * p + 1]) : Ux[p];
+      const double complex v = h->cplx ? msp_cmplx(Ux[2 * p], Ux[2 * p + 1]) : Ux[p];
       h->fUx[p] = D[h->fUi[p]] * v;
     }
   st = csc_sort(n, h->fUp, h->fUi, h->fUx); /* sorted already, as UMFPACK documents; cheap insurance */
@@ -507,7 +500,7 @@ static int factors_klu(msp_direct *h) {
   for (int64_t k = 0; k < n; ++k) D[k] = Rs[k]; /* klu_factor leaves Rs in the pivot order: row P[k]'s is Rs[k] */
   for (int64_t j = 0; j < n; ++j) /* L = D L0 D^-1 */
     for (int64_t p = h->fLp[j]; p < h->fLp[j + 1]; ++p)
-      h->fLx[p] = (h->cplx ? cval(Lx[p], Lz[p]) : Lx[p]) * (D[h->fLi[p]] / D[j]);
+      h->fLx[p] = (h->cplx ? msp_cmplx(Lx[p], Lz[p]) : Lx[p]) * (D[h->fLi[p]] / D[j]);
   for (int64_t i = 0; i < n; ++i) mark[i] = -1;
   int64_t cnt = 0;
   for (int64_t j = 0; j < n; ++j) {
@@ -518,7 +511,7 @@ static int factors_klu(msp_direct *h) {
     for (int64_t p = Fp[j]; p < Fp[j + 1]; ++p) {
       const int64_t r = Fi[p];
       if (mark[r] != j) mark[r] = j, x[r] = 0, heap_push(heap, &hs, r);
-      x[r] += D[r] * (h->cplx ? cval(Fx[p], Fz[p]) : Fx[p]);
+      x[r] += D[r] * (h->cplx ? msp_cmplx(Fx[p], Fz[p]) : Fx[p]);
     }
     while (hs > 0) {
       const int64_t c = heap_pop(heap, &hs);
@@ -535,7 +528,7 @@ static int factors_klu(msp_direct *h) {
     /* then D U0's column, in the rows of the diagonal block */
     if (!grow_u(h, &cap, cnt + (Up[j + 1] - Up[j]))) goto done;
     for (int64_t p = Up[j]; p < Up[j + 1]; ++p)
-      h->fUi[cnt] = Ui[p], h->fUx[cnt++] = D[Ui[p]] * (h->cplx ? cval(Ux[p], Uz[p]) : Ux[p]);
+      h->fUi[cnt] = Ui[p], h->fUx[cnt++] = D[Ui[p]] * (h->cplx ? msp_cmplx(Ux[p], Uz[p]) : Ux[p]);
   }
   h->fUp[n] = cnt;
   st = csc_sort(n, h->fLp, h->fLi, h->fLx);
@@ -567,7 +560,7 @@ static int factors_cholmod(msp_direct *h) {
     h->fLp[j] = cnt;
     const int64_t end = Sp[j] + (S->packed ? Sp[j + 1] - Sp[j] : Snz[j]);
     for (int64_t p = Sp[j]; p < end; ++p)
-      h->fLi[cnt] = Si[p], h->fLx[cnt++] = h->cplx ? cval(Sx[2 * p], Sx[2 * p + 1]) : Sx[p];
+      h->fLi[cnt] = Si[p], h->fLx[cnt++] = h->cplx ? msp_cmplx(Sx[2 * p], Sx[2 * p + 1]) : Sx[p];
   }
   h->fLp[n] = cnt;
   const int64_t *perm = h->L->Perm;

@@ -133,9 +133,17 @@ typedef double _Complex msp_wide_c64;
 #define msp_cdot_f64(u, v) ((double)(u) * (double)(v))
 #define msp_cdot_f16(u, v) ((double)(u) * (double)(v))
 #define msp_cdot_bf16(u, v) ((double)(u) * (double)(v))
+/* re + i im, exactly (C11's CMPLX is missing from some compilers' headers; a complex is two doubles) */
+static inline double _Complex msp_cmplx(double re, double im) {
+  const union {
+    double parts[2];
+    double _Complex z;
+  } u = {{re, im}};
+  return u.z;
+}
 static inline double _Complex msp_cdot_c64(msp_c64 u, msp_c64 v) {
   const double ur = crealf(u), ui = cimagf(u), vr = crealf(v), vi = cimagf(v);
-  return CMPLX(ur * vr + ui * vi, ur * vi - ui * vr);
+  return msp_cmplx(ur * vr + ui * vi, ur * vi - ui * vr);
 }
 #define MSP_ACC_IS_VT_f32 1
 #define MSP_ACC_IS_VT_f64 1
