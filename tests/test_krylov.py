@@ -417,7 +417,7 @@ def test_solver_gradients_by_implicit_differentiation(device, solver):
     vt = "float32" if device == mx.gpu else "float64"
     dt, npdt = VALUE_DTYPES[vt][0], VALUE_DTYPES[vt][1]
     S, _ = _matrix("poisson" if solver in ("cg", "minres") else "nonsym", vt)
-    A0 = ms.csr_array(S, dtype=dt)
+    A0 = ms.csr_array(S, dtype=dt, index_dtype=mx.int64 if solver in ("cg", "gmres") else mx.int32)
     b = _mx(_rhs(S.shape[0], vt, 3))
     rtol = 1e-6 if vt == "float32" else 1e-12
     kw = dict(rtol=rtol, maxiter=5000)

@@ -862,6 +862,8 @@ def _implicit(solver, hermitian: bool, block: bool = False):
                     if sparse:
                         r, c = pattern()
                         xs = mx.take(x, c, axis=0)
+                        if r.dtype == mx.int64:  # MLX's GPU scatter takes int32 indices (rows < 2^31 here)
+                            r = r.astype(mx.int32)
                         dAx = mx.zeros_like(x).at[r].add(w * xs if xs.ndim == 1 else w[:, None] * xs)
                     else:
                         dAx = w @ x
