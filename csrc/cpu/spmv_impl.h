@@ -68,7 +68,6 @@ int NAME(csr_d16)(const msp_call *c) {
   MSP_UNPACK(csr_d16);
   return NAME(run)(c, NAME(rows_d16), indptr, deltas, data, x, y, m, n, nnz);
 }
-#undef MSP_SPMV_ROW
 
 /* The fused conjugate-gradient iteration (Chronopoulos-Gear: one reduction phase per iteration),
  * two kernels; ms.linalg.cg runs them for an unpreconditioned sparse system (see _krylov.py).
@@ -86,13 +85,23 @@ int NAME(cg_matvec)(const msp_call *c) {
 #pragma omp parallel for num_threads(nt) schedule(static) reduction(| : status)
   for (int64_t b = 0; b < nb; ++b) {
     const int64_t r0 = b * R < n ? b * R : n, r1 = (b + 1) * R < n ? (b + 1) * R : n;
-    status |= NAME(rows_idx)(indptr, indices, data, u, w, r0, r1, n, nnz);
     WIDE uu = 0, uw = 0; /* in double: a chunk's sum runs over thousands of rows */
-    for (int64_t i = r0; i < r1; ++i) {
-      const AT ui = LOAD(&u[i]);
-      uu += CDOT(ui, ui);
-      uw += CDOT(ui, LOAD(&w[i]));
+    const VT *restrict x = u; /* the name MSP_SPMV_ROW reads */
+    int bad = 0;
+    for (int64_t r = r0; r < r1; ++r) { /* the product and both sums in one pass over the rows */
+      int64_t s = (int64_t)indptr[r], e = (int64_t)indptr[r + 1];
+      AT acc = AZERO;
+      if (MSP_ROW_BAD(s, e, nnz)) {
+        bad = 1;
+        e = s = 0;
+      }
+      MSP_SPMV_ROW((int64_t)indices[j])
+      STORE(&w[r], acc);
+      const AT ur = LOAD(&u[r]);
+      uu += CDOT(ur, ur);
+      uw += CDOT(ur, acc);
     }
+    status |= bad;
     STORE(&part[2 * b], (AT)uu);
     STORE(&part[2 * b + 1], (AT)uw);
   }
@@ -130,3 +139,4 @@ int NAME(cg_update)(const msp_call *c) {
   STORE(&scal[1], alpha);
   return MSP_OK;
 }
+#undef MSP_SPMV_ROW
