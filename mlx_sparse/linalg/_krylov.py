@@ -292,6 +292,30 @@ def _eps(dt) -> float:
     return float(np.finfo(np.float32 if dt in (mx.float32, mx.complex64) else np.float64).eps)
 
 
+def _begin_block(op: str, A, b, x, x0, s, rtol: float, atol: float, maxiter: Optional[int]):
+    """_begin for a block b (n, k): per-column tolerances (an array), the first residual, and the
+    columns still to solve (a (k,) mask, None for a vector b)."""
+    if b.ndim == 1:
+        r, tol, maxiter, done = _begin(op, A, b, x, x0, s, rtol, atol, maxiter)
+        return r, tol, maxiter, done, None
+    with mx.stream(s):
+        r = b - A.matvec(x) if x0 is not None else b
+        bn, rn = np.array(_norm(b)), np.array(_norm(r))
+    tol = _tol(op, bn, rtol, atol)
+    if np.all(bn == 0):
+        return r, tol, 0, (mx.zeros_like(b, stream=s), 0), None
+    if np.all(rn <= tol):
+        return r, tol, 0, (x, 0), None
+    return r, tol, 10 * b.shape[0] if maxiter is None else maxiter, None, mx.array(rn > tol)
+
+
+def _active_flag(active, code):
+    """A breakdown code (0, or negative) of a block's step, from the columns still solving only."""
+    if active is None:
+        return code
+    return mx.min(mx.where(active, code, 0)).astype(mx.int32)
+
+
 def _begin(op: str, A, b, x, x0, s, rtol: float, atol: float, maxiter: Optional[int]):
     """The first residual, the tolerance and the iteration limit of a solve (one synchronization),
     and its answer when no iteration is needed: (r, tol, maxiter, done), done = (x, 0) or None."""
@@ -310,39 +334,51 @@ def bicgstab(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float 
              M: Any = None, callback: Optional[Callable] = None, check_every: Optional[int] = None,
              stream: StreamLike = None):
     """BiConjugate Gradient Stabilized, as ``scipy.sparse.linalg.bicgstab`` (info -10: rho broke
-    down, -11: omega or <rtilde, v> vanished)."""
+    down, -11: omega or <rtilde, v> vanished). b may be a block (n, k): its columns are solved
+    together (each product a product with the block; a converged column stands still)."""
     op = "bicgstab"
-    A, M, b, x, dt, s = _system(op, A, b, x0, M, stream)
-    r, tol, maxiter, done = _begin(op, A, b, x, x0, s, rtol, atol, maxiter)
+    A, M, b, x, dt, s = _system(op, A, b, x0, M, stream, block=True)
+    r, tol, maxiter, done, active = _begin_block(op, A, b, x, x0, s, rtol, atol, maxiter)
     if done is not None:
         return done
     eps = _eps(dt)
     rhotol, omegatol = eps ** 2, eps ** 2
+    blk = active is not None
     with mx.stream(s):
         rt = r
-        one = mx.ones((), dtype=dt)
-        state = (x, r, mx.zeros_like(r), mx.zeros_like(r), one, one, one, mx.array(True))
+        one = mx.ones((b.shape[1],) if blk else (), dtype=dt)
+        state = (x, r, mx.zeros_like(r), mx.zeros_like(r), one, one, one, mx.array(True), active)
+        tol_a = mx.array(tol, dtype=mx.float32 if dt in (mx.float32, mx.complex64) else mx.float64)
+
+    def keep(v, act):  # a block's converged columns stand still
+        return v if act is None else mx.where(act, v, mx.zeros_like(v))
 
     def step(st):
-        x, r, p, v, rho_prev, alpha, omega, first = st
+        x, r, p, v, rho_prev, alpha, omega, first, act = st
         rho = _dot(rt, r)
-        beta = _safe_div(rho, rho_prev) * _safe_div(alpha, omega)
+        beta = keep(_safe_div(rho, rho_prev) * _safe_div(alpha, omega), act)
         p = mx.where(first, r, r + beta * (p - omega * v))
         ph = M.matvec(p)
         v = A.matvec(ph)
         rv = _dot(rt, v)
-        alpha = _safe_div(rho, rv)
+        alpha = keep(_safe_div(rho, rv), act)
         sv = r - alpha * v
         xh = x + alpha * ph
         sn = _norm(sv)
+        f1 = _active_flag(act, mx.where(mx.abs(rho) < rhotol, -10, mx.where(rv == 0, -11, 0)).astype(mx.int32))
+        if act is not None:
+            act = act & (sn > tol_a)
         sh = M.matvec(sv)
         t = A.matvec(sh)
-        omega = _safe_div(_dot(t, sv), _dot(t, t))
+        omega = keep(_safe_div(_dot(t, sv), _dot(t, t)), act)
         x = xh + omega * sh
         r = sv - omega * t
-        f1 = mx.where(mx.abs(rho) < rhotol, -10, mx.where(rv == 0, -11, 0)).astype(mx.int32)
-        f2 = mx.where(mx.abs(omega) < omegatol, -11, 0).astype(mx.int32)
-        return (x, r, p, v, rho, alpha, omega, mx.array(False)), [(xh, sn, f1), (x, _norm(r), f2)]
+        rn = _norm(r)
+        f2 = _active_flag(act, mx.where(mx.abs(omega) < omegatol, -11, 0).astype(mx.int32))
+        if act is not None:
+            act = act & (rn > tol_a)
+            omega = mx.where(omega == 0, mx.ones_like(omega), omega)  # a frozen column's next beta is 0 anyway
+        return (x, r, p, v, rho, alpha, omega, mx.array(False), act), [(xh, sn, f1), (x, rn, f2)]
 
     return _Driver(op, tol, maxiter, check_every, callback, s).run(step, state, x)
 
@@ -351,33 +387,42 @@ def cgs(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0.0
         M: Any = None, callback: Optional[Callable] = None, check_every: Optional[int] = None,
         stream: StreamLike = None):
     """Conjugate Gradient Squared, as ``scipy.sparse.linalg.cgs`` (info -10: rho broke down, -11:
-    <rtilde, A p> vanished)."""
+    <rtilde, A p> vanished). b may be a block (n, k), solved together as in :func:`bicgstab`."""
     op = "cgs"
-    A, M, b, x, dt, s = _system(op, A, b, x0, M, stream)
-    r, tol, maxiter, done = _begin(op, A, b, x, x0, s, rtol, atol, maxiter)
+    A, M, b, x, dt, s = _system(op, A, b, x0, M, stream, block=True)
+    r, tol, maxiter, done, active = _begin_block(op, A, b, x, x0, s, rtol, atol, maxiter)
     if done is not None:
         return done
     eps = _eps(dt)
+    blk = active is not None
     with mx.stream(s):
         rt = r
-        state = (x, r, r, r, r, mx.ones((), dtype=dt), mx.array(True))
+        state = (x, r, r, r, r, mx.ones((b.shape[1],) if blk else (), dtype=dt), mx.array(True), active)
+        tol_a = mx.array(tol, dtype=mx.float32 if dt in (mx.float32, mx.complex64) else mx.float64)
 
     def step(st):
-        x, r, p, u, q, rho_prev, first = st
+        x, r, p, u, q, rho_prev, first, act = st
         rho = _dot(rt, r)
         beta = _safe_div(rho, rho_prev)
+        if act is not None:  # a converged column's directions restart from r (they would grow unbounded)
+            beta = mx.where(act, beta, mx.zeros_like(beta))
         u = mx.where(first, r, r + beta * q)
         p = mx.where(first, r, u + beta * (q + beta * p))
         ph = M.matvec(p)
         vh = A.matvec(ph)
         rv = _dot(rt, vh)
         alpha = _safe_div(rho, rv)
+        if act is not None:  # a block's converged columns stand still
+            alpha = mx.where(act, alpha, mx.zeros_like(alpha))
         q = u - alpha * vh
         uh = M.matvec(u + q)
         x = x + alpha * uh
         r = r - alpha * A.matvec(uh)
-        f = mx.where(mx.abs(rho) < eps ** 2, -10, mx.where(rv == 0, -11, 0)).astype(mx.int32)
-        return (x, r, p, u, q, rho, mx.array(False)), [(x, _norm(r), f)]
+        rn = _norm(r)
+        f = _active_flag(act, mx.where(mx.abs(rho) < eps ** 2, -10, mx.where(rv == 0, -11, 0)).astype(mx.int32))
+        if act is not None:
+            act = act & (rn > tol_a)
+        return (x, r, p, u, q, rho, mx.array(False), act), [(x, rn, f)]
 
     return _Driver(op, tol, maxiter, check_every, callback, s).run(step, state, x)
 
@@ -879,8 +924,8 @@ def _implicit(solver, hermitian: bool, block: bool = False):
 
 cg = _implicit(cg, hermitian=True, block=True)
 minres = _implicit(minres, hermitian=True)
-bicgstab = _implicit(bicgstab, hermitian=False)
-cgs = _implicit(cgs, hermitian=False)
+bicgstab = _implicit(bicgstab, hermitian=False, block=True)
+cgs = _implicit(cgs, hermitian=False, block=True)
 gmres = _implicit(gmres, hermitian=False)
 lgmres = _implicit(lgmres, hermitian=False)
 tfqmr = _implicit(tfqmr, hermitian=False)
