@@ -527,3 +527,15 @@ def test_block_rhs_matches_column_solves(device, solver, vt):
     assert info == 0
     for j in range(3):
         _check(S, B[:, j], X[:, j], rtol, cond)
+
+
+@pytest.mark.parametrize("solver", SOLVERS + ["lgmres", "tfqmr", "qmr"])
+def test_corrupt_matrix_raises_naming_the_solver(solver):
+    """A structure validate=False let through (a column out of range): the solver raises at its first
+    evaluation, naming itself, instead of reading the failed product's NaN output as a breakdown."""
+    bad = ms.csr_array((mx.array([2.0, 1.0, 3.0]), mx.array([0, 5, 1]), mx.array([0, 1, 3])), shape=(2, 2),
+                       validate=False)
+    with pytest.raises(RuntimeError, match=f"^{solver}"):
+        _solve(solver, bad, mx.ones((2,)))
+    with pytest.raises(RuntimeError, match="^spsolve_triangular"):
+        ms.linalg.spsolve_triangular(bad, mx.ones((2,)))

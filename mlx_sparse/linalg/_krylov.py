@@ -88,6 +88,13 @@ def _system(op: str, A, b, x0, M, stream, block: bool = False):
     return A, M, b, x, dt, s
 
 
+def _host(a: mx.array) -> np.ndarray:
+    """A device result on the host, evaluated first: a kernel's error raises here (``np.array`` alone
+    would swallow it and read the failed node's NaN-filled output)."""
+    mx.eval(a)
+    return np.array(a)
+
+
 def _dot(u, v):
     """Column-wise <u, v> (conjugating u): a 0-d array for vectors, (k,) for blocks."""
     p = (mx.conj(u) * v) if mx.issubdtype(u.dtype, mx.complexfloating) else u * v
@@ -136,7 +143,7 @@ class _Driver:
                 flat = [c for cs in cands for c in cs]
                 rn_a, fl_a = mx.stack([c[1] for c in flat]), mx.stack([c[2] for c in flat])
                 mx.eval(state, [c[0] for c in flat], rn_a, fl_a)  # the one synchronization
-            rn, fl = np.array(rn_a), np.array(fl_a)
+            rn, fl = _host(rn_a), _host(fl_a)
             pos = 0
             for cs in cands:
                 for c in cs:
@@ -177,7 +184,7 @@ def cg(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0.0,
         return _cg_fused(op, A.A, b, x, x0 is not None, dt, s, rtol, atol, maxiter, callback, check_every)
     with mx.stream(s):
         r = b - A.matvec(x) if x0 is not None else b
-        bn, rn = np.array(_norm(b)), np.array(_norm(r))
+        bn, rn = _host(_norm(b)), _host(_norm(r))
     tol = _tol(op, bn, rtol, atol)
     if np.all(bn == 0):
         return mx.zeros_like(b, stream=s), 0
@@ -236,7 +243,7 @@ def _cg_fused(op, A, b, x, has_x0, dt, s, rtol, atol, maxiter, callback, check_e
     n, nnz = C.shape[0], int(C.data.size)
     with mx.stream(s):
         r = b - C @ x if has_x0 else b
-        bn, rn = float(np.array(_norm(b))), float(np.array(_norm(r)))
+        bn, rn = float(_host(_norm(b))), float(_host(_norm(r)))
     tol = float(_tol(op, bn, rtol, atol))
     if bn == 0:
         return mx.zeros_like(b, stream=s), 0
@@ -275,7 +282,7 @@ def _cg_fused(op, A, b, x, has_x0, dt, s, rtol, atol, maxiter, callback, check_e
                 scals.append(scal)
             rn_a = mx.sqrt(mx.abs(mx.stack(scals)[:, 0]))  # a few nodes per check, none per step
             mx.eval(x, r, p, sv, scal, xs, rn_a)  # the one synchronization
-        rns = np.array(rn_a)
+        rns = _host(rn_a)
         for j in range(k):  # candidate it + j: x after that many iterations
             if not np.isfinite(rns[j]):
                 return last, -1
@@ -300,7 +307,7 @@ def _begin_block(op: str, A, b, x, x0, s, rtol: float, atol: float, maxiter: Opt
         return r, tol, maxiter, done, None
     with mx.stream(s):
         r = b - A.matvec(x) if x0 is not None else b
-        bn, rn = np.array(_norm(b)), np.array(_norm(r))
+        bn, rn = _host(_norm(b)), _host(_norm(r))
     tol = _tol(op, bn, rtol, atol)
     if np.all(bn == 0):
         return r, tol, 0, (mx.zeros_like(b, stream=s), 0), None
@@ -321,7 +328,7 @@ def _begin(op: str, A, b, x, x0, s, rtol: float, atol: float, maxiter: Optional[
     and its answer when no iteration is needed: (r, tol, maxiter, done), done = (x, 0) or None."""
     with mx.stream(s):
         r = b - A.matvec(x) if x0 is not None else b
-        bn, rn = float(np.array(_norm(b))), float(np.array(_norm(r)))
+        bn, rn = float(_host(_norm(b))), float(_host(_norm(r)))
     tol = float(_tol(op, bn, rtol, atol))
     if bn == 0:
         return r, tol, 0, (mx.zeros_like(b, stream=s), 0)
@@ -439,7 +446,7 @@ def minres(A: Any, b: Any, x0: Any = None, *, shift: float = 0.0, rtol: float = 
     with mx.stream(s):
         r1 = b - A.matvec(x) if x0 is not None else b
         y = M.matvec(r1)
-        bn, b1 = float(np.array(_norm(b))), float(np.array(mx.real(_dot(r1, y))))
+        bn, b1 = float(_host(_norm(b))), float(_host(mx.real(_dot(r1, y))))
     tol = float(_tol(op, bn, rtol, atol))
     if bn == 0:
         return mx.zeros_like(b, stream=s), 0
@@ -518,7 +525,7 @@ def gmres(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0
         raise ValueError(f"{op}: restart must be >= 1, got {restart}")
     maxiter = max(n, 1) * 10 if maxiter is None else int(maxiter)
     with mx.stream(s):
-        bn = float(np.array(_norm(b)))
+        bn = float(_host(_norm(b)))
     tol = float(_tol(op, bn, rtol, atol))
     if bn == 0:
         return mx.zeros_like(b, stream=s), 0
@@ -531,7 +538,7 @@ def gmres(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0
     for cycle in range(maxiter):
         with mx.stream(s):
             r = b - A.matvec(x)
-            beta = float(np.array(_norm(r)))
+            beta = float(_host(_norm(r)))
         if not math.isfinite(beta):
             return x, -1
         if beta <= tol:
@@ -559,8 +566,8 @@ def gmres(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0
                 jj = j + i
                 h, hn = hcols[jj]
                 col = np.zeros(restart + 1, dtype=npdt)
-                col[: jj + 1] = np.array(h).astype(npdt)
-                col[jj + 1] = float(np.array(hn))
+                col[: jj + 1] = _host(h).astype(npdt)
+                col[jj + 1] = float(_host(hn))
                 H[:, jj] = col
                 for q, (c, sn) in enumerate(rots):  # the previous rotations
                     a0, a1 = col[q], col[q + 1]
@@ -589,7 +596,7 @@ def gmres(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0
             if done_at[1] < 0:
                 return x, done_at[1]
             with mx.stream(s):  # the estimate is exact in exact arithmetic; confirm with the true residual
-                true = float(np.array(_norm(b - A.matvec(x))))
+                true = float(_host(_norm(b - A.matvec(x))))
             if true <= tol * 1.0001 or not math.isfinite(true):
                 return x, (0 if math.isfinite(true) else -1)
     return x, total
@@ -611,7 +618,7 @@ def tfqmr(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0
         return done
     with mx.stream(s):
         rho = _dot(r, r)
-        r0 = float(np.array(mx.sqrt(mx.abs(rho))))
+        r0 = float(_host(mx.sqrt(mx.abs(rho))))
     rdt = mx.float64 if dt == mx.float64 else mx.float32
     with mx.stream(s):
         rstar = r
@@ -747,7 +754,7 @@ def lgmres(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 
     cplx = mx.issubdtype(dt, mx.complexfloating)
     npc = np.complex128 if cplx else np.float64
     with mx.stream(s):
-        bn = float(np.array(_norm(b)))
+        bn = float(_host(_norm(b)))
     tol = float(_tol(op, bn, rtol, atol))
     if bn == 0:
         return mx.zeros_like(b, stream=s), 0
@@ -757,7 +764,7 @@ def lgmres(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 
     for cycle in range(int(maxiter)):
         with mx.stream(s):
             r = b - A.matvec(x)
-            beta = float(np.array(_norm(r)))
+            beta = float(_host(_norm(r)))
         if not math.isfinite(beta):
             return x, -1
         if beta <= tol:
@@ -779,8 +786,8 @@ def lgmres(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 
         m = len(cols)
         H = np.zeros((m + 1, m), dtype=npc)
         for j, (h, hn) in enumerate(cols):
-            H[: j + 1, j] = np.array(h).astype(npc)
-            H[j + 1, j] = float(np.array(hn))
+            H[: j + 1, j] = _host(h).astype(npc)
+            H[j + 1, j] = float(_host(hn))
         g = np.zeros(m + 1, dtype=npc)
         g[0] = beta
         y = np.linalg.lstsq(H, g, rcond=None)[0]
@@ -793,7 +800,7 @@ def lgmres(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 
         if callback is not None:
             callback(x)
     with mx.stream(s):
-        final = float(np.array(_norm(b - A.matvec(x))))
+        final = float(_host(_norm(b - A.matvec(x))))
     return x, (0 if final <= tol else int(maxiter))
 
 
@@ -822,6 +829,9 @@ def _implicit(solver, hermitian: bool, block: bool = False):
     import functools
     import warnings
 
+    from .._kernels import user_op
+
+    @user_op(solver.__name__)  # errors at evaluation name the solver
     @functools.wraps(solver)
     def wrapped(A, b, x0=None, **kw):
         from .._coerce import is_sparse

@@ -10,6 +10,7 @@ import numpy as np
 from .. import _factor
 from .._coerce import is_scipy_sparse, is_sparse
 from .._device import StreamLike, resolve_stream
+from .._kernels import user_op
 
 
 def _csr(op: str, A: Any, s: mx.Stream):
@@ -37,6 +38,7 @@ def raise_singular(op: str, arrays) -> None:
         raise
 
 
+@user_op("spsolve_triangular")
 def spsolve_triangular(A: Any, b: Any, lower: bool = True, overwrite_A: bool = False, overwrite_b: bool = False,
                        unit_diagonal: bool = False, stream: StreamLike = None) -> mx.array:
     """x with T x = b, T the lower (``lower``) or upper triangle of the square sparse A with its

@@ -16,6 +16,7 @@ from .._coerce import is_sparse
 from .._device import StreamLike, resolve_stream
 from ._amg import amg  # noqa: F401 (re-exported)
 from ._interface import LinearOperator, _mm
+from .._kernels import user_op
 from ._triangular import _csr, raise_singular
 
 __all__ = ["jacobi", "block_jacobi", "ilu0", "ic0", "ssor", "amg"]
@@ -38,6 +39,7 @@ class _Diagonal(LinearOperator):
     _rmatmat = _rmatvec
 
 
+@user_op("jacobi")
 def jacobi(A: Any, stream: StreamLike = None) -> LinearOperator:
     """The Jacobi preconditioner diag(A)^-1 of a square sparse array or dense matrix (duplicates
     summed). ValueError for a zero on the diagonal (the preconditioner would not exist)."""
@@ -84,6 +86,7 @@ def _canonical(op: str, A, s):
     return C
 
 
+@user_op("ilu0")
 def ilu0(A: Any, stream: StreamLike = None) -> LinearOperator:
     """ILU(0): M = L U with L, U the incomplete factors of A on A's own pattern (duplicates summed);
     ``M @ r`` solves with L (unit diagonal) then U. Factorizes now (one evaluation): a zero pivot
@@ -98,6 +101,7 @@ def ilu0(A: Any, stream: StreamLike = None) -> LinearOperator:
     return _Triangular(n, C.dtype, [(lu, C.indices, C.indptr, True, True), (lu, C.indices, C.indptr, False, False)], s)
 
 
+@user_op("ic0")
 def ic0(A: Any, stream: StreamLike = None) -> LinearOperator:
     """IC(0): M = L L^H with L the incomplete Cholesky factor of the Hermitian positive definite A on
     the pattern of its lower triangle (the upper triangle is not read). Factorizes now: a pivot
@@ -119,6 +123,7 @@ def ic0(A: Any, stream: StreamLike = None) -> LinearOperator:
     return _Triangular(n, Lp.dtype, [(lv, Lp.indices, Lp.indptr, True, False), (td, ti, tp, False, False)], s)
 
 
+@user_op("ssor")
 def ssor(A: Any, omega: float = 1.0, stream: StreamLike = None) -> LinearOperator:
     """Symmetric SOR: M = omega / (2 - omega) (D/omega + L) D^-1 (omega) (D/omega + U), applied as two
     triangular solves with the diagonal D/omega (0 < omega < 2; omega = 1: symmetric Gauss-Seidel).
@@ -171,6 +176,7 @@ class _BlockDiagonal(LinearOperator):
     _rmatmat = _rmatvec
 
 
+@user_op("block_jacobi")
 def block_jacobi(A: Any, block_size: int = 8, stream: StreamLike = None) -> LinearOperator:
     """Block Jacobi: the inverses of A's diagonal blocks of ``block_size`` consecutive rows (the last
     one shorter), inverted on the host once, applied as one batched dense product on the device of
