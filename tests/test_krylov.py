@@ -539,3 +539,17 @@ def test_corrupt_matrix_raises_naming_the_solver(solver):
         _solve(solver, bad, mx.ones((2,)))
     with pytest.raises(RuntimeError, match="^spsolve_triangular"):
         ms.linalg.spsolve_triangular(bad, mx.ones((2,)))
+
+
+@pytest.mark.parametrize("name", ["eigsh", "eigs", "svds", "lanczos", "lobpcg", "amg", "spsolve", "splu", "cholesky",
+                                  "ilu0"])  # (ic0 reads only the lower triangle: the bad column is not read)
+def test_corrupt_matrix_raises_naming_the_linalg_call(name):
+    bad = ms.csr_array((mx.array(np.ones(12, np.float32)), mx.array([0, 9, 1, 2, 3, 4, 0, 1, 2, 3, 4, 5]),
+                        mx.array([0, 1, 3, 5, 8, 10, 12])), shape=(6, 6), validate=False)  # column 9 of 6
+    call = {"eigsh": lambda: ms.linalg.eigsh(bad, k=1), "eigs": lambda: ms.linalg.eigs(bad, k=1),
+            "svds": lambda: ms.linalg.svds(bad, k=1), "lanczos": lambda: ms.linalg.lanczos(bad, k=1),
+            "lobpcg": lambda: ms.linalg.lobpcg(bad, mx.ones((6, 1))), "amg": lambda: ms.linalg.amg(bad),
+            "spsolve": lambda: ms.linalg.spsolve(bad, mx.ones((6,))), "splu": lambda: ms.linalg.splu(bad),
+            "cholesky": lambda: ms.linalg.cholesky(bad), "ilu0": lambda: ms.linalg.ilu0(bad)}[name]
+    with pytest.raises(RuntimeError, match=f"^{name}"):
+        call()

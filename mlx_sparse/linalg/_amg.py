@@ -19,6 +19,8 @@ import numpy as np
 from .. import _kernels as K
 from .._coerce import is_scipy_sparse, is_sparse
 from .._device import StreamLike, resolve_stream
+from .._kernels import user_op
+from ._krylov import _host
 from ._interface import LinearOperator, _mm
 
 __all__ = ["amg", "AMGPreconditioner"]
@@ -28,7 +30,7 @@ def _host_csr(A):
     """(indptr, indices, data) of A's canonical CSR as NumPy arrays."""
     C = A.tocsr(canonical=True, stream=mx.cpu)
     mx.eval(C.data, C.indices, C.indptr)
-    return np.array(C.indptr).astype(np.int64), np.array(C.indices).astype(np.int64), np.array(C.data)
+    return _host(C.indptr).astype(np.int64), _host(C.indices).astype(np.int64), _host(C.data)
 
 
 def _spectral_radius(op, n: int, dt, s, iters: int = 15) -> float:
@@ -89,6 +91,7 @@ class AMGPreconditioner(LinearOperator):
     _rmatmat = _rmatvec
 
 
+@user_op("amg")
 def amg(A: Any, theta: float = 0.0, max_levels: int = 10, max_coarse: int = 500, presmooth: int = 1,
         postsmooth: int = 1, stream: StreamLike = None) -> AMGPreconditioner:
     """A smoothed-aggregation AMG preconditioner for a symmetric positive definite A (as pyamg's
@@ -130,7 +133,7 @@ def amg(A: Any, theta: float = 0.0, max_levels: int = 10, max_coarse: int = 500,
         npi = np.int64 if it == mx.int64 else np.int32
         agg, count = K.prepare(op, "amg_aggregate", mx.float32, it, cpu, dict(n=n, nnz=int(sp_ind.size)))(
             indptr=mx.array(sp_ptr.astype(npi)), indices=mx.array(sp_ind.astype(npi)))
-        agg, nc = np.array(agg).astype(np.int64), int(np.array(count)[0])
+        agg, nc = _host(agg).astype(np.int64), int(_host(count)[0])
         if nc == 0 or nc >= n:
             break
         member = agg >= 0
@@ -153,6 +156,6 @@ def amg(A: Any, theta: float = 0.0, max_levels: int = 10, max_coarse: int = 500,
         levels.append(dict(A=Ah, P=P, wdinv=wdinv))
         Ah = Ac
     D = Ah.todense(stream=cpu)
-    inv = np.linalg.pinv(np.array(D.astype(mx.complex64 if mx.issubdtype(dt, mx.complexfloating) else mx.float64, stream=cpu)))
+    inv = np.linalg.pinv(_host(D.astype(mx.complex64 if mx.issubdtype(dt, mx.complexfloating) else mx.float64, stream=cpu)))
     coarse_inv = mx.array(inv, dtype=dt)
     return AMGPreconditioner(levels, coarse_inv, dt, s, presmooth, postsmooth)

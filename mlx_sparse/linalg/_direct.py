@@ -31,6 +31,7 @@ import numpy as np
 from .. import _ext
 from .._coerce import is_scipy_sparse, is_sparse
 from .._device import StreamLike, is_gpu, resolve_stream
+from .._kernels import user_op
 
 __all__ = ["spsolve", "splu", "sparse_lu", "spilu", "factorized", "cholesky", "sparse_cholesky", "inv", "SparseLU",
            "SparseCholesky", "FactorizedSolve", "MatrixRankWarning", "direct_engine"]
@@ -546,6 +547,7 @@ def _refactor(f: _Factorization, A2: Any):
     f.data_mx = T.data  # derivatives now reach the new matrix's values
 
 
+@user_op("splu")
 def splu(A: Any, permc_spec: Any = None, diag_pivot_thresh: Any = None, relax: Any = None, panel_size: Any = None,
          options: Any = None, stream: StreamLike = None, engine: Optional[str] = None) -> SparseLU:
     """The LU factorization of A (scipy's ``splu``; its tuning arguments are accepted and ignored:
@@ -558,6 +560,7 @@ def splu(A: Any, permc_spec: Any = None, diag_pivot_thresh: Any = None, relax: A
 sparse_lu = splu
 
 
+@user_op("cholesky")
 def cholesky(A: Any, stream: StreamLike = None) -> SparseCholesky:
     """The sparse Cholesky factorization of a Hermitian positive definite A (the reference package's
     ``sparse_cholesky`` / scikit-sparse's ``cholesky``)."""
@@ -567,11 +570,13 @@ def cholesky(A: Any, stream: StreamLike = None) -> SparseCholesky:
 sparse_cholesky = cholesky
 
 
+@user_op("factorized")
 def factorized(A: Any, stream: StreamLike = None) -> FactorizedSolve:
     """A function solving A x = b with A factorized once (scipy's ``factorized``)."""
     return FactorizedSolve(A, stream)
 
 
+@user_op("spsolve")
 def spsolve(A: Any, b: Any, permc_spec: Any = None, use_umfpack: bool = True, stream: StreamLike = None,
             engine: Optional[str] = None):
     """x with A x = b (scipy's ``spsolve``): b a vector or an (n, k) block, dense (an MLX array back)
@@ -594,6 +599,7 @@ def spsolve(A: Any, b: Any, permc_spec: Any = None, use_umfpack: bool = True, st
     return x
 
 
+@user_op("spilu")
 def spilu(A: Any, drop_tol: Optional[float] = None, fill_factor: Optional[float] = None, drop_rule: Any = None,
           permc_spec: Any = None, diag_pivot_thresh: Any = None, relax: Any = None, panel_size: Any = None,
           options: Any = None, stream: StreamLike = None):
@@ -629,6 +635,7 @@ def spilu(A: Any, drop_tol: Optional[float] = None, fill_factor: Optional[float]
     return op_
 
 
+@user_op("inv")
 def inv(A: Any, stream: StreamLike = None):
     """A^-1 as a sparse array (scipy's ``inv``: meant for small matrices, and it warns, as scipy does,
     that the inverse of a sparse matrix is usually dense)."""

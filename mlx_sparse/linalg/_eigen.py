@@ -15,8 +15,9 @@ import mlx.core as mx
 import numpy as np
 
 from .._device import StreamLike, resolve_stream
+from .._kernels import user_op
 from ._interface import _as_mx, _mm, aslinearoperator
-from ._krylov import _orth
+from ._krylov import _host, _orth
 
 __all__ = ["eigsh", "lanczos", "svds", "eigs", "lobpcg", "ArpackNoConvergence", "ArpackError"]
 
@@ -98,6 +99,7 @@ def _krylov_setup(op, n, k, extra, ncv, maxiter, tol, v0, dt, cplx, s):
     return ncv, maxiter, eps, eps if tol <= 0 else float(tol), np.complex128 if cplx else np.float64, V
 
 
+@user_op("eigsh")
 def eigsh(A: Any, k: int = 6, M: Any = None, sigma: Optional[float] = None, which: str = "LM", v0: Any = None,
           ncv: Optional[int] = None, maxiter: Optional[int] = None, tol: float = 0, return_eigenvectors: bool = True,
           Minv: Any = None, OPinv: Any = None, mode: str = "normal", stream: StreamLike = None):
@@ -157,10 +159,10 @@ def eigsh(A: Any, k: int = 6, M: Any = None, sigma: Optional[float] = None, whic
         beta = 0.0
         for i, (h, nrm) in enumerate(coeffs):
             j = j0 + i
-            col = np.array(h).astype(npc)
+            col = _host(h).astype(npc)
             H[: j + 1, j] = col[: j + 1]
             H[j, : j + 1] = np.conj(col[: j + 1])
-            beta = float(np.array(nrm))
+            beta = float(_host(nrm))
             if j + 1 < ncv:
                 H[j + 1, j] = H[j, j + 1] = beta
             if beta < eps * max(1.0, np.abs(H[: j + 1, : j + 1]).max()) and j + 1 < ncv:
@@ -262,7 +264,7 @@ def _shift_invert(op, A, k, sigma, which, v0, ncv, maxiter, tol, return_eigenvec
     except ArpackNoConvergence as e:  # the converged pairs, as the problem's
         vals, vecs = convert(e.eigenvalues, e.eigenvectors)
         raise ArpackNoConvergence(str(e), vals, vecs) from None
-    vals, vecs = convert(np.array(out[0] if return_eigenvectors else out), out[1] if return_eigenvectors else None)
+    vals, vecs = convert(_host(out[0] if return_eigenvectors else out), out[1] if return_eigenvectors else None)
     return (vals, vecs) if return_eigenvectors else vals
 
 
@@ -295,7 +297,7 @@ class _CholeskyReduction:
         except np.linalg.LinAlgError as e:
             raise np.linalg.LinAlgError(str(e).replace(f"{op}: the matrix is", f"{op}: M is")) from None
         L = chol.L.astype(self.dt, stream=mx.cpu)
-        p = np.array(chol.perm).astype(np.int64)
+        p = _host(chol.perm).astype(np.int64)
         self.p = mx.array(p.astype(np.int32))
         self.pinv = mx.array(np.argsort(p).astype(np.int32))
         self.Lr = L.tocsr(stream=mx.cpu)  # lower triangular, CSR (the substitution kernel's layout)
@@ -380,7 +382,7 @@ def _shift_invert_general(op, A, k, sigma, which, v0, ncv, maxiter, tol, return_
     OP = LinearOperator((n, n), matvec=lu.solve, dtype=S.dtype)
     out = eigs(OP, k=k, which=which, v0=v0, ncv=ncv, maxiter=maxiter, tol=tol,
                return_eigenvectors=return_eigenvectors, stream=mx.cpu)
-    nu = np.array(out[0] if return_eigenvectors else out).astype(np.complex128)
+    nu = _host(out[0] if return_eigenvectors else out).astype(np.complex128)
     vals = mx.array((sigma + 1.0 / nu).astype(np.complex64))
     return (vals, out[1]) if return_eigenvectors else vals
 
@@ -403,8 +405,8 @@ def _smallest_magnitude(A, n, k, v0, ncv, maxiter, tol, return_eigenvectors, dt,
         YH = mx.conj(Y).T if cplx else Y.T
         Hs = _mm(YH, AY, s)
         Gs = _mm(YH, Y, s)
-    Hn = np.array(Hs).astype(np.complex128 if cplx else np.float64)
-    Gn = np.array(Gs).astype(np.complex128 if cplx else np.float64)
+    Hn = _host(Hs).astype(np.complex128 if cplx else np.float64)
+    Gn = _host(Gs).astype(np.complex128 if cplx else np.float64)
     L = np.linalg.cholesky((Gn + Gn.conj().T) / 2)  # the span's Gram matrix (Y is orthonormal up to roundoff)
     Li = np.linalg.inv(L)
     theta, Z = np.linalg.eigh(Li @ ((Hn + Hn.conj().T) / 2) @ Li.conj().T)
@@ -418,6 +420,7 @@ def _smallest_magnitude(A, n, k, v0, ncv, maxiter, tol, return_eigenvectors, dt,
     return vals, vecs
 
 
+@user_op("lanczos")
 def lanczos(A: Any, k: int = 6, which: str = "LA", v0: Any = None, ncv: Optional[int] = None,
             maxiter: Optional[int] = None, tol: float = 0, return_eigenvectors: bool = True, stream: StreamLike = None):
     """The reference package's name for :func:`eigsh` (Lanczos): k eigenpairs of the Hermitian A,
@@ -426,6 +429,7 @@ def lanczos(A: Any, k: int = 6, which: str = "LA", v0: Any = None, ncv: Optional
                  return_eigenvectors=return_eigenvectors, stream=stream)
 
 
+@user_op("svds")
 def svds(A: Any, k: int = 6, ncv: Optional[int] = None, tol: float = 0, which: str = "LM", v0: Any = None,
          maxiter: Optional[int] = None, return_singular_vectors: Any = True, solver: str = "arpack",
          random_state: Any = None, options: Any = None, stream: StreamLike = None):
@@ -451,7 +455,7 @@ def svds(A: Any, k: int = 6, ncv: Optional[int] = None, tol: float = 0, which: s
     want = return_singular_vectors
     vals, vecs = eigsh(G, k=k, which="LA" if which == "LM" else "SA", ncv=ncv, tol=tol, maxiter=maxiter, v0=v0,
                        return_eigenvectors=True, stream=s)
-    sv = np.sqrt(np.maximum(np.array(vals), 0))
+    sv = np.sqrt(np.maximum(_host(vals), 0))
     if want is False:
         return mx.array(sv, dtype=vals.dtype)
     with mx.stream(s):
@@ -471,6 +475,7 @@ def svds(A: Any, k: int = 6, ncv: Optional[int] = None, tol: float = 0, which: s
     return u, svm, vh
 
 
+@user_op("eigs")
 def eigs(A: Any, k: int = 6, M: Any = None, sigma: Any = None, which: str = "LM", v0: Any = None,
          ncv: Optional[int] = None, maxiter: Optional[int] = None, tol: float = 0, return_eigenvectors: bool = True,
          Minv: Any = None, OPinv: Any = None, OPpart: Any = None, stream: StreamLike = None):
@@ -508,8 +513,8 @@ def eigs(A: Any, k: int = 6, M: Any = None, sigma: Any = None, which: str = "LM"
             mx.eval([c for hc in coeffs for c in hc], V[-1])
         for i, (h, nrm) in enumerate(coeffs):
             j = j0 + i
-            H[: j + 1, j] = np.array(h).astype(npc)
-            H[j + 1, j] = float(np.array(nrm))
+            H[: j + 1, j] = _host(h).astype(npc)
+            H[j + 1, j] = float(_host(nrm))
         theta, Y = np.linalg.eig(H[:ncv, :ncv])
         # real A: 'LI' / 'SI' rank by |imaginary part|, as ARPACK (a conjugate pair ranks together)
         rank_by = theta if cplx else theta.real + 1j * np.abs(theta.imag)
@@ -567,6 +572,7 @@ def eigs(A: Any, k: int = 6, M: Any = None, sigma: Any = None, which: str = "LM"
     raise ArpackNoConvergence(f"{op}: no convergence in {maxiter} restarts", np.zeros(0), None)
 
 
+@user_op("lobpcg")
 def lobpcg(A: Any, X: Any, B: Any = None, M: Any = None, Y: Any = None, tol: Optional[float] = None,
            maxiter: Optional[int] = None, largest: bool = True, verbosityLevel: int = 0, retLambdaHistory: bool = False,
            retResidualNormsHistory: bool = False, restartControl: int = 20, stream: StreamLike = None):
@@ -603,7 +609,7 @@ def lobpcg(A: Any, X: Any, B: Any = None, M: Any = None, Y: Any = None, tol: Opt
         return mx.conj(Z).T if cplx else Z.T
 
     def host(Z):
-        return np.array(Z).astype(npc)
+        return _host(Z).astype(npc)
 
     def rayleigh_ritz(S, AS, BS):
         """Ritz pairs of (S^H A S, S^H B S), the Gram matrix made definite by dropping weak directions."""
@@ -630,7 +636,7 @@ def lobpcg(A: Any, X: Any, B: Any = None, M: Any = None, Y: Any = None, tol: Opt
         lam_hist, res_hist = [lam.copy()], []
         for _ in range(maxiter):
             R = AX - BX * mx.array(lam, dtype=dt)[None, :]
-            rn = np.sqrt(np.array(mx.sum(mx.abs(R) ** 2, axis=0)).astype(np.float64))
+            rn = np.sqrt(_host(mx.sum(mx.abs(R) ** 2, axis=0)).astype(np.float64))
             res_hist.append(rn)
             if np.all(rn <= tol):
                 break

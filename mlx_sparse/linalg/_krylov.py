@@ -91,7 +91,8 @@ def _system(op: str, A, b, x0, M, stream, block: bool = False):
 def _host(a: mx.array) -> np.ndarray:
     """A device result on the host, evaluated first: a kernel's error raises here (``np.array`` alone
     would swallow it and read the failed node's NaN-filled output)."""
-    mx.eval(a)
+    if isinstance(a, mx.array):
+        mx.eval(a)
     return np.array(a)
 
 
