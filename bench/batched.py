@@ -7,7 +7,6 @@ products and scipy, on the 2-D Laplacian (512^2; 2048^2 with --large). CPU or GP
 import argparse
 import os
 import sys
-import time
 
 import mlx.core as mx
 import numpy as np
@@ -15,16 +14,7 @@ import numpy as np
 import mlx_sparse as ms
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from matrices import laplacian_2d  # noqa: E402
-
-
-def median_ms(fn, reps=7):
-    ts = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return float(np.median(ts)) * 1e3
+from matrices import laplacian_2d, median_wall  # noqa: E402
 
 
 def main():
@@ -43,8 +33,8 @@ def main():
         X = mx.random.normal((b, n))
         mx.eval(X)
         Xn = np.array(X)
-        t = median_ms(lambda: mx.eval(ms.csr_matvec(A, X)))
-        ts = median_ms(lambda: a @ Xn.T)
+        t = median_wall(lambda: mx.eval(ms.csr_matvec(A, X)), 7, warmup=False) * 1e3
+        ts = median_wall(lambda: a @ Xn.T, 7, warmup=False) * 1e3
         single = single or t
         print(f"{b:5d} {t:9.2f} {t / b:11.2f} {t / b / single:9.2f} {ts:9.2f} {ts / t:6.2f}")
 

@@ -4,7 +4,6 @@ offsets kept), interleaved, median of 60 per round. Usage: python bench/default_
 (2-D Laplacians N^2; default 1024 2048)."""
 
 import sys
-import time
 import warnings
 
 import mlx.core as mx
@@ -12,16 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 import mlx_sparse as ms
-
-
-def median_ms(f, reps=60):
-    f()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        f()
-        ts.append(time.perf_counter() - t0)
-    return float(np.median(ts)) * 1e3
+from matrices import median_wall
 
 
 def main():
@@ -40,7 +30,7 @@ def main():
         res = {k: [] for k in cases}
         for _ in range(3):
             for k, f in cases.items():
-                res[k].append(median_ms(f))
+                res[k].append(median_wall(f, 60) * 1e3)
         print(f"2-D Laplacian {n}^2 ({S.nnz} nonzeros), ms per product, three rounds:")
         for k, v in res.items():
             print(f"  {k:22s} " + " ".join(f"{a:7.2f}" for a in v))

@@ -7,11 +7,24 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import numpy as np
 import scipy.sparse as sp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def median_wall(fn, reps: int, warmup: bool = True) -> float:
+    """The median wall time of ``fn()`` in seconds over ``reps`` calls (after one untimed call)."""
+    if warmup:
+        fn()
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts))
 
 
 def laplacian_2d(n: int) -> sp.csr_array:
