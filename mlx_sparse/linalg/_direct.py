@@ -32,6 +32,7 @@ from .. import _ext
 from .._coerce import is_scipy_sparse, is_sparse
 from .._device import StreamLike, is_gpu, resolve_stream
 from .._kernels import user_op
+from ._interface import pattern_product
 
 __all__ = ["spsolve", "splu", "sparse_lu", "spilu", "factorized", "cholesky", "sparse_cholesky", "inv", "SparseLU",
            "SparseCholesky", "FactorizedSolve", "MatrixRankWarning", "direct_engine"]
@@ -353,8 +354,7 @@ class _Factorization:
                 tdv = td.astype(out_dt)
 
                 def spread(dest, src, w):
-                    xs = mx.take(x, src, axis=0)
-                    return mx.zeros(bb.shape, dtype=out_dt).at[dest].add(w * xs if xs.ndim == 1 else w[:, None] * xs)
+                    return pattern_product(dest, src, w, x.astype(out_dt))
 
                 if fac.kind == _CHOL:  # the Hermitian matrix the upper triangle stands for (op T: its conjugate)
                     up = mx.where(r <= c, tdv, mx.zeros_like(tdv))

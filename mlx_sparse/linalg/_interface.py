@@ -208,6 +208,16 @@ class _Product(LinearOperator):
         return self.B.rmatvec(self.A.rmatvec(x))
 
 
+def pattern_product(rows: mx.array, cols: mx.array, w: mx.array, x: mx.array) -> mx.array:
+    """M x for the sparse M holding w[p] at (rows[p], cols[p]) (repeats summed) and a dense x of
+    shape (n,) or (n, k) with as many rows as M: the tangent products op(dA) x of the solves'
+    derivatives. Lazy, on the default stream."""
+    xs = mx.take(x, cols, axis=0)
+    if rows.dtype == mx.int64:  # MLX's GPU scatter takes int32 indices (rows < 2^31 here)
+        rows = rows.astype(mx.int32)
+    return mx.zeros_like(x).at[rows].add(w * xs if xs.ndim == 1 else w[:, None] * xs)
+
+
 class MatrixLinearOperator(LinearOperator):
     """The operator of a sparse array or a dense MLX matrix: products are ``A @ x`` (our SpMV and
     SpMM kernels for sparse arrays), adjoint products ``A^H @ x`` (our transposed products)."""

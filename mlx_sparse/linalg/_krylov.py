@@ -24,7 +24,7 @@ import mlx.core as mx
 import numpy as np
 
 from .._device import StreamLike, resolve_stream
-from ._interface import LinearOperator, _as_mx, aslinearoperator
+from ._interface import LinearOperator, _as_mx, aslinearoperator, pattern_product
 
 __all__ = ["cg", "bicgstab", "cgs", "gmres", "lgmres", "minres", "tfqmr", "qmr", "CHECK_EVERY"]
 
@@ -916,11 +916,7 @@ def _implicit(solver, hermitian: bool, block: bool = False):
                 if td is not None and (sparse or dense):
                     w = td.astype(x.dtype)
                     if sparse:
-                        r, c = pattern()
-                        xs = mx.take(x, c, axis=0)
-                        if r.dtype == mx.int64:  # MLX's GPU scatter takes int32 indices (rows < 2^31 here)
-                            r = r.astype(mx.int32)
-                        dAx = mx.zeros_like(x).at[r].add(w * xs if xs.ndim == 1 else w[:, None] * xs)
+                        dAx = pattern_product(*pattern(), w, x)
                     else:
                         dAx = w @ x
                     rhs = rhs - dAx
