@@ -65,6 +65,35 @@ __device__ __forceinline__ long long wait_done(const IT* state, long long j) {
   return v;
 }
 
+// Row j's state once it is done, in every lane (lane 0 waits; the others are ordered after its acquire).
+__device__ __forceinline__ long long warp_wait_done(const IT* state, long long j) {
+  long long v = 0;
+  if ((threadIdx.x & 31) == 0) v = wait_done(state, j);
+  v = __shfl_sync(0xffffffffu, v, 0);
+  __syncwarp();
+  __threadfence();
+  return v;
+}
+
+// Mark row i done (3 malformed, 2 singular, 1 done) after every lane's writes of the row.
+__device__ __forceinline__ void publish_row(IT* state, long long i, bool bad, bool sing) {
+  __syncwarp();
+  if ((threadIdx.x & 31) == 0) {
+    __threadfence();
+    st_release(state + i, (IT)(bad ? 3 : sing ? 2 : 1));
+  }
+}
+
+// Zeros over a malformed row's entries (nothing when its range is not inside [0, nnz)).
+__device__ __forceinline__ void zero_row(VT* v, long long s, long long e, long long nnz) {
+  if (row_bad(s, e, nnz)) return;
+  for (long long p = s + (threadIdx.x & 31); p < e; p += 32) {
+    AT z;
+    zero(z);
+    st(v + p, z);
+  }
+}
+
 __device__ __forceinline__ float sub(float a, float b) { return a - b; }
 __device__ __forceinline__ float2 sub(float2 a, float2 b) { return make_float2(a.x - b.x, a.y - b.y); }
 __device__ __forceinline__ float dvd(float a, float b) { return a / b; }
@@ -183,11 +212,7 @@ __device__ void trisolve(const IT* __restrict__ indptr, const IT* __restrict__ i
         st(x + i * k + q, v);
       }
     }
-    __syncwarp();
-    if (lane == 0) {
-      __threadfence();
-      st_release(state + i, (IT)(bad ? 3 : sing ? 2 : 1));
-    }
+    publish_row(state, i, bad, sing);
   }
 }
 
@@ -209,12 +234,7 @@ __device__ void ilu0(const IT* __restrict__ indptr, const IT* __restrict__ indic
     for (long long p = s; !bad && p < e; ++p) {
       const long long j = (long long)indices[p];
       if (j >= i) break;
-      long long st_j = 0;
-      if (lane == 0) st_j = wait_done(state, j);
-      st_j = __shfl_sync(0xffffffffu, st_j, 0);
-      __syncwarp();  // orders the other lanes after lane 0's acquire
-      __threadfence();
-      if (st_j == 3) {
+      if (warp_wait_done(state, j) == 3) {
         bad = true;
         break;
       }
@@ -242,20 +262,12 @@ __device__ void ilu0(const IT* __restrict__ indptr, const IT* __restrict__ indic
       __syncwarp();
     }
     if (bad) {
-      for (long long p = s + lane; !row_bad(s, e, nnz) && p < e; p += 32) {
-        AT z;
-        zero(z);
-        st(lu + p, z);
-      }
+      zero_row(lu, s, e, nnz);
     } else {
       const long long di = find(indices, s, e, i);
       if (di < 0 || is_zero(ldw(lu + di))) sing = true;
     }
-    __syncwarp();
-    if (lane == 0) {
-      __threadfence();
-      st_release(state + i, (IT)(bad ? 3 : sing ? 2 : 1));
-    }
+    publish_row(state, i, bad, sing);
   }
 }
 
@@ -276,12 +288,7 @@ __device__ void ic0(const IT* __restrict__ indptr, const IT* __restrict__ indice
       const long long c = (long long)indices[p];
       AT v = ld(data + p);
       if (c < i) {
-        long long st_c = 0;
-        if (lane == 0) st_c = wait_done(state, c);
-        st_c = __shfl_sync(0xffffffffu, st_c, 0);
-        __syncwarp();
-        __threadfence();
-        if (st_c == 3) {
+        if (warp_wait_done(state, c) == 3) {
           bad = true;
           break;
         }
@@ -322,19 +329,11 @@ __device__ void ic0(const IT* __restrict__ indptr, const IT* __restrict__ indice
       }
     }
     if (bad) {
-      for (long long p = s + lane; !row_bad(s, e, nnz) && p < e; p += 32) {
-        AT z;
-        zero(z);
-        st(l + p, z);
-      }
+      zero_row(l, s, e, nnz);
     } else if (!diag) {
       sing = true;
     }
-    __syncwarp();
-    if (lane == 0) {
-      __threadfence();
-      st_release(state + i, (IT)(bad ? 3 : sing ? 2 : 1));
-    }
+    publish_row(state, i, bad, sing);
   }
 }
 
