@@ -17,14 +17,17 @@ give the residual of every inner iteration after the fact).
 
 from __future__ import annotations
 
+import functools
 import math
+import warnings
 from typing import Any, Callable, Optional
 
 import mlx.core as mx
 import numpy as np
 
 from .._device import StreamLike, resolve_stream
-from ._interface import LinearOperator, _as_mx, aslinearoperator, pattern_product
+from .._kernels import user_op
+from ._interface import LinearOperator, aslinearoperator, pattern_product
 
 __all__ = ["cg", "bicgstab", "cgs", "gmres", "lgmres", "minres", "tfqmr", "qmr", "CHECK_EVERY"]
 
@@ -827,11 +830,6 @@ def _implicit(solver, hermitian: bool, block: bool = False):
     as accurate as the solve (rtol); a solve that did not converge still differentiates its last
     iterate, and an adjoint solve that does not converge warns. A ``LinearOperator`` A is not
     differentiated (MLX sees no array of it): only b is. ``block``: the solver takes (n, k) b."""
-    import functools
-    import warnings
-
-    from .._kernels import user_op
-
     @user_op(solver.__name__)  # errors at evaluation name the solver
     @functools.wraps(solver)
     def wrapped(A, b, x0=None, **kw):
