@@ -167,15 +167,147 @@ def test_spilu_preconditions_gmres():
 
 def test_engine_reported():
     assert ms.linalg.direct_engine() in ("suitesparse", "scipy-superlu")
+    assert ms.linalg.direct_engine(mx.cpu) == ms.linalg.direct_engine()
+
+
+def _need_cudss():
+    if not has_gpu():
+        pytest.skip("needs MLX's CUDA backend and mlx_sparse's CUDA kernels")
+    if ms.linalg.direct_engine(mx.gpu) != "cudss":
+        pytest.skip("needs NVIDIA cuDSS (nvidia-cudss-cu13)")
+
+
+def _gpu_csr(S, dt, it, fmt="csr"):
+    return getattr(ms, f"{fmt}_array")(S, dtype=dt, index_dtype=INDEX_DTYPES[it])
 
 
 @pytest.mark.gpu
-def test_direct_solvers_on_gpu_raise():
-    if not has_gpu():
-        pytest.skip("needs MLX's CUDA backend and mlx_sparse's CUDA kernels")
-    A = ms.csr_array(_poisson(3))
-    with pytest.raises(RuntimeError, match="spsolve: no GPU direct solver"):
-        ms.linalg.spsolve(A, mx.ones((9,)), stream=mx.gpu)
+@pytest.mark.parametrize("vt", ["float32", "complex64", "float16"])
+@pytest.mark.parametrize("it", list(INDEX_DTYPES))
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+def test_gpu_spsolve_splu_match_scipy(vt, it, fmt):
+    """cuDSS on the GPU: spsolve and splu's solves (N, T, H; a vector and a block) against scipy, then
+    refactor with new values on the same pattern."""
+    _need_cudss()
+    dt = {"float32": mx.float32, "complex64": mx.complex64, "float16": mx.float16}[vt]
+    tol = 2e-2 if vt == "float16" else 2e-4
+    S = _unsym(9, cplx=vt == "complex64")
+    if vt == "float16":
+        S = sp.csr_array(S.astype(np.float16).astype(np.float64))
+    A = _gpu_csr(S, dt, it, fmt)
+    ref = sla.splu(sp.csc_matrix(S.astype(np.complex128)))
+    rng = np.random.default_rng(0)
+    for shape in ((S.shape[0],), (S.shape[0], 3)):
+        b = rng.standard_normal(shape).astype(np.float32)
+        x = ms.linalg.spsolve(A, mx.array(b).astype(dt), stream=mx.gpu)
+        assert x.dtype == dt and x.shape == b.shape
+        want = ref.solve(b.astype(np.float16).astype(np.complex128) if vt == "float16" else b.astype(np.complex128))
+        np.testing.assert_allclose(to_host(x.astype(mx.complex64)), want, rtol=tol, atol=tol * np.abs(want).max())
+    lu = ms.linalg.splu(A, stream=mx.gpu)
+    assert lu.nnz >= S.nnz and "cudss" in repr(lu)
+    b = rng.standard_normal((S.shape[0], 2)).astype(np.float32)
+    for trans in "NTH":
+        x = lu.solve(mx.array(b).astype(dt), trans)
+        want = ref.solve(b.astype(np.float16).astype(np.complex128) if vt == "float16" else b.astype(np.complex128),
+                         trans=trans)
+        np.testing.assert_allclose(to_host(x.astype(mx.complex64)), want, rtol=tol, atol=tol * np.abs(want).max())
+    S2 = sp.csr_array(S * 2.0 + sp.diags(np.full(S.shape[0], 0.5)))  # the same pattern (S has its diagonal)
+    lu.refactor(_gpu_csr(S2, dt, it, fmt))
+    x = lu.solve(mx.array(b[:, 0]).astype(dt))
+    want = sla.spsolve(sp.csc_matrix(S2.astype(np.complex128)), b[:, 0].astype(np.complex128))
+    np.testing.assert_allclose(to_host(x.astype(mx.complex64)), want, rtol=tol * 5, atol=tol * 5 * np.abs(want).max())
+    with pytest.raises(ValueError, match="pattern"):
+        lu.refactor(_gpu_csr(sp.csr_array(S + sp.random(*S.shape, density=0.05, random_state=9)), dt, it, fmt))
+    with pytest.raises(RuntimeError, match="cuDSS does not expose"):
+        lu.L
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("vt", ["float32", "complex64"])
+def test_gpu_cholesky_matches_cpu(vt):
+    _need_cudss()
+    dt = mx.float32 if vt == "float32" else mx.complex64
+    P = _poisson(10) if vt == "float32" else sp.csr_array(_hpd(60, 4))
+    A = ms.csr_array(P, dtype=dt)
+    ch = ms.linalg.cholesky(A, stream=mx.gpu)
+    b = np.random.default_rng(2).standard_normal((P.shape[0], 2)).astype(np.float32)
+    x = ch.solve(mx.array(b).astype(dt))
+    want = np.linalg.solve(P.toarray(), b)
+    np.testing.assert_allclose(to_host(x), want, rtol=2e-4, atol=2e-4 * np.abs(want).max())
+    sign, ld = np.linalg.slogdet(P.toarray())
+    assert abs(ch.logdet() - ld) <= 1e-4 * abs(ld) + 1e-3
+    assert ch.fill >= (sp.triu(P).nnz if vt == "float32" else 1)
+
+
+@pytest.mark.gpu
+def test_gpu_direct_errors_and_engine():
+    _need_cudss()
+    S = _poisson(4).tolil()
+    S[3, :] = 0  # an empty row: singular
+    with pytest.raises(np.linalg.LinAlgError, match="spsolve"):
+        ms.linalg.spsolve(ms.csr_array(sp.csr_array(S), dtype=mx.float32), mx.ones((16,)), stream=mx.gpu)
+    N = sp.csr_array(_poisson(4) - 3.0 * sp.eye(16))  # symmetric, not positive definite
+    with pytest.raises(np.linalg.LinAlgError, match="cholesky: the matrix is not positive definite"):
+        ms.linalg.cholesky(ms.csr_array(N, dtype=mx.float32), stream=mx.gpu)
+    with pytest.raises(TypeError, match="float64"):
+        ms.linalg.splu(ms.csr_array(_poisson(3), dtype=mx.float64), stream=mx.gpu)
+    with pytest.raises(ValueError, match="engine"):
+        ms.linalg.splu(ms.csr_array(_poisson(3), dtype=mx.float32), stream=mx.gpu, engine="klu")
+    with pytest.raises(RuntimeError, match="spilu: not available on the GPU"):
+        ms.linalg.spilu(ms.csr_array(_poisson(3), dtype=mx.float32), stream=mx.gpu)
+    with pytest.raises(ValueError, match="square"):
+        ms.linalg.spsolve(ms.csr_array(sp.random(4, 5, density=0.5), dtype=mx.float32), mx.ones((4,)), stream=mx.gpu)
+    lu = ms.linalg.splu(ms.csr_array(_poisson(3), dtype=mx.float32), stream=mx.gpu)
+    with pytest.raises(ValueError, match="does not match"):
+        lu.solve(mx.ones((5,)))
+    with pytest.raises(RuntimeError, match="logdet"):
+        lu.logdet()
+    E = ms.linalg.spsolve(ms.csr_array(sp.csr_array((0, 0)), dtype=mx.float32), mx.zeros((0,)), stream=mx.gpu)
+    assert E.shape == (0,)
+
+
+@pytest.mark.gpu
+def test_gpu_spsolve_derivatives_match_cpu():
+    """mx.grad through the cuDSS solve (the adjoint is a second solve node) against the CPU's float64 gradient."""
+    _need_cudss()
+    S = _unsym(6)
+    b = np.random.default_rng(5).standard_normal(S.shape[0])
+    T = sp.csr_array(S)
+    T.sort_indices()
+    grads = {}
+    for dev, dt in ((mx.cpu, mx.float64), (mx.gpu, mx.float32)):
+        def loss(d, bv, dev=dev, dt=dt):
+            A = ms.csr_array((d, mx.array(T.indices), mx.array(T.indptr)), shape=T.shape)
+            x = ms.linalg.spsolve(A, bv, stream=dev)
+            return mx.sum(x * x, stream=dev)
+
+        with mx.stream(dev):
+            g = mx.grad(loss, argnums=(0, 1))(mx.array(T.data, dtype=dt), mx.array(b, dtype=dt))
+        grads[str(dev)] = [np.array(v.astype(mx.float32)) for v in g]
+    (gd_c, gb_c), (gd_g, gb_g) = grads.values()
+    np.testing.assert_allclose(gd_g, gd_c, rtol=1e-3, atol=1e-3 * np.abs(gd_c).max())
+    np.testing.assert_allclose(gb_g, gb_c, rtol=1e-3, atol=1e-3 * np.abs(gb_c).max())
+
+
+@pytest.mark.gpu
+def test_gpu_solves_stay_lazy_and_missing_engine_message(monkeypatch):
+    """Solves are graph nodes (many build up before one eval); without cuDSS the error says what to install."""
+    _need_cudss()
+    from mlx_sparse.linalg import _direct
+
+    A = ms.csr_array(_poisson(12), dtype=mx.float32)
+    lu = ms.linalg.splu(A, stream=mx.gpu)
+    x = mx.ones((144,))
+    for _ in range(5):  # x <- A^-1 x, five nodes, evaluated once
+        x = lu.solve(x)
+    want = np.ones(144)
+    for _ in range(5):
+        want = sla.spsolve(sp.csc_matrix(_poisson(12)), want)
+    np.testing.assert_allclose(np.array(x), want, rtol=1e-3, atol=1e-3 * np.abs(want).max())
+    monkeypatch.setattr(_direct, "_CUDSS", ["NVIDIA cuDSS was not found (pip install nvidia-cudss-cu13)"])
+    with pytest.raises(RuntimeError, match="spsolve: no GPU direct solver: NVIDIA cuDSS was not found"):
+        ms.linalg.spsolve(A, mx.ones((144,)), stream=mx.gpu)
+    assert ms.linalg.direct_engine(mx.gpu) == "none"
 
 
 def test_resistor_fit_example_runs():

@@ -27,7 +27,7 @@ export PYTHONUNBUFFERED=1
 
 receive() {
   mkdir -p "$STAGE_DIR"
-  for d in .stage/part1 .stage/part2; do
+  for d in .stage/part1 .stage/part2 .stage/part3 .stage/part4 .stage/part5; do
     [ -d "$d" ] && cp -v "$d"/* "$STAGE_DIR"/
   done
   ls -la "$STAGE_DIR"
@@ -39,13 +39,25 @@ install() {
   local base
   base=$(ls mlx_cuda_13-*.whl.part00 | sed 's/\.part00$//')
   cat "$base".part00 "$base".part01 > "$base"
-  sha256sum -c SHA256SUMS
+  grep -v nvidia_cudss SHA256SUMS | sha256sum -c -
   cd - > /dev/null
   rm -rf "$SITE" && mkdir -p "$SITE"
   "$PY" -m pip install -q --no-deps --no-index --no-compile --target "$SITE" "$STAGE_DIR"/mlx-*.whl "$STAGE_DIR/$base"
   local nv
   nv=$("$PY" -c "import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]))")
   ln -sfn "$nv/nvidia" "$SITE/nvidia"
+  # cuDSS (parts 3-5, optional): its libraries beside the other nvidia cu13 libraries, as its wheel installs them
+  local cw
+  cw=$(ls "$STAGE_DIR"/nvidia_cudss_cu13-*.whl.part00 2>/dev/null | sed 's/\.part00$//')
+  if [ -n "$cw" ] && [ -f "$cw.part02" ]; then
+    cat "$cw".part00 "$cw".part01 "$cw".part02 > "$cw"
+    (cd "$STAGE_DIR" && grep "$(basename "$cw")" SHA256SUMS | sha256sum -c -)
+    rm -rf /tmp/cudss_x && "$PY" -m zipfile -e "$cw" /tmp/cudss_x
+    mkdir -p "$SITE/nvidia/cu13/lib" && cp /tmp/cudss_x/nvidia/cu13/lib/libcudss* "$SITE/nvidia/cu13/lib/"
+    echo "cuDSS installed: $(ls "$SITE"/nvidia/cu13/lib/libcudss*)"
+  else
+    echo "cuDSS not staged: the GPU direct-solver tests will skip"
+  fi
   export PYTHONPATH="$SITE"
   "$PY" -c "import mlx.core as mx; print('MLX', mx.__version__, 'gpu available:', mx.is_available(mx.gpu)); print(mx.device_info(mx.gpu))"
   "$PY" -m pip install -q --no-build-isolation --no-deps --no-index --target "$SITE" \

@@ -3,12 +3,22 @@ sparse_lu, spilu, factorized, cholesky / sparse_cholesky, inv; classes SparseLU,
 FactorizedSolve.
 
 Engines: SuiteSparse on the CPU (KLU for LU by default, UMFPACK on request, CHOLMOD for Cholesky;
-csrc/cpu/direct.c), found at build time. A build without it falls back to scipy's SuperLU and warns once. The GPU engine (cuDSS)
-is still to come: on a GPU stream these raise ``RuntimeError``.
+csrc/cpu/direct.c), found at build time. A build without it falls back to scipy's SuperLU and warns once.
+On a GPU stream: NVIDIA cuDSS (csrc/cuda/direct.c), loaded at run time from the ``nvidia-cudss-cu13``
+wheel (or the file named by ``MLX_SPARSE_CUDSS``); without it GPU direct solves raise ``RuntimeError``
+saying what to install.
 
-Execution: factorizations and solves are staged operations that evaluate their inputs (one
+Execution on the CPU: factorizations and solves are staged operations that evaluate their inputs (one
 synchronization each: the matrix values, the right-hand side) and run on the host in double
-precision; results come back as MLX arrays of the operands' dtype. ``spsolve`` and the solves of
+precision; results come back as MLX arrays of the operands' dtype.
+
+Execution on the GPU: the factorization (cuDSS's analysis and numeric factorization, and ``refactor``)
+is staged: it evaluates the matrix and synchronizes once, to read cuDSS's pivot report (a singular or
+not positive definite matrix raises there). Solves are graph nodes: ``solve``/``spsolve``'s solve joins
+the lazy graph on the GPU stream, synchronizes nothing, and composes with ``mx.grad`` (its adjoint is
+another node on the same factorization). GPU values are float32 or complex64 (float16/bfloat16 are
+factored in float32); cuDSS does not expose its factors, so ``L``, ``U``, ``perm_r``/``perm_c``,
+``perm`` and the LU ``logdet`` raise ``RuntimeError`` on the GPU. ``spsolve`` and the solves of
 ``factorized``, ``splu`` and ``cholesky`` are differentiable in the matrix values and the
 right-hand side by implicit differentiation: the vjp is one adjoint solve with the kept
 factorization, the value gradient -lambda_i conj(x_j) on A's pattern (complex values in MLX's
@@ -49,8 +59,16 @@ class MatrixRankWarning(UserWarning):
     for ported code that filters it)."""
 
 
-def direct_engine() -> str:
-    """'suitesparse' when this build has SuiteSparse, else 'scipy-superlu' (the fallback)."""
+def direct_engine(device: Any = None) -> str:
+    """The direct solvers' engine: on the CPU 'suitesparse' when this build has SuiteSparse, else
+    'scipy-superlu' (the fallback); for ``device=mx.gpu`` (or a GPU stream) 'cudss' when NVIDIA cuDSS
+    loads, else 'none'."""
+    if device is not None and is_gpu(resolve_stream(device)):
+        try:
+            _cudss("direct_engine")
+            return "cudss"
+        except RuntimeError:
+            return "none"
     return "suitesparse" if _ext.direct_available() else "scipy-superlu"
 
 
@@ -62,10 +80,62 @@ def _fallback_warning(op: str):
                       stacklevel=3)
 
 
-def _cpu_only(op: str, s: mx.Stream):
+def _cpu_only(op: str, s: mx.Stream, why: str):
     if is_gpu(s):
-        raise RuntimeError(f"{op}: no GPU direct solver yet (the cuDSS engine is still to come); "
-                           "run it on the CPU (stream=mx.cpu)")
+        raise RuntimeError(f"{op}: not available on the GPU ({why}); run it on the CPU (stream=mx.cpu)")
+
+
+_CUDSS = []  # [module] once cuDSS is loaded, ["error text"] once it failed
+
+
+def _cudss_paths() -> list:
+    """Where libcudss may be: MLX_SPARSE_CUDSS, the nvidia-cudss-cu13 (or -cu12) wheel's directory, then
+    the loader's search path."""
+    import os
+
+    env = os.environ.get("MLX_SPARSE_CUDSS")
+    if env:
+        return [env]
+    paths = []
+    try:
+        import nvidia
+
+        for root in list(nvidia.__path__):
+            for sub, name in (("cu13/lib", "libcudss.so.1"), ("cudss/lib", "libcudss.so.0")):
+                f = os.path.join(root, sub, name)
+                if os.path.exists(f):
+                    paths.append(f)
+    except ImportError:
+        pass
+    return paths + ["libcudss.so.1", "libcudss.so.0"]
+
+
+def _cudss(op: str):
+    """The GPU glue module with cuDSS loaded, or RuntimeError saying what is missing."""
+    with _LOAD_LOCK:
+        if not _CUDSS:
+            try:
+                from .. import _ext_cuda as ext
+            except ImportError:
+                _CUDSS.append("this build of mlx_sparse has no CUDA glue (it was built against an MLX without "
+                              "CUDA; reinstall it where mlx[cuda13] is installed)")
+            else:
+                errs = []
+                for path in _cudss_paths():
+                    st, msg = ext.cudss_load(path)
+                    if st == 0:
+                        _CUDSS.append(ext)
+                        break
+                    errs.append(msg)
+                else:
+                    _CUDSS.append("NVIDIA cuDSS was not found (pip install nvidia-cudss-cu13, or set MLX_SPARSE_CUDSS "
+                                  f"to libcudss.so.1); tried: {'; '.join(errs)}")
+    if isinstance(_CUDSS[0], str):
+        raise RuntimeError(f"{op}: no GPU direct solver: {_CUDSS[0]}; or run it on the CPU (stream=mx.cpu)")
+    return _CUDSS[0]
+
+
+_LOAD_LOCK = threading.Lock()
 
 
 def _as_sparse(op: str, A: Any):
@@ -80,9 +150,16 @@ def _as_sparse(op: str, A: Any):
     return A
 
 
+def _factorization(op: str, A, kind: int, s: mx.Stream, engine: Optional[str] = None):
+    """The factorization of A for stream s: on the host (SuiteSparse or SuperLU) or the GPU (cuDSS)."""
+    return _GpuFactorization(op, A, kind, s, engine) if is_gpu(s) else _Factorization(op, A, kind, s, engine)
+
+
 class _Factorization:
     """The host factorization of a square sparse matrix: its CSC pattern (canonical), the engine's
     handle (or scipy's SuperLU object) and the values it was factored with."""
+
+    work_stream = mx.cpu  # where the derivative's pattern products run
 
     def __init__(self, op: str, A, kind: int, s: mx.Stream, engine: Optional[str] = None):
         if engine not in (None, "umfpack", "klu", "superlu") or (engine in ("klu", "umfpack") and kind == _CHOL):
@@ -260,6 +337,31 @@ class _Factorization:
         ph = np.prod(d / np.abs(d)) * perm_sign
         return (complex(ph) if self.cplx else float(np.real(ph))), la
 
+    def _solve_mx(self, bv: mx.array, trans: str, out_dt) -> mx.array:
+        """op(A)^-1 bv through the host engine (evaluates bv)."""
+        cplx_b = mx.issubdtype(bv.dtype, mx.complexfloating)
+        bh = np.array(bv.astype(mx.complex64 if cplx_b else mx.float64, stream=mx.cpu))
+        return mx.array(self.solve_host(bh, trans), dtype=out_dt)
+
+    def _pattern(self):
+        """(rows, columns) of the factored values, as MLX arrays (structure only)."""
+        if getattr(self, "_rc", None) is None:
+            n = self.shape[0]
+            cols = np.repeat(np.arange(n), np.diff(self.colptr))
+            self._rc = (mx.array(self.rowind), mx.array(cols))
+        return self._rc
+
+    def refactor(self, A2: Any):
+        A2 = _as_sparse(self.op, A2)
+        if A2.shape != self.shape:
+            raise ValueError(f"{self.op}: refactor with shape {A2.shape}, the factorization is {self.shape}")
+        T = A2.T.tocsr(canonical=True, stream=mx.cpu)
+        mx.eval(T.data, T.indices, T.indptr)
+        if not (np.array_equal(np.array(T.indptr), self.colptr) and np.array_equal(np.array(T.indices), self.rowind)):
+            raise ValueError(f"{self.op}: refactor needs a matrix with the factorized matrix's pattern")
+        self.factor(T.data)
+        self.data_mx = T.data  # derivatives now reach the new matrix's values
+
     # ---- the differentiable solve -------------------------------------------------------------
     def solve(self, b: Any, trans: str = "N", data: Optional[mx.array] = None) -> mx.array:
         """op(A)^-1 b as an MLX array (b: a vector or an (n, k) block, MLX or NumPy, or sparse);
@@ -278,11 +380,10 @@ class _Factorization:
 
         out_dt = _result_type(self.dtype, bm.dtype if mx.issubdtype(bm.dtype, mx.inexact) else self.dtype)
         fac = self
-        rows_mx = None
+        ws = self.work_stream
 
         def host_solve(bv, tr):
-            return mx.array(fac.solve_host(np.array(bv.astype(mx.complex64 if mx.issubdtype(bv.dtype, mx.complexfloating)
-                                                               else mx.float64, stream=mx.cpu)), tr), dtype=out_dt)
+            return fac._solve_mx(bv, tr, out_dt)
 
         if data is None:
             return host_solve(bm, trans)
@@ -291,12 +392,7 @@ class _Factorization:
         def cj(v):
             return mx.conj(v) if cplx else v
 
-        def pattern():
-            nonlocal rows_mx
-            if rows_mx is None:  # the CSC's column of each stored value (structure only)
-                cols = np.repeat(np.arange(n), np.diff(self.colptr))
-                rows_mx = (mx.array(self.rowind), mx.array(cols))
-            return rows_mx
+        pattern = self._pattern
 
         @mx.custom_function
         def f(d, bb):
@@ -311,7 +407,7 @@ class _Factorization:
             d, bb = primals
             g = cotangent[0] if isinstance(cotangent, (list, tuple)) else cotangent
             x = output[0] if isinstance(output, (list, tuple)) else output
-            with mx.stream(mx.cpu):
+            with mx.stream(ws):
                 g = g.astype(out_dt)
             if fac.kind == _CHOL:  # Hermitian: A^-H = A^-1
                 lam = cj(host_solve(cj(g), "N")) if trans == "T" else host_solve(g, "N")
@@ -321,7 +417,7 @@ class _Factorization:
                 lam = cj(host_solve(cj(g), "N"))
             else:
                 lam = host_solve(g, "N")
-            r, c = pattern()  # entry p of the CSC sits at (row r[p], column c[p]) of A
+            r, c = pattern()  # value p sits at (row r[p], column c[p]) of A
 
             def grad_at(ri, ci):  # the gradient of entry (ri, ci) of a general A
                 if trans == "N":
@@ -332,7 +428,7 @@ class _Factorization:
                     v = cj(mx.take(lam, ci, axis=0)) * mx.take(x, ri, axis=0)
                 return -(v if v.ndim == 1 else mx.sum(v, axis=1))
 
-            with mx.stream(mx.cpu):
+            with mx.stream(ws):
                 if fac.kind == _CHOL:  # only the upper triangle is read: an entry above the diagonal is
                     one = grad_at(r, c) + cj(grad_at(c, r))  # also its conjugate below it
                     gd = mx.where(r < c, one, mx.where(r == c, grad_at(r, c), mx.zeros_like(one)))
@@ -350,7 +446,7 @@ class _Factorization:
             td, tb = tangents
             x = f(d, bb)
             r, c = pattern()
-            with mx.stream(mx.cpu):  # op(dA) x on the pattern
+            with mx.stream(ws):  # op(dA) x on the pattern
                 tdv = td.astype(out_dt)
 
                 def spread(dest, src, w):
@@ -371,6 +467,112 @@ class _Factorization:
             return (host_solve(rhs, trans),)
 
         return f(data, bm)
+
+
+class _GpuFactorization(_Factorization):
+    """The cuDSS factorization of a square sparse matrix on the GPU: A's canonical CSR (kept on the
+    device, cuDSS points into it) and the glue's factor object, whose solves are graph nodes."""
+
+    def __init__(self, op: str, A, kind: int, s: mx.Stream, engine: Optional[str] = None):
+        if engine not in (None, "cudss"):
+            raise ValueError(f"{op}: on the GPU the engine is 'cudss' (NVIDIA cuDSS), got {engine!r}")
+        self.engine = "cudss"
+        self.op, self.kind, self.s = op, kind, s
+        self.work_stream = s
+        A = _as_sparse(op, A)
+        self.shape, self.dtype = A.shape, A.dtype
+        self.cplx = mx.issubdtype(A.dtype, mx.complexfloating)
+        if A.dtype == mx.float64:
+            raise TypeError(f"{op}: float64 is not supported on the GPU (MLX's GPU has no float64); use float32 "
+                            "or run on the CPU")
+        self.ext = _cudss(op)
+        C = A.tocsr(canonical=True, stream=s)
+        self.data_mx = C.data  # the values factored, differentiable in A's values
+        self.indptr, self.indices = C.indptr, C.indices
+        self.gf, self._rc = None, None
+        self.lock = threading.Lock()
+        self.factor(C.data)
+
+    def factor(self, data: mx.array):
+        n = self.shape[0]
+        if n == 0:
+            return
+        vals = mx.contiguous(data.astype(mx.complex64 if self.cplx else mx.float32, stream=self.s), stream=self.s)
+        mx.eval(self.indptr, self.indices, vals)
+        if vals.size == 0:
+            raise np.linalg.LinAlgError(f"{self.op}: the matrix is singular (it has no stored entries)")
+        with self.lock:
+            if self.gf is None:
+                st, gf, info, msg = self.ext.analyze(_KIND[self.kind], n, self.indptr, self.indices, vals, self.s)
+                self._raise(st, msg)
+                self.gf = gf
+            else:
+                st, info, msg = self.gf.factor(vals)
+                self._raise(st, msg)
+
+    def _solve_mx(self, bv: mx.array, trans: str, out_dt) -> mx.array:
+        """op(A)^-1 bv as a graph node on the GPU stream (bv: (n,) or (n, k))."""
+        n = self.shape[0]
+        s = self.s
+        if n == 0:
+            return mx.zeros(bv.shape, dtype=out_dt, stream=s)
+        cplx_b = mx.issubdtype(bv.dtype, mx.complexfloating)
+        if cplx_b and not self.cplx:  # a real factor, complex b: two real solves
+            re = self._solve_mx(mx.real(bv, stream=s), trans, mx.float32)
+            im = self._solve_mx(mx.imag(bv, stream=s), trans, mx.float32)
+            return (re + 1j * im).astype(out_dt, stream=s)
+        wdt = mx.complex64 if self.cplx else mx.float32
+        b = bv.astype(wdt, stream=s)
+        bt = b if b.ndim == 1 else mx.transpose(b, stream=s)  # each right-hand side a contiguous row
+        xt = self.gf.solve(bt, _TRANS[trans], self.op)
+        x = xt if xt.ndim == 1 else mx.transpose(xt, stream=s)
+        return x.astype(out_dt, stream=s)
+
+    def _pattern(self):
+        if self._rc is None:  # the row and column of each CSR value (structure only, on the device)
+            from .._csr import csr_array
+
+            C = csr_array((mx.zeros(self.indices.shape, dtype=mx.float32), self.indices, self.indptr),
+                          shape=self.shape, canonical=True)
+            coo = C.tocoo(stream=self.s)
+            self._rc = (coo.row, coo.col)
+        return self._rc
+
+    def refactor(self, A2: Any):
+        A2 = _as_sparse(self.op, A2)
+        if A2.shape != self.shape:
+            raise ValueError(f"{self.op}: refactor with shape {A2.shape}, the factorization is {self.shape}")
+        C = A2.tocsr(canonical=True, stream=self.s)
+        same = C.indices.shape == self.indices.shape and bool(mx.array_equal(C.indptr, self.indptr, stream=self.s)) \
+            and bool(mx.array_equal(C.indices, self.indices, stream=self.s))
+        if not same:
+            raise ValueError(f"{self.op}: refactor needs a matrix with the factorized matrix's pattern")
+        self.factor(C.data)
+        self.data_mx = C.data
+
+    @property
+    def fill(self) -> int:
+        if self.gf is None:
+            return 0
+        return int(self.gf.fill())
+
+    def factors_host(self) -> dict:
+        raise RuntimeError(f"{self.op}: cuDSS does not expose its factors (L, U, permutations); factor on the CPU "
+                           "(stream=mx.cpu) to read them")
+
+    def logdet(self):
+        if self.shape[0] == 0:
+            return (1.0, 0.0)
+        if self.kind != _CHOL:
+            raise RuntimeError(f"{self.op}: the LU logdet is not available on the GPU (cuDSS exposes no pivot "
+                               "sequence for its sign); factor on the CPU (stream=mx.cpu)")
+        with self.lock:
+            d = self.gf.diag(mx.complex64 if self.cplx else mx.float32)
+        dh = np.abs(np.array(d)).astype(np.float64)
+        return (1.0 if not self.cplx else 1 + 0j), float(_CUDSS_DIAG_LOGDET_SCALE * np.sum(np.log(dh)))
+
+
+_CUDSS_DIAG_LOGDET_SCALE = 2.0  # cuDSS's diagonal of a Cholesky factorization is L's: log det A = 2 sum log L_ii
 
 
 def _perm_sign(p: np.ndarray) -> float:
@@ -424,8 +626,7 @@ class SparseLU:
 
     def __init__(self, A: Any, stream: StreamLike = None, op: str = "splu", engine: Optional[str] = None):
         s = resolve_stream(stream)
-        _cpu_only(op, s)
-        self._f = _Factorization(op, A, _LU, s, engine)
+        self._f = _factorization(op, A, _LU, s, engine)
         self.shape, self.dtype = self._f.shape, self._f.dtype
 
     def solve(self, b: Any, trans: str = "N") -> mx.array:
@@ -463,7 +664,7 @@ class SparseLU:
         return _perm(self._f.factors_host()["perm_c"])
 
     def __repr__(self):
-        return f"<SparseLU of a {self.shape[0]}x{self.shape[1]} matrix, {direct_engine()}, fill {self.nnz}>"
+        return f"<SparseLU of a {self.shape[0]}x{self.shape[1]} matrix, {direct_engine(self._f.s)}, fill {self.nnz}>"
 
 
 class SparseCholesky:
@@ -480,8 +681,7 @@ class SparseCholesky:
 
     def __init__(self, A: Any, stream: StreamLike = None, op: str = "cholesky"):
         s = resolve_stream(stream)
-        _cpu_only(op, s)
-        self._f = _Factorization(op, A, _CHOL, s)
+        self._f = _factorization(op, A, _CHOL, s)
         self.shape, self.dtype = self._f.shape, self._f.dtype
 
     def solve(self, b: Any) -> mx.array:
@@ -519,7 +719,7 @@ class SparseCholesky:
         return self
 
     def __repr__(self):
-        return f"<SparseCholesky of a {self.shape[0]}x{self.shape[1]} matrix, {direct_engine()}, fill {self.fill}>"
+        return f"<SparseCholesky of a {self.shape[0]}x{self.shape[1]} matrix, {direct_engine(self._f.s)}, fill {self.fill}>"
 
 
 class FactorizedSolve:
@@ -536,15 +736,7 @@ class FactorizedSolve:
 
 
 def _refactor(f: _Factorization, A2: Any):
-    A2 = _as_sparse(f.op, A2)
-    if A2.shape != f.shape:
-        raise ValueError(f"{f.op}: refactor with shape {A2.shape}, the factorization is {f.shape}")
-    T = A2.T.tocsr(canonical=True, stream=mx.cpu)
-    mx.eval(T.data, T.indices, T.indptr)
-    if not (np.array_equal(np.array(T.indptr), f.colptr) and np.array_equal(np.array(T.indices), f.rowind)):
-        raise ValueError(f"{f.op}: refactor needs a matrix with the factorized matrix's pattern")
-    f.factor(T.data)
-    f.data_mx = T.data  # derivatives now reach the new matrix's values
+    f.refactor(A2)
 
 
 @user_op("splu")
@@ -586,10 +778,12 @@ def spsolve(A: Any, b: Any, permc_spec: Any = None, use_umfpack: bool = True, st
     (``use_umfpack=False`` also picks SuperLU, as in scipy)."""
     op = "spsolve"
     s = resolve_stream(stream)
-    _cpu_only(op, s)
     A = _as_sparse(op, A)
     sparse_b = is_sparse(b) or is_scipy_sparse(b)
-    f = _Factorization(op, A, _LU, s, engine if engine is not None else (None if use_umfpack else "superlu"))
+    if is_gpu(s):
+        f = _factorization(op, A, _LU, s, engine)  # cuDSS: use_umfpack does not apply
+    else:
+        f = _factorization(op, A, _LU, s, engine if engine is not None else (None if use_umfpack else "superlu"))
     x = f.solve(_as_dense_rhs(op, b) if sparse_b else b, "N", data=f.data_mx)
     if sparse_b:
         from .._construct import fromdense
@@ -608,7 +802,7 @@ def spilu(A: Any, drop_tol: Optional[float] = None, fill_factor: Optional[float]
     on our own kernels see ``ilu0``."""
     op = "spilu"
     s = resolve_stream(stream)
-    _cpu_only(op, s)
+    _cpu_only(op, s, "cuDSS has no threshold ILU; ms.linalg.ilu0 runs on the GPU")
     import scipy.sparse as sp
     import scipy.sparse.linalg as sla
 
