@@ -1,7 +1,8 @@
 """Direct solver benchmark: factor and solve against scipy's SuperLU (and scikit-sparse / pypardiso where
-they import), same run, CPU.
+they import), same run, CPU; with --gpu, our cuDSS path (ms.linalg on a GPU stream) against cuDSS called
+directly from C (bench/cudss_direct.cu), same run.
 
-    python bench/direct.py [--small] [--reps N]
+    python bench/direct.py [--small] [--reps N] [--gpu]
 
 Matrices: 2-D and 3-D Poisson (SPD: our Cholesky and our LU), an unsymmetric convection-diffusion
 matrix (LU) and a circuit-like matrix (a few dense rows and columns; LU). Ours: ``ms.linalg.cholesky``
@@ -24,7 +25,7 @@ import scipy.sparse.linalg as sla
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mlx_sparse as ms  # noqa: E402
-from matrices import laplacian_2d, laplacian_3d  # noqa: E402
+from matrices import laplacian_2d, laplacian_3d, median_wall  # noqa: E402
 
 
 def convection_diffusion(n: int, peclet: float = 20.0) -> sp.csr_array:
@@ -60,11 +61,85 @@ def best(fn, reps):
     return min(ts)
 
 
+def _cudss_dirs():
+    import nvidia
+
+    for root in nvidia.__path__:
+        if os.path.exists(os.path.join(root, "cu13", "lib", "libcudss.so.1")):
+            return os.path.join(root, "cu13", "include"), os.path.join(root, "cu13", "lib")
+    return None, None
+
+
+def gpu_main(args):
+    """ms.linalg's cuDSS path against cuDSS called directly (the same library and settings, no MLX)."""
+    import json
+    import shutil
+    import subprocess
+    import tempfile
+
+    inc, lib = _cudss_dirs()
+    work = tempfile.mkdtemp()
+    exe = os.path.join(work, "cudss_direct")
+    here = os.path.dirname(os.path.abspath(__file__))
+    r = subprocess.run([shutil.which("nvcc") or "nvcc", "-O2", "-std=c++17", "-arch=native", "-I", inc,
+                        os.path.join(here, "cudss_direct.cu"), "-L", lib, "-l:libcudss.so.1", "-Xlinker",
+                        f"-rpath={lib}", "-o", exe], capture_output=True, text=True) if inc else None
+    if r is None or r.returncode != 0:
+        print("# cuDSS harness not built:", "no cuDSS wheel" if r is None else r.stderr[-400:])
+        exe = None
+    side2, side3 = (256, 32) if args.small else (512, 64)
+    cases = [("2-D Poisson", laplacian_2d(side2), True), ("3-D Poisson", laplacian_3d(side3), True),
+             ("convection-diffusion", convection_diffusion(side2), False),
+             ("circuit-like", circuit_like(128 if args.small else 320), False)]
+    print(f"# GPU: {ms.linalg.direct_engine(mx.gpu)}; float32; medians of {args.reps}; peer = cuDSS from C "
+          "(analysis / factor / solve between CUDA events); ratios peer / ours (> 1: we are faster)", flush=True)
+    for name, S, spd in cases:
+        S = sp.csr_array(S).astype(np.float32)
+        S.sum_duplicates()
+        S.sort_indices()
+        n = S.shape[0]
+        peer = {}
+        if exe:
+            path = os.path.join(work, "A.bin")
+            with open(path, "wb") as f:
+                np.array([n, S.nnz], np.int64).tofile(f)
+                S.indptr.astype(np.int32).tofile(f)
+                S.indices.astype(np.int32).tofile(f)
+                S.data.astype(np.float32).tofile(f)
+            r = subprocess.run([exe, path, str(int(spd)), str(args.reps)], capture_output=True, text=True)
+            peer = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {}
+            if not peer:
+                print("# cuDSS harness failed:", r.stderr[-300:])
+        A = ms.csr_array(S, dtype=mx.float32)
+        A.eval()
+        b = mx.ones((n,))
+        mx.eval(b)
+        make = (lambda: ms.linalg.cholesky(A, stream=mx.gpu)) if spd else (lambda: ms.linalg.splu(A, stream=mx.gpu))
+        make()  # warm-up
+        t_first = median_wall(make, args.reps)
+        F = make()
+        t_re = median_wall(lambda: F.refactor(A), args.reps)
+        t_solve = median_wall(lambda: mx.eval(F.solve(b)), max(args.reps, 10))
+        x = np.array(F.solve(b)).astype(np.float64)
+        res = np.linalg.norm(1 - S.astype(np.float64) @ x) / np.sqrt(n)
+        line = (f"{name:<21} n={n:<8} nnz={S.nnz:<9} {'cholesky' if spd else 'splu':<8} | ours: analysis+factor "
+                f"{t_first * 1e3:8.2f} ms, refactor {t_re * 1e3:7.2f} ms, solve+eval {t_solve * 1e3:6.3f} ms, "
+                f"residual {res:.1e}")
+        if peer:
+            pa, pf, ps = peer["analysis_us"] / 1e3, peer["factor_us"] / 1e3, peer["solve_us"] / 1e3
+            line += (f" | cuDSS direct: {pa + pf:8.2f} ms ({pa:.2f} + {pf:.2f}), solve {ps:6.3f} ms | ratios "
+                     f"{(pa + pf) / t_first:4.2f}x, refactor {pf / t_re:4.2f}x, solve {ps / t_solve:4.2f}x")
+        print(line, flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--small", action="store_true")
     p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--gpu", action="store_true", help="the cuDSS path on the GPU against cuDSS called directly")
     args = p.parse_args()
+    if args.gpu:
+        return gpu_main(args)
     mx.set_default_device(mx.cpu)
     cases = [("2-D Poisson", laplacian_2d(256 if args.small else 512), True),
              ("3-D Poisson", laplacian_3d(24 if args.small else 48), True),

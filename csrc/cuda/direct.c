@@ -18,7 +18,6 @@ typedef struct cudss_cfg_ *cudss_config;
 typedef struct cudss_dat_ *cudss_data;
 typedef struct cudss_mat_ *cudss_matrix;
 enum { CUDSS_OK = 0 };
-enum { CFG_SOLVE_MODE = 4 };                                                 /* cudssConfigParam_t */
 enum { DATA_INFO = 0, DATA_LU_NNZ = 1, DATA_NPIVOTS = 2, DATA_DIAG = 8 };    /* cudssDataParam_t */
 enum { PHASE_ANALYSIS = 3, PHASE_FACTORIZATION = 4, PHASE_SOLVE = 0x3F0 };   /* cudssPhase_t */
 enum { MTYPE_GENERAL = 0, MTYPE_SPD = 3, MTYPE_HPD = 4 };                    /* cudssMatrixType_t */
@@ -119,17 +118,14 @@ int msp_cudss_load(const char *path, char *msg, size_t len) {
 
 static cudaDataType_t value_type(int vtype) { return vtype == MSP_GPU_C64 ? CUDA_C_32F : CUDA_R_32F; }
 
-/* an integer parameter of the data object (cuDSS writes an int or an int64_t; the buffer starts zeroed) */
+/* an integer parameter of the data object (an int or an int64_t, as cuDSS has it); -1 when unreadable */
 static int64_t data_int(msp_gpu_direct *h, int param) {
-  int64_t v = 0;
+  int v32 = 0;
+  int64_t v64 = 0;
   size_t written = 0;
-  if (cudss.data_get(h->handle, h->data, param, &v, sizeof v, &written) != CUDSS_OK) return -1;
-  if (written == sizeof(int)) {
-    int w;
-    memcpy(&w, &v, sizeof w);
-    return w;
-  }
-  return v;
+  if (cudss.data_get(h->handle, h->data, param, &v32, sizeof v32, &written) == CUDSS_OK) return v32;
+  if (cudss.data_get(h->handle, h->data, param, &v64, sizeof v64, &written) == CUDSS_OK) return v64;
+  return -1;
 }
 
 /* queue a factorization (the analysis first when `analysis`), wait, then read cuDSS's error indicator */
@@ -214,17 +210,13 @@ int msp_gpu_direct_factor(msp_gpu_direct *h, const void *values, void *stream, i
   return run_factor(h, 0, stream, info, msg, len);
 }
 
-int msp_gpu_direct_solve(msp_gpu_direct *h, int trans, int64_t k, const void *b, void *x, void *stream, char *msg,
-                         size_t len) {
-  if (trans < 0 || trans > 2 || k < 0) {
+int msp_gpu_direct_solve(msp_gpu_direct *h, int64_t k, const void *b, void *x, void *stream, char *msg, size_t len) {
+  if (k < 0) {
     say(msg, len, "bad arguments to the GPU solve");
     return MSP_EINVAL;
   }
   if (k == 0) return MSP_OK;
-  int mode = h->kind == MSP_GPU_DIRECT_CHOLESKY ? 0 : trans; /* Hermitian: op(A) = A for N and H */
-  int st = cudss.config_set(h->config, CFG_SOLVE_MODE, &mode, sizeof mode);
-  if (st != CUDSS_OK) return fail("ConfigSet(solve mode)", st, msg, len);
-  st = cudss.set_stream(h->handle, (cudaStream_t)stream);
+  int st = cudss.set_stream(h->handle, (cudaStream_t)stream);
   if (st != CUDSS_OK) return fail("SetStream", st, msg, len);
   cudss_matrix X = NULL, B = NULL;
   st = cudss.matrix_create_dn(&X, h->n, k, h->n, x, value_type(h->vtype), LAYOUT_COL_MAJOR);
@@ -236,6 +228,7 @@ int msp_gpu_direct_solve(msp_gpu_direct *h, int trans, int64_t k, const void *b,
 }
 
 int64_t msp_gpu_direct_fill(msp_gpu_direct *h) { return data_int(h, DATA_LU_NNZ); }
+int64_t msp_gpu_direct_npivots(msp_gpu_direct *h) { return data_int(h, DATA_NPIVOTS); }
 
 int msp_gpu_direct_diag(msp_gpu_direct *h, void *diag, void *stream, char *msg, size_t len) {
   size_t bytes = (size_t)h->n * (h->vtype == MSP_GPU_C64 ? 8 : 4), written = 0;

@@ -55,11 +55,11 @@ static void check_gpu_array(const mx::array& a, const char* what) {
     throw std::invalid_argument(std::string("gpu_direct: ") + what + " must be an evaluated contiguous array");
 }
 
-// x = op(A)^-1 b for a column-major (k, n) block b (row-major (k, n): each right-hand side contiguous).
+// x = A^-1 b for a column-major (n, k) block b (row-major (k, n): each right-hand side contiguous).
 class CudssSolve : public mx::Primitive {
  public:
-  CudssSolve(mx::Stream s, std::shared_ptr<GpuFactor> f, int trans, std::string op)
-      : mx::Primitive(s), f_(std::move(f)), trans_(trans), op_(std::move(op)) {}
+  CudssSolve(mx::Stream s, std::shared_ptr<GpuFactor> f, std::string op)
+      : mx::Primitive(s), f_(std::move(f)), op_(std::move(op)) {}
 
   void eval_cpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
     throw std::runtime_error(op_ + ": the cuDSS solve runs on the GPU stream only");
@@ -78,7 +78,7 @@ class CudssSolve : public mx::Primitive {
     int st;
     {
       std::lock_guard<std::mutex> lock(f_->mu);
-      st = msp_gpu_direct_solve(f_->h, trans_, k, mx::gpu_ptr<void>(b), mx::gpu_ptr<void>(x),
+      st = msp_gpu_direct_solve(f_->h, k, mx::gpu_ptr<void>(b), mx::gpu_ptr<void>(x),
                                 static_cast<void*>(static_cast<cudaStream_t>(enc.stream())), msg, sizeof msg);
     }
     if (st != MSP_OK) throw std::runtime_error(op_ + ": " + msg);
@@ -90,12 +90,11 @@ class CudssSolve : public mx::Primitive {
   const char* name() const override { return "CudssSolve"; }
   bool is_equivalent(const mx::Primitive& other) const override {
     auto& o = static_cast<const CudssSolve&>(other);
-    return f_ == o.f_ && trans_ == o.trans_;
+    return f_ == o.f_;
   }
 
  private:
   std::shared_ptr<GpuFactor> f_;
-  int trans_;
   std::string op_;
 };
 
@@ -111,6 +110,10 @@ NB_MODULE(_ext_cuda, m) {
       .def("fill", [](GpuFactor& f) {
         std::lock_guard<std::mutex> lock(f.mu);
         return msp_gpu_direct_fill(f.h);
+      })
+      .def("npivots", [](GpuFactor& f) {
+        std::lock_guard<std::mutex> lock(f.mu);
+        return msp_gpu_direct_npivots(f.h);
       })
       // new values on the analyzed pattern (an evaluated contiguous array): (status, info, message)
       .def("factor",
@@ -148,15 +151,15 @@ NB_MODULE(_ext_cuda, m) {
              if (st != MSP_OK) throw std::runtime_error(std::string("gpu_direct: ") + msg);
              return d;
            })
-      // x = op(A)^-1 b as a graph node: b is (k, n) (each right-hand side a contiguous row) or (n,)
+      // x = A^-1 b as a graph node: b is (k, n) (each right-hand side a contiguous row) or (n,)
       .def("solve",
-           [](std::shared_ptr<GpuFactor> f, const mx::array& b, int trans, const std::string& op) {
+           [](std::shared_ptr<GpuFactor> f, const mx::array& b, const std::string& op) {
              if (b.ndim() < 1 || b.ndim() > 2 || b.shape(-1) != f->n)
                throw std::invalid_argument(op + ": right-hand side of the wrong shape for the GPU solve");
-             auto prim = std::make_shared<mlx_sparse::CudssSolve>(f->stream, f, trans, op);
+             auto prim = std::make_shared<mlx_sparse::CudssSolve>(f->stream, f, op);
              return mx::array(b.shape(), b.dtype(), std::move(prim), {mx::contiguous(b, false, f->stream)});
            },
-           nb::arg("b"), nb::arg("trans"), nb::arg("op"));
+           nb::arg("b"), nb::arg("op"));
 
   m.def("cudss_load", [](const std::string& path) {
     char msg[512] = {0};

@@ -489,26 +489,42 @@ class _GpuFactorization(_Factorization):
         C = A.tocsr(canonical=True, stream=s)
         self.data_mx = C.data  # the values factored, differentiable in A's values
         self.indptr, self.indices = C.indptr, C.indices
-        self.gf, self._rc = None, None
+        self.gf, self.gf_t, self._rc, self._C = None, None, None, C
         self.lock = threading.Lock()
         self.factor(C.data)
 
-    def factor(self, data: mx.array):
-        n = self.shape[0]
-        if n == 0:
-            return
+    def _analyze(self, indptr, indices, data):
         vals = mx.contiguous(data.astype(mx.complex64 if self.cplx else mx.float32, stream=self.s), stream=self.s)
-        mx.eval(self.indptr, self.indices, vals)
+        mx.eval(indptr, indices, vals)
         if vals.size == 0:
             raise np.linalg.LinAlgError(f"{self.op}: the matrix is singular (it has no stored entries)")
+        st, gf, info, msg = self.ext.analyze(_KIND[self.kind], self.shape[0], indptr, indices, vals, self.s)
+        self._raise(st, msg)
+        return gf, vals
+
+    def factor(self, data: mx.array):
+        """(Re)factor with new values in the CSR pattern's order; the transposed factorization (for
+        trans='T'/'H' solves, made on first use) is dropped."""
+        if self.shape[0] == 0:
+            return
         with self.lock:
+            self.gf_t = None
             if self.gf is None:
-                st, gf, info, msg = self.ext.analyze(_KIND[self.kind], n, self.indptr, self.indices, vals, self.s)
-                self._raise(st, msg)
-                self.gf = gf
+                self.gf, _ = self._analyze(self.indptr, self.indices, data)
             else:
+                vals = mx.contiguous(data.astype(mx.complex64 if self.cplx else mx.float32, stream=self.s),
+                                     stream=self.s)
+                mx.eval(vals)
                 st, info, msg = self.gf.factor(vals)
                 self._raise(st, msg)
+
+    def _transposed(self):
+        """The factorization of A^T (cuDSS's transposed solve mode is refused as unsupported)."""
+        with self.lock:
+            if self.gf_t is None:
+                T = self._C.T.tocsr(canonical=True, stream=self.s)
+                self.gf_t, _ = self._analyze(T.indptr, T.indices, T.data)
+            return self.gf_t
 
     def _solve_mx(self, bv: mx.array, trans: str, out_dt) -> mx.array:
         """op(A)^-1 bv as a graph node on the GPU stream (bv: (n,) or (n, k))."""
@@ -523,9 +539,16 @@ class _GpuFactorization(_Factorization):
             return (re + 1j * im).astype(out_dt, stream=s)
         wdt = mx.complex64 if self.cplx else mx.float32
         b = bv.astype(wdt, stream=s)
+        # A^-1 b (N; Cholesky H), A^-T b (T) and A^-H b = conj(A^-T conj(b)) (H); Cholesky T = conj(A^-1 conj(b))
+        conj = self.cplx and ((trans == "H" and self.kind != _CHOL) or (trans == "T" and self.kind == _CHOL))
+        gf = self._transposed() if (trans != "N" and self.kind != _CHOL) else self.gf
+        if conj:
+            b = mx.conj(b, stream=s)
         bt = b if b.ndim == 1 else mx.transpose(b, stream=s)  # each right-hand side a contiguous row
-        xt = self.gf.solve(bt, _TRANS[trans], self.op)
+        xt = gf.solve(bt, self.op)
         x = xt if xt.ndim == 1 else mx.transpose(xt, stream=s)
+        if conj:
+            x = mx.conj(x, stream=s)
         return x.astype(out_dt, stream=s)
 
     def _pattern(self):
@@ -548,7 +571,7 @@ class _GpuFactorization(_Factorization):
         if not same:
             raise ValueError(f"{self.op}: refactor needs a matrix with the factorized matrix's pattern")
         self.factor(C.data)
-        self.data_mx = C.data
+        self.data_mx, self._C = C.data, C
 
     @property
     def fill(self) -> int:

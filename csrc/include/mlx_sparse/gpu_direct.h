@@ -34,11 +34,12 @@ int msp_gpu_direct_analyze(int kind, int vtype, int index64, int64_t n, int64_t 
 /* numeric factorization with new values (nnz of them, in the pattern's order), the analysis reused */
 int msp_gpu_direct_factor(msp_gpu_direct *h, const void *values, void *stream, int64_t *info, char *msg,
                           size_t msglen);
-/* X = op(A)^-1 B (trans: 0 N, 1 T, 2 H), queued on stream */
-int msp_gpu_direct_solve(msp_gpu_direct *h, int trans, int64_t k, const void *b, void *x, void *stream, char *msg,
-                         size_t msglen);
-/* nnz of the factors (L + U, or L) */
+/* X = A^-1 B, queued on stream (transposed solves factor A^T: cuDSS 1.0 refused its transposed solve
+ * mode with "not supported" on an H200) */
+int msp_gpu_direct_solve(msp_gpu_direct *h, int64_t k, const void *b, void *x, void *stream, char *msg, size_t msglen);
+/* nnz of the factors (L + U, or L); the number of pivots cuDSS perturbed (-1 when unreadable) */
 int64_t msp_gpu_direct_fill(msp_gpu_direct *h);
+int64_t msp_gpu_direct_npivots(msp_gpu_direct *h);
 /* the diagonal of the factorization (n values of the handle's type) into device memory diag */
 int msp_gpu_direct_diag(msp_gpu_direct *h, void *diag, void *stream, char *msg, size_t msglen);
 void msp_gpu_direct_free(msp_gpu_direct *h);
