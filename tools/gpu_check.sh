@@ -53,7 +53,9 @@ install() {
     cat "$cw".part00 "$cw".part01 "$cw".part02 > "$cw"
     (cd "$STAGE_DIR" && grep "$(basename "$cw")" SHA256SUMS | sha256sum -c -)
     rm -rf /tmp/cudss_x && "$PY" -m zipfile -e "$cw" /tmp/cudss_x
-    mkdir -p "$SITE/nvidia/cu13/lib" && cp /tmp/cudss_x/nvidia/cu13/lib/libcudss* "$SITE/nvidia/cu13/lib/"
+    mkdir -p "$SITE/nvidia/cu13/lib" "$SITE/nvidia/cu13/include"
+    cp /tmp/cudss_x/nvidia/cu13/lib/libcudss* "$SITE/nvidia/cu13/lib/"
+    cp /tmp/cudss_x/nvidia/cu13/include/cudss*.h "$SITE/nvidia/cu13/include/"
     echo "cuDSS installed: $(ls "$SITE"/nvidia/cu13/lib/libcudss*)"
   else
     echo "cuDSS not staged: the GPU direct-solver tests will skip"

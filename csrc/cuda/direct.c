@@ -6,6 +6,7 @@
 #include <cuda_runtime_api.h>
 #include <dlfcn.h>
 #include <library_types.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,11 @@ static struct {
   int (*get_property)(int, int *);
   int version;
 } cudss;
+
+/* One cuDSS library handle for the process (creating one costs about a second: cuDSS loads its kernels),
+ * shared by every factorization; the lock serializes the calls that use it (each sets its stream). */
+static cudss_handle g_handle;
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct msp_gpu_direct {
   cudss_handle handle;
@@ -178,11 +184,14 @@ int msp_gpu_direct_analyze(int kind, int vtype, int index64, int64_t n, int64_t 
   msp_gpu_direct *h = calloc(1, sizeof *h);
   if (!h) return MSP_ENOMEM;
   h->kind = kind, h->vtype = vtype, h->n = n;
-  int st = cudss.create(&h->handle);
+  pthread_mutex_lock(&g_lock);
+  int st = g_handle ? CUDSS_OK : cudss.create(&g_handle);
+  pthread_mutex_unlock(&g_lock);
   if (st != CUDSS_OK) {
     free(h);
     return fail("Create", st, msg, len);
   }
+  h->handle = g_handle;
   st = cudss.config_create(&h->config);
   if (st == CUDSS_OK) st = cudss.data_create(h->handle, &h->data);
   cudaDataType_t it = index64 ? CUDA_R_64I : CUDA_R_32I;
@@ -195,7 +204,9 @@ int msp_gpu_direct_analyze(int kind, int vtype, int index64, int64_t n, int64_t 
     msp_gpu_direct_free(h);
     return fail("setup", st, msg, len);
   }
+  pthread_mutex_lock(&g_lock);
   int rc = run_factor(h, 1, stream, info, msg, len);
+  pthread_mutex_unlock(&g_lock);
   if (rc != MSP_OK) {
     msp_gpu_direct_free(h);
     return rc;
@@ -207,7 +218,10 @@ int msp_gpu_direct_analyze(int kind, int vtype, int index64, int64_t n, int64_t 
 int msp_gpu_direct_factor(msp_gpu_direct *h, const void *values, void *stream, int64_t *info, char *msg, size_t len) {
   int st = cudss.matrix_set_values(h->A, values);
   if (st != CUDSS_OK) return fail("MatrixSetValues", st, msg, len);
-  return run_factor(h, 0, stream, info, msg, len);
+  pthread_mutex_lock(&g_lock);
+  int rc = run_factor(h, 0, stream, info, msg, len);
+  pthread_mutex_unlock(&g_lock);
+  return rc;
 }
 
 int msp_gpu_direct_solve(msp_gpu_direct *h, int64_t k, const void *b, void *x, void *stream, char *msg, size_t len) {
@@ -216,6 +230,7 @@ int msp_gpu_direct_solve(msp_gpu_direct *h, int64_t k, const void *b, void *x, v
     return MSP_EINVAL;
   }
   if (k == 0) return MSP_OK;
+  pthread_mutex_lock(&g_lock);
   int st = cudss.set_stream(h->handle, (cudaStream_t)stream);
   if (st != CUDSS_OK) return fail("SetStream", st, msg, len);
   cudss_matrix X = NULL, B = NULL;
@@ -224,24 +239,34 @@ int msp_gpu_direct_solve(msp_gpu_direct *h, int64_t k, const void *b, void *x, v
   if (st == CUDSS_OK) st = cudss.execute(h->handle, PHASE_SOLVE, h->config, h->data, h->A, X, B);
   if (X) cudss.matrix_destroy(X);
   if (B) cudss.matrix_destroy(B);
+  pthread_mutex_unlock(&g_lock);
   return st == CUDSS_OK ? MSP_OK : fail("solve", st, msg, len);
 }
 
-int64_t msp_gpu_direct_fill(msp_gpu_direct *h) { return data_int(h, DATA_LU_NNZ); }
-int64_t msp_gpu_direct_npivots(msp_gpu_direct *h) { return data_int(h, DATA_NPIVOTS); }
+static int64_t locked_data_int(msp_gpu_direct *h, int param) {
+  pthread_mutex_lock(&g_lock);
+  int64_t v = data_int(h, param);
+  pthread_mutex_unlock(&g_lock);
+  return v;
+}
+int64_t msp_gpu_direct_fill(msp_gpu_direct *h) { return locked_data_int(h, DATA_LU_NNZ); }
+int64_t msp_gpu_direct_npivots(msp_gpu_direct *h) { return locked_data_int(h, DATA_NPIVOTS); }
 
 int msp_gpu_direct_diag(msp_gpu_direct *h, void *diag, void *stream, char *msg, size_t len) {
   size_t bytes = (size_t)h->n * (h->vtype == MSP_GPU_C64 ? 8 : 4), written = 0;
+  pthread_mutex_lock(&g_lock);
   int st = cudss.set_stream(h->handle, (cudaStream_t)stream);
   if (st == CUDSS_OK) st = cudss.data_get(h->handle, h->data, DATA_DIAG, diag, bytes, &written);
+  pthread_mutex_unlock(&g_lock);
   return st == CUDSS_OK ? MSP_OK : fail("DataGet(diagonal)", st, msg, len);
 }
 
 void msp_gpu_direct_free(msp_gpu_direct *h) {
   if (!h) return;
+  pthread_mutex_lock(&g_lock);
   if (h->A) cudss.matrix_destroy(h->A);
   if (h->data) cudss.data_destroy(h->handle, h->data);
   if (h->config) cudss.config_destroy(h->config);
-  if (h->handle) cudss.destroy(h->handle);
-  free(h);
+  pthread_mutex_unlock(&g_lock);
+  free(h);  /* the shared library handle stays for the process */
 }

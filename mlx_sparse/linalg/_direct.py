@@ -500,7 +500,16 @@ class _GpuFactorization(_Factorization):
             raise np.linalg.LinAlgError(f"{self.op}: the matrix is singular (it has no stored entries)")
         st, gf, info, msg = self.ext.analyze(_KIND[self.kind], self.shape[0], indptr, indices, vals, self.s)
         self._raise(st, msg)
+        self._check_pivots(gf)
         return gf, vals
+
+    def _check_pivots(self, gf):
+        # cuDSS perturbs a pivot it finds (nearly) zero and carries on; its solution would then be wrong
+        k = int(gf.npivots())
+        if k > 0:
+            raise np.linalg.LinAlgError(f"{self.op}: the matrix is singular or nearly so (cuDSS perturbed {k} pivot"
+                                        f"{'s' if k > 1 else ''}); factor on the CPU (stream=mx.cpu) for a "
+                                        "full-pivoting engine")
 
     def factor(self, data: mx.array):
         """(Re)factor with new values in the CSR pattern's order; the transposed factorization (for
@@ -517,6 +526,7 @@ class _GpuFactorization(_Factorization):
                 mx.eval(vals)
                 st, info, msg = self.gf.factor(vals)
                 self._raise(st, msg)
+                self._check_pivots(self.gf)
 
     def _transposed(self):
         """The factorization of A^T (cuDSS's transposed solve mode is refused as unsupported)."""
