@@ -128,7 +128,7 @@ def gpu_main(args):
         if peer:
             pa, pf, ps = peer["analysis_us"] / 1e3, peer["factor_us"] / 1e3, peer["solve_us"] / 1e3
             line += (f" | cuDSS direct: {pa + pf:8.2f} ms ({pa:.2f} + {pf:.2f}), solve {ps:6.3f} ms | ratios "
-                     f"{(pa + pf) / t_first:4.2f}x, refactor {pf / t_re:4.2f}x, solve {ps / t_solve:4.2f}x")
+                     f"{(pa + pf) / (t_first * 1e3):4.2f}x, refactor {pf / (t_re * 1e3):4.2f}x, solve {ps / (t_solve * 1e3):4.2f}x")
         print(line, flush=True)
 
 
