@@ -1487,7 +1487,7 @@ static Csr hermitian_lower(const Csr& a) {
   std::vector<double> off(l.m, 0.0);
   for (long long r = 0; r < l.m; ++r)
     for (IT p = l.indptr[r]; p < l.indptr[r + 1]; ++p)
-      if ((long long)l.ind[p] != r) off[r] += host_mag(l.val[p]), off[l.ind[p]] += host_mag(l.val[p]);
+      if ((long long)l.ind[p] != r) off[r] += std::fabs(host_mag(l.val[p])), off[l.ind[p]] += std::fabs(host_mag(l.val[p]));
   for (long long r = 0; r < l.m; ++r)
     for (IT p = l.indptr[r]; p < l.indptr[r + 1]; ++p)
       if ((long long)l.ind[p] == r) l.val[p] = hval((float)(1 + off[r]), 0.f);
