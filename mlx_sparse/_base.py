@@ -148,7 +148,8 @@ class SparseArray:
         ones built on the device (``coo.tocsr()``) and for COO arrays (it plans the CSR form their
         products use). It also keeps 16-bit column offsets (column - row) when every entry lies
         within 32767 of the diagonal (banded matrices, PDE stencils): SpMV then reads 2 bytes per
-        entry in place of 4 or 8, at 2 bytes per entry of memory. Synchronizes; returns self."""
+        entry in place of 4 or 8, at 2 bytes per entry of memory (arrays built from host buffers
+        keep them at construction too). Synchronizes; returns self."""
         form = self._compressed(resolve_stream(stream))
         _spmv.analyze(form.indptr, form.indices, form.nnz, form._csr_shape[0])
         return self

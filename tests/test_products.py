@@ -445,8 +445,9 @@ def test_repeated_products_follow_replaced_buffers(device):
 @pytest.mark.parametrize("vt", list(VALUE_DTYPES))
 @pytest.mark.parametrize("it", list(INDEX_DTYPES))
 def test_banded_spmv_reads_16bit_offsets_after_analyze(vt, it, device):
-    """analyze() keeps 16-bit column offsets for a structure within 32767 of the diagonal; SpMV then
-    reads them (same results as scipy, derivatives unchanged); wide structures keep none."""
+    """analyze() (and construction from host buffers) keeps 16-bit column offsets for a structure within
+    32767 of the diagonal; SpMV then reads them (same results as scipy, derivatives unchanged); wide
+    structures keep none."""
     from mlx_sparse._spmv import d16_of as _d16_of
 
     _skip(device, vt)
@@ -460,9 +461,13 @@ def test_banded_spmv_reads_16bit_offsets_after_analyze(vt, it, device):
     A = ms.csr_array(ref, dtype=VALUE_DTYPES[vt][0], index_dtype=INDEX_DTYPES[it])
     ref = sp.csr_array((to_host(A.data).astype(np.complex128), ref.indices, ref.indptr), shape=(m, n))  # as stored
     x = _dense((n,), vt, 12)
+    # built from MLX arrays: no offsets until analyze(); built from host buffers (A): kept at construction
+    P = ms.csr_array((A.data, A.indices + 0, A.indptr + 0), shape=A.shape)
+    assert _d16_of(A.indices, A.indptr) is not None
     with mx.stream(device):
-        y_plain = A @ x
-        assert _d16_of(A.indices, A.indptr) is None
+        y_plain = P @ x
+        assert _d16_of(P.indices, P.indptr) is None
+        assert P.analyze(stream=device) is P and _d16_of(P.indices, P.indptr) is not None
         assert A.analyze(stream=device) is A
         deltas = _d16_of(A.indices, A.indptr)
         assert deltas is not None and deltas.dtype == mx.int16 and deltas.size == A.nnz
