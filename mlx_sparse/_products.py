@@ -136,6 +136,8 @@ def cached_product(op: str, A, x, s: mx.Stream, trans: bool, kind: str):
     recipe = entry[1] if entry is not None and entry[0] == s else None
     if recipe is None:
         m, n = A._csr_shape
+        if _spmv.auto_plan(A.indptr, A.indices, int(A.data.size), m):  # first product of an unplanned structure
+            key = (K.op_name(op), trans, x.shape, _spmv._plan_generation, spmv_mode())
         if x.shape[0] != (m if trans else n):
             return None
         _check_gpu_dtype(op, A.data.dtype, s)

@@ -132,6 +132,21 @@ def analyze(indptr: mx.array, indices: mx.array, nnz: int, m: int) -> None:
             plan_d16(indices, indptr, np.array(indices), ip)
 
 
+def auto_plan(indptr: mx.array, indices: mx.array, nnz: int, m: int) -> bool:
+    """Plan a structure at its first product when nobody did (arrays built from MLX arrays, without
+    analyze()), but only when its buffers are already evaluated: reading them then starts no
+    evaluation. Returns True when a plan was made (recipes made before are stale)."""
+    entry = _PLANS.get(id(indptr))
+    if entry is not None and entry[0]() is indptr:
+        return False
+    from . import _ext
+
+    if indptr.ndim != 1 or not (_ext.is_available(indptr) and _ext.is_available(indices)):
+        return False
+    analyze(indptr, indices, nnz, m)
+    return True
+
+
 # ---- the node ------------------------------------------------------------------------------------
 def prepare_spmv(op, data, indices, indptr, shape, s: mx.Stream, rules: dict) -> Callable[[mx.array], mx.array]:
     """y = A x for CSR buffers of shape (m, n): the one place the kernel is chosen. GPU: the merge

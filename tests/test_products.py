@@ -479,3 +479,23 @@ def test_banded_spmv_reads_16bit_offsets_after_analyze(vt, it, device):
             assert rel_err(_ref64(g), ref.T @ np.ones(m)) <= 4 * RTOL[vt]
     wide = ms.csr_array(sp.csr_array(([1.0], ([0], [32768])), shape=(2, 40000)).astype(np.float32))
     assert _d16_of(wide.analyze(stream=device).indices, wide.indptr) is None
+
+
+def test_first_product_plans_an_evaluated_structure():
+    """A CSR array built from evaluated MLX arrays (no analyze()) is planned at its first product (the 16-bit
+    offsets of a banded structure kept, same results); one built from lazy arrays is left alone (no sync)."""
+    from mlx_sparse._spmv import d16_of
+
+    S = sp.csr_array(sp.diags([np.full(999, -1.0), np.full(1000, 2.0), np.full(999, -1.0)], [-1, 0, 1]),
+                     dtype=np.float32)
+    x = mx.array(np.random.default_rng(3).standard_normal(1000).astype(np.float32))
+    ind, ip = mx.array(S.indices), mx.array(S.indptr)
+    A = ms.csr_array((mx.array(S.data), ind, ip), shape=S.shape)
+    assert d16_of(A.indices, A.indptr) is None
+    y = A @ x
+    assert d16_of(A.indices, A.indptr) is not None
+    np.testing.assert_allclose(np.array(y), S @ np.array(x), rtol=1e-5, atol=1e-5)
+    L = ms.csr_array((mx.array(S.data), ind + 0, ip + 0), shape=S.shape)  # lazy buffers
+    y2 = L @ x
+    assert d16_of(L.indices, L.indptr) is None
+    np.testing.assert_allclose(np.array(y2), np.array(y), rtol=1e-6, atol=1e-6)

@@ -296,6 +296,8 @@ NB_MODULE(_ext, m) {
     return std::map<std::string, int64_t>{
         {"gpu_block", MSP_GPU_BLOCK}, {"merge_items", MSP_MERGE_ITEMS}, {"par_threshold", MSP_PAR_THRESHOLD}};
   });
+  // whether an array's data exists (evaluated, or a constant): reading it then starts no evaluation
+  m.def("is_available", [](const mx::array& a) { return a.is_available(); });
   m.def("set_num_threads", &msp_set_num_threads, nb::arg("n"));
   m.def("get_num_threads", &msp_get_num_threads);
 }
