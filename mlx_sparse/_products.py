@@ -47,7 +47,26 @@ def prepare_product(op, data, indices, indptr, shape, x_shape, trans: bool, conj
     rules = _product_rules(op, shape, trans, conj, s, bm)
     if vec and not trans and not conj:
         return prepare_spmv(op, data, indices, indptr, shape, s, rules)
-    return prepare_spmm(op, data, indices, indptr, shape, k, out_shape, trans, conj, bm, s, rules)
+    scatter = prepare_spmm(op, data, indices, indptr, shape, k, out_shape, trans, conj, bm, s, rules)
+    if not trans or is_gpu(s) or indptr.ndim != 1 or data.ndim != 1:
+        return scatter
+    return _transposed_gather(op, data, indices, indptr, shape, x_shape, conj, s, bm, scatter)
+
+
+def _transposed_gather(op, data, indices, indptr, shape, x_shape, conj, s, bm, scatter):
+    """A^T x (A^H x) on the CPU: a product that gathers on A^T's CSR (``_spmv.transposed_structure``,
+    decided at the structure's first A^T product: kept when its buffers were evaluated then) with
+    values taken from A's once per recipe (the take carries the derivatives to A's values); else the
+    scatter."""
+    m, n = shape
+    T = _spmv.transposed_structure(indptr, indices, int(data.size), m, n)
+    if T is None:
+        return scatter
+    tptr, tind, perm = T
+    with mx.stream(s):
+        tdata = mx.take(data, perm)
+        tdata = mx.conj(tdata) if conj else tdata
+    return prepare_product(op, tdata, tind, tptr, (n, m), x_shape, False, False, s, bm)
 
 
 def _product_rules(op, shape, trans: bool, conj: bool, s: mx.Stream, bm: bool = False) -> dict:

@@ -147,6 +147,42 @@ def auto_plan(indptr: mx.array, indices: mx.array, nnz: int, m: int) -> bool:
     return True
 
 
+# ---- the transposed structure (A^T products by gathering) ---------------------------------------
+_TRANSPOSED: dict = {}  # id(indices) -> (weak ref to indices, weak ref to indptr, (tindptr, tindices, perm))
+
+
+def transposed_structure(indptr: mx.array, indices: mx.array, nnz: int, m: int, n: int):
+    """The CSR of A^T for a flat CSR structure of shape (m, n): (tindptr[n+1], tindices[nnz], perm[nnz])
+    with A^T's entry q holding A's value perm[q], kept with the structure (arrays sharing its buffers
+    share it), or None. Decided once per structure, at its first A^T product, so a structure's A^T
+    products all sum in one order: built then if the buffers are already evaluated (our CSR -> CSC
+    kernel on the CPU, about 8 SpMVs' time; no evaluation of anything pending is started), else never
+    (the products scatter). An invalid structure gets None (the kernels report it). Costs
+    (n + 1 + 2 nnz) indices of memory."""
+    key = id(indices)
+    entry = _TRANSPOSED.get(key)
+    if entry is not None and entry[0]() is indices and entry[1]() is indptr:
+        return entry[2]
+    from . import _ext
+
+    out = None
+    if (indptr.ndim == 1 and indices.ndim == 1 and indptr.size == m + 1 and indices.size == nnz and nnz > 0
+            and _ext.is_available(indptr) and _ext.is_available(indices)):
+        from ._convert import transpose_csr
+
+        pos = mx.arange(nnz, dtype=mx.float64, stream=mx.cpu)  # each entry's position in A (exact to 2^53)
+        try:
+            cs = mx.default_stream(mx.cpu)
+            d, tind, tptr = transpose_csr("matmul", pos, indices, indptr, (m, n), cs)  # the CSR of A^T
+            perm = d.astype(mx.int32 if nnz < 2**31 else mx.int64, stream=mx.cpu)
+            mx.eval(tptr, tind, perm)
+            out = (tptr, tind, perm)
+        except (RuntimeError, ValueError):  # an invalid structure: the products' own kernels say so
+            out = None
+    _TRANSPOSED[key] = (weakref.ref(indices, lambda _, key=key: _TRANSPOSED.pop(key, None)), weakref.ref(indptr), out)
+    return out
+
+
 # ---- the node ------------------------------------------------------------------------------------
 def prepare_spmv(op, data, indices, indptr, shape, s: mx.Stream, rules: dict) -> Callable[[mx.array], mx.array]:
     """y = A x for CSR buffers of shape (m, n): the one place the kernel is chosen. GPU: the merge

@@ -499,3 +499,47 @@ def test_first_product_plans_an_evaluated_structure():
     y2 = L @ x
     assert d16_of(L.indices, L.indptr) is None
     np.testing.assert_allclose(np.array(y2), np.array(y), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("vt", ["float32", "float64", "complex64"])
+@pytest.mark.parametrize("it", list(INDEX_DTYPES))
+def test_repeated_transposed_products_gather_on_a_kept_transpose(vt, it):
+    """CPU: A^T products gather on A^T's CSR, kept with an evaluated structure from its first A^T product
+    (a lazy one scatters); results (A^T x, A^H x, A^T X) and derivatives in A's values match scipy and
+    the scatter path."""
+    from mlx_sparse._spmv import _TRANSPOSED
+
+    dt, npdt = VALUE_DTYPES[vt][0], np.complex64 if vt == "complex64" else np.dtype(vt)
+    rng = np.random.default_rng(4)
+    S = sp.random(300, 200, density=0.05, random_state=5, format="csr").astype(npdt)
+    S.data = (S.data + (1j * rng.standard_normal(S.nnz) if vt == "complex64" else 0)).astype(npdt)
+    A = ms.csr_array(S, dtype=dt, index_dtype=INDEX_DTYPES[it])
+    x = mx.array(rng.standard_normal(300).astype(npdt))
+    X = mx.array(rng.standard_normal((300, 4)).astype(npdt))
+    with mx.stream(mx.cpu):
+        L = ms.csr_array((A.data, A.indices + 0, A.indptr + 0), shape=A.shape)  # lazy buffers: scatter, for good
+        lazy = L.T @ x
+        assert _TRANSPOSED[id(L.indices)][2] is None
+        first = A.T @ x  # evaluated buffers: A^T's CSR kept from the first product
+        assert _TRANSPOSED[id(A.indices)][2] is not None
+        for _ in range(3):
+            again = A.T @ x
+        assert np.array_equal(np.array(again), np.array(first))  # one summation order for the structure
+        tol = 1e-10 if vt == "float64" else 1e-4
+        np.testing.assert_allclose(np.array(again), S.T @ np.array(x), rtol=tol, atol=tol)
+        np.testing.assert_allclose(np.array(lazy), np.array(first), rtol=tol, atol=tol)
+        for _ in range(2):
+            Y = A.T @ X
+        np.testing.assert_allclose(np.array(Y), S.T @ np.array(X), rtol=tol, atol=tol)
+        if vt == "complex64":
+            for _ in range(2):
+                h = A.conj().T @ x
+            np.testing.assert_allclose(np.array(h), S.conj().T @ np.array(x), rtol=tol, atol=tol)
+        else:
+            def loss(d):
+                B = ms.csr_array((d, A.indices, A.indptr), shape=A.shape)
+                return mx.sum((B.T @ x) ** 2)
+            g = mx.grad(loss)(A.data)
+            y = S.T @ np.array(x).astype(np.float64)
+            want = 2 * y[S.indices] * np.repeat(np.array(x).astype(np.float64), np.diff(S.indptr))
+            np.testing.assert_allclose(np.array(g), want, rtol=tol * 10, atol=tol * 10)
