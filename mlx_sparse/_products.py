@@ -54,19 +54,32 @@ def prepare_product(op, data, indices, indptr, shape, x_shape, trans: bool, conj
 
 
 def _transposed_gather(op, data, indices, indptr, shape, x_shape, conj, s, bm, scatter):
-    """A^T x (A^H x) on the CPU: a product that gathers on A^T's CSR (``_spmv.transposed_structure``,
-    decided at the structure's first A^T product: kept when its buffers were evaluated then) with
-    values taken from A's once per recipe (the take carries the derivatives to A's values); else the
-    scatter."""
+    """A^T x (A^H x) on the CPU. A structure's first A^T product scatters (a one-off product builds
+    nothing: A^T's CSR costs about 6-30 products' time); from its second on (counted per structure,
+    across recipes), products gather on A^T's CSR (``_spmv.transposed_structure``, kept with the
+    structure once its buffers are evaluated) with A's values taken into A^T's order once per values
+    array (the take carries the derivatives to A's values). The first product and later ones sum in
+    different orders, so they may differ in the last bits."""
     m, n = shape
-    T = _spmv.transposed_structure(indptr, indices, int(data.size), m, n)
-    if T is None:
-        return scatter
-    tptr, tind, perm = T
-    with mx.stream(s):
-        tdata = mx.take(data, perm)
-        tdata = mx.conj(tdata) if conj else tdata
-    return prepare_product(op, tdata, tind, tptr, (n, m), x_shape, False, False, s, bm)
+    state = {"gather": None}  # the gathering product once decided, or the scatter for good
+
+    def run(x):
+        f = state["gather"]
+        if f is None:
+            if _spmv.count_transposed(indices) < 2:
+                return scatter(x)
+            T = _spmv.transposed_structure(indptr, indices, int(data.size), m, n)
+            if T is False:  # not evaluated yet: scatter now, ask again next time
+                return scatter(x)
+            if T is None:
+                f = state["gather"] = scatter
+            else:
+                tptr, tind, perm = T
+                tdata = _spmv.transposed_values(data, perm, conj, s)
+                f = state["gather"] = prepare_product(op, tdata, tind, tptr, (n, m), x_shape, False, False, s, bm)
+        return f(x)
+
+    return run
 
 
 def _product_rules(op, shape, trans: bool, conj: bool, s: mx.Stream, bm: bool = False) -> dict:

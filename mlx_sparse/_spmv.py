@@ -151,36 +151,69 @@ def auto_plan(indptr: mx.array, indices: mx.array, nnz: int, m: int) -> bool:
 _TRANSPOSED: dict = {}  # id(indices) -> (weak ref to indices, weak ref to indptr, (tindptr, tindices, perm))
 
 
+_TCOUNT: dict = {}  # id(indices) -> [weak ref to indices, A^T products run on the structure]
+
+
+def count_transposed(indices: mx.array) -> int:
+    """Count one more A^T product on this structure; returns the count (1 for the first)."""
+    key = id(indices)
+    entry = _TCOUNT.get(key)
+    if entry is None or entry[0]() is not indices:
+        entry = _TCOUNT[key] = [weakref.ref(indices, lambda _, key=key: _TCOUNT.pop(key, None)), 0]
+    entry[1] += 1
+    return entry[1]
+
+
 def transposed_structure(indptr: mx.array, indices: mx.array, nnz: int, m: int, n: int):
     """The CSR of A^T for a flat CSR structure of shape (m, n): (tindptr[n+1], tindices[nnz], perm[nnz])
-    with A^T's entry q holding A's value perm[q], kept with the structure (arrays sharing its buffers
-    share it), or None. Decided once per structure, at its first A^T product, so a structure's A^T
-    products all sum in one order: built then if the buffers are already evaluated (our CSR -> CSC
-    kernel on the CPU, about 8 SpMVs' time; no evaluation of anything pending is started), else never
-    (the products scatter). An invalid structure gets None (the kernels report it). Costs
-    (n + 1 + 2 nnz) indices of memory."""
+    with A^T's entry q holding A's value perm[q], built once by our CSR -> CSC kernel on the CPU and kept
+    with the structure (arrays sharing its buffers share it). False while the buffers are not evaluated
+    (nothing pending is evaluated here: ask again later); None for a structure that cannot have one
+    (an invalid one: the products' own kernels report it). Costs (n + 1 + 2 nnz) indices of memory."""
     key = id(indices)
     entry = _TRANSPOSED.get(key)
     if entry is not None and entry[0]() is indices and entry[1]() is indptr:
         return entry[2]
     from . import _ext
 
-    out = None
-    if (indptr.ndim == 1 and indices.ndim == 1 and indptr.size == m + 1 and indices.size == nnz and nnz > 0
-            and _ext.is_available(indptr) and _ext.is_available(indices)):
-        from ._convert import transpose_csr
+    if not (indptr.ndim == 1 and indices.ndim == 1 and indptr.size == m + 1 and indices.size == nnz and nnz > 0):
+        return None
+    if not (_ext.is_available(indptr) and _ext.is_available(indices)):
+        return False
+    from ._convert import transpose_csr
 
-        pos = mx.arange(nnz, dtype=mx.float64, stream=mx.cpu)  # each entry's position in A (exact to 2^53)
-        try:
-            cs = mx.default_stream(mx.cpu)
-            d, tind, tptr = transpose_csr("matmul", pos, indices, indptr, (m, n), cs)  # the CSR of A^T
-            perm = d.astype(mx.int32 if nnz < 2**31 else mx.int64, stream=mx.cpu)
-            mx.eval(tptr, tind, perm)
-            out = (tptr, tind, perm)
-        except (RuntimeError, ValueError):  # an invalid structure: the products' own kernels say so
-            out = None
+    pos = mx.arange(nnz, dtype=mx.float64, stream=mx.cpu)  # each entry's position in A (exact to 2^53)
+    try:
+        cs = mx.default_stream(mx.cpu)
+        d, tind, tptr = transpose_csr("matmul", pos, indices, indptr, (m, n), cs)  # the CSR of A^T
+        perm = d.astype(mx.int32 if nnz < 2**31 else mx.int64, stream=mx.cpu)
+        mx.eval(tptr, tind, perm)
+        out = (tptr, tind, perm)
+    except (RuntimeError, ValueError):  # an invalid structure: the products' own kernels say so
+        out = None
     _TRANSPOSED[key] = (weakref.ref(indices, lambda _, key=key: _TRANSPOSED.pop(key, None)), weakref.ref(indptr), out)
     return out
+
+
+_TVALUES: dict = {}  # id(data) -> (weak ref to data, perm, conj, stream, A^T's values)
+
+
+def transposed_values(data: mx.array, perm: mx.array, conj: bool, s: mx.Stream) -> mx.array:
+    """A's values in A^T's entry order (conjugated for A^H), one take per values array and kept with it
+    (a new values array, a tracer under mx.grad among them, gets its own take, which carries the
+    derivatives)."""
+    key = id(data)
+    entry = _TVALUES.get(key)
+    if entry is not None and entry[0]() is data and entry[1] is perm and entry[2] == conj and entry[3] == s:
+        return entry[4]
+    with mx.stream(s):
+        t = mx.take(data, perm)
+        t = mx.conj(t) if conj else t
+    try:
+        _TVALUES[key] = (weakref.ref(data, lambda _, key=key: _TVALUES.pop(key, None)), perm, conj, s, t)
+    except TypeError:  # not weakly referenceable: no cache
+        pass
+    return t
 
 
 # ---- the node ------------------------------------------------------------------------------------

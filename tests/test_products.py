@@ -504,8 +504,8 @@ def test_first_product_plans_an_evaluated_structure():
 @pytest.mark.parametrize("vt", ["float32", "float64", "complex64"])
 @pytest.mark.parametrize("it", list(INDEX_DTYPES))
 def test_repeated_transposed_products_gather_on_a_kept_transpose(vt, it):
-    """CPU: A^T products gather on A^T's CSR, kept with an evaluated structure from its first A^T product
-    (a lazy one scatters); results (A^T x, A^H x, A^T X) and derivatives in A's values match scipy and
+    """CPU: a structure's first A^T product scatters, later ones gather on A^T's CSR kept with the
+    structure once evaluated; results (A^T x, A^H x, A^T X) and derivatives in A's values match scipy and
     the scatter path."""
     from mlx_sparse._spmv import _TRANSPOSED
 
@@ -517,17 +517,21 @@ def test_repeated_transposed_products_gather_on_a_kept_transpose(vt, it):
     x = mx.array(rng.standard_normal(300).astype(npdt))
     X = mx.array(rng.standard_normal((300, 4)).astype(npdt))
     with mx.stream(mx.cpu):
-        L = ms.csr_array((A.data, A.indices + 0, A.indptr + 0), shape=A.shape)  # lazy buffers: scatter, for good
-        lazy = L.T @ x
-        assert _TRANSPOSED[id(L.indices)][2] is None
-        first = A.T @ x  # evaluated buffers: A^T's CSR kept from the first product
-        assert _TRANSPOSED[id(A.indices)][2] is not None
+        L = ms.csr_array((A.data, A.indices + 0, A.indptr + 0), shape=A.shape)  # lazy buffers: scatter
+        lazy = [L.T @ x for _ in range(3)]
+        assert id(L.indices) not in _TRANSPOSED
+        first = A.T @ x  # a one-off product scatters and builds nothing
+        assert id(A.indices) not in _TRANSPOSED
         for _ in range(3):
-            again = A.T @ x
-        assert np.array_equal(np.array(again), np.array(first))  # one summation order for the structure
+            again = A.T @ x  # repeated: A^T's CSR kept from the second product on
+        assert _TRANSPOSED[id(A.indices)][2] is not None
+        mx.eval(lazy)
+        _ = L.T @ x  # evaluated now: kept from here on
+        assert _TRANSPOSED[id(L.indices)][2] is not None
         tol = 1e-10 if vt == "float64" else 1e-4
         np.testing.assert_allclose(np.array(again), S.T @ np.array(x), rtol=tol, atol=tol)
-        np.testing.assert_allclose(np.array(lazy), np.array(first), rtol=tol, atol=tol)
+        np.testing.assert_allclose(np.array(lazy[0]), np.array(first), rtol=tol, atol=tol)
+        np.testing.assert_allclose(np.array(again), np.array(first), rtol=tol, atol=tol)
         for _ in range(2):
             Y = A.T @ X
         np.testing.assert_allclose(np.array(Y), S.T @ np.array(X), rtol=tol, atol=tol)
