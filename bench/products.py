@@ -1,5 +1,6 @@
 """Products benchmark: y = A x, y = A^T x, Y = A X and Z = A^T W (k = 64) through MLX, with
-torch and CuPy on the GPU or scipy on the CPU as peers measured in the same run.
+torch and CuPy on the GPU or scipy, Intel MKL (sparse_dot_mkl) and SuiteSparse:GraphBLAS on the CPU as
+peers measured in the same run.
 
     python bench/products.py [--device cpu|gpu] [--small] [--families lap2d,uniform] [--dtype float16]
 """
@@ -66,6 +67,39 @@ print(json.dumps(out))
 """
 
 
+def cpu_engines(a, xn, xtn, Xn, Xtn, reps) -> dict:
+    """The CPU engines a speed-minded user picks, same run: Intel MKL's sparse BLAS (``sparse_dot_mkl``;
+    A^T products on a transposed copy made once, not timed) and SuiteSparse:GraphBLAS
+    (``python-graphblas``; its own A^T)."""
+    out = {}
+    try:
+        from structure import MKL
+
+        MKL()  # locate libmkl_rt for sparse_dot_mkl
+        from sparse_dot_mkl import dot_product_mkl
+
+        at = a.T.tocsr()
+        out["mkl"] = {"spmv": 1e6 * median_time(lambda: dot_product_mkl(a, xn), reps),
+                      "spmv_t(materialized)": 1e6 * median_time(lambda: dot_product_mkl(at, xtn), reps),
+                      "spmm": 1e6 * median_time(lambda: dot_product_mkl(a, Xn), reps),
+                      "spmm_t(materialized)": 1e6 * median_time(lambda: dot_product_mkl(at, Xtn), reps)}
+    except Exception as e:  # not installed here
+        out["mkl"] = {"error": repr(e)[:120]}
+    try:
+        import graphblas as gb
+
+        G = gb.io.from_scipy_sparse(a)
+        v, vt, W, Wt = (gb.Vector.from_dense(xn), gb.Vector.from_dense(xtn), gb.Matrix.from_dense(Xn),
+                        gb.Matrix.from_dense(Xtn))
+        out["graphblas"] = {"spmv": 1e6 * median_time(lambda: (G @ v).new(), reps),
+                            "spmv_t": 1e6 * median_time(lambda: (G.T @ vt).new(), reps),
+                            "spmm": 1e6 * median_time(lambda: (G @ W).new(), reps),
+                            "spmm_t": 1e6 * median_time(lambda: (G.T @ Wt).new(), reps)}
+    except Exception as e:
+        out["graphblas"] = {"error": repr(e)[:120]}
+    return out
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", choices=["cpu", "gpu"], default="gpu" if ms.gpu_available() else "cpu")
@@ -107,6 +141,7 @@ def main():
             xn, xtn, Xn, Xtn = np.array(x), np.array(xt), np.array(X), np.array(Xt)
             peers = {"scipy": {"spmv": 1e6 * median_time(lambda: a @ xn, reps), "spmv_t": 1e6 * median_time(lambda: a.T @ xtn, reps),
                                "spmm": 1e6 * median_time(lambda: a @ Xn, reps), "spmm_t": 1e6 * median_time(lambda: a.T @ Xtn, reps)}}
+            peers.update(cpu_engines(a, xn, xtn, Xn, Xtn, reps))
         for op, t in ours.items():
             for peer, res in peers.items():
                 if not isinstance(res, dict):
