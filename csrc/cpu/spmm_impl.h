@@ -51,6 +51,18 @@ static MSP_ALWAYS_INLINE int NAME(rows)(const IT *restrict indptr, const IT *res
     {
       const int64_t kend = k;  /* one pass over the columns (chunking costs float32 ~20%) */
       int64_t kb = 0;
+      if (xq == 1 && r + 1 < r1) { /* the next row's rows of X, every cache line of them, requested now:
+                                      scattered columns miss the cache, and the block passes below would
+                                      otherwise wait on one line at a time */
+        const int64_t ns = (int64_t)indptr[r + 1], ne = (int64_t)indptr[r + 2];
+        const int64_t lines = k * (int64_t)sizeof(VT) / 64 < 8 ? k * (int64_t)sizeof(VT) / 64 : 8;
+        if (ns >= 0 && ne <= nnz)
+          for (int64_t j = ns; j < ne; ++j) {
+            const uint64_t col = (uint64_t)(int64_t)indices[j];
+            if (col < (uint64_t)n)
+              for (int64_t l = 0; l < lines; ++l) __builtin_prefetch(x + (int64_t)col * xr + l * (64 / (int64_t)sizeof(VT)));
+          }
+      }
       MSP_SPMM_BLOCKS
     }
 #else
