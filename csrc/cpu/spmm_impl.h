@@ -24,6 +24,9 @@
   for (int t = 0; t < (W); ++t) buf[kb - kc + t] = acc[t];
 #endif
 #define MSP_SPMM_CHUNK 256
+#ifndef MSP_SPMM_AHEAD
+#define MSP_SPMM_AHEAD 2 /* rows ahead whose rows of X are requested */
+#endif
 #define MSP_SPMM_BLOCKS MSP_SPMM_BLOCK(16) MSP_SPMM_BLOCK(8) MSP_SPMM_BLOCK(4) MSP_SPMM_BLOCK(1)
 
 /* Y[r, :] for rows [r0, r1) in blocks of 16, 8, 4 and 1 columns (fixed widths keep the sums in
@@ -51,10 +54,10 @@ static MSP_ALWAYS_INLINE int NAME(rows)(const IT *restrict indptr, const IT *res
     {
       const int64_t kend = k;  /* one pass over the columns (chunking costs float32 ~20%) */
       int64_t kb = 0;
-      if (xq == 1 && r + 1 < r1) { /* the next row's rows of X, every cache line of them, requested now:
+      if (xq == 1 && r + MSP_SPMM_AHEAD < r1) { /* the next row's rows of X, every cache line of them, requested now:
                                       scattered columns miss the cache, and the block passes below would
                                       otherwise wait on one line at a time */
-        const int64_t ns = (int64_t)indptr[r + 1], ne = (int64_t)indptr[r + 2];
+        const int64_t ns = (int64_t)indptr[r + MSP_SPMM_AHEAD], ne = (int64_t)indptr[r + MSP_SPMM_AHEAD + 1];
         const int64_t lines = k * (int64_t)sizeof(VT) / 64 < 8 ? k * (int64_t)sizeof(VT) / 64 : 8;
         if (ns >= 0 && ne <= nnz)
           for (int64_t j = ns; j < ne; ++j) {
