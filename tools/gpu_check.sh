@@ -48,7 +48,7 @@ install() {
   ln -sfn "$nv/nvidia" "$SITE/nvidia"
   # cuDSS (parts 3-5, optional): its libraries beside the other nvidia cu13 libraries, as its wheel installs them
   local cw
-  cw=$(ls "$STAGE_DIR"/nvidia_cudss_cu13-*.whl.part00 2>/dev/null | sed 's/\.part00$//')
+  cw=$(ls "$STAGE_DIR"/nvidia_cudss_cu13-*.whl.part00 2>/dev/null | sed 's/\.part00$//' || true)
   if [ -n "$cw" ] && [ -f "$cw.part02" ]; then
     cat "$cw".part00 "$cw".part01 "$cw".part02 > "$cw"
     (cd "$STAGE_DIR" && grep "$(basename "$cw")" SHA256SUMS | sha256sum -c -)
