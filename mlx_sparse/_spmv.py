@@ -172,7 +172,7 @@ def transposed_structure(indptr: mx.array, indices: mx.array, nnz: int, m: int, 
     (an invalid one: the products' own kernels report it). Costs (n + 1 + 2 nnz) indices of memory."""
     key = id(indices)
     entry = _TRANSPOSED.get(key)
-    if entry is not None and entry[0]() is indices and entry[1]() is indptr:
+    if entry is not None and entry[0]() is indices and entry[1]() is indptr and entry[3] == n:
         return entry[2]
     from . import _ext
 
@@ -191,7 +191,8 @@ def transposed_structure(indptr: mx.array, indices: mx.array, nnz: int, m: int, 
         out = (tptr, tind, perm)
     except (RuntimeError, ValueError):  # an invalid structure: the products' own kernels say so
         out = None
-    _TRANSPOSED[key] = (weakref.ref(indices, lambda _, key=key: _TRANSPOSED.pop(key, None)), weakref.ref(indptr), out)
+    _TRANSPOSED[key] = (weakref.ref(indices, lambda _, key=key: _TRANSPOSED.pop(key, None)), weakref.ref(indptr), out,
+                        n)  # the column count too: arrays may share buffers under different shapes
     return out
 
 

@@ -305,6 +305,13 @@ def test_gpu_solves_stay_lazy_and_missing_engine_message(monkeypatch):
     for _ in range(5):
         want = sla.spsolve(sp.csc_matrix(_poisson(12)), want)
     np.testing.assert_allclose(np.array(x), want, rtol=1e-3, atol=1e-3 * np.abs(want).max())
+    # cuDSS refactors in place: a solve built before a refactor refuses to run rather than use the new matrix
+    pending = lu.solve(mx.ones((144,)))
+    lu.refactor(ms.csr_array(sp.csr_array(_poisson(12) * 2.0), dtype=mx.float32))
+    with pytest.raises(RuntimeError, match="refactored after this solve was built"):
+        mx.eval(pending)
+    np.testing.assert_allclose(np.array(lu.solve(mx.ones((144,)))),
+                               sla.spsolve(sp.csc_matrix(_poisson(12) * 2.0), np.ones(144)), rtol=1e-3, atol=1e-4)
     monkeypatch.setattr(_direct, "_CUDSS", ["NVIDIA cuDSS was not found (pip install nvidia-cudss-cu13)"])
     with pytest.raises(RuntimeError, match="spsolve: no GPU direct solver: NVIDIA cuDSS was not found"):
         ms.linalg.spsolve(A, mx.ones((144,)), stream=mx.gpu)

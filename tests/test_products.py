@@ -547,3 +547,19 @@ def test_repeated_transposed_products_gather_on_a_kept_transpose(vt, it):
             y = S.T @ np.array(x).astype(np.float64)
             want = 2 * y[S.indices] * np.repeat(np.array(x).astype(np.float64), np.diff(S.indptr))
             np.testing.assert_allclose(np.array(g), want, rtol=tol * 10, atol=tol * 10)
+
+
+def test_kept_transpose_follows_the_shape_of_shared_buffers():
+    """Arrays sharing buffers under different column counts get their own A^T structure."""
+    S = sp.random(50, 40, density=0.2, random_state=8, format="csr", dtype=np.float32)
+    A = ms.csr_array(S)
+    x = mx.array(np.random.default_rng(1).standard_normal(50).astype(np.float32))
+    with mx.stream(mx.cpu):
+        for _ in range(3):
+            mx.eval(A.T @ x)
+        B = ms.csr_array((A.data, A.indices, A.indptr), shape=(50, 3040))
+        for _ in range(3):
+            y = B.T @ x
+        want = sp.csr_array((S.data, S.indices, S.indptr), shape=(50, 3040)).T @ np.array(x)
+        np.testing.assert_allclose(np.array(y), want, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(np.array(A.T @ x), S.T @ np.array(x), rtol=1e-5, atol=1e-5)

@@ -1,6 +1,7 @@
 /* Direct sparse solvers on the GPU: NVIDIA cuDSS, loaded at run time with dlopen (see gpu_direct.h). Host C:
  * this file queues cuDSS's phases on a CUDA stream; the numerics are cuDSS's. Only the part of cuDSS's
- * public C API used here is declared, with its documented enumerator values (cuDSS 0.7 and later). */
+ * public C API used here is declared, as cuDSS 1.0's header has it (older releases differ: the CSR
+ * constructor gained an argument in 0.8, the phases changed), so a library older than 1.0 is refused. */
 #include "mlx_sparse/gpu_direct.h"
 
 #include <cuda_runtime_api.h>
@@ -117,7 +118,14 @@ int msp_cudss_load(const char *path, char *msg, size_t len) {
   cudss.get_property(PROP_MAJOR, &v[0]);
   cudss.get_property(PROP_MINOR, &v[1]);
   cudss.get_property(PROP_PATCH, &v[2]);
-  cudss.version = v[0] * 10000 + v[1] * 100 + v[2];
+  const int version = v[0] * 10000 + v[1] * 100 + v[2];
+  if (version < 10000) {
+    if (msg && len) snprintf(msg, len, "%s is cuDSS %d.%d.%d; mlx_sparse needs cuDSS 1.0 or later", path, v[0], v[1], v[2]);
+    dlclose(lib);
+    memset(&cudss, 0, sizeof cudss);
+    return MSP_EUNSUPPORTED;
+  }
+  cudss.version = version;
   cudss.lib = lib;
   return MSP_OK;
 }
@@ -145,11 +153,15 @@ static int run_factor(msp_gpu_direct *h, int analysis, void *stream, int64_t *in
     if (dummy_x) cudss.matrix_destroy(dummy_x);
     return fail("MatrixCreateDn", st, msg, len);
   }
+  const char *phase = "analysis";
   if (analysis) st = cudss.execute(h->handle, PHASE_ANALYSIS, h->config, h->data, h->A, dummy_x, dummy_b);
-  if (st == CUDSS_OK) st = cudss.execute(h->handle, PHASE_FACTORIZATION, h->config, h->data, h->A, dummy_x, dummy_b);
+  if (st == CUDSS_OK) {
+    phase = "factorization";
+    st = cudss.execute(h->handle, PHASE_FACTORIZATION, h->config, h->data, h->A, dummy_x, dummy_b);
+  }
   cudss.matrix_destroy(dummy_x);
   cudss.matrix_destroy(dummy_b);
-  if (st != CUDSS_OK) return fail(analysis ? "analysis" : "factorization", st, msg, len);
+  if (st != CUDSS_OK) return fail(phase, st, msg, len);
   cudaError_t ce = cudaStreamSynchronize((cudaStream_t)stream);
   if (ce != cudaSuccess) {
     if (msg && len) snprintf(msg, len, "the factorization's stream failed: %s", cudaGetErrorString(ce));
@@ -157,6 +169,10 @@ static int run_factor(msp_gpu_direct *h, int analysis, void *stream, int64_t *in
   }
   int64_t inf = data_int(h, DATA_INFO);
   if (info) *info = inf;
+  if (inf < 0) {
+    say(msg, len, "cannot read cuDSS's error indicator after the factorization");
+    return MSP_EUNSUPPORTED;
+  }
   if (inf != 0) {
     if (msg && len)
       snprintf(msg, len, h->kind == MSP_GPU_DIRECT_CHOLESKY
@@ -232,7 +248,10 @@ int msp_gpu_direct_solve(msp_gpu_direct *h, int64_t k, const void *b, void *x, v
   if (k == 0) return MSP_OK;
   pthread_mutex_lock(&g_lock);
   int st = cudss.set_stream(h->handle, (cudaStream_t)stream);
-  if (st != CUDSS_OK) return fail("SetStream", st, msg, len);
+  if (st != CUDSS_OK) {
+    pthread_mutex_unlock(&g_lock);
+    return fail("SetStream", st, msg, len);
+  }
   cudss_matrix X = NULL, B = NULL;
   st = cudss.matrix_create_dn(&X, h->n, k, h->n, x, value_type(h->vtype), LAYOUT_COL_MAJOR);
   if (st == CUDSS_OK) st = cudss.matrix_create_dn(&B, h->n, k, h->n, b, value_type(h->vtype), LAYOUT_COL_MAJOR);

@@ -40,7 +40,8 @@ struct GpuFactor {
   mx::Stream stream;
   int kind = 0, vtype = 0;
   int64_t n = 0;
-  std::mutex mu;  // one cuDSS call at a time on this handle
+  int64_t version = 0;  // bumped by every refactorization: solves built before it refuse to run
+  std::mutex mu;        // one cuDSS call at a time on this handle
   explicit GpuFactor(mx::Stream s) : stream(s) {}
   ~GpuFactor() { msp_gpu_direct_free(h); }
 };
@@ -59,7 +60,7 @@ static void check_gpu_array(const mx::array& a, const char* what) {
 class CudssSolve : public mx::Primitive {
  public:
   CudssSolve(mx::Stream s, std::shared_ptr<GpuFactor> f, std::string op)
-      : mx::Primitive(s), f_(std::move(f)), op_(std::move(op)) {}
+      : mx::Primitive(s), f_(std::move(f)), version_(f_->version), op_(std::move(op)) {}
 
   void eval_cpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
     throw std::runtime_error(op_ + ": the cuDSS solve runs on the GPU stream only");
@@ -68,6 +69,12 @@ class CudssSolve : public mx::Primitive {
   void eval_gpu(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs) override {
     const mx::array& b = inputs[0];
     mx::array& x = outputs[0];
+    {  // cuDSS refactors in place: a solve built before a refactor would solve with the new matrix
+      std::lock_guard<std::mutex> lock(f_->mu);
+      if (f_->version != version_)
+        throw std::runtime_error(op_ + ": the factorization was refactored after this solve was built; evaluate "
+                                 "solves (mx.eval) before refactor");
+    }
     auto& enc = mx::cu::get_command_encoder(stream());
     x.set_data(mx::allocator::malloc(x.nbytes()));
     // MLX's queued work (b's producer among it) goes to the stream first; the solve follows it there,
@@ -90,11 +97,12 @@ class CudssSolve : public mx::Primitive {
   const char* name() const override { return "CudssSolve"; }
   bool is_equivalent(const mx::Primitive& other) const override {
     auto& o = static_cast<const CudssSolve&>(other);
-    return f_ == o.f_;
+    return f_ == o.f_ && version_ == o.version_;
   }
 
  private:
   std::shared_ptr<GpuFactor> f_;
+  int64_t version_;
   std::string op_;
 };
 
@@ -122,10 +130,13 @@ NB_MODULE(_ext_cuda, m) {
              char msg[256] = {0};
              int64_t info = 0;
              int st;
+             if (values.size() != f.keep[2].size() || values.dtype() != f.keep[2].dtype())
+               throw std::invalid_argument("gpu_direct: new values must match the factored ones in size and dtype");
              f.keep[2] = values;  // cuDSS points at these values from now on
              {
                nb::gil_scoped_release release;
                std::lock_guard<std::mutex> lock(f.mu);
+               ++f.version;
                st = msp_gpu_direct_factor(f.h, mx::gpu_ptr<void>(values), mlx_sparse::stream_of(f.stream), &info,
                                           msg, sizeof msg);
              }
@@ -148,7 +159,8 @@ NB_MODULE(_ext_cuda, m) {
                st = msp_gpu_direct_diag(f.h, mx::gpu_ptr<void>(d), s, msg, sizeof msg);
                if (st == MSP_OK && cudaStreamSynchronize(static_cast<cudaStream_t>(s)) != cudaSuccess) st = MSP_EINVAL;
              }
-             if (st != MSP_OK) throw std::runtime_error(std::string("gpu_direct: ") + msg);
+             if (st != MSP_OK)
+               throw std::runtime_error(std::string("gpu_direct: ") + (msg[0] ? msg : "the diagonal's copy failed"));
              return d;
            })
       // x = A^-1 b as a graph node: b is (k, n) (each right-hand side a contiguous row) or (n,)

@@ -89,8 +89,8 @@ _CUDSS = []  # [module] once cuDSS is loaded, ["error text"] once it failed
 
 
 def _cudss_paths() -> list:
-    """Where libcudss may be: MLX_SPARSE_CUDSS, the nvidia-cudss-cu13 (or -cu12) wheel's directory, then
-    the loader's search path."""
+    """Where libcudss may be: MLX_SPARSE_CUDSS, the nvidia-cudss-cu13 wheel's directory, then the
+    loader's search path (cuDSS 1.0 or later: older releases have another C API)."""
     import os
 
     env = os.environ.get("MLX_SPARSE_CUDSS")
@@ -101,13 +101,12 @@ def _cudss_paths() -> list:
         import nvidia
 
         for root in list(nvidia.__path__):
-            for sub, name in (("cu13/lib", "libcudss.so.1"), ("cudss/lib", "libcudss.so.0")):
-                f = os.path.join(root, sub, name)
-                if os.path.exists(f):
-                    paths.append(f)
+            f = os.path.join(root, "cu13", "lib", "libcudss.so.1")
+            if os.path.exists(f):
+                paths.append(f)
     except ImportError:
         pass
-    return paths + ["libcudss.so.1", "libcudss.so.0"]
+    return paths + ["libcudss.so.1"]
 
 
 def _cudss(op: str):
@@ -524,9 +523,13 @@ class _GpuFactorization(_Factorization):
                 vals = mx.contiguous(data.astype(mx.complex64 if self.cplx else mx.float32, stream=self.s),
                                      stream=self.s)
                 mx.eval(vals)
-                st, info, msg = self.gf.factor(vals)
-                self._raise(st, msg)
-                self._check_pivots(self.gf)
+                st, info, msg = self.gf.factor(vals)  # in place: solves built before it refuse to run
+                try:
+                    self._raise(st, msg)
+                    self._check_pivots(self.gf)
+                except Exception:
+                    self.gf = None  # no usable factorization until a refactor succeeds (a new analysis)
+                    raise
 
     def _transposed(self):
         """The factorization of A^T (cuDSS's transposed solve mode is refused as unsupported)."""
@@ -547,6 +550,8 @@ class _GpuFactorization(_Factorization):
             re = self._solve_mx(mx.real(bv, stream=s), trans, mx.float32)
             im = self._solve_mx(mx.imag(bv, stream=s), trans, mx.float32)
             return (re + 1j * im).astype(out_dt, stream=s)
+        if self.gf is None:
+            raise np.linalg.LinAlgError(f"{self.op}: the last refactor failed; refactor with a solvable matrix first")
         wdt = mx.complex64 if self.cplx else mx.float32
         b = bv.astype(wdt, stream=s)
         # A^-1 b (N; Cholesky H), A^-T b (T) and A^-H b = conj(A^-T conj(b)) (H); Cholesky T = conj(A^-1 conj(b))
@@ -581,7 +586,8 @@ class _GpuFactorization(_Factorization):
         if not same:
             raise ValueError(f"{self.op}: refactor needs a matrix with the factorized matrix's pattern")
         self.factor(C.data)
-        self.data_mx, self._C = C.data, C
+        with self.lock:
+            self.data_mx, self._C = C.data, C
 
     @property
     def fill(self) -> int:
