@@ -13,14 +13,7 @@
 #include <cstdlib>
 #include <vector>
 
-#define CK(x)                                                              \
-  do {                                                                     \
-    cudaError_t e = (x);                                                   \
-    if (e != cudaSuccess) {                                                \
-      fprintf(stderr, "CUDA %s at %d\n", cudaGetErrorString(e), __LINE__); \
-      exit(1);                                                             \
-    }                                                                      \
-  } while (0)
+#include "cuda_check.h"  // CK
 #define CD(x)                                                   \
   do {                                                          \
     cudssStatus_t s = (x);                                      \
