@@ -27,7 +27,7 @@ from ._convert import csr_todense
 from ._device import StreamLike, resolve_stream
 from ._products import csr_matmul, csr_matvec
 from ._select import fromdense
-from ._spmv import plan_d16, plan_spmv
+from ._spmv import plan_host
 
 
 class csr_array(CompressedArray):
@@ -129,10 +129,7 @@ class csr_array(CompressedArray):
         elif validate == "metadata" and ip_host is not None:
             _check_structure(op, ip_host, None, n, nnz, self._sorted, self._canonical, minor)
         if validate != "full" and ip_host is not None and ip_host.ndim == 1 and ip_host.size == m + 1:
-            ip64 = ip_host.astype(np.int64, copy=False)
-            plan_spmv(self.indptr, ip64, nnz)
-            if ind_host is not None and ind_host.ndim == 1 and ind_host.size == nnz:
-                plan_d16(self.indices, self.indptr, ind_host, ip64)  # banded: SpMV reads 2-byte offsets
+            plan_host(self.indptr, self.indices, ip_host, ind_host, nnz)  # banded: SpMV reads 2-byte offsets
 
     def _init(self, data, indices, indptr, shape, sorted_indices, canonical):
         self.data, self.indices, self.indptr = data, indices, indptr
@@ -221,8 +218,7 @@ def _validate_full(op: str, A: csr_array, minor: str = "column") -> None:
     """Evaluate the structure and check it (host side): indptr, index bounds, declared flags."""
     ip, ind = np.array(A.indptr), np.array(A.indices)
     _check_structure(op, ip, ind, A.shape[1], A.nnz, A.sorted_indices, A.has_canonical_format, minor)
-    plan_spmv(A.indptr, ip.astype(np.int64), A.nnz)
-    plan_d16(A.indices, A.indptr, ind, ip.astype(np.int64))
+    plan_host(A.indptr, A.indices, ip, ind, A.nnz)
 
 
 def _check_structure(op: str, ip, ind, n: int, nnz: int, sorted_indices: bool, canonical: bool,

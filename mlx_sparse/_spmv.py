@@ -123,13 +123,19 @@ def merge_plan(indptr: mx.array, nnz: int):
     return None
 
 
+def plan_host(indptr: mx.array, indices: mx.array, ip: np.ndarray, ind, nnz: int) -> None:
+    """Plan a structure from its host buffers ``ip`` (and ``ind``, or None): the GPU schedule, and the
+    16-bit offsets when the indices are at hand."""
+    ip = ip.astype(np.int64, copy=False)
+    plan_spmv(indptr, ip, nnz)
+    if ind is not None and ind.ndim == 1 and ind.size == nnz and indices.ndim == 1:
+        plan_d16(indices, indptr, ind, ip)
+
+
 def analyze(indptr: mx.array, indices: mx.array, nnz: int, m: int) -> None:
     """Plan the schedule and keep 16-bit offsets for a flat CSR structure (synchronizes: reads it)."""
     if indptr.ndim == 1 and indptr.size == m + 1:
-        ip = np.array(indptr).astype(np.int64)
-        plan_spmv(indptr, ip, nnz)
-        if indices.ndim == 1 and indices.size == nnz:
-            plan_d16(indices, indptr, np.array(indices), ip)
+        plan_host(indptr, indices, np.array(indptr), np.array(indices) if indices.ndim == 1 else None, nnz)
 
 
 def auto_plan(indptr: mx.array, indices: mx.array, nnz: int, m: int) -> bool:

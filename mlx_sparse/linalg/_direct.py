@@ -676,7 +676,7 @@ class SparseLU:
         return self._f.fill
 
     def refactor(self, A2: Any) -> "SparseLU":
-        _refactor(self._f, A2)
+        self._f.refactor(A2)
         return self
 
     def logdet(self):
@@ -754,7 +754,7 @@ class SparseCholesky:
         return self.perm
 
     def refactor(self, A2: Any) -> "SparseCholesky":
-        _refactor(self._f, A2)
+        self._f.refactor(A2)
         return self
 
     def __repr__(self):
@@ -772,10 +772,6 @@ class FactorizedSolve:
         return self.lu.solve(b)
 
     solve = __call__
-
-
-def _refactor(f: _Factorization, A2: Any):
-    f.refactor(A2)
 
 
 @user_op("splu")
