@@ -166,6 +166,33 @@ def test_eigs_shift_invert():
 
 
 @pytest.mark.parametrize("dt", [mx.float32, mx.complex64])
+def test_shift_invert_on_the_device(device, dt):
+    """eigsh / eigs with sigma factor A - sigma I on the stream's device (cuDSS on the GPU, KLU on the CPU)
+    and iterate there: the eigenvalues nearest sigma against the dense spectrum, the vectors by residual."""
+    if device == mx.gpu:
+        from test_direct import _need_cudss
+
+        _need_cudss()
+    mx.set_default_device(device)
+    S = _poisson(12) if dt == mx.float32 else _hermitian(120, 3)
+    ev = np.linalg.eigvalsh(S.toarray())
+    A = ms.csr_array(S, dtype=dt)
+    for sigma in (0.0, 3.1):  # definite, then indefinite A - sigma I
+        w, V = ms.linalg.eigsh(A, k=4, sigma=sigma, tol=1e-6, stream=device)
+        ref = np.sort(ev[np.argsort(np.abs(ev - sigma))[:4]])
+        np.testing.assert_allclose(to_host(w).astype(np.float64), ref, atol=1e-4 * np.abs(ev).max())
+        X = to_host(V).astype(np.complex128)
+        assert np.linalg.norm(S @ X - X * to_host(w).astype(np.float64)) < 1e-3 * np.abs(ev).max()
+    G = sp.csr_array(sp.random(150, 150, density=0.04, random_state=4) + sp.diags(np.linspace(1, 3, 150)))
+    w, X = ms.linalg.eigs(ms.csr_array(G, dtype=dt), k=4, sigma=2.0, tol=1e-6, stream=device)
+    evg = np.linalg.eigvals(G.toarray())
+    np.testing.assert_allclose(np.sort_complex(to_host(w)), np.sort_complex(evg[np.argsort(np.abs(evg - 2.0))[:4]]),
+                               atol=1e-3)
+    Xn = to_host(X).astype(np.complex128)
+    assert np.linalg.norm(G @ Xn - Xn * to_host(w)) < 1e-2
+
+
+@pytest.mark.parametrize("dt", [mx.float32, mx.complex64])
 def test_full_precision_dense_products(device, dt):
     """The solvers' dense products keep float32's precision on the GPU (MLX runs them in TF32 otherwise);
     on the CPU the split path is forced, so its arithmetic is checked there too."""

@@ -51,6 +51,17 @@ static struct {
  * shared by every factorization; the lock serializes the calls that use it (each sets its stream). */
 static cudss_handle g_handle;
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static cudaStream_t g_stream; /* the stream last set on g_handle (under g_lock) */
+static int g_stream_set;
+
+/* point the shared handle at `stream` (under g_lock); a repeated stream is not set again */
+static int use_stream(cudss_handle handle, void *stream) {
+  if (g_stream_set && g_stream == (cudaStream_t)stream) return CUDSS_OK;
+  int st = cudss.set_stream(handle, (cudaStream_t)stream);
+  g_stream_set = st == CUDSS_OK;
+  g_stream = (cudaStream_t)stream;
+  return st;
+}
 
 struct msp_gpu_direct {
   cudss_handle handle;
@@ -144,7 +155,7 @@ static int64_t data_int(msp_gpu_direct *h, int param) {
 
 /* queue a factorization (the analysis first when `analysis`), wait, then read cuDSS's error indicator */
 static int run_factor(msp_gpu_direct *h, int analysis, void *stream, int64_t *info, char *msg, size_t len) {
-  int st = cudss.set_stream(h->handle, (cudaStream_t)stream);
+  int st = use_stream(h->handle, stream);
   if (st != CUDSS_OK) return fail("SetStream", st, msg, len);
   cudss_matrix dummy_x = NULL, dummy_b = NULL; /* the phases before the solve take no right-hand side data */
   st = cudss.matrix_create_dn(&dummy_x, h->n, 1, h->n, NULL, value_type(h->vtype), LAYOUT_COL_MAJOR);
@@ -247,7 +258,7 @@ int msp_gpu_direct_solve(msp_gpu_direct *h, int64_t k, const void *b, void *x, v
   }
   if (k == 0) return MSP_OK;
   pthread_mutex_lock(&g_lock);
-  int st = cudss.set_stream(h->handle, (cudaStream_t)stream);
+  int st = use_stream(h->handle, stream);
   if (st != CUDSS_OK) {
     pthread_mutex_unlock(&g_lock);
     return fail("SetStream", st, msg, len);
@@ -274,7 +285,7 @@ int64_t msp_gpu_direct_npivots(msp_gpu_direct *h) { return locked_data_int(h, DA
 int msp_gpu_direct_diag(msp_gpu_direct *h, void *diag, void *stream, char *msg, size_t len) {
   size_t bytes = (size_t)h->n * (h->vtype == MSP_GPU_C64 ? 8 : 4), written = 0;
   pthread_mutex_lock(&g_lock);
-  int st = cudss.set_stream(h->handle, (cudaStream_t)stream);
+  int st = use_stream(h->handle, stream);
   if (st == CUDSS_OK) st = cudss.data_get(h->handle, h->data, DATA_DIAG, diag, bytes, &written);
   pthread_mutex_unlock(&g_lock);
   return st == CUDSS_OK ? MSP_OK : fail("DataGet(diagonal)", st, msg, len);

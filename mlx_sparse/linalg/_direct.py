@@ -581,8 +581,13 @@ class _GpuFactorization(_Factorization):
         if A2.shape != self.shape:
             raise ValueError(f"{self.op}: refactor with shape {A2.shape}, the factorization is {self.shape}")
         C = A2.tocsr(canonical=True, stream=self.s)
-        same = C.indices.shape == self.indices.shape and bool(mx.array_equal(C.indptr, self.indptr, stream=self.s)) \
-            and bool(mx.array_equal(C.indices, self.indices, stream=self.s))
+        # the factored structure's own arrays (new values on it: A.with_data, A * 2) need no comparison; other
+        # arrays are compared on the device with one synchronization
+        same = C.indptr is self.indptr and C.indices is self.indices
+        if not same and C.indices.shape == self.indices.shape:
+            eq = mx.logical_and(mx.array_equal(C.indptr, self.indptr, stream=self.s),
+                                mx.array_equal(C.indices, self.indices, stream=self.s), stream=self.s)
+            same = bool(eq)
         if not same:
             raise ValueError(f"{self.op}: refactor needs a matrix with the factorized matrix's pattern")
         self.factor(C.data)

@@ -108,9 +108,9 @@ def eigsh(A: Any, k: int = 6, M: Any = None, sigma: Optional[float] = None, whic
     (both ends). Thick-restart Lanczos with full reorthogonalization; ``ncv`` basis vectors
     (default max(2k + 1, 20)); ``maxiter`` restarts; ``tol`` relative accuracy of the Ritz values
     (0: machine precision; a residual at 10 eps ||A|| counts as converged whatever the value).
-    ``sigma``: shift-invert mode, as scipy's: Lanczos on (A - sigma I)^-1 (factored once by the
-    direct LU, on the CPU), ``which`` then refers to 1 / (lambda - sigma) ('LM': the eigenvalues
-    nearest sigma). Returns the eigenvalues in ascending order (and the eigenvectors as the
+    ``sigma``: shift-invert mode, as scipy's: Lanczos on (A - sigma I)^-1, factored once by the
+    direct LU on the stream's device (KLU on the CPU, cuDSS on the GPU); ``which`` then refers to
+    1 / (lambda - sigma) ('LM': the eigenvalues nearest sigma). Returns the eigenvalues in ascending order (and the eigenvectors as the
     columns of an MLX array; the values an MLX array too). 'SM' runs Lanczos on A^2 (its lowest end)
     and a Rayleigh-Ritz step with A: the smallest magnitudes of an indefinite A are interior, where
     Lanczos on A itself may settle on the wrong ones. Raises ``ArpackNoConvergence`` as scipy.
@@ -237,8 +237,10 @@ def _shift_invert(op, A, k, sigma, which, v0, ncv, maxiter, tol, return_eigenvec
     if S.shape[0] != S.shape[1]:
         raise ValueError(f"{op}: expected a square matrix, got shape {S.shape}")
     n = S.shape[0]
+    # the factorization and Lanczos on the caller's device: the GPU factors with cuDSS (float32 / complex64)
+    fs = resolve_stream(stream) if gen is None else mx.cpu
     if gen is None:
-        lu = splu(S - eye(n, dtype=S.dtype, stream=mx.cpu) * _scalar_as(sigma, S.dtype), stream=mx.cpu)
+        lu = splu(S - eye(n, dtype=S.dtype, stream=fs) * _scalar_as(sigma, S.dtype), stream=fs)
         OP = LinearOperator((n, n), matvec=lu.solve, dtype=S.dtype)
         out_dt = S.dtype
     else:
@@ -260,7 +262,7 @@ def _shift_invert(op, A, k, sigma, which, v0, ncv, maxiter, tol, return_eigenvec
 
     try:
         out = eigsh(OP, k=k, which=which, v0=v0, ncv=ncv, maxiter=maxiter, tol=tol,
-                    return_eigenvectors=return_eigenvectors, stream=mx.cpu)
+                    return_eigenvectors=return_eigenvectors, stream=fs)
     except ArpackNoConvergence as e:  # the converged pairs, as the problem's
         vals, vecs = convert(e.eigenvalues, e.eigenvectors)
         raise ArpackNoConvergence(str(e), vals, vecs) from None
@@ -378,10 +380,11 @@ def _shift_invert_general(op, A, k, sigma, which, v0, ncv, maxiter, tol, return_
         raise TypeError(f"{op}: sigma (shift-invert) needs a sparse matrix, got {type(A).__name__}")
     S = Aop.A
     n = S.shape[0]
-    lu = splu(S - eye(n, dtype=S.dtype, stream=mx.cpu) * _scalar_as(sigma, S.dtype), stream=mx.cpu)
+    fs = resolve_stream(stream)  # the factorization and Arnoldi on the caller's device (the GPU: cuDSS)
+    lu = splu(S - eye(n, dtype=S.dtype, stream=fs) * _scalar_as(sigma, S.dtype), stream=fs)
     OP = LinearOperator((n, n), matvec=lu.solve, dtype=S.dtype)
     out = eigs(OP, k=k, which=which, v0=v0, ncv=ncv, maxiter=maxiter, tol=tol,
-               return_eigenvectors=return_eigenvectors, stream=mx.cpu)
+               return_eigenvectors=return_eigenvectors, stream=fs)
     nu = _host(out[0] if return_eigenvectors else out).astype(np.complex128)
     vals = mx.array((sigma + 1.0 / nu).astype(np.complex64))
     return (vals, out[1]) if return_eigenvectors else vals
