@@ -169,6 +169,25 @@ def _blob(stem: str) -> bytes:
         return f.read() + b"\0"
 
 
+@functools.lru_cache(maxsize=None)
+def _native_launch():
+    """The native GPU launch (our kernel node in the CUDA glue module _ext_cuda), or None: MLX's public
+    ``precompiled_cuda_kernel`` then launches our kernels. MLX_SPARSE_GPU_LAUNCH=public picks the public
+    route (for comparisons); a build without the glue module has only that one."""
+    if os.environ.get("MLX_SPARSE_GPU_LAUNCH", "native") == "public":
+        return None
+    try:
+        from . import _ext_cuda
+    except ImportError:
+        return None
+    return _ext_cuda if hasattr(_ext_cuda, "launch") else None
+
+
+@functools.lru_cache(maxsize=None)
+def _native_kernel(kname: str, stem: str):
+    return _native_launch().kernel(kname, _blob(stem))
+
+
 def type_names(op: str, dtype: mx.Dtype, index_dtype: mx.Dtype) -> tuple[str, str]:
     if dtype not in VALUE_TYPES:
         raise TypeError(f"{op}: unsupported value dtype {dtype}; use one of {', '.join(map(str, VALUE_TYPES))}")
@@ -366,13 +385,25 @@ def prepare(
         scalars += [int(params[p]) for p in sig.params]
         grid = (grid_threads(_eval(sig.grid, {**sizes, **params, **launch})), 1, 1)
 
-        def raw(inputs):
-            outs = mx.fast.precompiled_cuda_kernel(
-                name=kname, compiled_source=blob, inputs=inputs, output_shapes=out_shapes,
-                output_dtypes=out_dtypes, scalars=scalars, grid=grid, threadgroup=(GPU_BLOCK, 1, 1),
-                init_value=sig.init, ensure_row_contiguous=True, stream=stream,
-            )
-            return _detach_structure(_ext.with_rules(outs, rules, op), out_dtypes, stream)
+        native = _native_launch()
+        if native is not None:  # our kernel node (_ext_cuda): the module loaded once, no per-launch hashing
+            kern = _native_kernel(kname, stem)
+            ints = [int(v) for v in scalars]
+            is_bool = [int(isinstance(v, bool)) for v in scalars]
+            shp = [list(sh) for sh in out_shapes]
+            zero = sig.init is not None
+
+            def raw(inputs):
+                outs = native.launch(kern, op, inputs, shp, out_dtypes, ints, is_bool, grid[0], GPU_BLOCK, zero, stream)
+                return _detach_structure(_ext.with_rules(outs, rules, op), out_dtypes, stream)
+        else:
+            def raw(inputs):
+                outs = mx.fast.precompiled_cuda_kernel(
+                    name=kname, compiled_source=blob, inputs=inputs, output_shapes=out_shapes,
+                    output_dtypes=out_dtypes, scalars=scalars, grid=grid, threadgroup=(GPU_BLOCK, 1, 1),
+                    init_value=sig.init, ensure_row_contiguous=True, stream=stream,
+                )
+                return _detach_structure(_ext.with_rules(outs, rules, op), out_dtypes, stream)
 
     def run(inputs):
         inputs = list(inputs)

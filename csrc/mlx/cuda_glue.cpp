@@ -1,5 +1,11 @@
 // MLX glue for MLX's CUDA backend (the module _ext_cuda, built only against an MLX with CUDA, and
-// imported only where MLX's GPU is available): the GPU direct solver (csrc/cuda/direct.c, cuDSS).
+// imported only where MLX's GPU is available): the native launch of our precompiled kernels (CudaKernelNode)
+// and the GPU direct solver (csrc/cuda/direct.c, cuDSS).
+//
+// A kernel node (CudaKernelNode) launches one kernel of our cubin modules into MLX's CUDA graph, as
+// mx.fast.precompiled_cuda_kernel does, minus its per-launch costs: the module is loaded once per kernel
+// (MLX's public route copies the module's bytes into every node and hashes them at every evaluation) and
+// the node's operands are fixed when it is built (GpuKernel holds the function; Python binds the sizes).
 //
 // A factorization (GpuFactor) is staged: its inputs are evaluated arrays (Python evaluates them), and
 // the analysis and factorization run on the GPU stream's CUDA stream, which is then synchronized to
@@ -7,6 +13,7 @@
 // work to the stream (commit) and queues cuDSS's solve behind it, so solves join the lazy graph and
 // synchronize nothing.
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -20,6 +27,8 @@
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/variant.h>
 #include <nanobind/stl/vector.h>
+
+#include <cuda.h>
 
 #include "mlx/backend/cuda/device.h"
 #include "mlx/backend/cuda/utils.h"
@@ -106,9 +115,127 @@ class CudssSolve : public mx::Primitive {
   std::string op_;
 };
 
+// One kernel of a cubin module, loaded on first launch (in MLX's evaluation, where the device's context is
+// current) and kept for the process.
+struct GpuKernel {
+  std::string name;
+  std::string blob;  // the cubin, until loaded
+  CUmodule module = nullptr;
+  CUfunction fn = nullptr;
+  std::mutex mu;
+  CUfunction get(const std::string& op) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!fn) {
+      CUresult r = cuModuleLoadData(&module, blob.data());
+      if (r == CUDA_SUCCESS) r = cuModuleGetFunction(&fn, module, name.c_str());
+      if (r != CUDA_SUCCESS) {
+        const char* s = nullptr;
+        cuGetErrorString(r, &s);
+        fn = nullptr;
+        throw std::runtime_error(op + ": loading GPU kernel " + name + " failed: " + (s ? s : "unknown error"));
+      }
+      std::string().swap(blob);
+    }
+    return fn;
+  }
+};
+
+// A graph node whose outputs the kernel k_ computes from its inputs (row-contiguous device arrays), with
+// the kernel's scalar parameters (int32 or bool, in order) after the input and output pointers; outputs
+// filled with zeros first when zero_ (the table's init=0).
+class CudaKernelNode : public mx::Primitive {
+ public:
+  CudaKernelNode(mx::Stream s, std::shared_ptr<GpuKernel> k, std::string op, std::vector<int32_t> ints,
+                 std::vector<uint8_t> is_bool, uint32_t grid, uint32_t block, bool zero)
+      : mx::Primitive(s), k_(std::move(k)), op_(std::move(op)), ints_(std::move(ints)), is_bool_(std::move(is_bool)),
+        grid_(grid), block_(block), zero_(zero) {}
+
+  void eval_cpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
+    throw std::runtime_error(op_ + ": " + k_->name + " runs on the GPU stream only");
+  }
+
+  void eval_gpu(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs) override {
+    auto& enc = mx::cu::get_command_encoder(stream());
+    CUfunction fn = k_->get(op_);
+    const size_t np = inputs.size() + outputs.size() + ints_.size();
+    std::vector<CUdeviceptr> ptrs;
+    ptrs.reserve(inputs.size() + outputs.size());
+    std::vector<int32_t> ivals(ints_);
+    std::vector<uint8_t> bvals(ints_.size());
+    std::vector<void*> args;
+    args.reserve(np);
+    for (const auto& in : inputs) {
+      if (!in.flags().row_contiguous)  // the node's builder makes every operand contiguous
+        throw std::runtime_error(op_ + ": " + k_->name + " got an operand that is not row-contiguous");
+      ptrs.push_back(reinterpret_cast<CUdeviceptr>(mx::gpu_ptr<void>(in)));
+      enc.set_input_array(in);
+    }
+    for (auto& out : outputs) {
+      out.set_data(mx::allocator::malloc(out.nbytes()));
+      ptrs.push_back(reinterpret_cast<CUdeviceptr>(mx::gpu_ptr<void>(out)));
+      if (zero_ && out.nbytes() > 0) zero_fill(enc, out);
+      enc.set_output_array(out);
+    }
+    for (auto& p : ptrs) args.push_back(&p);
+    for (size_t i = 0; i < ivals.size(); ++i) {
+      bvals[i] = ivals[i] != 0;
+      args.push_back(is_bool_[i] ? static_cast<void*>(&bvals[i]) : static_cast<void*>(&ivals[i]));
+    }
+    if (grid_ == 0) return;  // nothing to compute (empty outputs)
+    dim3 block(std::min(block_, grid_), 1, 1), grid((grid_ + block_ - 1) / block_, 1, 1);
+    enc.add_kernel_node_raw(fn, grid, block, dim3(), 0, args.data());
+  }
+
+  const char* name() const override { return "CudaKernelNode"; }
+  bool is_equivalent(const mx::Primitive& other) const override {
+    auto& o = static_cast<const CudaKernelNode&>(other);
+    return k_ == o.k_ && ints_ == o.ints_ && is_bool_ == o.is_bool_ && grid_ == o.grid_ && block_ == o.block_ &&
+           zero_ == o.zero_;
+  }
+
+ private:
+  // a memset node (4-byte zeros; outputs are whole 4-byte multiples but for 2-byte types) in MLX's graph
+  static void zero_fill(mx::cu::CommandEncoder& enc, const mx::array& out) {
+    cudaGraph_t g;
+    if (cudaGraphCreate(&g, 0) != cudaSuccess) throw std::runtime_error("CudaKernelNode: cudaGraphCreate failed");
+    cudaMemsetParams mp;
+    std::memset(&mp, 0, sizeof mp);
+    const size_t bytes = out.nbytes();
+    mp.dst = mx::gpu_ptr<void>(out);
+    mp.elementSize = bytes % 4 == 0 ? 4 : (bytes % 2 == 0 ? 2 : 1);
+    mp.width = bytes / mp.elementSize;
+    mp.height = 1;
+    mp.pitch = 0;
+    mp.value = 0;
+    cudaGraphNode_t node;
+    cudaError_t e = cudaGraphAddMemsetNode(&node, g, nullptr, 0, &mp);
+    if (e == cudaSuccess) enc.add_graph_node(g);
+    cudaGraphDestroy(g);
+    if (e != cudaSuccess) throw std::runtime_error("CudaKernelNode: cudaGraphAddMemsetNode failed");
+  }
+
+  std::shared_ptr<GpuKernel> k_;
+  std::string op_;
+  std::vector<int32_t> ints_;
+  std::vector<uint8_t> is_bool_;
+  uint32_t grid_, block_;
+  bool zero_;
+};
+
+// an operand as the node needs it: evaluated row-contiguous arrays and our own nodes' outputs as they are,
+// anything else (a view, MLX's lazy results) through mx::contiguous (which copies only when needed)
+static mx::array operand(const mx::array& a, const mx::Stream& s) {
+  if (a.is_available() ? a.flags().row_contiguous
+                       : (a.has_primitive() && (typeid(a.primitive()) == typeid(CudaKernelNode) ||
+                                                typeid(a.primitive()) == typeid(CudssSolve))))
+    return a;
+  return mx::contiguous(a, false, s);
+}
+
 }  // namespace mlx_sparse
 
 using mlx_sparse::GpuFactor;
+using mlx_sparse::GpuKernel;
 
 NB_MODULE(_ext_cuda, m) {
   m.doc() = "mlx_sparse glue for MLX's CUDA backend (the cuDSS direct solver)";
@@ -172,6 +299,34 @@ NB_MODULE(_ext_cuda, m) {
              return mx::array(b.shape(), b.dtype(), std::move(prim), {mx::contiguous(b, false, f->stream)});
            },
            nb::arg("b"), nb::arg("op"));
+
+  nb::class_<GpuKernel>(m, "GpuKernel").def_ro("name", &GpuKernel::name);
+  // a kernel of a cubin module (loaded on its first launch)
+  m.def("kernel", [](const std::string& name, nb::bytes blob) {
+    auto k = std::make_shared<GpuKernel>();
+    k->name = name;
+    k->blob.assign(static_cast<const char*>(blob.data()), blob.size());
+    return k;
+  });
+  // the kernel's node: outputs of the given shapes and dtypes, `grid` threads in blocks of `block`
+  m.def(
+      "launch",
+      [](std::shared_ptr<GpuKernel> k, const std::string& op, const std::vector<mx::array>& inputs,
+         const std::vector<std::vector<int>>& shapes, const std::vector<mx::Dtype>& dtypes,
+         const std::vector<int32_t>& ints, const std::vector<uint8_t>& is_bool, uint32_t grid, uint32_t block,
+         bool zero, mx::Stream s) {
+        if (ints.size() != is_bool.size() || shapes.size() != dtypes.size() || block == 0)
+          throw std::invalid_argument(op + ": bad arguments to the GPU kernel node");
+        std::vector<mx::Shape> sh;
+        for (auto& v : shapes) sh.emplace_back(v.begin(), v.end());
+        std::vector<mx::array> ins;
+        ins.reserve(inputs.size());
+        for (auto& a : inputs) ins.push_back(mlx_sparse::operand(a, s));
+        auto prim = std::make_shared<mlx_sparse::CudaKernelNode>(s, std::move(k), op, ints, is_bool, grid, block, zero);
+        return mx::array::make_arrays(std::move(sh), dtypes, std::move(prim), std::move(ins));
+      },
+      nb::arg("kernel"), nb::arg("op"), nb::arg("inputs"), nb::arg("shapes"), nb::arg("dtypes"), nb::arg("ints"),
+      nb::arg("is_bool"), nb::arg("grid"), nb::arg("block"), nb::arg("zero"), nb::arg("stream"));
 
   m.def("cudss_load", [](const std::string& path) {
     char msg[512] = {0};
