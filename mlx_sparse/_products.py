@@ -48,13 +48,13 @@ def prepare_product(op, data, indices, indptr, shape, x_shape, trans: bool, conj
     if vec and not trans and not conj:
         return prepare_spmv(op, data, indices, indptr, shape, s, rules)
     scatter = prepare_spmm(op, data, indices, indptr, shape, k, out_shape, trans, conj, bm, s, rules)
-    if not trans or is_gpu(s) or indptr.ndim != 1 or data.ndim != 1:
+    if not trans or indptr.ndim != 1 or data.ndim != 1:
         return scatter
     return _transposed_gather(op, data, indices, indptr, shape, x_shape, conj, s, bm, scatter)
 
 
 def _transposed_gather(op, data, indices, indptr, shape, x_shape, conj, s, bm, scatter):
-    """A^T x (A^H x) on the CPU. A structure's first A^T product scatters (a one-off product builds
+    """A^T x (A^H x), on either device. A structure's first A^T product scatters (a one-off product builds
     nothing: A^T's CSR costs about 6-30 products' time); from its second on (counted per structure,
     across recipes), products gather on A^T's CSR (``_spmv.transposed_structure``, kept with the
     structure once its buffers are evaluated) with A's values taken into A^T's order once per values
