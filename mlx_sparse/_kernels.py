@@ -385,16 +385,15 @@ def prepare(
         scalars += [int(params[p]) for p in sig.params]
         grid = (grid_threads(_eval(sig.grid, {**sizes, **params, **launch})), 1, 1)
 
-        native = _native_launch()
+        native = _native_launch() if sig.init is None else None  # zero-filled outputs: the public route
         if native is not None:  # our kernel node (_ext_cuda): the module loaded once, no per-launch hashing
             kern = _native_kernel(kname, stem)
             ints = [int(v) for v in scalars]
             is_bool = [int(isinstance(v, bool)) for v in scalars]
             shp = [list(sh) for sh in out_shapes]
-            zero = sig.init is not None
 
             def raw(inputs):
-                outs = native.launch(kern, op, inputs, shp, out_dtypes, ints, is_bool, grid[0], GPU_BLOCK, zero, stream)
+                outs = native.launch(kern, op, inputs, shp, out_dtypes, ints, is_bool, grid[0], GPU_BLOCK, stream)
                 return _detach_structure(_ext.with_rules(outs, rules, op), out_dtypes, stream)
         else:
             def raw(inputs):

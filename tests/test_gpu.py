@@ -79,7 +79,8 @@ def test_use_gpu_sets_default():
 
 def test_native_and_public_launch_routes_agree(monkeypatch):
     """Our kernel node (_ext_cuda, the default where MLX has CUDA) and MLX's public precompiled_cuda_kernel
-    give the same results: products, the zero-filled A^T scatter, todense, a strided operand, and the
+    give the same results: products, the A^T scatter and todense (zero-filled: the public route in both), a
+    strided operand, and the
     fused CG; the native route is the one in use by default."""
     from mlx_sparse import _kernels
 

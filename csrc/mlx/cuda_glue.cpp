@@ -6,6 +6,7 @@
 // mx.fast.precompiled_cuda_kernel does, minus its per-launch costs: the module is loaded once per kernel
 // (MLX's public route copies the module's bytes into every node and hashes them at every evaluation) and
 // the node's operands are fixed when it is built (GpuKernel holds the function; Python binds the sizes).
+// Nodes whose outputs start from zeros stay on the public route (MLX's fill is not exported).
 //
 // A factorization (GpuFactor) is staged: its inputs are evaluated arrays (Python evaluates them), and
 // the analysis and factorization run on the GPU stream's CUDA stream, which is then synchronized to
@@ -13,7 +14,6 @@
 // work to the stream (commit) and queues cuDSS's solve behind it, so solves join the lazy graph and
 // synchronize nothing.
 #include <cstdint>
-#include <cstring>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -141,14 +141,14 @@ struct GpuKernel {
 };
 
 // A graph node whose outputs the kernel k_ computes from its inputs (row-contiguous device arrays), with
-// the kernel's scalar parameters (int32 or bool, in order) after the input and output pointers; outputs
-// filled with zeros first when zero_ (the table's init=0).
+// the kernel's scalar parameters (int32 or bool, in order) after the input and output pointers. Kernels
+// whose outputs start from zeros (the table's init=0) stay on MLX's public route, which fills them.
 class CudaKernelNode : public mx::Primitive {
  public:
   CudaKernelNode(mx::Stream s, std::shared_ptr<GpuKernel> k, std::string op, std::vector<int32_t> ints,
-                 std::vector<uint8_t> is_bool, uint32_t grid, uint32_t block, bool zero)
+                 std::vector<uint8_t> is_bool, uint32_t grid, uint32_t block)
       : mx::Primitive(s), k_(std::move(k)), op_(std::move(op)), ints_(std::move(ints)), is_bool_(std::move(is_bool)),
-        grid_(grid), block_(block), zero_(zero) {}
+        grid_(grid), block_(block) {}
 
   void eval_cpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
     throw std::runtime_error(op_ + ": " + k_->name + " runs on the GPU stream only");
@@ -173,7 +173,6 @@ class CudaKernelNode : public mx::Primitive {
     for (auto& out : outputs) {
       out.set_data(mx::allocator::malloc(out.nbytes()));
       ptrs.push_back(reinterpret_cast<CUdeviceptr>(mx::gpu_ptr<void>(out)));
-      if (zero_ && out.nbytes() > 0) zero_fill(enc, out);
       enc.set_output_array(out);
     }
     for (auto& p : ptrs) args.push_back(&p);
@@ -189,37 +188,15 @@ class CudaKernelNode : public mx::Primitive {
   const char* name() const override { return "CudaKernelNode"; }
   bool is_equivalent(const mx::Primitive& other) const override {
     auto& o = static_cast<const CudaKernelNode&>(other);
-    return k_ == o.k_ && ints_ == o.ints_ && is_bool_ == o.is_bool_ && grid_ == o.grid_ && block_ == o.block_ &&
-           zero_ == o.zero_;
+    return k_ == o.k_ && ints_ == o.ints_ && is_bool_ == o.is_bool_ && grid_ == o.grid_ && block_ == o.block_;
   }
 
  private:
-  // a memset node (4-byte zeros; outputs are whole 4-byte multiples but for 2-byte types) in MLX's graph
-  static void zero_fill(mx::cu::CommandEncoder& enc, const mx::array& out) {
-    cudaGraph_t g;
-    if (cudaGraphCreate(&g, 0) != cudaSuccess) throw std::runtime_error("CudaKernelNode: cudaGraphCreate failed");
-    cudaMemsetParams mp;
-    std::memset(&mp, 0, sizeof mp);
-    const size_t bytes = out.nbytes();
-    mp.dst = mx::gpu_ptr<void>(out);
-    mp.elementSize = bytes % 4 == 0 ? 4 : (bytes % 2 == 0 ? 2 : 1);
-    mp.width = bytes / mp.elementSize;
-    mp.height = 1;
-    mp.pitch = 0;
-    mp.value = 0;
-    cudaGraphNode_t node;
-    cudaError_t e = cudaGraphAddMemsetNode(&node, g, nullptr, 0, &mp);
-    if (e == cudaSuccess) enc.add_graph_node(g);
-    cudaGraphDestroy(g);
-    if (e != cudaSuccess) throw std::runtime_error("CudaKernelNode: cudaGraphAddMemsetNode failed");
-  }
-
   std::shared_ptr<GpuKernel> k_;
   std::string op_;
   std::vector<int32_t> ints_;
   std::vector<uint8_t> is_bool_;
   uint32_t grid_, block_;
-  bool zero_;
 };
 
 // an operand as the node needs it: evaluated row-contiguous arrays and our own nodes' outputs as they are,
@@ -314,7 +291,7 @@ NB_MODULE(_ext_cuda, m) {
       [](std::shared_ptr<GpuKernel> k, const std::string& op, const std::vector<mx::array>& inputs,
          const std::vector<std::vector<int>>& shapes, const std::vector<mx::Dtype>& dtypes,
          const std::vector<int32_t>& ints, const std::vector<uint8_t>& is_bool, uint32_t grid, uint32_t block,
-         bool zero, mx::Stream s) {
+         mx::Stream s) {
         if (ints.size() != is_bool.size() || shapes.size() != dtypes.size() || block == 0)
           throw std::invalid_argument(op + ": bad arguments to the GPU kernel node");
         std::vector<mx::Shape> sh;
@@ -322,11 +299,11 @@ NB_MODULE(_ext_cuda, m) {
         std::vector<mx::array> ins;
         ins.reserve(inputs.size());
         for (auto& a : inputs) ins.push_back(mlx_sparse::operand(a, s));
-        auto prim = std::make_shared<mlx_sparse::CudaKernelNode>(s, std::move(k), op, ints, is_bool, grid, block, zero);
+        auto prim = std::make_shared<mlx_sparse::CudaKernelNode>(s, std::move(k), op, ints, is_bool, grid, block);
         return mx::array::make_arrays(std::move(sh), dtypes, std::move(prim), std::move(ins));
       },
       nb::arg("kernel"), nb::arg("op"), nb::arg("inputs"), nb::arg("shapes"), nb::arg("dtypes"), nb::arg("ints"),
-      nb::arg("is_bool"), nb::arg("grid"), nb::arg("block"), nb::arg("zero"), nb::arg("stream"));
+      nb::arg("is_bool"), nb::arg("grid"), nb::arg("block"), nb::arg("stream"));
 
   m.def("cudss_load", [](const std::string& path) {
     char msg[512] = {0};
