@@ -80,8 +80,7 @@ def test_use_gpu_sets_default():
 def test_native_and_public_launch_routes_agree(monkeypatch):
     """Our kernel node (_ext_cuda, the default where MLX has CUDA) and MLX's public precompiled_cuda_kernel
     give the same results: products, the A^T scatter and todense (zero-filled: the public route in both), a
-    strided operand, and the
-    fused CG; the native route is the one in use by default."""
+    strided operand, and the fused CG; the native route is the one in use by default."""
     from mlx_sparse import _kernels
 
     rng = np.random.default_rng(7)
