@@ -186,8 +186,10 @@ def test_shift_invert_on_the_device(device, dt):
     G = sp.csr_array(sp.random(150, 150, density=0.04, random_state=4) + sp.diags(np.linspace(1, 3, 150)))
     w, X = ms.linalg.eigs(ms.csr_array(G, dtype=dt), k=4, sigma=2.0, tol=1e-6, stream=device)
     evg = np.linalg.eigvals(G.toarray())
-    np.testing.assert_allclose(np.sort_complex(to_host(w)), np.sort_complex(evg[np.argsort(np.abs(evg - 2.0))[:4]]),
-                               atol=1e-3)
+    ref = evg[np.argsort(np.abs(evg - 2.0))[:4]]
+    got = to_host(w).astype(np.complex128)
+    dist = np.abs(got[:, None] - ref[None, :])  # each value near its own reference value (a conjugate pair's
+    assert dist.min(axis=1).max() < 1e-3 and dist.min(axis=0).max() < 1e-3  # order is not fixed)
     Xn = to_host(X).astype(np.complex128)
     assert np.linalg.norm(G @ Xn - Xn * to_host(w)) < 1e-2
 

@@ -14,7 +14,9 @@ precision; results come back as MLX arrays of the operands' dtype.
 
 Execution on the GPU: the factorization (cuDSS's analysis and numeric factorization, and ``refactor``)
 is staged: it evaluates the matrix and synchronizes once, to read cuDSS's pivot report (a singular or
-not positive definite matrix raises there). Solves are graph nodes: ``solve``/``spsolve``'s solve joins
+not positive definite matrix raises there). An LU pivots within cuDSS's supernodes first; where that
+perturbs a pivot, it is redone with partial pivoting over whole columns, and a pivot perturbed even then
+raises ``LinAlgError``. A ``refactor`` on the factored structure's own arrays skips the pattern check. Solves are graph nodes: ``solve``/``spsolve``'s solve joins
 the lazy graph on the GPU stream, synchronizes nothing, and composes with ``mx.grad`` (its adjoint is
 another node on the same factorization). GPU values are float32 or complex64 (float16/bfloat16 are
 factored in float32); cuDSS does not expose its factors, so ``L``, ``U``, ``perm_r``/``perm_c``,
@@ -49,6 +51,7 @@ __all__ = ["spsolve", "splu", "sparse_lu", "spilu", "factorized", "cholesky", "s
 
 _LU, _CHOL = 0, 1  # msp_direct kinds: MSP_DIRECT_CHOLESKY = 0, MSP_DIRECT_LU = 1 (see direct.h)
 _KIND = {_LU: 1, _CHOL: 0}
+_GPU_LU_GLOBAL = 2  # MSP_GPU_DIRECT_LU_GLOBAL: cuDSS's LU with partial pivoting over whole columns
 _TRANS = {"N": 0, "T": 1, "H": 2}
 _STATUS_SINGULAR, _STATUS_NOMEM = 5, 2
 _WARNED = []
@@ -489,18 +492,27 @@ class _GpuFactorization(_Factorization):
         self.data_mx = C.data  # the values factored, differentiable in A's values
         self.indptr, self.indices = C.indptr, C.indices
         self.gf, self.gf_t, self._rc, self._C = None, None, None, C
+        self.code = _KIND[kind]  # the glue's factorization kind (an LU may move to global pivoting)
         self.lock = threading.Lock()
         self.factor(C.data)
 
     def _analyze(self, indptr, indices, data):
+        """Analysis and factorization. An LU first pivots within cuDSS's supernodes (its default, fastest);
+        where that perturbs pivots (indefinite or badly scaled matrices: a shifted operator in shift-invert,
+        say), it is redone once with partial pivoting over whole columns (BTF + COLAMD ordering), which
+        then serves this factorization's refactors and transposed solves too."""
         vals = mx.contiguous(data.astype(mx.complex64 if self.cplx else mx.float32, stream=self.s), stream=self.s)
         mx.eval(indptr, indices, vals)
         if vals.size == 0:
             raise np.linalg.LinAlgError(f"{self.op}: the matrix is singular (it has no stored entries)")
-        st, gf, info, msg = self.ext.analyze(_KIND[self.kind], self.shape[0], indptr, indices, vals, self.s)
-        self._raise(st, msg)
-        self._check_pivots(gf)
-        return gf, vals
+        while True:
+            st, gf, info, msg = self.ext.analyze(self.code, self.shape[0], indptr, indices, vals, self.s)
+            self._raise(st, msg)
+            if int(gf.npivots()) > 0 and self.code == _KIND[_LU]:
+                self.code = _GPU_LU_GLOBAL
+                continue
+            self._check_pivots(gf)
+            return gf, vals
 
     def _check_pivots(self, gf):
         # cuDSS perturbs a pivot it finds (nearly) zero and carries on; its solution would then be wrong
@@ -526,7 +538,11 @@ class _GpuFactorization(_Factorization):
                 st, info, msg = self.gf.factor(vals)  # in place: solves built before it refuse to run
                 try:
                     self._raise(st, msg)
-                    self._check_pivots(self.gf)
+                    if int(self.gf.npivots()) > 0 and self.code == _KIND[_LU]:  # new values need global pivoting
+                        self.gf = None
+                        self.gf, _ = self._analyze(self.indptr, self.indices, data)
+                    else:
+                        self._check_pivots(self.gf)
                 except Exception:
                     self.gf = None  # no usable factorization until a refactor succeeds (a new analysis)
                     raise

@@ -16,7 +16,9 @@ extern "C" {
 
 typedef struct msp_gpu_direct msp_gpu_direct;
 
-enum { MSP_GPU_DIRECT_CHOLESKY = 0, MSP_GPU_DIRECT_LU = 1 };
+/* LU_GLOBAL: LU with partial pivoting over whole columns (cuDSS's BTF + COLAMD ordering and global column
+ * pivoting), for matrices whose default factorization (pivoting within supernodes) perturbs pivots */
+enum { MSP_GPU_DIRECT_CHOLESKY = 0, MSP_GPU_DIRECT_LU = 1, MSP_GPU_DIRECT_LU_GLOBAL = 2 };
 enum { MSP_GPU_F32 = 0, MSP_GPU_C64 = 1 };
 
 /* Load cuDSS from this path (a file name or a path dlopen accepts); 0 when it loaded (or was loaded). */
