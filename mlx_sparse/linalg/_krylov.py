@@ -274,29 +274,49 @@ def _cg_fused(op, A, b, x, has_x0, dt, s, rtol, atol, maxiter, callback, check_e
         p = mx.zeros_like(b)
         sv = mx.zeros_like(b)
         scal = mx.zeros((2,), dtype=K.accumulator(dt, gpu))
-    it, last = 0, x
-    while it <= maxiter:
-        k = min(every, maxiter + 1 - it)
+    # the operands are checked against the table once; the steps then add the bare nodes
+    mv.check([ptr, ind, data, r])
+    ups[True].check([mx.zeros((2 * nb,), dtype=scal.dtype), scal, r, r, x, p, sv])
+    mv_raw, up_raw = mv.raw, {f: u.raw for f, u in ups.items()}
+
+    def block(state, it, k):  # k steps from iteration it, lazily, and their residual norms
+        x, r, p, sv, scal = state
         xs, scals = [], []
         with mx.stream(s):
             for j in range(k):
-                w, part = mv.launch([ptr, ind, data, r])
+                w, part = mv_raw([ptr, ind, data, r])
                 xs.append(x)
-                x, r, p, sv, scal = ups[it + j == 0].launch([part, scal, r, w, x, p, sv])
+                x, r, p, sv, scal = up_raw[it + j == 0]([part, scal, r, w, x, p, sv])
                 scals.append(scal)
             rn_a = mx.sqrt(mx.abs(mx.stack(scals)[:, 0]))  # a few nodes per check, none per step
-            mx.eval(x, r, p, sv, scal, xs, rn_a)  # the one synchronization
-        rns = _host(rn_a)
-        for j in range(k):  # candidate it + j: x after that many iterations
+        return (x, r, p, sv, scal), xs, rn_a
+
+    # GPU: the next block is built and queued while the GPU runs the last one (at most one block of
+    # steps past convergence is computed and dropped); CPU: each block is evaluated, then checked
+    state, it, last, queued = (x, r, p, sv, scal), 0, x, None
+    while True:
+        ready = None
+        if it <= maxiter:
+            k = min(every, maxiter + 1 - it)
+            state, xs, rn_a = block(state, it, k)
+            (mx.async_eval if gpu else mx.eval)(*state, *xs, rn_a)
+            ready, it = (it, k, xs, rn_a), it + k
+        if gpu:
+            ready, queued = queued, ready
+        if ready is None:
+            if queued is None:
+                return last, maxiter
+            continue
+        it0, k, xs, rn_a = ready
+        rns = _host(rn_a)  # the one synchronization per block
+        for j in range(k):  # candidate it0 + j: x after that many iterations
             if not np.isfinite(rns[j]):
                 return last, -1
-            if it + j > 0 and callback is not None:
+            if it0 + j > 0 and callback is not None:
                 callback(xs[j])
             if rns[j] <= tol:
                 return xs[j], 0
             last = xs[j]
-        it += k
-    return last, maxiter
 
 
 def _eps(dt) -> float:
