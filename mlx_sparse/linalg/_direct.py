@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+import weakref
 from typing import Any, Optional
 
 import mlx.core as mx
@@ -51,7 +52,7 @@ __all__ = ["spsolve", "splu", "sparse_lu", "spilu", "factorized", "cholesky", "s
 
 _LU, _CHOL = 0, 1  # msp_direct kinds: MSP_DIRECT_CHOLESKY = 0, MSP_DIRECT_LU = 1 (see direct.h)
 _KIND = {_LU: 1, _CHOL: 0}
-_GPU_LU_GLOBAL = 2  # MSP_GPU_DIRECT_LU_GLOBAL: cuDSS's LU with partial pivoting over whole columns
+_GPU_LU_GLOBAL, _GPU_LU_BTF = 2, 3  # gpu_direct.h: cuDSS's LU with pivoting over whole columns (BTF + COLAMD)
 _TRANS = {"N": 0, "T": 1, "H": 2}
 _STATUS_SINGULAR, _STATUS_NOMEM = 5, 2
 _WARNED = []
@@ -381,14 +382,23 @@ class _Factorization:
         from .._coerce import _result_type
 
         out_dt = _result_type(self.dtype, bm.dtype if mx.issubdtype(bm.dtype, mx.inexact) else self.dtype)
-        fac = self
+        if data is None:
+            return self._solve_mx(bm, trans, out_dt)
+        key = (trans, out_dt)
+        fns = self.__dict__.setdefault("_solve_fns", {})
+        if key not in fns:  # the differentiable solve, built once per (trans, dtype)
+            fns[key] = self._solve_fn(trans, out_dt)
+        return fns[key](data, bm)
+
+    def _solve_fn(self, trans: str, out_dt):
+        """x = op(A)^-1 b as an mx.custom_function of (values, b) with its vjp and jvp (kept by the
+        factorization: it refers back to it weakly)."""
+        fac = weakref.proxy(self)
         ws = self.work_stream
 
         def host_solve(bv, tr):
             return fac._solve_mx(bv, tr, out_dt)
 
-        if data is None:
-            return host_solve(bm, trans)
         cplx = mx.issubdtype(out_dt, mx.complexfloating)
 
         def cj(v):
@@ -468,7 +478,7 @@ class _Factorization:
                 rhs = (tb.astype(out_dt) if tb is not None else mx.zeros(bb.shape, dtype=out_dt)) - dAx
             return (host_solve(rhs, trans),)
 
-        return f(data, bm)
+        return f
 
 
 class _GpuFactorization(_Factorization):
@@ -507,6 +517,9 @@ class _GpuFactorization(_Factorization):
             raise np.linalg.LinAlgError(f"{self.op}: the matrix is singular (it has no stored entries)")
         while True:
             st, gf, info, msg = self.ext.analyze(self.code, self.shape[0], indptr, indices, vals, self.s)
+            if st != 0 and self.code == _GPU_LU_GLOBAL:  # a cuDSS that refuses the explicit pivoting choice
+                self.code = _GPU_LU_BTF
+                continue
             self._raise(st, msg)
             if int(gf.npivots()) > 0 and self.code == _KIND[_LU]:
                 self.code = _GPU_LU_GLOBAL

@@ -299,7 +299,7 @@ def _cg_fused(op, A, b, x, has_x0, dt, s, rtol, atol, maxiter, callback, check_e
         if it <= maxiter:
             k = min(every, maxiter + 1 - it)
             state, xs, rn_a = block(state, it, k)
-            (mx.async_eval if gpu else mx.eval)(*state, *xs, rn_a)
+            _queue(gpu, *state, *xs, rn_a)
             ready, it = (it, k, xs, rn_a), it + k
         if gpu:
             ready, queued = queued, ready
@@ -317,6 +317,18 @@ def _cg_fused(op, A, b, x, has_x0, dt, s, rtol, atol, maxiter, callback, check_e
             if rns[j] <= tol:
                 return xs[j], 0
             last = xs[j]
+
+
+def _queue(pipelined: bool, *arrays) -> None:
+    """Evaluate ``arrays``: queued without waiting when ``pipelined`` (MLX refuses that inside a
+    transformation such as mx.grad of a solve; they are then evaluated in place)."""
+    if pipelined:
+        try:
+            mx.async_eval(*arrays)
+            return
+        except ValueError:
+            pass
+    mx.eval(*arrays)
 
 
 def _eps(dt) -> float:

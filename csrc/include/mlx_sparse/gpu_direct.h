@@ -16,9 +16,10 @@ extern "C" {
 
 typedef struct msp_gpu_direct msp_gpu_direct;
 
-/* LU_GLOBAL: LU with partial pivoting over whole columns (cuDSS's BTF + COLAMD ordering and global column
- * pivoting), for matrices whose default factorization (pivoting within supernodes) perturbs pivots */
-enum { MSP_GPU_DIRECT_CHOLESKY = 0, MSP_GPU_DIRECT_LU = 1, MSP_GPU_DIRECT_LU_GLOBAL = 2 };
+/* LU_GLOBAL: LU with partial pivoting over whole columns (cuDSS's BTF + COLAMD ordering, no matching, global
+ * column pivoting), for matrices whose default factorization (pivoting within supernodes) perturbs pivots;
+ * LU_BTF: the same ordering with cuDSS's automatic pivot choice (where a cuDSS refuses the explicit one) */
+enum { MSP_GPU_DIRECT_CHOLESKY = 0, MSP_GPU_DIRECT_LU = 1, MSP_GPU_DIRECT_LU_GLOBAL = 2, MSP_GPU_DIRECT_LU_BTF = 3 };
 enum { MSP_GPU_F32 = 0, MSP_GPU_C64 = 1 };
 
 /* Load cuDSS from this path (a file name or a path dlopen accepts); 0 when it loaded (or was loaded). */
