@@ -24,8 +24,7 @@ enum { DATA_INFO = 0, DATA_LU_NNZ = 1, DATA_NPIVOTS = 2, DATA_DIAG = 8 };    /* 
 enum { PHASE_ANALYSIS = 3, PHASE_FACTORIZATION = 4, PHASE_SOLVE = 0x3F0 };   /* cudssPhase_t */
 enum { MTYPE_GENERAL = 0, MTYPE_SPD = 3, MTYPE_HPD = 4 };                    /* cudssMatrixType_t */
 enum { MVIEW_FULL = 0, MVIEW_UPPER = 2 };                                    /* cudssMatrixViewType_t */
-enum { CONFIG_REORDERING_ALG = 0, CONFIG_MATCHING_ALG = 3, CONFIG_PIVOT_TYPE = 7 }; /* cudssConfigParam_t */
-enum { REORDERING_BTF_COLAMD = 1, MATCHING_NONE = 0, PIVOT_GLOBAL_COL = 2 }; /* the algorithms' enums */
+enum { CONFIG_IR_N_STEPS = 5 };                                             /* cudssConfigParam_t */
 enum { BASE_ZERO = 0, LAYOUT_COL_MAJOR = 0, PROP_MAJOR = 0, PROP_MINOR = 1, PROP_PATCH = 2 };
 
 static struct {
@@ -205,9 +204,7 @@ int msp_gpu_direct_analyze(int kind, int vtype, int index64, int64_t n, int64_t 
     say(msg, len, "cuDSS is not loaded");
     return MSP_EUNSUPPORTED;
   }
-  if (n <= 0 || nnz < 0 ||
-      (kind != MSP_GPU_DIRECT_CHOLESKY && kind != MSP_GPU_DIRECT_LU && kind != MSP_GPU_DIRECT_LU_GLOBAL &&
-       kind != MSP_GPU_DIRECT_LU_BTF) ||
+  if (n <= 0 || nnz < 0 || (kind != MSP_GPU_DIRECT_CHOLESKY && kind != MSP_GPU_DIRECT_LU) ||
       (vtype != MSP_GPU_F32 && vtype != MSP_GPU_C64)) {
     say(msg, len, "bad arguments to the GPU factorization");
     return MSP_EINVAL;
@@ -224,18 +221,10 @@ int msp_gpu_direct_analyze(int kind, int vtype, int index64, int64_t n, int64_t 
   }
   h->handle = g_handle;
   st = cudss.config_create(&h->config);
-  if (st == CUDSS_OK && (kind == MSP_GPU_DIRECT_LU_GLOBAL || kind == MSP_GPU_DIRECT_LU_BTF)) {
-    int alg = REORDERING_BTF_COLAMD, match = MATCHING_NONE, piv = PIVOT_GLOBAL_COL;
-    st = cudss.config_set(h->config, CONFIG_REORDERING_ALG, &alg, sizeof alg);
-    if (st == CUDSS_OK) st = cudss.config_set(h->config, CONFIG_MATCHING_ALG, &match, sizeof match);
-    if (st == CUDSS_OK && kind == MSP_GPU_DIRECT_LU_GLOBAL)
-      st = cudss.config_set(h->config, CONFIG_PIVOT_TYPE, &piv, sizeof piv);
-  }
   if (st == CUDSS_OK) st = cudss.data_create(h->handle, &h->data);
   cudaDataType_t it = index64 ? CUDA_R_64I : CUDA_R_32I;
-  const int lu = kind != MSP_GPU_DIRECT_CHOLESKY;
-  int mtype = lu ? MTYPE_GENERAL : (vtype == MSP_GPU_C64 ? MTYPE_HPD : MTYPE_SPD);
-  int mview = lu ? MVIEW_FULL : MVIEW_UPPER;
+  int mtype = kind == MSP_GPU_DIRECT_LU ? MTYPE_GENERAL : (vtype == MSP_GPU_C64 ? MTYPE_HPD : MTYPE_SPD);
+  int mview = kind == MSP_GPU_DIRECT_LU ? MVIEW_FULL : MVIEW_UPPER;
   if (st == CUDSS_OK)
     st = cudss.matrix_create_csr(&h->A, n, n, nnz, rowptr, NULL, colind, values, it, it, value_type(vtype), mtype,
                                  mview, BASE_ZERO);
@@ -252,6 +241,17 @@ int msp_gpu_direct_analyze(int kind, int vtype, int index64, int64_t n, int64_t 
   }
   *out = h;
   return MSP_OK;
+}
+
+int msp_gpu_direct_set_refinement(msp_gpu_direct *h, int steps, char *msg, size_t len) {
+  pthread_mutex_lock(&g_lock);
+  int st = steps < 0 ? -1 : cudss.config_set(h->config, CONFIG_IR_N_STEPS, &steps, sizeof steps);
+  pthread_mutex_unlock(&g_lock);
+  if (steps < 0) {
+    say(msg, len, "bad refinement step count");
+    return MSP_EINVAL;
+  }
+  return st == CUDSS_OK ? MSP_OK : fail("ConfigSet(IR_N_STEPS)", st, msg, len);
 }
 
 int msp_gpu_direct_factor(msp_gpu_direct *h, const void *values, void *stream, int64_t *info, char *msg, size_t len) {

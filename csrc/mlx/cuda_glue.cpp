@@ -227,6 +227,14 @@ NB_MODULE(_ext_cuda, m) {
         std::lock_guard<std::mutex> lock(f.mu);
         return msp_gpu_direct_npivots(f.h);
       })
+      // iterative refinement steps for later solves: (status, message)
+      .def("set_refinement",
+           [](GpuFactor& f, int steps) {
+             char msg[256] = {0};
+             std::lock_guard<std::mutex> lock(f.mu);
+             int st = msp_gpu_direct_set_refinement(f.h, steps, msg, sizeof msg);
+             return std::make_tuple(st, std::string(msg));
+           })
       // new values on the analyzed pattern (an evaluated contiguous array): (status, info, message)
       .def("factor",
            [](GpuFactor& f, const mx::array& values) {

@@ -14,9 +14,10 @@ precision; results come back as MLX arrays of the operands' dtype.
 
 Execution on the GPU: the factorization (cuDSS's analysis and numeric factorization, and ``refactor``)
 is staged: it evaluates the matrix and synchronizes once, to read cuDSS's pivot report (a singular or
-not positive definite matrix raises there). An LU pivots within cuDSS's supernodes first; where that
-perturbs a pivot, it is redone with partial pivoting over whole columns, and a pivot perturbed even then
-raises ``LinAlgError``. A ``refactor`` on the factored structure's own arrays skips the pattern check. Solves are graph nodes: ``solve``/``spsolve``'s solve joins
+not positive definite matrix raises there). cuDSS pivots within its supernodes and perturbs pivots it finds
+(nearly) zero: where it did, solves use iterative refinement and one test solve for a known solution decides
+between keeping the factorization (an indefinite matrix) and ``LinAlgError`` (a singular one). A
+``refactor`` on the factored structure's own arrays skips the pattern check. Solves are graph nodes: ``solve``/``spsolve``'s solve joins
 the lazy graph on the GPU stream, synchronizes nothing, and composes with ``mx.grad`` (its adjoint is
 another node on the same factorization). GPU values are float32 or complex64 (float16/bfloat16 are
 factored in float32); cuDSS does not expose its factors, so ``L``, ``U``, ``perm_r``/``perm_c``,
@@ -52,7 +53,8 @@ __all__ = ["spsolve", "splu", "sparse_lu", "spilu", "factorized", "cholesky", "s
 
 _LU, _CHOL = 0, 1  # msp_direct kinds: MSP_DIRECT_CHOLESKY = 0, MSP_DIRECT_LU = 1 (see direct.h)
 _KIND = {_LU: 1, _CHOL: 0}
-_GPU_LU_GLOBAL, _GPU_LU_BTF = 2, 3  # gpu_direct.h: cuDSS's LU with pivoting over whole columns (BTF + COLAMD)
+_GPU_REFINE_STEPS = 2  # iterative refinement steps of a GPU factorization whose pivots cuDSS perturbed
+_GPU_PERTURBED_TOL = 1e-3  # the relative error its test solve must reach (float32 / complex64)
 _TRANS = {"N": 0, "T": 1, "H": 2}
 _STATUS_SINGULAR, _STATUS_NOMEM = 5, 2
 _WARNED = []
@@ -502,38 +504,44 @@ class _GpuFactorization(_Factorization):
         self.data_mx = C.data  # the values factored, differentiable in A's values
         self.indptr, self.indices = C.indptr, C.indices
         self.gf, self.gf_t, self._rc, self._C = None, None, None, C
-        self.code = _KIND[kind]  # the glue's factorization kind (an LU may move to global pivoting)
         self.lock = threading.Lock()
         self.factor(C.data)
 
     def _analyze(self, indptr, indices, data):
-        """Analysis and factorization. An LU first pivots within cuDSS's supernodes (its default, fastest);
-        where that perturbs pivots (indefinite or badly scaled matrices: a shifted operator in shift-invert,
-        say), it is redone once with partial pivoting over whole columns (BTF + COLAMD ordering), which
-        then serves this factorization's refactors and transposed solves too."""
         vals = mx.contiguous(data.astype(mx.complex64 if self.cplx else mx.float32, stream=self.s), stream=self.s)
         mx.eval(indptr, indices, vals)
         if vals.size == 0:
             raise np.linalg.LinAlgError(f"{self.op}: the matrix is singular (it has no stored entries)")
-        while True:
-            st, gf, info, msg = self.ext.analyze(self.code, self.shape[0], indptr, indices, vals, self.s)
-            if st != 0 and self.code == _GPU_LU_GLOBAL:  # a cuDSS that refuses the explicit pivoting choice
-                self.code = _GPU_LU_BTF
-                continue
-            self._raise(st, msg)
-            if int(gf.npivots()) > 0 and self.code == _KIND[_LU]:
-                self.code = _GPU_LU_GLOBAL
-                continue
-            self._check_pivots(gf)
-            return gf, vals
+        st, gf, info, msg = self.ext.analyze(_KIND[self.kind], self.shape[0], indptr, indices, vals, self.s)
+        self._raise(st, msg)
+        self._check_pivots(gf, indptr, indices, vals)
+        return gf, vals
 
-    def _check_pivots(self, gf):
-        # cuDSS perturbs a pivot it finds (nearly) zero and carries on; its solution would then be wrong
+    def _check_pivots(self, gf, indptr, indices, vals):
+        """cuDSS pivots within its supernodes and perturbs a pivot it finds (nearly) zero, then carries on:
+        a singular matrix gets a finite wrong answer, but so does a regular indefinite one (a shifted
+        operator in shift-invert) whose pivots need exchanges across supernodes. Where pivots were
+        perturbed, later solves run with iterative refinement, and one solve for a known random solution
+        decides: the factorization is kept when its relative error is below _GPU_PERTURBED_TOL, else the
+        matrix is singular or nearly so (LinAlgError)."""
         k = int(gf.npivots())
-        if k > 0:
+        if k == 0:
+            return
+        st, msg = gf.set_refinement(_GPU_REFINE_STEPS)
+        self._raise(st, msg)
+        from .._csr import csr_array
+
+        rng = np.random.default_rng(0)
+        xt = rng.standard_normal(self.shape[0]) + (1j * rng.standard_normal(self.shape[0]) if self.cplx else 0)
+        M = csr_array((vals, indices, indptr), shape=self.shape, canonical=True)
+        with mx.stream(self.s):
+            xm = mx.array(xt.astype(np.complex64 if self.cplx else np.float32))
+            x = gf.solve(M @ xm, self.op)
+            err = float(mx.sqrt(mx.sum(mx.abs(x - xm) ** 2) / mx.sum(mx.abs(xm) ** 2)).item())
+        if not err <= _GPU_PERTURBED_TOL:
             raise np.linalg.LinAlgError(f"{self.op}: the matrix is singular or nearly so (cuDSS perturbed {k} pivot"
-                                        f"{'s' if k > 1 else ''}); factor on the CPU (stream=mx.cpu) for a "
-                                        "full-pivoting engine")
+                                        f"{'s' if k > 1 else ''}, and a test solve was off by {err:.1e}); factor "
+                                        "on the CPU (stream=mx.cpu) for a fully pivoting engine")
 
     def factor(self, data: mx.array):
         """(Re)factor with new values in the CSR pattern's order; the transposed factorization (for
@@ -551,11 +559,7 @@ class _GpuFactorization(_Factorization):
                 st, info, msg = self.gf.factor(vals)  # in place: solves built before it refuse to run
                 try:
                     self._raise(st, msg)
-                    if int(self.gf.npivots()) > 0 and self.code == _KIND[_LU]:  # new values need global pivoting
-                        self.gf = None
-                        self.gf, _ = self._analyze(self.indptr, self.indices, data)
-                    else:
-                        self._check_pivots(self.gf)
+                    self._check_pivots(self.gf, self.indptr, self.indices, vals)
                 except Exception:
                     self.gf = None  # no usable factorization until a refactor succeeds (a new analysis)
                     raise

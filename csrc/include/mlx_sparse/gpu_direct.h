@@ -16,10 +16,7 @@ extern "C" {
 
 typedef struct msp_gpu_direct msp_gpu_direct;
 
-/* LU_GLOBAL: LU with partial pivoting over whole columns (cuDSS's BTF + COLAMD ordering, no matching, global
- * column pivoting), for matrices whose default factorization (pivoting within supernodes) perturbs pivots;
- * LU_BTF: the same ordering with cuDSS's automatic pivot choice (where a cuDSS refuses the explicit one) */
-enum { MSP_GPU_DIRECT_CHOLESKY = 0, MSP_GPU_DIRECT_LU = 1, MSP_GPU_DIRECT_LU_GLOBAL = 2, MSP_GPU_DIRECT_LU_BTF = 3 };
+enum { MSP_GPU_DIRECT_CHOLESKY = 0, MSP_GPU_DIRECT_LU = 1 };
 enum { MSP_GPU_F32 = 0, MSP_GPU_C64 = 1 };
 
 /* Load cuDSS from this path (a file name or a path dlopen accepts); 0 when it loaded (or was loaded). */
@@ -34,6 +31,8 @@ int msp_cudss_version(void);
 int msp_gpu_direct_analyze(int kind, int vtype, int index64, int64_t n, int64_t nnz, const void *rowptr,
                            const void *colind, const void *values, void *stream, msp_gpu_direct **out,
                            int64_t *info, char *msg, size_t msglen);
+/* iterative refinement steps of later solves (cuDSS's IR_N_STEPS; 0: none, the default) */
+int msp_gpu_direct_set_refinement(msp_gpu_direct *h, int steps, char *msg, size_t msglen);
 /* numeric factorization with new values (nnz of them, in the pattern's order), the analysis reused */
 int msp_gpu_direct_factor(msp_gpu_direct *h, const void *values, void *stream, int64_t *info, char *msg,
                           size_t msglen);
