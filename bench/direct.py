@@ -1,6 +1,7 @@
 """Direct solver benchmark: factor and solve against scipy's SuperLU (and scikit-sparse / pypardiso where
 they import), same run, CPU; with --gpu, our cuDSS path (ms.linalg on a GPU stream) against cuDSS called
-directly from C (bench/cudss_direct.cu), same run.
+directly from C (bench/cudss_direct.cu) and against cupyx's ``spsolve`` (cuSOLVER's sparse QR, in its own
+process, 120 s cap per matrix), same run.
 
     python bench/direct.py [--small] [--reps N] [--gpu]
 
@@ -25,7 +26,7 @@ import scipy.sparse.linalg as sla
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mlx_sparse as ms  # noqa: E402
-from matrices import laplacian_2d, laplacian_3d, median_wall  # noqa: E402
+from matrices import laplacian_2d, laplacian_3d, median_wall, run_peer  # noqa: E402
 
 
 def convection_diffusion(n: int, peclet: float = 20.0) -> sp.csr_array:
@@ -68,6 +69,26 @@ def _cudss_dirs():
         if os.path.exists(os.path.join(root, "cu13", "lib", "libcudss.so.1")):
             return os.path.join(root, "cu13", "include"), os.path.join(root, "cu13", "lib")
     return None, None
+
+
+CUPYX_PEER = r"""
+import json, sys, time
+import numpy as np
+d = np.load(sys.argv[1]); out = {}
+try:
+    import cupy as cp, cupyx.scipy.sparse as cps, cupyx.scipy.sparse.linalg as cpl
+    A = cps.csr_matrix((cp.asarray(d["data"]), cp.asarray(d["indices"]), cp.asarray(d["indptr"])), shape=tuple(d["shape"]))
+    b = cp.ones(A.shape[0], dtype=cp.float32)
+    x = cpl.spsolve(A, b); cp.cuda.Device().synchronize()
+    ts = []
+    for _ in range(int(sys.argv[2])):
+        t0 = time.perf_counter(); x = cpl.spsolve(A, b); cp.cuda.Device().synchronize(); ts.append(time.perf_counter() - t0)
+    out["spsolve_ms"] = float(np.median(ts)) * 1e3
+    out["residual"] = float(cp.linalg.norm(A @ x - b) / cp.sqrt(A.shape[0]))
+except Exception as e:
+    out["error"] = repr(e)[:200]
+print(json.dumps(out))
+"""
 
 
 def gpu_main(args):
@@ -143,6 +164,10 @@ def gpu_main(args):
                      f"{ps / (t_solve * 1e3):4.2f}x | ratios (wall) {(wa + wf) / (t_first * 1e3):4.2f}x, refactor "
                      f"{wf / (t_re * 1e3):4.2f}x, solve {ws / (t_solve * 1e3):4.2f}x, 5 per eval "
                      f"{ws / (t_chain * 1e3):4.2f}x")
+        cx = run_peer(CUPYX_PEER, S, 3, timeout=120)
+        sps = (t_first + t_solve) * 1e3  # ours: a whole spsolve is the factorization and one solve
+        line += (f" | cupyx spsolve {cx['spsolve_ms']:8.1f} ms = {cx['spsolve_ms'] / sps:5.2f}x ours (residual "
+                 f"{cx['residual']:.1e})" if "spsolve_ms" in cx else f" | cupyx spsolve: {cx.get('error', '?')}")
         print(line, flush=True)
 
 

@@ -24,11 +24,8 @@ matrix (GPU, own process).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 
 import mlx.core as mx
@@ -37,7 +34,7 @@ import scipy.sparse as sp
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mlx_sparse as ms  # noqa: E402
-from matrices import laplacian_2d, laplacian_3d, median_wall  # noqa: E402
+from matrices import laplacian_2d, laplacian_3d, median_wall, run_peer  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZES = {"64k": lambda: laplacian_2d(256), "256k": lambda: laplacian_2d(512), "1m": lambda: laplacian_2d(1024),
@@ -80,18 +77,6 @@ except Exception as e:
     out["torch_error"] = repr(e)[:200]
 print(json.dumps(out))
 '''
-
-
-def _run_peer(script: str, S, count: int) -> dict:
-    """Run a peer script in its own process on the matrix S (an .npz exchange file); its JSON line."""
-    with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "A.npz")
-        np.savez(path, data=S.data, indices=S.indices, indptr=S.indptr, shape=np.array(S.shape))
-        r = subprocess.run([sys.executable, "-c", script, path, str(count)], capture_output=True, text=True)
-        try:
-            return json.loads(r.stdout.strip().splitlines()[-1])
-        except Exception:
-            return {"error": r.stderr[-300:]}
 
 
 def main():
@@ -143,7 +128,7 @@ def main():
             sc_solve = (time.perf_counter() - t0) * 1e3
             line += f" | scipy {sc_it:8.1f} us/iter = {sc_it / it_us:4.2f}x, solve {sc_solve:8.1f} ms = {sc_solve / solve_ms:4.2f}x"
         else:
-            peer = _run_peer(PEER, S, args.iters)
+            peer = run_peer(PEER, S, args.iters)
             if "cupyx_iter_us" in peer:
                 line += (f" | cupyx {peer['cupyx_iter_us']:8.1f} us/iter = {peer['cupyx_iter_us'] / it_us:4.2f}x, "
                          f"solve {peer['cupyx_solve_ms']:8.1f} ms = {peer['cupyx_solve_ms'] / solve_ms:4.2f}x")
@@ -230,7 +215,7 @@ def tri_main(args):
             sc = _median_us(lambda: sla.spsolve_triangular(Lh, bh, lower=True), max(3, reps // 4))
             line += f" | scipy spsolve_triangular {sc:8.1f} us = {sc / tri:5.2f}x"
         else:
-            peer = _run_peer(TRI_PEER, S, reps)
+            peer = run_peer(TRI_PEER, S, reps)
             if "cupy_tri_us" in peer:
                 line += (f" | cupyx spsolve_triangular {peer['cupy_tri_us']:8.1f} us = {peer['cupy_tri_us'] / tri:5.2f}x, "
                          f"spilu {peer['cupy_ilu_us'] / 1e3:7.2f} ms = {peer['cupy_ilu_us'] / ilu:5.2f}x")

@@ -27,6 +27,26 @@ def median_wall(fn, reps: int, warmup: bool = True) -> float:
     return float(np.median(ts))
 
 
+def run_peer(script: str, S, count: int, timeout: float = None) -> dict:
+    """Run a peer script in its own process on the matrix S (an .npz exchange file, then ``count``);
+    its last output line as JSON ({"error": ...} when it failed or ran past ``timeout`` seconds)."""
+    import json
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "A.npz")
+        np.savez(path, data=S.data, indices=S.indices, indptr=S.indptr, shape=np.array(S.shape))
+        try:
+            r = subprocess.run([sys.executable, "-c", script, path, str(count)], capture_output=True, text=True,
+                               timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return {"error": f"over {timeout:.0f} s"}
+        try:
+            return json.loads(r.stdout.strip().splitlines()[-1])
+        except Exception:
+            return {"error": r.stderr[-300:]}
+
+
 def laplacian_2d(n: int) -> sp.csr_array:
     """5-point Laplacian on an n x n grid (n^2 rows)."""
     t = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(n, n), format="csr")
