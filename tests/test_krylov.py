@@ -501,13 +501,13 @@ def test_solver_gradients_dense_matrix_and_column_rhs():
     np.testing.assert_allclose(np.array(jv).reshape(-1), np.linalg.solve(D, -dA @ x), rtol=1e-7, atol=1e-9)
 
 
-@pytest.mark.parametrize("solver", ["cg", "bicgstab", "cgs"])
+@pytest.mark.parametrize("solver", ["cg", "bicgstab", "cgs", "minres", "tfqmr", "qmr"])
 @pytest.mark.parametrize("vt", ["float32", "float64"])
 def test_block_rhs_matches_column_solves(device, solver, vt):
     """A block b (n, 3), columns of very different scale and one already solved by x0, solved
     together: every column reaches its tolerance and agrees with its own vector solve."""
     _skip64(device, vt)
-    S, cond = _matrix("poisson" if solver == "cg" else "nonsym", vt)
+    S, cond = _matrix("poisson" if solver in ("cg", "minres") else "nonsym", vt)
     dt = VALUE_DTYPES[vt][0]
     A = ms.csr_array(S, dtype=dt)
     B = _rhs(256, vt, 6, k=3)

@@ -135,14 +135,34 @@ class _Driver:
             raise ValueError(f"{op}: check_every must be >= 1, got {check_every}")
         self.callback = callback
 
-    def run(self, step, state, x):
+    def run(self, step, state, x, active=None, rnorm=None):
+        """``active`` ((k,) bool) and ``rnorm`` ((k,)): a block's columns still solving and their
+        residual norms. A column stops at its own tolerance: from then on every state entry of its
+        (arrays whose last axis is the block's) and its candidates stand still, and its breakdown
+        codes are ignored (its recurrences may break down once its residual is zero)."""
         it, last = 0, x
+        block = active is not None
+        if block:
+            tol_a = mx.array(self.tol, dtype=rnorm.dtype)
+            kcols = int(active.shape[0])
         while it < self.maxiter:
             k = min(self.every, self.maxiter - it)
             cands = []
             with mx.stream(self.s):
                 for _ in range(k):
-                    state, cs = step(state)
+                    new, cs = step(state)
+                    if block:
+                        state = _freeze(new, state, active, kcols)
+                        frozen = []
+                        for cx, rn, fl in cs:
+                            cx, rn = mx.where(active, cx, x), mx.where(active, rn, rnorm)
+                            fl = mx.where(active, fl, 0).astype(mx.int32)
+                            active = active & (rn > tol_a)
+                            x, rnorm = cx, rn
+                            frozen.append((cx, rn, fl))
+                        cs = frozen
+                    else:
+                        state = new
                     cands.append(cs)
                 flat = [c for cs in cands for c in cs]
                 rn_a, fl_a = mx.stack([c[1] for c in flat]), mx.stack([c[2] for c in flat])
@@ -151,8 +171,8 @@ class _Driver:
             pos = 0
             for cs in cands:
                 for c in cs:
-                    if fl[pos] != 0:
-                        return last, int(fl[pos])
+                    if np.any(fl[pos] != 0):
+                        return last, int(np.ravel(fl[pos])[np.flatnonzero(fl[pos])[0]])
                     if not np.all(np.isfinite(rn[pos])):
                         return last, -1
                     if np.all(rn[pos] <= self.tol):
@@ -165,6 +185,18 @@ class _Driver:
                 if self.callback is not None:
                     self.callback(last)
         return last, self.maxiter
+
+
+def _freeze(new, old, active, k: int):
+    """A block's step state with its finished columns (``active`` false) kept at ``old``: every array
+    whose last axis has the block's k columns (vectors (n, k), per-column scalars (k,)); others as new."""
+    if isinstance(new, dict):
+        return {key: _freeze(v, old[key], active, k) for key, v in new.items()}
+    if isinstance(new, (tuple, list)):
+        return type(new)(_freeze(v, o, active, k) for v, o in zip(new, old))
+    if isinstance(new, mx.array) and new.ndim >= 1 and new.shape[-1] == k and isinstance(old, mx.array):
+        return mx.where(active, new, old)
+    return new
 
 
 def _ok() -> mx.array:
@@ -475,26 +507,29 @@ def minres(A: Any, b: Any, x0: Any = None, *, shift: float = 0.0, rtol: float = 
            check_every: Optional[int] = None, stream: StreamLike = None):
     """MINRES for Hermitian (possibly indefinite) A - shift * I, as ``scipy.sparse.linalg.minres``
     (Paige and Saunders' recurrences; the stopping test is on the recurrence's residual norm, the
-    M^-1-norm when M is given; M must be Hermitian positive definite: info -1 otherwise)."""
+    M^-1-norm when M is given; M must be Hermitian positive definite: info -1 otherwise). b may be a
+    block (n, k): its columns are solved together (one product with the block per step; each column
+    stops at its own tolerance)."""
     op = "minres"
-    A, M, b, x, dt, s = _system(op, A, b, x0, M, stream)
+    A, M, b, x, dt, s = _system(op, A, b, x0, M, stream, block=True)
     rdt = mx.float32 if dt in (mx.float32, mx.complex64) else mx.float64
     with mx.stream(s):
         r1 = b - A.matvec(x) if x0 is not None else b
         y = M.matvec(r1)
-        bn, b1 = float(_host(_norm(b))), float(_host(mx.real(_dot(r1, y))))
-    tol = float(_tol(op, bn, rtol, atol))
-    if bn == 0:
+        bn, b1 = _host(_norm(b)).astype(np.float64), _host(mx.real(_dot(r1, y))).astype(np.float64)
+    tol = _tol(op, bn, rtol, atol)
+    if np.all(bn == 0):
         return mx.zeros_like(b, stream=s), 0
-    if b1 < 0 or not math.isfinite(b1):
+    if np.any(b1 < 0) or not np.all(np.isfinite(b1)):
         return x, -1
-    if math.sqrt(b1) <= tol or b1 == 0:
+    todo = (np.sqrt(b1) > tol) & (b1 != 0)
+    if not np.any(todo):
         return x, 0
     maxiter = 5 * b.shape[0] if maxiter is None else maxiter
     eps = float(np.finfo(np.float32 if rdt == mx.float32 else np.float64).eps)
     with mx.stream(s):
         zero_r = mx.zeros((), dtype=rdt)
-        beta = mx.sqrt(mx.array(b1, dtype=rdt))
+        beta = mx.array(np.where(todo, np.sqrt(b1), 1.0), dtype=rdt)  # a finished column: any finite beta
         w = mx.zeros_like(b)
         state = (x, r1, r1, y, w, w, zero_r, beta, zero_r, zero_r, beta, -mx.ones((), dtype=rdt), zero_r,
                  mx.array(True))
@@ -530,7 +565,10 @@ def minres(A: Any, b: Any, x0: Any = None, *, shift: float = 0.0, rtol: float = 
         return (x, r1, r2, y, w, w2, oldb, beta, dbar, epsln, phibar, cs, sn, mx.array(False)), \
             [(x, mx.abs(phibar), bad)]
 
-    return _Driver(op, tol, maxiter, check_every, callback, s).run(step, state, x)
+    drv = _Driver(op, tol, maxiter, check_every, callback, s)
+    if b.ndim == 1:
+        return drv.run(step, state, x)
+    return drv.run(step, state, x, active=mx.array(todo), rnorm=mx.array(np.sqrt(b1), dtype=rdt))
 
 
 def _givens(a: complex, b: complex):
@@ -646,21 +684,21 @@ def tfqmr(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0
           M: Any = None, callback: Optional[Callable] = None, check_every: Optional[int] = None,
           stream: StreamLike = None):
     """Transpose-Free QMR, as ``scipy.sparse.linalg.tfqmr`` (Freund's recurrences; the stopping test
-    is scipy's bound tau sqrt(k + 1) on the residual norm; info -1: <r*, v> vanished)."""
+    is scipy's bound tau sqrt(k + 1) on the residual norm; info -1: <r*, v> vanished). b may be a
+    block (n, k), solved together (each column stops at its own tolerance)."""
     op = "tfqmr"
-    A, M, b, x, dt, s = _system(op, A, b, x0, M, stream)
-    r, tol, maxiter, done = _begin(op, A, b, x, x0, s, rtol, atol, maxiter)
+    A, M, b, x, dt, s = _system(op, A, b, x0, M, stream, block=True)
+    r, tol, maxiter, done, active = _begin_block(op, A, b, x, x0, s, rtol, atol, maxiter)
     if done is not None:
         return done
-    with mx.stream(s):
-        rho = _dot(r, r)
-        r0 = float(_host(mx.sqrt(mx.abs(rho))))
     rdt = mx.float64 if dt == mx.float64 else mx.float32
     with mx.stream(s):
+        rho = _dot(r, r)
+        tau = mx.sqrt(mx.abs(rho)).astype(rdt)
         rstar = r
         v = M.matvec(A.matvec(r))
         zr = mx.zeros((), dtype=rdt)
-        state = dict(x=x, u=r, u_next=r, w=r, v=v, uhat=v, d=mx.zeros_like(r), theta=zr, tau=mx.array(r0, dtype=rdt),
+        state = dict(x=x, u=r, u_next=r, w=r, v=v, uhat=v, d=mx.zeros_like(r), theta=zr, tau=tau,
                      eta=mx.zeros((), dtype=dt), rho=rho, rho_last=rho, alpha=mx.zeros((), dtype=dt))
     it = [0]
 
@@ -697,7 +735,8 @@ def tfqmr(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0
             st["rho_last"] = st["rho"]
         return st, [(st["x"], bound, flag)]
 
-    return _Driver(op, tol, maxiter, check_every, callback, s).run(step, state, x)
+    return _Driver(op, tol, maxiter, check_every, callback, s).run(step, state, x, active, _norm(r) if active is not None
+                                                                   else None)
 
 
 def qmr(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0.0, maxiter: Optional[int] = None,
@@ -705,14 +744,15 @@ def qmr(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0.0
         stream: StreamLike = None):
     """Quasi-Minimal Residual, as ``scipy.sparse.linalg.qmr`` (left and right preconditioners M1,
     M2; needs the operator's adjoint product; scipy's breakdown codes -10 rho, -11 beta, -12 gamma,
-    -13 delta, -14 epsilon, -15 xi)."""
+    -13 delta, -14 epsilon, -15 xi). b may be a block (n, k), solved together (each column stops at its
+    own tolerance)."""
     op = "qmr"
-    A, M1, b, x, dt, s = _system(op, A, b, x0, M1, stream)
+    A, M1, b, x, dt, s = _system(op, A, b, x0, M1, stream, block=True)
     M2 = _Identity(b.shape[0], dt) if M2 is None else aslinearoperator(M2)
     if M2.shape != A.shape:
         raise ValueError(f"{op}: preconditioner M2 of shape {M2.shape} does not match the operator's shape {A.shape}")
     eps = _eps(dt)
-    r, tol, maxiter, done = _begin(op, A, b, x, x0, s, rtol, atol, maxiter)
+    r, tol, maxiter, done, active = _begin_block(op, A, b, x, x0, s, rtol, atol, maxiter)
     if done is not None:
         return done
     rdt = mx.float64 if dt == mx.float64 else mx.float32
@@ -772,7 +812,8 @@ def qmr(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0.0
                   q=q, d=d, s=sv)
         return st, [(x, _norm(r), flag)]
 
-    return _Driver(op, tol, maxiter, check_every, callback, s).run(step, state, x)
+    return _Driver(op, tol, maxiter, check_every, callback, s).run(step, state, x, active, _norm(r) if active is not None
+                                                                   else None)
 
 
 def lgmres(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0.0, maxiter: int = 1000,
@@ -960,10 +1001,10 @@ def _implicit(solver, hermitian: bool, block: bool = False):
 
 
 cg = _implicit(cg, hermitian=True, block=True)
-minres = _implicit(minres, hermitian=True)
+minres = _implicit(minres, hermitian=True, block=True)
 bicgstab = _implicit(bicgstab, hermitian=False, block=True)
 cgs = _implicit(cgs, hermitian=False, block=True)
 gmres = _implicit(gmres, hermitian=False)
 lgmres = _implicit(lgmres, hermitian=False)
-tfqmr = _implicit(tfqmr, hermitian=False)
-qmr = _implicit(qmr, hermitian=False)
+tfqmr = _implicit(tfqmr, hermitian=False, block=True)
+qmr = _implicit(qmr, hermitian=False, block=True)
