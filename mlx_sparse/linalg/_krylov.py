@@ -583,6 +583,37 @@ def _givens(a: complex, b: complex):
     return c, sgn * np.conj(b) / t, sgn * t
 
 
+class _Hessenberg:
+    """The host side of one GMRES cycle for one right-hand side: the Hessenberg columns reduced by
+    Givens rotations as they come, the residual estimate |g[j + 1]| and the small triangular solve."""
+
+    def __init__(self, restart: int, beta: float, npdt):
+        self.R = np.zeros((restart + 1, restart), dtype=npdt)
+        self.g = np.zeros(restart + 1, dtype=npdt)
+        self.g[0] = beta
+        self.rots = []
+
+    def add(self, h: np.ndarray, hn: float):
+        """Column j of the Hessenberg matrix (h: its j + 1 projections, hn: the new vector's norm);
+        returns (the residual estimate, whether the Krylov space became invariant)."""
+        jj = len(self.rots)
+        col = np.zeros(self.R.shape[0], dtype=self.R.dtype)
+        col[: jj + 1] = h
+        col[jj + 1] = hn
+        for q, (c, sn) in enumerate(self.rots):  # the previous rotations
+            a0, a1 = col[q], col[q + 1]
+            col[q], col[q + 1] = c * a0 + sn * a1, -np.conj(sn) * a0 + c * a1
+        c, sn, rr = _givens(col[jj], col[jj + 1])
+        self.rots.append((c, sn))
+        col[jj], col[jj + 1] = rr, 0
+        self.R[:, jj] = col
+        self.g[jj], self.g[jj + 1] = c * self.g[jj], -np.conj(sn) * self.g[jj]
+        return abs(self.g[jj + 1]), hn == 0
+
+    def solve(self, jn: int) -> np.ndarray:
+        return np.linalg.solve(np.triu(self.R[:jn, :jn]), self.g[:jn]) if jn else np.zeros(0, dtype=self.g.dtype)
+
+
 def gmres(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0.0, restart: Optional[int] = None,
           maxiter: Optional[int] = None, M: Any = None, callback: Optional[Callable] = None,
           callback_type: Optional[str] = None, check_every: Optional[int] = None, stream: StreamLike = None):
@@ -590,18 +621,22 @@ def gmres(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0
     default 20; ``maxiter`` cycles). Right-preconditioned (A M y = b, x = M y), so the residual
     tested is the true one; classical Gram-Schmidt with one reorthogonalization (two block
     products per iteration on the device); the rotations and the small least-squares solve on the
-    host at each check. ``callback(xk)`` gets the iterate at each check."""
+    host at each check. ``callback(xk)`` gets the iterate at each check. b may be a block (n, k): each
+    column runs its own Arnoldi process, all sharing one product with the block per step, and stops
+    at its own tolerance (a cycle ends when every column has converged or ``restart`` steps ran)."""
     op = "gmres"
-    A, M, b, x, dt, s = _system(op, A, b, x0, M, stream)
+    A, M, b, x, dt, s = _system(op, A, b, x0, M, stream, block=True)
     n = b.shape[0]
+    blk = b.ndim == 2
+    kc = b.shape[1] if blk else 1
     restart = min(20 if restart is None else int(restart), max(n, 1))
     if restart < 1:
         raise ValueError(f"{op}: restart must be >= 1, got {restart}")
     maxiter = max(n, 1) * 10 if maxiter is None else int(maxiter)
     with mx.stream(s):
-        bn = float(_host(_norm(b)))
-    tol = float(_tol(op, bn, rtol, atol))
-    if bn == 0:
+        bn = np.atleast_1d(_host(_norm(b)).astype(np.float64))
+    tol = np.atleast_1d(_tol(op, bn, rtol, atol))
+    if np.all(bn == 0):
         return mx.zeros_like(b, stream=s), 0
     every = CHECK_EVERY if check_every is None else int(check_every)
     if every < 1:
@@ -612,22 +647,21 @@ def gmres(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0
     for cycle in range(maxiter):
         with mx.stream(s):
             r = b - A.matvec(x)
-            beta = float(_host(_norm(r)))
-        if not math.isfinite(beta):
+            beta = np.atleast_1d(_host(_norm(r)).astype(np.float64))
+        if not np.all(np.isfinite(beta)):
             return x, -1
-        if beta <= tol:
+        todo = beta > tol  # the columns this cycle works on
+        if not np.any(todo):
             return x, 0
         with mx.stream(s):
-            V = [r * (1.0 / beta)]
-        H = np.zeros((restart + 1, restart), dtype=npdt)
-        R = np.zeros((restart + 1, restart), dtype=npdt)
-        g = np.zeros(restart + 1, dtype=npdt)
-        g[0] = beta
-        rots = []
+            V = [r * mx.array(1.0 / np.where(beta == 0, 1.0, beta) if blk else 1.0 / beta[0], dtype=dt)]
+        hess = [_Hessenberg(restart, beta[c], npdt) for c in range(kc)]
         hcols = []
+        used = np.zeros(kc, dtype=int)  # Arnoldi vectors each column uses
+        stop = np.zeros(kc, dtype=int)  # 0: running, 1: converged, -1: non-finite
+        stop[~todo] = 1
         j = 0
-        done_at = None
-        while j < restart and done_at is None:
+        while j < restart and np.any(stop == 0):
             k = min(every, restart - j)
             with mx.stream(s):
                 for _ in range(k):
@@ -637,42 +671,39 @@ def gmres(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 0
                     hcols.append((h, hn))
                 mx.eval([c for hc in hcols[-k:] for c in hc])
             for i in range(k):
-                jj = j + i
-                h, hn = hcols[jj]
-                col = np.zeros(restart + 1, dtype=npdt)
-                col[: jj + 1] = _host(h).astype(npdt)
-                col[jj + 1] = float(_host(hn))
-                H[:, jj] = col
-                for q, (c, sn) in enumerate(rots):  # the previous rotations
-                    a0, a1 = col[q], col[q + 1]
-                    col[q], col[q + 1] = c * a0 + sn * a1, -np.conj(sn) * a0 + c * a1
-                c, sn, rr = _givens(col[jj], col[jj + 1])
-                rots.append((c, sn))
-                col[jj], col[jj + 1] = rr, 0
-                R[:, jj] = col
-                g[jj], g[jj + 1] = c * g[jj], -np.conj(sn) * g[jj]
-                res = abs(g[jj + 1])
+                hh = _host(hcols[j + i][0]).astype(npdt).reshape(j + i + 1, kc)
+                nn = np.atleast_1d(_host(hcols[j + i][1]).astype(np.float64))
+                for c in np.flatnonzero(stop == 0):
+                    res, lucky = hess[c].add(hh[:, c], nn[c])
+                    used[c] = j + i + 1
+                    if not math.isfinite(res):
+                        stop[c] = -1
+                    elif res <= tol[c] or lucky:
+                        stop[c] = 1
                 total += 1
-                if not math.isfinite(res):
-                    done_at = (jj, -1)
+                if not np.any(stop == 0):
                     break
-                if res <= tol or H[jj + 1, jj] == 0:
-                    done_at = (jj, 0)
-                    break
-            j += k if done_at is None else 0
-        jn = done_at[0] + 1 if done_at is not None else restart
-        y = np.linalg.solve(np.triu(R[:jn, :jn]), g[:jn]) if jn else np.zeros(0)
+            j += k
+        Y = np.zeros((max(used.max(), 1), kc), dtype=npdt)
+        for c in range(kc):
+            Y[: used[c], c] = hess[c].solve(used[c])
+        jn = int(used.max())
         with mx.stream(s):
-            x = x + M.matvec(mx.stack(V[:jn], axis=1) @ mx.array(y, dtype=dt))
+            if jn:
+                Vm = mx.stack(V[:jn], axis=1)  # (n, jn) or (n, jn, k)
+                dx = Vm @ mx.array(Y[:jn, 0], dtype=dt) if not blk else mx.sum(Vm * mx.array(Y[:jn], dtype=dt), axis=1)
+                x = x + M.matvec(dx)
         if callback is not None:
             callback(x)
-        if done_at is not None:
-            if done_at[1] < 0:
-                return x, done_at[1]
-            with mx.stream(s):  # the estimate is exact in exact arithmetic; confirm with the true residual
-                true = float(_host(_norm(b - A.matvec(x))))
-            if true <= tol * 1.0001 or not math.isfinite(true):
-                return x, (0 if math.isfinite(true) else -1)
+        if np.any(stop < 0):
+            return x, -1
+        if np.all(stop == 1):
+            with mx.stream(s):  # the estimates are exact in exact arithmetic; confirm with the true residual
+                true = np.atleast_1d(_host(_norm(b - A.matvec(x))).astype(np.float64))
+            if not np.all(np.isfinite(true)):
+                return x, -1
+            if np.all(true <= tol * 1.0001):
+                return x, 0
     return x, total
 
 
@@ -882,9 +913,19 @@ def lgmres(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 
 
 
 def _orth(V: list, w):
-    """w orthogonalized against the columns of V (classical Gram-Schmidt twice): (w, coefficients)."""
+    """w orthogonalized against the columns of V (classical Gram-Schmidt twice): (w, coefficients).
+    For a block w (n, k) and V a list of (n, k) blocks, column c against column c of each: the
+    coefficients are (len(V), k)."""
+    cplx = mx.issubdtype(w.dtype, mx.complexfloating)
+    if w.ndim == 2:  # batched over the block's columns: Vb (k, n, j)
+        Vb = mx.transpose(mx.stack(V, axis=2), (1, 0, 2))
+        VbH = mx.swapaxes(mx.conj(Vb) if cplx else Vb, 1, 2)
+        h = VbH @ mx.transpose(w)[:, :, None]
+        w = w - mx.transpose((Vb @ h)[:, :, 0])
+        h2 = VbH @ mx.transpose(w)[:, :, None]
+        return w - mx.transpose((Vb @ h2)[:, :, 0]), mx.transpose((h + h2)[:, :, 0])
     Vm = mx.stack(V, axis=1)
-    VH = mx.conj(Vm).T if mx.issubdtype(Vm.dtype, mx.complexfloating) else Vm.T
+    VH = mx.conj(Vm).T if cplx else Vm.T
     h = VH @ w
     w = w - Vm @ h
     h2 = VH @ w
@@ -1004,7 +1045,7 @@ cg = _implicit(cg, hermitian=True, block=True)
 minres = _implicit(minres, hermitian=True, block=True)
 bicgstab = _implicit(bicgstab, hermitian=False, block=True)
 cgs = _implicit(cgs, hermitian=False, block=True)
-gmres = _implicit(gmres, hermitian=False)
+gmres = _implicit(gmres, hermitian=False, block=True)
 lgmres = _implicit(lgmres, hermitian=False)
 tfqmr = _implicit(tfqmr, hermitian=False, block=True)
 qmr = _implicit(qmr, hermitian=False, block=True)
