@@ -501,7 +501,7 @@ def test_solver_gradients_dense_matrix_and_column_rhs():
     np.testing.assert_allclose(np.array(jv).reshape(-1), np.linalg.solve(D, -dA @ x), rtol=1e-7, atol=1e-9)
 
 
-@pytest.mark.parametrize("solver", ["cg", "bicgstab", "cgs", "minres", "tfqmr", "qmr", "gmres"])
+@pytest.mark.parametrize("solver", ["cg", "bicgstab", "cgs", "minres", "tfqmr", "qmr", "gmres", "lgmres"])
 @pytest.mark.parametrize("vt", ["float32", "float64"])
 def test_block_rhs_matches_column_solves(device, solver, vt):
     """A block b (n, 3), columns of very different scale and one already solved by x0, solved

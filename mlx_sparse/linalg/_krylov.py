@@ -856,15 +856,18 @@ def lgmres(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 
     damps the restarts' stalling. ``maxiter`` cycles of ``inner_m`` inner steps; the small
     least-squares problem on the host once per cycle (one synchronization per cycle). ``outer_v``, if
     given, is a list that keeps the augmentation vectors across calls, as scipy's; info > 0: the
-    cycles run."""
+    cycles run. b may be a block (n, k): the columns share each cycle's products with the block (an
+    Arnoldi process and a least-squares problem per column; the augmentation vectors are blocks)."""
     op = "lgmres"
-    A, M, b, x, dt, s = _system(op, A, b, x0, M, stream)
+    A, M, b, x, dt, s = _system(op, A, b, x0, M, stream, block=True)
     cplx = mx.issubdtype(dt, mx.complexfloating)
     npc = np.complex128 if cplx else np.float64
+    blk = b.ndim == 2
+    kc = b.shape[1] if blk else 1
     with mx.stream(s):
-        bn = float(_host(_norm(b)))
-    tol = float(_tol(op, bn, rtol, atol))
-    if bn == 0:
+        bn = np.atleast_1d(_host(_norm(b)).astype(np.float64))
+    tol = np.atleast_1d(_tol(op, bn, rtol, atol))
+    if np.all(bn == 0):
         return mx.zeros_like(b, stream=s), 0
     if inner_m < 1 or outer_k < 0:
         raise ValueError(f"{op}: inner_m must be >= 1 and outer_k >= 0")
@@ -872,13 +875,13 @@ def lgmres(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 
     for cycle in range(int(maxiter)):
         with mx.stream(s):
             r = b - A.matvec(x)
-            beta = float(_host(_norm(r)))
-        if not math.isfinite(beta):
+            beta = np.atleast_1d(_host(_norm(r)).astype(np.float64))
+        if not np.all(np.isfinite(beta)):
             return x, -1
-        if beta <= tol:
+        if np.all(beta <= tol):
             return x, 0
         with mx.stream(s):
-            V = [r * (1.0 / beta)]
+            V = [r * mx.array(1.0 / np.where(beta == 0, 1.0, beta) if blk else 1.0 / beta[0], dtype=dt)]
             Z, cols = [], []
             aug = [z for z, _ in outer[-outer_k:]] if outer_k else []
             steps = ([("aug", z) for z in aug] if prepend_outer_v else []) + [("krylov", None)] * inner_m + \
@@ -892,15 +895,19 @@ def lgmres(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 
                 cols.append((h, hn))
             mx.eval([c for hc in cols for c in hc])
         m = len(cols)
-        H = np.zeros((m + 1, m), dtype=npc)
+        H = np.zeros((kc, m + 1, m), dtype=npc)
         for j, (h, hn) in enumerate(cols):
-            H[: j + 1, j] = _host(h).astype(npc)
-            H[j + 1, j] = float(_host(hn))
-        g = np.zeros(m + 1, dtype=npc)
-        g[0] = beta
-        y = np.linalg.lstsq(H, g, rcond=None)[0]
+            H[:, : j + 1, j] = _host(h).astype(npc).reshape(j + 1, kc).T
+            H[:, j + 1, j] = np.atleast_1d(_host(hn).astype(np.float64))
+        Y = np.zeros((m, kc), dtype=npc)
+        for c in range(kc):  # each column's least-squares problem (a finished column's step is zero)
+            if beta[c] > tol[c]:
+                g = np.zeros(m + 1, dtype=npc)
+                g[0] = beta[c]
+                Y[:, c] = np.linalg.lstsq(H[c], g, rcond=None)[0]
         with mx.stream(s):
-            dx = mx.stack(Z, axis=1) @ mx.array(y, dtype=dt)
+            Zm = mx.stack(Z, axis=1)
+            dx = Zm @ mx.array(Y[:, 0], dtype=dt) if not blk else mx.sum(Zm * mx.array(Y, dtype=dt), axis=1)
             x = x + dx
             nd = _norm(dx)
             outer.append((dx / mx.where(nd == 0, mx.ones_like(nd), nd), None))
@@ -908,8 +915,8 @@ def lgmres(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: float = 
         if callback is not None:
             callback(x)
     with mx.stream(s):
-        final = float(_host(_norm(b - A.matvec(x))))
-    return x, (0 if final <= tol else int(maxiter))
+        final = np.atleast_1d(_host(_norm(b - A.matvec(x))).astype(np.float64))
+    return x, (0 if np.all(final <= tol) else int(maxiter))
 
 
 def _orth(V: list, w):
@@ -1046,6 +1053,6 @@ minres = _implicit(minres, hermitian=True, block=True)
 bicgstab = _implicit(bicgstab, hermitian=False, block=True)
 cgs = _implicit(cgs, hermitian=False, block=True)
 gmres = _implicit(gmres, hermitian=False, block=True)
-lgmres = _implicit(lgmres, hermitian=False)
+lgmres = _implicit(lgmres, hermitian=False, block=True)
 tfqmr = _implicit(tfqmr, hermitian=False, block=True)
 qmr = _implicit(qmr, hermitian=False, block=True)
