@@ -1,7 +1,7 @@
 """Direct solver benchmark: factor and solve against scipy's SuperLU (and scikit-sparse / pypardiso where
 they import), same run, CPU; with --gpu, our cuDSS path (ms.linalg on a GPU stream) against cuDSS called
 directly from C (bench/cudss_direct.cu) and against cupyx's ``spsolve`` (cuSOLVER's sparse QR, in its own
-process, 120 s cap per matrix), same run.
+process, ``--peer-timeout`` seconds per matrix), same run.
 
     python bench/direct.py [--small] [--reps N] [--gpu]
 
@@ -164,7 +164,7 @@ def gpu_main(args):
                      f"{ps / (t_solve * 1e3):4.2f}x | ratios (wall) {(wa + wf) / (t_first * 1e3):4.2f}x, refactor "
                      f"{wf / (t_re * 1e3):4.2f}x, solve {ws / (t_solve * 1e3):4.2f}x, 5 per eval "
                      f"{ws / (t_chain * 1e3):4.2f}x")
-        cx = run_peer(CUPYX_PEER, S, 3, timeout=120)
+        cx = run_peer(CUPYX_PEER, S, 3, timeout=args.peer_timeout)
         sps = (t_first + t_solve) * 1e3  # ours: a whole spsolve is the factorization and one solve
         line += (f" | cupyx spsolve {cx['spsolve_ms']:8.1f} ms = {cx['spsolve_ms'] / sps:5.2f}x ours (residual "
                  f"{cx['residual']:.1e})" if "spsolve_ms" in cx else f" | cupyx spsolve: {cx.get('error', '?')}")
@@ -176,6 +176,7 @@ def main():
     p.add_argument("--small", action="store_true")
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--gpu", action="store_true", help="the cuDSS path on the GPU against cuDSS called directly")
+    p.add_argument("--peer-timeout", type=float, default=120, help="seconds allowed to cupyx's spsolve per matrix")
     args = p.parse_args()
     if args.gpu:
         return gpu_main(args)
