@@ -360,9 +360,10 @@ def prepare(
         name = f"{kernel}_{vt}_{it}"
         iargs = [int(sizes[s]) for s in sig.sizes] + [int(bool(flags[f])) for f in sig.flags]
         shp = [list(sh) for sh in out_shapes]
+        gathered = node.names.index(GATHERED[kernel]) if kernel in GATHERED else -1
 
         def raw(inputs):
-            outs = _ext.cpu_call(name, op, inputs, shp, out_dtypes, iargs, [], stream)
+            outs = _ext.cpu_call(name, op, inputs, shp, out_dtypes, iargs, [], stream, gathered)
             return _detach_structure(_ext.with_rules(outs, rules, op), out_dtypes, stream)
     else:
         if sig.devices == "CPU":
@@ -413,6 +414,10 @@ def prepare(
     node.launch, node.raw = run, raw
     return node
 
+
+# The operand each product kernel reads at random rows (by column index): the CPU node collapses a large
+# one into transparent huge pages first (kernel_node.cpp, collapse_huge_pages).
+GATHERED = {"spmv_csr": "x", "spmv_csr_d16": "x", "spmm_csr": "x", "spmv_cg_matvec": "u"}
 
 MAX_AXIS = 2**31 - 1  # MLX's longest axis (its shapes are 32-bit)
 

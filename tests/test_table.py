@@ -104,3 +104,11 @@ def test_package_modules_import_no_cycle():
         assert mod not in reach(mod), f"import cycle through {mod}"
     for fam in ("_spmv", "_spmm", "_convert", "_canonical", "_select", "_index", "_spgemm", "_ewise", "_products", "_ops"):
         assert not reach(fam) & {"_base", "_csr", "_csc", "_coo"}, f"{fam} imports a container"
+
+
+def test_gathered_operands_are_table_operands():
+    """Each product kernel's gathered operand (collapsed into huge pages when large) is one of its inputs."""
+    from mlx_sparse import _kernels as K
+
+    for kernel, name in K.GATHERED.items():
+        assert name in [i.name for i in K.OPS[kernel].inputs], (kernel, name)

@@ -19,6 +19,7 @@
 #define CDOT(u, v) MSP_CAT(msp_cdot_, VNAME)(u, v)
 #define ACC_IS_VT MSP_CAT(MSP_ACC_IS_VT_, VNAME)
 #define IS_F16 MSP_CAT(MSP_IS_F16_, VNAME)
+#define IS_F32 MSP_CAT(MSP_IS_F32_, VNAME)
 #define NAME(op) MSP_CAT(MSP_CAT5(msp, MSP_FAMILY, op, VNAME, INAME), _body)
 #define MSP_UNPACK_(fam, op, c) MSP_UNPACK_##fam##_##op(c)
 #define MSP_UNPACK__(fam, op, c) MSP_UNPACK_(fam, op, c)
@@ -39,5 +40,6 @@
 #undef CDOT
 #undef ACC_IS_VT
 #undef IS_F16
+#undef IS_F32
 #undef NAME
 #undef MSP_UNPACK

@@ -43,6 +43,9 @@ static MSP_ALWAYS_INLINE int NAME(rows)(const IT *restrict indptr, const IT *res
 #if defined(MSP_SPMM_F16C) && IS_F16
   const int f16c = msp_f16c_ok();
 #endif
+#if defined(MSP_SPMM_AVX2) && IS_F32
+  const int avx2 = xq == 1 && yq == 1 && msp_avx2_ok();
+#endif
   for (int64_t r = r0; r < r1; ++r) {
     int64_t s = (int64_t)indptr[r], e = (int64_t)indptr[r + 1];
     if (MSP_ROW_BAD(s, e, nnz)) {
@@ -66,6 +69,12 @@ static MSP_ALWAYS_INLINE int NAME(rows)(const IT *restrict indptr, const IT *res
               for (int64_t l = 0; l < lines; ++l) __builtin_prefetch(x + (int64_t)col * xr + l * (64 / (int64_t)sizeof(VT)));
           }
       }
+#if defined(MSP_SPMM_AVX2) && IS_F32
+      if (avx2) {
+        MSP_AVX2_FN(INAME)(indices, data, x, y + r * yr, s, e, n, xr, k);
+        continue;
+      }
+#endif
       MSP_SPMM_BLOCKS
     }
 #else

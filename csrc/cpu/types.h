@@ -151,6 +151,7 @@ static inline double _Complex msp_cdot_c64(msp_c64 u, msp_c64 v) {
 #define MSP_ACC_IS_VT_f16 0
 #define MSP_ACC_IS_VT_bf16 0
 #define MSP_IS_F16_f16 1 /* other value types: undefined, so 0 in #if */
+#define MSP_IS_F32_f32 1 /* likewise */
 
 /* a row's entry range [s, e) is malformed (indptr corrupt or past nnz) */
 #define MSP_ROW_BAD(s, e, nnz) ((s) < 0 || (e) < (s) || (e) > (nnz))
