@@ -23,29 +23,24 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from matrices import median_wall  # noqa: E402
 
 CASES = ["one A@x + eval", "A@x, 20 per eval", "A^T x + eval", "A X (k=8) + eval", "CG iteration",
          "tiny SpMV node"]
 
 
 def _median_us(fn, reps, per=1):
-    fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append((time.perf_counter() - t0) / per)
-    return float(np.median(ts)) * 1e6
+    return median_wall(fn, reps) / per * 1e6
 
 
 def measure(with_torch: bool) -> dict:
     import mlx.core as mx
     import scipy.sparse as sp
 
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import mlx_sparse as ms
     from matrices import laplacian_2d
 
