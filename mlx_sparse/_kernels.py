@@ -393,17 +393,18 @@ def prepare(
             is_bool = [int(isinstance(v, bool)) for v in scalars]
             shp = [list(sh) for sh in out_shapes]
 
-            def raw(inputs):
-                outs = native.launch(kern, op, inputs, shp, out_dtypes, ints, is_bool, grid[0], GPU_BLOCK, stream)
-                return _detach_structure(_ext.with_rules(outs, rules, op), out_dtypes, stream)
+            def launch_gpu(inputs):
+                return native.launch(kern, op, inputs, shp, out_dtypes, ints, is_bool, grid[0], GPU_BLOCK, stream)
         else:
-            def raw(inputs):
-                outs = mx.fast.precompiled_cuda_kernel(
+            def launch_gpu(inputs):
+                return mx.fast.precompiled_cuda_kernel(
                     name=kname, compiled_source=blob, inputs=inputs, output_shapes=out_shapes,
                     output_dtypes=out_dtypes, scalars=scalars, grid=grid, threadgroup=(GPU_BLOCK, 1, 1),
                     init_value=sig.init, ensure_row_contiguous=True, stream=stream,
                 )
-                return _detach_structure(_ext.with_rules(outs, rules, op), out_dtypes, stream)
+
+        def raw(inputs):
+            return _detach_structure(_ext.with_rules(launch_gpu(inputs), rules, op), out_dtypes, stream)
 
     def run(inputs):
         inputs = list(inputs)

@@ -17,7 +17,8 @@ is staged: it evaluates the matrix and synchronizes once, to read cuDSS's pivot 
 not positive definite matrix raises there). cuDSS pivots within its supernodes and perturbs pivots it finds
 (nearly) zero: where it did, solves use iterative refinement and one test solve for a known solution decides
 between keeping the factorization (an indefinite matrix) and ``LinAlgError`` (a singular one). A
-``refactor`` on the factored structure's own arrays skips the pattern check. Solves are graph nodes: ``solve``/``spsolve``'s solve joins
+``refactor`` on the factored structure's own arrays skips the pattern check. Solves are graph nodes:
+``solve``/``spsolve``'s solve joins
 the lazy graph on the GPU stream, synchronizes nothing, and composes with ``mx.grad`` (its adjoint is
 another node on the same factorization). GPU values are float32 or complex64 (float16/bfloat16 are
 factored in float32); cuDSS does not expose its factors, so ``L``, ``U``, ``perm_r``/``perm_c``,

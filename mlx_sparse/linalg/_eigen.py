@@ -110,8 +110,9 @@ def eigsh(A: Any, k: int = 6, M: Any = None, sigma: Optional[float] = None, whic
     (0: machine precision; a residual at 10 eps ||A|| counts as converged whatever the value).
     ``sigma``: shift-invert mode, as scipy's: Lanczos on (A - sigma I)^-1, factored once by the
     direct LU on the stream's device (KLU on the CPU, cuDSS on the GPU); ``which`` then refers to
-    1 / (lambda - sigma) ('LM': the eigenvalues nearest sigma). Returns the eigenvalues in ascending order (and the eigenvectors as the
-    columns of an MLX array; the values an MLX array too). 'SM' runs Lanczos on A^2 (its lowest end)
+    1 / (lambda - sigma) ('LM': the eigenvalues nearest sigma). Returns the eigenvalues in
+    ascending order (and the eigenvectors as the columns of an MLX array; the values an MLX array
+    too). 'SM' runs Lanczos on A^2 (its lowest end)
     and a Rayleigh-Ritz step with A: the smallest magnitudes of an indefinite A are interior, where
     Lanczos on A itself may settle on the wrong ones. Raises ``ArpackNoConvergence`` as scipy.
 
