@@ -6,10 +6,11 @@ allocated output (our kernel: Gustavson with a dense accumulator per thread, sor
 result is canonical CSR; explicit zeros from cancellation stay stored (scipy drops them; the
 structure here is the symbolic product's, fixed before the values). Indices are int64 when the
 shape needs it, never wrapped; a result of more than 2^31 - 1 entries (beyond an MLX array's
-length and int32) raises ``OverflowError`` after the count, before its allocation. On the GPU rows are binned by their product count
-into hash (warp or block) and bitmap tiers; the symbolic passes write the sorted columns and the
-numeric pass accumulates at their positions (csrc/cuda/spgemm.cu). Functions take and return MLX
-buffers (the containers' ``@`` wraps them).
+length and int32) raises ``OverflowError`` after the count, before its allocation. On the GPU rows
+are binned by their product count into hash (8 lanes, a warp or a block) and bitmap tiers; one
+kernel writes the sorted columns and their values, and a kept plan's numeric pass accumulates at
+those positions (csrc/cuda/spgemm.cu). Functions take and return MLX buffers (the containers' ``@``
+wraps them).
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ def plan(op: str, ai, ap, bi, bp, dims, dt, s: mx.Stream, keep: bool = False):
     returns ``numeric(adata, bdata) -> (data, indices)`` (lazy, no synchronization, differentiable)
     and the output's row pointer. The synchronizations happen here: one on the CPU (the nnz), two on
     the GPU (the tier sizes, then the nnz). With ``keep`` (a plan meant for reuse), the first numeric
-    call on the CPU also evaluates the columns and keeps them: later calls only refill the values
-    (``spgemm_refill``). Without it every call is a lazy fill (a one-shot product stays lazy)."""
+    call also evaluates the columns and keeps them: later calls only refill the values
+    (``spgemm_refill`` on the CPU, ``spgemm_numeric`` on the GPU). Without it every call is a lazy
+    fill of columns and values (a one-shot product stays lazy)."""
     m, k, n = dims
     it = mx.int64 if mx.int64 in (ai.dtype, bi.dtype) or max(m, k, n) > _INT32_MAX else mx.int32
     ai, ap, bi, bp = (x.astype(it, stream=s) for x in (ai, ap, bi, bp))
@@ -52,87 +54,70 @@ def plan(op: str, ai, ap, bi, bp, dims, dt, s: mx.Stream, keep: bool = False):
 
     if m == 0 or n == 0 or nnza == 0 or nnzb == 0:
         return empty(mx.zeros((m + 1,), dtype=it, stream=s))
+    gpu = None
     if is_gpu(s):
-        cptr, cind, gpu = _gpu_plan(op, ai, ap, bi, bp, dims, dt, s)
-        if cind is None:
-            return empty(cptr)
-        return (lambda x, y: fill(op, (x, ai, ap, (m, k)), (y, bi, bp, (k, n)), cptr, gpu["nnzc"], s, cind, gpu)), cptr
-    sizes = dict(m=m, k=k, n=n, nnza=nnza, nnzb=nnzb)
-    (counts,) = K.prepare(op, "spgemm_count", dt, it, s, sizes)(aptr=ap, aind=ai, bptr=bp, bind=bi)
-    cptr, nnzc = _indptr(counts.astype(mx.int64, stream=s), s, op)
-    cptr = cptr.astype(it, stream=s)
+        cptr, gpu = _gpu_plan(op, ai, ap, bi, bp, dims, dt, s)
+        nnzc = gpu["nnzc"]
+    else:
+        sizes = dict(m=m, k=k, n=n, nnza=nnza, nnzb=nnzb)
+        (counts,) = K.prepare(op, "spgemm_count", dt, it, s, sizes)(aptr=ap, aind=ai, bptr=bp, bind=bi)
+        cptr, nnzc = _indptr(counts.astype(mx.int64, stream=s), s, op)
+        cptr = cptr.astype(it, stream=s)
     if nnzc == 0:
         return empty(cptr)
     if not keep:
-        return (lambda x, y: fill(op, (x, ai, ap, (m, k)), (y, bi, bp, (k, n)), cptr, nnzc, s)), cptr
+        return (lambda x, y: fill(op, (x, ai, ap, (m, k)), (y, bi, bp, (k, n)), cptr, nnzc, s, gpu=gpu)), cptr
     kept = {}
 
     def numeric(x, y):  # the first call's fill writes the columns; later calls refill them (no sort)
         if "cind" not in kept:  # (the plan's own first call, outside any transform: SpGEMMPlan)
-            data, cind = fill(op, (x, ai, ap, (m, k)), (y, bi, bp, (k, n)), cptr, nnzc, s)
+            data, cind = fill(op, (x, ai, ap, (m, k)), (y, bi, bp, (k, n)), cptr, nnzc, s, gpu=gpu)
             mx.eval(cind)  # kept evaluated, so compiled numeric passes capture it as a constant
             kept["cind"] = cind
             return data, cind
-        return fill(op, (x, ai, ap, (m, k)), (y, bi, bp, (k, n)), cptr, nnzc, s, kept["cind"])
+        return fill(op, (x, ai, ap, (m, k)), (y, bi, bp, (k, n)), cptr, nnzc, s, kept["cind"], gpu)
 
     return numeric, cptr
 
 
-_TIER_FLOPS = (64, 256, 2048)  # the GPU kernels' tiers S, W, B (G: the rest), csrc/cuda/spgemm.cu
-
-
 def _gpu_plan(op: str, ai, ap, bi, bp, dims, dt, s: mx.Stream):
-    """The GPU product's symbolic passes (csrc/cuda/spgemm.cu): per-row product counts bin the rows
-    into four tiers (8 lanes, a warp or a block with a shared hash table; a block with a column
-    bitmap), listed tier by tier; one synchronization reads the tier sizes, the count kernel fills
-    the row pointer (a second synchronization reads the nnz) and the fill kernel writes each row's
-    sorted columns. The numeric pass (``fill``) accumulates at those positions."""
+    """The GPU product's symbolic passes (csrc/cuda/spgemm.cu): one kernel counts every row's
+    products and the distinct columns of the rows of at most 64 (the S tier, 8 lanes per row), and
+    the sizes of the other tiers (a warp or a block with a shared hash table; a block with a column
+    bitmap); one synchronization reads those sizes. When there are such rows, they are listed tier by
+    tier and counted. The row pointer follows (a second synchronization reads the nnz). Returns it and
+    the launch plan of ``fill``'s kernels."""
     m, k, n = dims
     it = ai.dtype
     nnza, nnzb = int(ai.size), int(bi.size)
     if m > _INT32_MAX:
         raise ValueError(f"{op}: {m} rows exceed the GPU product's limit (2^31 - 1); run on the CPU")
-    (fl,) = K.prepare(op, "spgemm_rowflops", dt, it, s, dict(m=m, k=k, nnza=nnza))(aptr=ap, aind=ai, bptr=bp)
-    with mx.stream(s):
-        tier = sum((fl > f).astype(mx.int32) for f in _TIER_FLOPS)
-        tier = mx.where(fl < 0, 3, tier).astype(mx.int64)
-        # two tiers per 64-bit scan (32 bits each: counts < 2^31): each row's rank within its tier
-        one, high = mx.array(1, dtype=mx.int64), mx.array(1 << 32, dtype=mx.int64)
-        lo = (tier == 0) * one + (tier == 1) * high
-        hi = (tier == 2) * one + (tier == 3) * high
-        slo, shi = scan0(lo, s, op)[1:], scan0(hi, s, op)[1:]
-        ns, nw, nb, ng = (int(v) for v in mx.stack([slo[-1] & 0xFFFFFFFF, slo[-1] >> 32, shi[-1] & 0xFFFFFFFF,
-                                                    shi[-1] >> 32]).tolist())
-        ranks = [slo & 0xFFFFFFFF, slo >> 32, shi & 0xFFFFFFFF, shi >> 32]
-        starts = (0, ns, ns + nw, ns + nw + nb)
-        pos = ranks[3] - 1 + starts[3]
-        for t in (2, 1, 0):
-            pos = mx.where(tier == t, ranks[t] - 1 + starts[t], pos)
-        # the rows in tier order (MLX's GPU scatter takes 32-bit indices; m < 2^31 here)
-        rows = mx.zeros((m,), dtype=mx.int32).at[pos.astype(mx.int32)].add(mx.arange(m, dtype=mx.int32))
-        rows = mx.stop_gradient(rows.astype(it))
+    sizes = dict(m=m, k=k, n=n, nnza=nnza, nnzb=nnzb)
+    counts, fl, tiers = K.prepare(op, "spgemm_rowcount", dt, it, s, sizes)(aptr=ap, aind=ai, bptr=bp, bind=bi)
+    nw, nb, ng = (int(v) for v in tiers.tolist())
+    ns = m - nw - nb - ng
     isz = 8 if it == mx.int64 else 4
     nwords = -(-n // (8 * isz)) if ng else 0
     # the G tier's bitmaps (n bits per block): at most 512 blocks and 1 GiB of scratch
     gb = min(ng, 512, max(1, (1 << 30) // max(nwords * isz, 1))) if ng else 0
-    tiers = dict(ns=ns, nw=nw, nb=nb, ng=ng, sb=min(-(-ns // 32), 1 << 16), wb=min(-(-nw // 8), 1 << 16),
-                 bb=min(nb, 1 << 15), gb=gb)
-    common = dict(aptr=ap, aind=ai, bptr=bp, bind=bi, rows=rows)
-    sizes = dict(m=m, k=k, n=n, nnza=nnza, nnzb=nnzb, **tiers)
-    counts, _ = K.prepare(op, "spgemm_hcount", dt, it, s, dict(sizes, nwords=nwords))(**common)
+    plan = dict(nw=nw, nb=nb, ng=ng, sb=min(-(-ns // 32), 1 << 16), wb=min(-(-nw // 8), 1 << 16),
+                bb=min(nb, 1 << 15), gb=gb, nwords=nwords)
+    rows = fl  # (read by no block when every row is S)
+    if nw + nb + ng:
+        rows, _ = K.prepare(op, "spgemm_place", dt, it, s, dict(m=m, nw=nw, nb=nb))(flops=fl)
+        rest, _ = K.prepare(op, "spgemm_hcount", dt, it, s, {**sizes, **plan, "sb": 0})(
+            aptr=ap, aind=ai, bptr=bp, bind=bi, flops=fl, rows=rows)
+        counts = mx.add(counts, rest, stream=s)  # (disjoint rows)
     cptr, nnzc = _indptr(counts.astype(mx.int64, stream=s), s, op)
     cptr = cptr.astype(it, stream=s)
-    if nnzc == 0:
-        return cptr, None, None
-    cind, _ = K.prepare(op, "spgemm_hfill", dt, it, s, dict(sizes, nwords=nwords, nnzc=nnzc))(cptr=cptr, **common)
-    return cptr, mx.stop_gradient(cind), dict(tiers, nnzc=nnzc, rows=rows)
+    return cptr, dict(plan, nnzc=nnzc, flops=mx.stop_gradient(fl, stream=s), rows=mx.stop_gradient(rows, stream=s))
 
 
 def fill(op: str, a, b, cptr, nnzc: int, s: mx.Stream, cind=None, gpu=None):
     """(data, indices) of A B into the row pointer ``cptr`` (the symbolic pass's): the numeric pass,
-    no synchronization. On the CPU one kernel writes indices and values, or, given the columns
-    ``cind`` of a kept plan, only the values (``spgemm_refill``); on the GPU the columns come from
-    the plan (``gpu``: its tier lists) and the kernel accumulates the values.
+    no synchronization. One kernel writes indices and values, or, given the columns ``cind`` of a
+    kept plan, only the values (``spgemm_refill``, ``spgemm_numeric``); on the GPU ``gpu`` is the
+    launch plan of ``_gpu_plan``.
     B's rows must be sorted (the derivative rules merge them). Differentiable in both values: vjp
     dA = dC B^H and dB = A^H dC, each sampled on its operand's structure (our sampled kernel; the
     transposes are ours), jvp dA B + A dB (the numeric pass on the tangents, same structure)."""
@@ -150,19 +135,27 @@ def fill(op: str, a, b, cptr, nnzc: int, s: mx.Stream, cind=None, gpu=None):
         def run(x, y, **rules):
             return K.prepare(op, "spgemm_refill", dt, it, s, sizes, **rules)(aptr=ap, aind=ai, adata=x, bptr=bp,
                                                                             bind=bi, bdata=y, cptr=cptr, cind=cind)
-    else:
-        gsizes = {key: gpu[key] for key in ("ns", "nw", "nb", "ng", "sb", "wb", "bb", "gb")}
+    elif cind is None:
+        gsizes = {key: gpu[key] for key in ("nw", "nb", "ng", "sb", "wb", "bb", "gb", "nwords")}
+
+        def run(x, y, **rules):  # (its first output, the bitmap scratch, is dropped)
+            return K.prepare(op, "spgemm_hfill", dt, it, s, dict(sizes, **gsizes), **rules)(
+                aptr=ap, aind=ai, adata=x, bptr=bp, bind=bi, bdata=y, flops=gpu["flops"], rows=gpu["rows"],
+                cptr=cptr)[1:]
+    else:  # a kept plan on the GPU
+        gsizes = {key: gpu[key] for key in ("nw", "nb", "ng", "sb", "wb", "bb", "gb")}
 
         def run(x, y, **rules):
             return K.prepare(op, "spgemm_numeric", dt, it, s, dict(sizes, **gsizes), **rules)(
-                aptr=ap, aind=ai, adata=x, bptr=bp, bind=bi, bdata=y, cptr=cptr, cind=cind, rows=gpu["rows"])
+                aptr=ap, aind=ai, adata=x, bptr=bp, bind=bi, bdata=y, cptr=cptr, cind=cind, flops=gpu["flops"],
+                rows=gpu["rows"])
 
     def conj(v):
         return mx.conj(v, stream=s) if cplx else v
 
     def vjp(primals, cotangents, outputs):
         x, y, g = primals[2], primals[5], cotangents[-1].astype(dt, stream=s)
-        ci = cind if cind is not None else outputs[0]
+        ci = cind if cind is not None else outputs[-2]
         da = sampled(op, ap, ai, (g, ci, cptr), (conj(y), bi, bp), m, k, n, s)
         atd, ati, atp = transpose_csr(op, conj(x), ai, ap, (m, k), s)
         ctd, cti, ctp = transpose_csr(op, g, ci, cptr, (m, n), s)
@@ -170,11 +163,12 @@ def fill(op: str, a, b, cptr, nnzc: int, s: mx.Stream, cind=None, gpu=None):
         return [None, None, da, None, None, db] + [None] * (len(primals) - 6)
 
     # (a + da)(b + db) to first order
-    jvp = K.bilinear_jvp(run, 2, 5, nnzc if cind is None else None, it, dt, s, vjp)
+    scratch = gpu["gb"] * gpu["nwords"] + 1 if gpu is not None and cind is None else 0  # hfill's bitmaps
+    jvp = K.bilinear_jvp(run, 2, 5, nnzc if cind is None else None, it, dt, s, vjp, scratch)
     if cind is None:
         cind, cdata = run(ad, bd, vjp=vjp, jvp=jvp)
-        return cdata, cind
-    (cdata,) = run(ad, bd, vjp=vjp, jvp=jvp)
+    else:
+        (cdata,) = run(ad, bd, vjp=vjp, jvp=jvp)
     return (cdata if cdata.dtype == dt else cdata.astype(dt, stream=s)), cind
 
 

@@ -591,6 +591,34 @@ static void test_kron(const Csr& a0) {
       cudaFree(dov);
 }
 
+// The GPU product's plan (_spgemm._gpu_plan): the W, B and G rows listed tier by tier (in row order;
+// the list is m long, its tail 0 as place leaves it) and the launch's block ranges; `zero_flops`:
+// hfill and numeric get flops of 0 (every row taken for an S row).
+struct GemmPlan {
+  std::vector<IT> rows;
+  long long nw, nb, ng, sb, wb, bb, gb, nwords;
+  bool zero_flops;
+};
+static GemmPlan gemm_plan(const std::vector<IT>& fl, long long n) {
+  GemmPlan p;
+  long long nt[4] = {0, 0, 0, 0};
+  for (int t = 1; t < 4; ++t)
+    for (size_t i = 0; i < fl.size(); ++i) {
+      const int ti = fl[i] < 0 ? 3 : (fl[i] > S_FLOPS) + (fl[i] > W_FLOPS) + (fl[i] > B_FLOPS);
+      if (ti == t) p.rows.push_back((IT)i), ++nt[t];
+    }
+  const long long ns = (long long)fl.size() - nt[1] - nt[2] - nt[3];
+  p.rows.resize(fl.size(), 0);
+  const long long isz = (long long)sizeof(IT);
+  p.nw = nt[1], p.nb = nt[2], p.ng = nt[3];
+  p.nwords = p.ng ? (n + 8 * isz - 1) / (8 * isz) : 0;
+  p.sb = std::min((ns + 31) / 32, 1LL << 16), p.wb = std::min((p.nw + 7) / 8, 1LL << 16), p.bb = std::min(p.nb, 1LL << 15);
+  p.gb = p.ng ? std::min(std::min(p.ng, 512LL), std::max(1LL, (1LL << 30) / std::max(p.nwords * isz, 1LL))) : 0;
+  p.zero_flops = false;
+  return p;
+}
+#define PLAN_TIERS(p) P64(p.nw), P64(p.nb), P64(p.ng), P64(p.sb), P64(p.wb), P64(p.bb), P64(p.gb)
+
 // Sparse @ sparse: per-row flops, the tiered symbolic passes (counts, sorted columns) and the numeric
 // pass against the C kernels (exact: small integers), on a B whose product rows reach every tier.
 static void test_spgemm(const Csr& a) {
@@ -604,39 +632,55 @@ static void test_spgemm(const Csr& a) {
   }
   const long long m = a.m, n = b.n, nnza = (long long)a.ind.size(), nnzb = (long long)b.ind.size();
   if (m == 0 || k == 0) return;
-  std::vector<IT> fl(m);
+  std::vector<IT> fl(m), cnt(m);
   CHECK(call_c("spgemm_rowflops", {a.indptr.data(), a.ind.data(), b.indptr.data()}, {fl.data()}, {m, k, nnza}) == MSP_OK,
         "C rowflops status");
-  IT *dap = dev(a.indptr), *dai = dev(a.ind), *dbp = dev(b.indptr), *dbi = dev(b.ind), *dfl = dev_poison<IT>(m);
-  VT *dav = dev(a.val), *dbv = dev(b.val);
-  K(spgemm, rowflops)<<<blocks_for(m * 8), 256>>>(dap, dai, dbp, dfl, P64(m), P64(k), P64(nnza));
-  CK(cudaDeviceSynchronize());
-  CHECK(host(dfl, m) == fl, "spgemm rowflops m=%lld", m);
-  // the tiers as mlx_sparse computes them (_spgemm._gpu_plan): rows listed tier by tier
-  std::vector<IT> rows;
-  long long nt[4] = {0, 0, 0, 0};
-  for (int t = 0; t < 4; ++t)
-    for (long long i = 0; i < m; ++i) {
-      const int ti = fl[i] < 0 ? 3 : (fl[i] > S_FLOPS) + (fl[i] > W_FLOPS) + (fl[i] > B_FLOPS);
-      if (ti == t) rows.push_back((IT)i), ++nt[t];
-    }
-  const long long ns = nt[0], nw_ = nt[1], nb = nt[2], ng = nt[3];
-  const long long sb = std::min((ns + 31) / 32, 1LL << 16), wb = std::min((nw_ + 7) / 8, 1LL << 16),
-                  bb = std::min(nb, 1LL << 15), gb = std::min(ng, 512LL);
-  const long long nw = ng ? (n + 8 * (long long)sizeof(IT) - 1) / (8 * (long long)sizeof(IT)) : 0;
-  const unsigned grid = (unsigned)std::max(sb + wb + bb + gb, 1LL);
-  IT *drows = dev(rows), *dcnt = dev_poison<IT>(m), *dbits = nullptr;
-  CK(cudaMalloc(&dbits, sizeof(IT) * (gb * nw + 1)));
-  CK(cudaMemset(dbits, 0, sizeof(IT) * (gb * nw + 1)));
-#define TIERS P64(ns), P64(nw_), P64(nb), P64(ng), P64(sb), P64(wb), P64(bb), P64(gb)
-  std::vector<IT> cnt(m);
   CHECK(call_c("spgemm_count", {a.indptr.data(), a.ind.data(), b.indptr.data(), b.ind.data()}, {cnt.data()},
                {m, k, n, nnza, nnzb}) == MSP_OK, "C spgemm count status");
-  K(spgemm, hcount)<<<grid, 256>>>(dap, dai, dbp, dbi, drows, dcnt, dbits, P64(m), P64(k), P64(n), P64(nnza), P64(nnzb),
-                                   TIERS, P64(nw));
+  IT *dap = dev(a.indptr), *dai = dev(a.ind), *dbp = dev(b.indptr), *dbi = dev(b.ind);
+  VT *dav = dev(a.val), *dbv = dev(b.val);
+  // rowcount: the flops, the S rows' counts and the other tiers' sizes
+  IT *dfl = dev_poison<IT>(m), *dcnt0 = dev_poison<IT>(m), *dtiers = nullptr;
+  CK(cudaMalloc(&dtiers, sizeof(IT) * 3));
+  CK(cudaMemset(dtiers, 0, sizeof(IT) * 3));  // the table's init=0
+  K(spgemm, rowcount)<<<blocks_for(m * 8), 256>>>(dap, dai, dbp, dbi, dcnt0, dfl, dtiers, P64(m), P64(k), P64(n),
+                                                  P64(nnza), P64(nnzb));
   CK(cudaGetLastError());
   CK(cudaDeviceSynchronize());
-  CHECK(host(dcnt, m) == cnt, "spgemm hcount m=%lld tiers %lld %lld %lld %lld", m, ns, nw_, nb, ng);
+  CHECK(host(dfl, m) == fl, "spgemm rowcount flops m=%lld", m);
+  const GemmPlan p = gemm_plan(fl, n);
+  std::vector<IT> cnt_s(m, 0);
+  for (long long i = 0; i < m; ++i)
+    if (fl[i] <= S_FLOPS) cnt_s[i] = cnt[i];
+  CHECK(host(dcnt0, m) == cnt_s, "spgemm rowcount counts m=%lld", m);
+  const std::vector<IT> tiers = host(dtiers, 3);
+  CHECK(tiers[0] == p.nw && tiers[1] == p.nb && tiers[2] == p.ng, "spgemm rowcount tiers %lld %lld %lld (want %lld %lld %lld)",
+        (long long)tiers[0], (long long)tiers[1], (long long)tiers[2], p.nw, p.nb, p.ng);
+  // place: each tier's rows (in any order)
+  IT *drows = dev_poison<IT>(m), *dcur = nullptr;
+  CK(cudaMalloc(&dcur, sizeof(IT) * 3));
+  CK(cudaMemset(drows, 0, sizeof(IT) * m));  // init=0
+  CK(cudaMemset(dcur, 0, sizeof(IT) * 3));
+  K(spgemm, place)<<<blocks_for(m), 256>>>(dfl, drows, dcur, P64(m), P64(p.nw), P64(p.nb));
+  CK(cudaGetLastError());
+  CK(cudaDeviceSynchronize());
+  std::vector<IT> placed = host(drows, m);
+  const long long ends[4] = {0, p.nw, p.nw + p.nb, p.nw + p.nb + p.ng};
+  for (int t = 0; t < 3; ++t) std::sort(placed.begin() + ends[t], placed.begin() + ends[t + 1]);
+  CHECK(placed == p.rows, "spgemm place m=%lld tiers %lld %lld %lld", m, p.nw, p.nb, p.ng);
+  const unsigned grid = (unsigned)std::max(p.sb + p.wb + p.bb + p.gb, 1LL);
+  const long long nbits = p.gb * p.nwords + 1;
+  IT *dcnt = dev_poison<IT>(m), *dbits = nullptr;
+  CK(cudaMalloc(&dbits, sizeof(IT) * nbits));
+  CK(cudaMemset(dbits, 0, sizeof(IT) * nbits));
+  CK(cudaMemset(dcnt, 0, sizeof(IT) * m));  // init=0
+  K(spgemm, hcount)<<<grid, 256>>>(dap, dai, dbp, dbi, dfl, drows, dcnt, dbits, P64(m), P64(k), P64(n), P64(nnza), P64(nnzb),
+                                   P64(p.nw), P64(p.nb), P64(p.ng), P64(0), P64(p.wb), P64(p.bb), P64(p.gb), P64(p.nwords));
+  CK(cudaGetLastError());
+  CK(cudaDeviceSynchronize());
+  std::vector<IT> got_cnt = host(dcnt, m);
+  for (long long i = 0; i < m; ++i) got_cnt[i] += cnt_s[i];
+  CHECK(got_cnt == cnt, "spgemm hcount m=%lld tiers %lld %lld %lld", m, p.nw, p.nb, p.ng);
   std::vector<IT> cptr(m + 1, 0);
   for (long long i = 0; i < m; ++i) cptr[i + 1] = cptr[i] + cnt[i];
   const long long nnzc = (long long)cptr[m];
@@ -647,22 +691,25 @@ static void test_spgemm(const Csr& a) {
                                  cptr.data()}, {cind.data(), cval.data()}, {m, k, n, nnza, nnzb, nnzc}) == MSP_OK,
           "C spgemm fill status");
     IT *dcp = dev(cptr), *dci = dev_poison<IT>(nnzc);
-    K(spgemm, hfill)<<<grid, 256>>>(dap, dai, dbp, dbi, drows, dcp, dci, dbits, P64(m), P64(k), P64(n), P64(nnza),
-                                    P64(nnzb), P64(nnzc), TIERS, P64(nw));
+    AT* dcv = dev_poison<AT>(nnzc);
+    K(spgemm, hfill)<<<grid, 256>>>(dap, dai, dav, dbp, dbi, dbv, dfl, drows, dcp, dbits, dci, dcv, P64(m), P64(k), P64(n),
+                                    P64(nnza), P64(nnzb), P64(nnzc), PLAN_TIERS(p), P64(p.nwords));
     CK(cudaGetLastError());
     CK(cudaDeviceSynchronize());
-    CHECK(host(dci, nnzc) == cind, "spgemm hfill m=%lld nnzc=%lld tiers %lld %lld %lld %lld", m, nnzc, ns, nw_, nb, ng);
-    AT* dcv = nullptr;
-    CK(cudaMalloc(&dcv, sizeof(AT) * nnzc));
-    CK(cudaMemset(dcv, 0, sizeof(AT) * nnzc));  // the table's init=0
-    K(spgemm, numeric)<<<grid, 256>>>(dap, dai, dav, dbp, dbi, dbv, dcp, dci, drows, dcv, P64(m), P64(k), P64(n),
-                                      P64(nnza), P64(nnzb), P64(nnzc), TIERS);
+    CHECK(host(dci, nnzc) == cind, "spgemm hfill m=%lld nnzc=%lld tiers %lld %lld %lld", m, nnzc, p.nw, p.nb, p.ng);
+    auto values_ok = [&](const AT* d) {
+      std::vector<AT> got = host(d, nnzc);
+      std::vector<VT> gv(nnzc);
+      for (long long q = 0; q < nnzc; ++q) gv[q] = round_acc(got[q]);
+      return equal_values(gv.data(), cval.data(), nnzc);
+    };
+    CHECK(values_ok(dcv), "spgemm hfill values m=%lld nnzc=%lld", m, nnzc);
+    AT* dcv1 = dev_poison<AT>(nnzc);
+    K(spgemm, numeric)<<<grid, 256>>>(dap, dai, dav, dbp, dbi, dbv, dcp, dci, dfl, drows, dcv1, P64(m), P64(k), P64(n),
+                                      P64(nnza), P64(nnzb), P64(nnzc), PLAN_TIERS(p));
     CK(cudaGetLastError());
     CK(cudaDeviceSynchronize());
-    std::vector<AT> got = host(dcv, nnzc);
-    std::vector<VT> gv(nnzc);
-    for (long long p = 0; p < nnzc; ++p) gv[p] = round_acc(got[p]);
-    CHECK(equal_values(gv.data(), cval.data(), nnzc), "spgemm numeric m=%lld nnzc=%lld", m, nnzc);
+    CHECK(values_ok(dcv1), "spgemm numeric m=%lld nnzc=%lld", m, nnzc);
     // sampled on A's structure (rows sorted by the C fill's order? no: any order), G = C, H = B
     std::vector<VT> so(nnza);
     CHECK(call_c("spgemm_sampled", {a.indptr.data(), a.ind.data(), cptr.data(), cind.data(), cval.data(), b.indptr.data(),
@@ -674,11 +721,10 @@ static void test_spgemm(const Csr& a) {
     CK(cudaGetLastError());
     CK(cudaDeviceSynchronize());
     CHECK(equal_values(host(dso, nnza).data(), so.data(), nnza), "spgemm sampled m=%lld nnz=%lld", m, nnza);
-    cudaFree(dcp), cudaFree(dci), cudaFree(dcv), cudaFree(dcv2), cudaFree(dso);
+    cudaFree(dcp), cudaFree(dci), cudaFree(dcv), cudaFree(dcv1), cudaFree(dcv2), cudaFree(dso);
   }
-#undef TIERS
   cudaFree(dap), cudaFree(dai), cudaFree(dbp), cudaFree(dbi), cudaFree(dfl), cudaFree(dav), cudaFree(dbv), cudaFree(drows),
-      cudaFree(dcnt), cudaFree(dbits);
+      cudaFree(dcnt), cudaFree(dcnt0), cudaFree(dbits), cudaFree(dtiers), cudaFree(dcur);
 }
 
 // Elementwise merges (union, difference, maximum, intersection) of two canonical matrices of one shape
@@ -1251,29 +1297,8 @@ static void corrupt_kron(const Csr& a) {
   for (const auto& pv : ptr_variants(optr, tot)) g_what = pv.first, run(a, b, pv.second);
 }
 
-// The GPU product's plan (_spgemm._gpu_plan): rows listed tier by tier and the launch's block ranges.
-struct GemmPlan {
-  std::vector<IT> rows;
-  long long ns, nw, nb, ng, sb, wb, bb, gb, nwords;
-};
-static GemmPlan gemm_plan(const std::vector<IT>& fl, long long n) {
-  GemmPlan p;
-  long long nt[4] = {0, 0, 0, 0};
-  for (int t = 0; t < 4; ++t)
-    for (size_t i = 0; i < fl.size(); ++i) {
-      const int ti = fl[i] < 0 ? 3 : (fl[i] > S_FLOPS) + (fl[i] > W_FLOPS) + (fl[i] > B_FLOPS);
-      if (ti == t) p.rows.push_back((IT)i), ++nt[t];
-    }
-  const long long isz = (long long)sizeof(IT);
-  p.ns = nt[0], p.nw = nt[1], p.nb = nt[2], p.ng = nt[3];
-  p.nwords = p.ng ? (n + 8 * isz - 1) / (8 * isz) : 0;
-  p.sb = std::min((p.ns + 31) / 32, 1LL << 16), p.wb = std::min((p.nw + 7) / 8, 1LL << 16), p.bb = std::min(p.nb, 1LL << 15);
-  p.gb = p.ng ? std::min(std::min(p.ng, 512LL), std::max(1LL, (1LL << 30) / std::max(p.nwords * isz, 1LL))) : 0;
-  return p;
-}
-#define PLAN_TIERS(p) P64(p.ns), P64(p.nw), P64(p.nb), P64(p.ng), P64(p.sb), P64(p.wb), P64(p.bb), P64(p.gb)
 
-// rowflops, hcount, hfill, numeric and sampled as mlx_sparse chains them: the plan from the flops
+// rowcount, hcount, hfill, numeric and sampled as mlx_sparse chains them: the plan from the flops
 // unless `plan` is given, the output row pointer the scan of the counts unless `cptr` is given (nnzc:
 // its output length), `extra` blocks past the plan's grid. Sampled: S = A, G = C, H = B.
 static void spgemm_chain(const Csr& a, const Csr& b, const GemmPlan* plan, const std::vector<IT>* cptr_in, long long nnzc_in,
@@ -1281,39 +1306,52 @@ static void spgemm_chain(const Csr& a, const Csr& b, const GemmPlan* plan, const
   const long long m = a.m, k = b.m, n = b.n, nnza = (long long)a.ind.size(), nnzb = (long long)b.ind.size();
   IT *dap = dev_exact(a.indptr), *dai = dev_exact(a.ind), *dbp = dev_exact(b.indptr), *dbi = dev_exact(b.ind);
   VT *dav = dev_exact(a.val), *dbv = dev_exact(b.val);
-  IT* dfl = out_exact<IT>(m, 0xFF);
-  K(spgemm, rowflops)<<<blocks_for(m * 8), 256>>>(dap, dai, dbp, dfl, P64(m), P64(k), P64(nnza));
-  launch_ok("spgemm_rowflops");
+  IT *dfl = out_exact<IT>(m, 0xFF), *dcnt0 = out_exact<IT>(m, 0), *dtiers = out_exact<IT>(3, 0);
+  K(spgemm, rowcount)<<<blocks_for(m * 8), 256>>>(dap, dai, dbp, dbi, dcnt0, dfl, dtiers, P64(m), P64(k), P64(n),
+                                                  P64(nnza), P64(nnzb));
+  launch_ok("spgemm_rowcount");
   const GemmPlan p = plan ? *plan : gemm_plan(host(dfl, m), n);
+  if (!plan) {  // place as _gpu_plan runs it (the harness's own list is the plan's)
+    IT *drows0 = out_exact<IT>(m, 0), *dcur = out_exact<IT>(3, 0);
+    K(spgemm, place)<<<blocks_for(m), 256>>>(dfl, drows0, dcur, P64(m), P64(p.nw), P64(p.nb));
+    launch_ok("spgemm_place");
+    cudaFree(drows0), cudaFree(dcur);
+  }
+  IT* dfl2 = p.zero_flops ? out_exact<IT>(m, 0) : dfl;
   const unsigned grid = (unsigned)std::max(p.sb + p.wb + p.bb + p.gb, 1LL) + extra;
   const long long nbits = p.gb * p.nwords + 1;
   IT *drows = dev_exact(p.rows), *dbits = out_exact<IT>(nbits, 0), *dcnt = out_exact<IT>(m, 0);
-  K(spgemm, hcount)<<<grid, 256>>>(dap, dai, dbp, dbi, drows, dcnt, dbits, P64(m), P64(k), P64(n), P64(nnza), P64(nnzb),
-                                   PLAN_TIERS(p), P64(p.nwords));
+  K(spgemm, hcount)<<<grid, 256>>>(dap, dai, dbp, dbi, dfl2, drows, dcnt, dbits, P64(m), P64(k), P64(n), P64(nnza),
+                                   P64(nnzb), P64(p.nw), P64(p.nb), P64(p.ng), P64(0), P64(p.wb), P64(p.bb), P64(p.gb),
+                                   P64(p.nwords));
   launch_ok("spgemm_hcount");
   std::vector<IT> cptr;
   long long nnzc = nnzc_in;
   if (cptr_in) {
     cptr = *cptr_in;
   } else {
-    cptr = scan_of(host(dcnt, m));
+    std::vector<IT> c0 = host(dcnt0, m), c1 = host(dcnt, m);
+    for (long long i = 0; i < m; ++i) c0[i] += c1[i];
+    cptr = scan_of(c0);
     nnzc = (long long)cptr[m];
   }
-  IT *dcp = dev_exact(cptr), *dci = out_exact<IT>(nnzc, 0);
-  CK(cudaMemset(dbits, 0, sizeof(IT) * nbits));  // a new init=0 output
-  K(spgemm, hfill)<<<grid, 256>>>(dap, dai, dbp, dbi, drows, dcp, dci, dbits, P64(m), P64(k), P64(n), P64(nnza), P64(nnzb),
-                                  P64(nnzc), PLAN_TIERS(p), P64(p.nwords));
+  IT *dcp = dev_exact(cptr), *dci = out_exact<IT>(nnzc, 0xFF);
+  AT* dcv0 = out_exact<AT>(nnzc, 0xFF);
+  K(spgemm, hfill)<<<grid, 256>>>(dap, dai, dav, dbp, dbi, dbv, dfl2, drows, dcp, dbits, dci, dcv0, P64(m), P64(k), P64(n),
+                                  P64(nnza), P64(nnzb), P64(nnzc), PLAN_TIERS(p), P64(p.nwords));
   launch_ok("spgemm_hfill");
-  AT* dcv = out_exact<AT>(nnzc, 0);
-  K(spgemm, numeric)<<<grid, 256>>>(dap, dai, dav, dbp, dbi, dbv, dcp, dci, drows, dcv, P64(m), P64(k), P64(n), P64(nnza),
-                                    P64(nnzb), P64(nnzc), PLAN_TIERS(p));
+  AT* dcv = out_exact<AT>(nnzc, 0xFF);
+  K(spgemm, numeric)<<<grid, 256>>>(dap, dai, dav, dbp, dbi, dbv, dcp, dci, dfl2, drows, dcv, P64(m), P64(k), P64(n),
+                                    P64(nnza), P64(nnzb), P64(nnzc), PLAN_TIERS(p));
   launch_ok("spgemm_numeric");
   VT *dgv = dev_exact(std::vector<VT>(nnzc, hval(1.f, 0.f))), *dso = out_exact<VT>(nnza, 0);
   K(spgemm, sampled)<<<blocks_for(m * 32), 256>>>(dap, dai, dcp, dci, dgv, dbp, dbi, dbv, dso, P64(m), P64(k), P64(n),
                                                   P64(nnza), P64(nnzc), P64(nnzb));
   launch_ok("spgemm_sampled");
+  if (dfl2 != dfl) cudaFree(dfl2);
   cudaFree(dap), cudaFree(dai), cudaFree(dbp), cudaFree(dbi), cudaFree(dav), cudaFree(dbv), cudaFree(dfl), cudaFree(drows),
-      cudaFree(dbits), cudaFree(dcnt), cudaFree(dcp), cudaFree(dci), cudaFree(dcv), cudaFree(dgv), cudaFree(dso);
+      cudaFree(dbits), cudaFree(dcnt), cudaFree(dcnt0), cudaFree(dtiers), cudaFree(dcp), cudaFree(dci), cudaFree(dcv0),
+      cudaFree(dcv), cudaFree(dgv), cudaFree(dso);
 }
 
 // Sparse @ sparse: A or B corrupt (plan from their flops); the plan and row pointer of the valid
@@ -1342,7 +1380,8 @@ static void corrupt_spgemm() {
   std::vector<std::pair<std::string, GemmPlan>> plans;
   {
     GemmPlan p = plan;
-    p.rows[0] = -1, p.rows[m / 2] = (IT)m, p.rows[m - 1] = IT_MAX, p.rows[1] = p.rows[2];
+    const long long L = p.nw + p.nb + p.ng;  // >= 3 (this A's product rows are in every tier)
+    p.rows[0] = -1, p.rows[L / 2] = (IT)m, p.rows[L - 1] = IT_MAX, p.rows[1] = p.rows[2];
     plans.push_back({"row ids outside [0, m), a repeat", p});
   }
   {
@@ -1352,14 +1391,14 @@ static void corrupt_spgemm() {
   }
   {
     GemmPlan p = plan;
-    p.ns = -40;
+    p.nw = -40;
     plans.push_back({"a tier size below 0", p});
   }
   for (int t = 0; t < 4; ++t) {
     GemmPlan p = plan;
     for (long long i = 0; i < m; ++i) p.rows[i] = (IT)i;
-    p.ns = p.nw = p.nb = p.ng = p.sb = p.wb = p.bb = p.gb = p.nwords = 0;
-    if (t == 0) p.ns = m, p.sb = (m + 31) / 32;
+    p.nw = p.nb = p.ng = p.sb = p.wb = p.bb = p.gb = p.nwords = 0;
+    if (t == 0) p.sb = (m + 31) / 32, p.zero_flops = true;  // every row taken for an S row
     if (t == 1) p.nw = m, p.wb = (m + 7) / 8;
     if (t == 2) p.nb = m, p.bb = m;
     if (t == 3) p.ng = m, p.gb = 2, p.nwords = (n + 8 * (long long)sizeof(IT) - 1) / (8 * (long long)sizeof(IT));
