@@ -136,17 +136,19 @@ def fill(op: str, a, b, cptr, nnzc: int, s: mx.Stream, cind=None, gpu=None):
             return K.prepare(op, "spgemm_refill", dt, it, s, sizes, **rules)(aptr=ap, aind=ai, adata=x, bptr=bp,
                                                                             bind=bi, bdata=y, cptr=cptr, cind=cind)
     elif cind is None:
+        variant = "s" if gpu["nw"] + gpu["nb"] + gpu["ng"] == 0 else "all"  # (S rows only: fewer registers)
         gsizes = {key: gpu[key] for key in ("nw", "nb", "ng", "sb", "wb", "bb", "gb", "nwords")}
 
         def run(x, y, **rules):  # (its first output, the bitmap scratch, is dropped)
-            return K.prepare(op, "spgemm_hfill", dt, it, s, dict(sizes, **gsizes), **rules)(
+            return K.prepare(op, "spgemm_hfill", dt, it, s, dict(sizes, **gsizes), variant=variant, **rules)(
                 aptr=ap, aind=ai, adata=x, bptr=bp, bind=bi, bdata=y, flops=gpu["flops"], rows=gpu["rows"],
                 cptr=cptr)[1:]
     else:  # a kept plan on the GPU
+        variant = "s" if gpu["nw"] + gpu["nb"] + gpu["ng"] == 0 else "all"
         gsizes = {key: gpu[key] for key in ("nw", "nb", "ng", "sb", "wb", "bb", "gb")}
 
         def run(x, y, **rules):
-            return K.prepare(op, "spgemm_numeric", dt, it, s, dict(sizes, **gsizes), **rules)(
+            return K.prepare(op, "spgemm_numeric", dt, it, s, dict(sizes, **gsizes), variant=variant, **rules)(
                 aptr=ap, aind=ai, adata=x, bptr=bp, bind=bi, bdata=y, cptr=cptr, cind=cind, flops=gpu["flops"],
                 rows=gpu["rows"])
 

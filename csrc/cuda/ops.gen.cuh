@@ -291,15 +291,25 @@
 #else
 #define MSP_ON_spgemm_hcount(...)
 #endif
-#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spgemm_hfill)
-#define MSP_ON_spgemm_hfill(...) __VA_ARGS__
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spgemm_hfill_s)
+#define MSP_ON_spgemm_hfill_s(...) __VA_ARGS__
 #else
-#define MSP_ON_spgemm_hfill(...)
+#define MSP_ON_spgemm_hfill_s(...)
 #endif
-#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spgemm_numeric)
-#define MSP_ON_spgemm_numeric(...) __VA_ARGS__
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spgemm_hfill_all)
+#define MSP_ON_spgemm_hfill_all(...) __VA_ARGS__
 #else
-#define MSP_ON_spgemm_numeric(...)
+#define MSP_ON_spgemm_hfill_all(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spgemm_numeric_s)
+#define MSP_ON_spgemm_numeric_s(...) __VA_ARGS__
+#else
+#define MSP_ON_spgemm_numeric_s(...)
+#endif
+#if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_spgemm_numeric_all)
+#define MSP_ON_spgemm_numeric_all(...) __VA_ARGS__
+#else
+#define MSP_ON_spgemm_numeric_all(...)
 #endif
 #if defined(MSP_ALL_KERNELS) || defined(MSP_BUILD_ewise_count)
 #define MSP_ON_ewise_count(...) __VA_ARGS__

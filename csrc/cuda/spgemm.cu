@@ -20,7 +20,7 @@
 #include "common.cuh"
 
 #define S_FLOPS 64
-#define S_CAP 128   // hash slots per S row when counting (load <= 1/2)
+#define S_CAP 128   // hash slots per S row when counting
 #define SV_CAP 64   // hash slots (keys and sums) per S row when filling (load <= 1)
 #define W_FLOPS 256
 #define W_CAP 512   // hash slots per warp (load <= 1/2)
@@ -33,10 +33,11 @@ __device__ __forceinline__ int tier_of(long long f) {
   return f < 0 ? 3 : (f > S_FLOPS) + (f > W_FLOPS) + (f > B_FLOPS);
 }
 
-// Hash slots for an S row of f products: a power of 2 >= 2 f, at least 16, at most cap.
+// Hash slots for an S row of f products: a power of 2 >= 1.25 f (its distinct columns fill at most
+// 4/5 of it), at least 16, at most CAP.
 template <int CAP> __device__ __forceinline__ int s_slots(long long f) {
   int c = 16;
-  while (c < CAP && c < 2 * f) c *= 2;
+  while (c < CAP && c < f + f / 4) c *= 2;
   return c;
 }
 
@@ -391,9 +392,13 @@ __device__ __forceinline__ void s_fill(long long s, long long e, long long f, bo
   const bool write = live && cnt == p1 - p0;
   // compaction: round r moves the occupied slots of [8 r, 8 r + 8) to the front, in order
   const int gshift = threadIdx.x % 32 / 8 * 8;  // this group's bits of a warp's ballot
+  int rounds = cap / 8;  // the warp's largest table decides the rounds (the ballots need every lane)
+#pragma unroll
+  for (int off = 8; off < 32; off *= 2) rounds = max(rounds, __shfl_xor_sync(0xffffffffu, rounds, off));
   int at = 0;
 #pragma unroll
   for (int r = 0; r < SV_CAP / 8; ++r) {
+    if (r >= rounds) break;
     const int q = 8 * r + t;
     IT kq = EMPTY;
     AT vq;
@@ -582,7 +587,9 @@ __device__ __forceinline__ void global_row(long long s, long long e, long long p
 
 // hcount (fill = false: the W, B and G rows' counts; sb = 0, rowcount counted the S rows) and hfill
 // (fill = true: every row's sorted columns and values): see the top of the file. A G block clears its
-// bitmap first (hfill's output is not zeroed).
+// bitmap first (hfill's output is not zeroed). S_ONLY (the "s" variant, for products whose rows are
+// all S): only the S tier's code, so the kernel holds fewer registers; other blocks serve nothing.
+template <bool S_ONLY>
 __device__ void symbolic(const IT* __restrict__ aptr, const IT* __restrict__ aind, const VT* __restrict__ adata,
                          const IT* __restrict__ bptr, const IT* __restrict__ bind, const VT* __restrict__ bdata,
                          const IT* __restrict__ flops, const IT* __restrict__ rows, const IT* __restrict__ cptr,
@@ -616,7 +623,7 @@ __device__ void symbolic(const IT* __restrict__ aptr, const IT* __restrict__ ain
       if (fill)  // (hcount serves no S rows: rowcount counted them)
         s_fill(s, e, live ? (long long)flops[i] : 0, live, sh.s.key + g * SV_CAP, sh.s.sum + g * SV_CAP, aind, adata,
                bptr, bind, bdata, k, n, nnzb, cind, cdata, p0, p1);
-    } else if (!live) {
+    } else if (S_ONLY || !live) {
       return;  // uniform over the warp (W) or block (B, G)
     } else if (tier == 1) {
       hash_row<32, W_CAP, W_FLOPS>(s, e, true, sh.tab + g * W_CAP, aind, adata, bptr, bind, bdata, k, n, nnzb,
@@ -660,6 +667,7 @@ __device__ __forceinline__ void numeric_row(long long s, long long e, long long 
   gsync<G>();
 }
 
+template <bool S_ONLY>  // as symbolic's
 __device__ void numeric(const IT* __restrict__ aptr, const IT* __restrict__ aind, const VT* __restrict__ adata,
                         const IT* __restrict__ bptr, const IT* __restrict__ bind, const VT* __restrict__ bdata,
                         const IT* __restrict__ cptr, const IT* __restrict__ cind, const IT* __restrict__ flops,
@@ -682,7 +690,7 @@ __device__ void numeric(const IT* __restrict__ aptr, const IT* __restrict__ aind
       if (len > SLEN) s = e = len = 0;  // cannot happen for rows of this tier (len <= flops)
       numeric_row<8>(s, e, p0, len, sh.keys + g * SLEN, sh.acc + g * SLEN, aind, adata, bptr, bind, bdata, cind, cdata,
                      k, n, nnzb, sh.walk + g * 8, sh.wsum);
-    } else if (!live) {
+    } else if (S_ONLY || !live) {
       return;
     } else if (tier == 1 && len <= WLEN) {
       numeric_row<32>(s, e, p0, len, sh.keys + g * WLEN, sh.acc + g * WLEN, aind, adata, bptr, bind, bdata, cind, cdata,
@@ -742,14 +750,17 @@ MSP_ENTRY0(spgemm, rowcount, __launch_bounds__(256),
            rowcount(aptr, aind, bptr, bind, counts, flops, tiers, m, k, n, nnza, nnzb))
 MSP_ENTRY0(spgemm, place, __launch_bounds__(256), place(flops, rows, cursor, m, nw, nb))
 MSP_ENTRY0(spgemm, hcount, __launch_bounds__(256),
-           symbolic(aptr, aind, nullptr, bptr, bind, nullptr, flops, rows, nullptr, counts, nullptr, nullptr, bits, m, k, n,
+           symbolic<false>(aptr, aind, nullptr, bptr, bind, nullptr, flops, rows, nullptr, counts, nullptr, nullptr, bits, m, k, n,
                     nnza, nnzb, 0, MSP_TIERS, nwords, false))
-MSP_ENTRY0(spgemm, hfill, __launch_bounds__(256),
-           symbolic(aptr, aind, adata, bptr, bind, bdata, flops, rows, cptr, nullptr, cind, cdata, bits, m, k, n, nnza,
-                    nnzb, nnzc, MSP_TIERS, nwords, true))
-MSP_ENTRY0(spgemm, numeric, __launch_bounds__(256),
-           if ((long long)blockIdx.x >= sb + wb + bb + gb) return;  // past the plan's blocks: see for_rows
-           numeric(aptr, aind, adata, bptr, bind, bdata, cptr, cind, flops, rows, cdata, m, k, n, nnza, nnzb, nnzc,
-                   MSP_TIERS))
+#define MSP_HFILL(V, S_ONLY)                                                                                       \
+  MSP_ENTRY(spgemm, hfill, V, __launch_bounds__(256),                                                               \
+            symbolic<S_ONLY>(aptr, aind, adata, bptr, bind, bdata, flops, rows, cptr, nullptr, cind, cdata, bits, m, k, \
+                             n, nnza, nnzb, nnzc, MSP_TIERS, nwords, true))                                         \
+  MSP_ENTRY(spgemm, numeric, V, __launch_bounds__(256),                                                             \
+            if ((long long)blockIdx.x >= sb + wb + bb + gb) return; /* past the plan's blocks: see for_rows */      \
+            numeric<S_ONLY>(aptr, aind, adata, bptr, bind, bdata, cptr, cind, flops, rows, cdata, m, k, n, nnza, nnzb, \
+                            nnzc, MSP_TIERS))
+MSP_HFILL(s, true)
+MSP_HFILL(all, false)
 MSP_ENTRY0(spgemm, sampled, __launch_bounds__(256),
            sampled(sptr, sind, gptr, gind, gdata, hptr, hind, hdata, out, m, k, n, nnzs, nnzg, nnzh))

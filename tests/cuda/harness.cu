@@ -692,24 +692,36 @@ static void test_spgemm(const Csr& a) {
           "C spgemm fill status");
     IT *dcp = dev(cptr), *dci = dev_poison<IT>(nnzc);
     AT* dcv = dev_poison<AT>(nnzc);
-    K(spgemm, hfill)<<<grid, 256>>>(dap, dai, dav, dbp, dbi, dbv, dfl, drows, dcp, dbits, dci, dcv, P64(m), P64(k), P64(n),
-                                    P64(nnza), P64(nnzb), P64(nnzc), PLAN_TIERS(p), P64(p.nwords));
-    CK(cudaGetLastError());
-    CK(cudaDeviceSynchronize());
-    CHECK(host(dci, nnzc) == cind, "spgemm hfill m=%lld nnzc=%lld tiers %lld %lld %lld", m, nnzc, p.nw, p.nb, p.ng);
     auto values_ok = [&](const AT* d) {
       std::vector<AT> got = host(d, nnzc);
       std::vector<VT> gv(nnzc);
       for (long long q = 0; q < nnzc; ++q) gv[q] = round_acc(got[q]);
       return equal_values(gv.data(), cval.data(), nnzc);
     };
-    CHECK(values_ok(dcv), "spgemm hfill values m=%lld nnzc=%lld", m, nnzc);
     AT* dcv1 = dev_poison<AT>(nnzc);
-    K(spgemm, numeric)<<<grid, 256>>>(dap, dai, dav, dbp, dbi, dbv, dcp, dci, dfl, drows, dcv1, P64(m), P64(k), P64(n),
-                                      P64(nnza), P64(nnzb), P64(nnzc), PLAN_TIERS(p));
-    CK(cudaGetLastError());
-    CK(cudaDeviceSynchronize());
-    CHECK(values_ok(dcv1), "spgemm numeric m=%lld nnzc=%lld", m, nnzc);
+    for (int s_only = 0; s_only < (p.nw + p.nb + p.ng == 0 ? 2 : 1); ++s_only) {  // variants all, s (every row S)
+      CK(cudaMemset(dci, 0xFF, sizeof(IT) * nnzc));
+      if (s_only)
+        K(spgemm, hfill_s)<<<grid, 256>>>(dap, dai, dav, dbp, dbi, dbv, dfl, drows, dcp, dbits, dci, dcv, P64(m), P64(k),
+                                          P64(n), P64(nnza), P64(nnzb), P64(nnzc), PLAN_TIERS(p), P64(p.nwords));
+      else
+        K(spgemm, hfill_all)<<<grid, 256>>>(dap, dai, dav, dbp, dbi, dbv, dfl, drows, dcp, dbits, dci, dcv, P64(m), P64(k),
+                                            P64(n), P64(nnza), P64(nnzb), P64(nnzc), PLAN_TIERS(p), P64(p.nwords));
+      CK(cudaGetLastError());
+      CK(cudaDeviceSynchronize());
+      CHECK(host(dci, nnzc) == cind, "spgemm hfill%s m=%lld nnzc=%lld tiers %lld %lld %lld", s_only ? "_s" : "", m, nnzc,
+            p.nw, p.nb, p.ng);
+      CHECK(values_ok(dcv), "spgemm hfill%s values m=%lld nnzc=%lld", s_only ? "_s" : "", m, nnzc);
+      if (s_only)
+        K(spgemm, numeric_s)<<<grid, 256>>>(dap, dai, dav, dbp, dbi, dbv, dcp, dci, dfl, drows, dcv1, P64(m), P64(k),
+                                            P64(n), P64(nnza), P64(nnzb), P64(nnzc), PLAN_TIERS(p));
+      else
+        K(spgemm, numeric_all)<<<grid, 256>>>(dap, dai, dav, dbp, dbi, dbv, dcp, dci, dfl, drows, dcv1, P64(m), P64(k),
+                                              P64(n), P64(nnza), P64(nnzb), P64(nnzc), PLAN_TIERS(p));
+      CK(cudaGetLastError());
+      CK(cudaDeviceSynchronize());
+      CHECK(values_ok(dcv1), "spgemm numeric%s m=%lld nnzc=%lld", s_only ? "_s" : "", m, nnzc);
+    }
     // sampled on A's structure (rows sorted by the C fill's order? no: any order), G = C, H = B
     std::vector<VT> so(nnza);
     CHECK(call_c("spgemm_sampled", {a.indptr.data(), a.ind.data(), cptr.data(), cind.data(), cval.data(), b.indptr.data(),
@@ -1337,13 +1349,20 @@ static void spgemm_chain(const Csr& a, const Csr& b, const GemmPlan* plan, const
   }
   IT *dcp = dev_exact(cptr), *dci = out_exact<IT>(nnzc, 0xFF);
   AT* dcv0 = out_exact<AT>(nnzc, 0xFF);
-  K(spgemm, hfill)<<<grid, 256>>>(dap, dai, dav, dbp, dbi, dbv, dfl2, drows, dcp, dbits, dci, dcv0, P64(m), P64(k), P64(n),
-                                  P64(nnza), P64(nnzb), P64(nnzc), PLAN_TIERS(p), P64(p.nwords));
-  launch_ok("spgemm_hfill");
-  AT* dcv = out_exact<AT>(nnzc, 0xFF);
-  K(spgemm, numeric)<<<grid, 256>>>(dap, dai, dav, dbp, dbi, dbv, dcp, dci, dfl2, drows, dcv, P64(m), P64(k), P64(n),
-                                    P64(nnza), P64(nnzb), P64(nnzc), PLAN_TIERS(p));
-  launch_ok("spgemm_numeric");
+  IT* dci_s = out_exact<IT>(nnzc, 0xFF);
+  AT *dcv0_s = out_exact<AT>(nnzc, 0xFF), *dcv = out_exact<AT>(nnzc, 0xFF), *dcv_s = out_exact<AT>(nnzc, 0xFF);
+  K(spgemm, hfill_all)<<<grid, 256>>>(dap, dai, dav, dbp, dbi, dbv, dfl2, drows, dcp, dbits, dci, dcv0, P64(m), P64(k),
+                                      P64(n), P64(nnza), P64(nnzb), P64(nnzc), PLAN_TIERS(p), P64(p.nwords));
+  launch_ok("spgemm_hfill_all");
+  K(spgemm, hfill_s)<<<grid, 256>>>(dap, dai, dav, dbp, dbi, dbv, dfl2, drows, dcp, dbits, dci_s, dcv0_s, P64(m), P64(k),
+                                    P64(n), P64(nnza), P64(nnzb), P64(nnzc), PLAN_TIERS(p), P64(p.nwords));
+  launch_ok("spgemm_hfill_s");
+  K(spgemm, numeric_all)<<<grid, 256>>>(dap, dai, dav, dbp, dbi, dbv, dcp, dci, dfl2, drows, dcv, P64(m), P64(k), P64(n),
+                                        P64(nnza), P64(nnzb), P64(nnzc), PLAN_TIERS(p));
+  launch_ok("spgemm_numeric_all");
+  K(spgemm, numeric_s)<<<grid, 256>>>(dap, dai, dav, dbp, dbi, dbv, dcp, dci, dfl2, drows, dcv_s, P64(m), P64(k), P64(n),
+                                      P64(nnza), P64(nnzb), P64(nnzc), PLAN_TIERS(p));
+  launch_ok("spgemm_numeric_s");
   VT *dgv = dev_exact(std::vector<VT>(nnzc, hval(1.f, 0.f))), *dso = out_exact<VT>(nnza, 0);
   K(spgemm, sampled)<<<blocks_for(m * 32), 256>>>(dap, dai, dcp, dci, dgv, dbp, dbi, dbv, dso, P64(m), P64(k), P64(n),
                                                   P64(nnza), P64(nnzc), P64(nnzb));
@@ -1351,7 +1370,7 @@ static void spgemm_chain(const Csr& a, const Csr& b, const GemmPlan* plan, const
   if (dfl2 != dfl) cudaFree(dfl2);
   cudaFree(dap), cudaFree(dai), cudaFree(dbp), cudaFree(dbi), cudaFree(dav), cudaFree(dbv), cudaFree(dfl), cudaFree(drows),
       cudaFree(dbits), cudaFree(dcnt), cudaFree(dcnt0), cudaFree(dtiers), cudaFree(dcp), cudaFree(dci), cudaFree(dcv0),
-      cudaFree(dcv), cudaFree(dgv), cudaFree(dso);
+      cudaFree(dcv), cudaFree(dgv), cudaFree(dso), cudaFree(dci_s), cudaFree(dcv0_s), cudaFree(dcv_s);
 }
 
 // Sparse @ sparse: A or B corrupt (plan from their flops); the plan and row pointer of the valid
