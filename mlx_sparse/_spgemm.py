@@ -21,7 +21,7 @@ from . import _kernels as K
 from ._coerce import _result_type
 from ._convert import transpose_csr
 from ._device import is_gpu
-from ._select import _indptr, scan0
+from ._select import _indptr
 
 _INT32_MAX = 2**31 - 1
 
@@ -126,6 +126,8 @@ def fill(op: str, a, b, cptr, nnzc: int, s: mx.Stream, cind=None, gpu=None):
     it, dt = ai.dtype, ad.dtype
     cplx = mx.issubdtype(dt, mx.complexfloating)
     sizes = dict(m=m, k=k, n=n, nnza=int(ad.size), nnzb=int(bd.size), nnzc=nnzc)
+    # the GPU kernels' variant: "s" when every row is S (the other tiers' code left out: fewer registers)
+    variant = "s" if gpu is not None and gpu["nw"] + gpu["nb"] + gpu["ng"] == 0 else "all"
 
     if gpu is None and cind is None:
         def run(x, y, **rules):
@@ -136,7 +138,6 @@ def fill(op: str, a, b, cptr, nnzc: int, s: mx.Stream, cind=None, gpu=None):
             return K.prepare(op, "spgemm_refill", dt, it, s, sizes, **rules)(aptr=ap, aind=ai, adata=x, bptr=bp,
                                                                             bind=bi, bdata=y, cptr=cptr, cind=cind)
     elif cind is None:
-        variant = "s" if gpu["nw"] + gpu["nb"] + gpu["ng"] == 0 else "all"  # (S rows only: fewer registers)
         gsizes = {key: gpu[key] for key in ("nw", "nb", "ng", "sb", "wb", "bb", "gb", "nwords")}
 
         def run(x, y, **rules):  # (its first output, the bitmap scratch, is dropped)
@@ -144,7 +145,6 @@ def fill(op: str, a, b, cptr, nnzc: int, s: mx.Stream, cind=None, gpu=None):
                 aptr=ap, aind=ai, adata=x, bptr=bp, bind=bi, bdata=y, flops=gpu["flops"], rows=gpu["rows"],
                 cptr=cptr)[1:]
     else:  # a kept plan on the GPU
-        variant = "s" if gpu["nw"] + gpu["nb"] + gpu["ng"] == 0 else "all"
         gsizes = {key: gpu[key] for key in ("nw", "nb", "ng", "sb", "wb", "bb", "gb")}
 
         def run(x, y, **rules):

@@ -370,6 +370,23 @@ struct SymShared {
   long long wsum[WARPS];
 };
 
+// Rank sort of the distinct keys tab[0, cnt) over a group of G threads (t: this thread's index):
+// mykey[j] = tab[t + j G] (EMPTY past cnt) and rank[j] = its position in ascending order.
+template <int G, int RANKED>
+__device__ __forceinline__ void rank_keys(const IT* tab, long long cnt, int t, IT* mykey, int* rank) {
+#pragma unroll
+  for (int j = 0; j < RANKED; ++j) {
+    const long long q = t + (long long)j * G;
+    mykey[j] = q < cnt ? tab[q] : EMPTY;
+    rank[j] = 0;
+  }
+  for (long long q = 0; q < cnt; ++q) {
+    const IT key = tab[q];
+#pragma unroll
+    for (int j = 0; j < RANKED; ++j) rank[j] += key < mykey[j];
+  }
+}
+
 // hfill of an S row of f products (s = e: none): keys and sums in the group's table (up to SV_CAP
 // slots), compacted to its front, ranked and written sorted at cind/cdata[p0, p1) when the count
 // agrees with the row pointer (`live`: a real row). All lanes of the warp call.
@@ -417,16 +434,7 @@ __device__ __forceinline__ void s_fill(long long s, long long e, long long f, bo
   constexpr int RANKED = SV_CAP / 8;
   IT mykey[RANKED];
   int rank[RANKED];
-#pragma unroll
-  for (int j = 0; j < RANKED; ++j) {
-    mykey[j] = t + 8 * j < at ? key[t + 8 * j] : EMPTY;
-    rank[j] = 0;
-  }
-  for (int q = 0; q < at; ++q) {
-    const IT kq = key[q];
-#pragma unroll
-    for (int j = 0; j < RANKED; ++j) rank[j] += kq < mykey[j];
-  }
+  rank_keys<8, RANKED>(key, at, t, mykey, rank);
   if (write) {
 #pragma unroll
     for (int j = 0; j < RANKED; ++j)
@@ -481,17 +489,7 @@ __device__ __forceinline__ void hash_row(long long s, long long e, bool live, IT
   constexpr int RANKED = MAXC / G;
   IT mykey[RANKED];
   int rank[RANKED];
-#pragma unroll
-  for (int j = 0; j < RANKED; ++j) {
-    const long long q = t + (long long)j * G;
-    mykey[j] = q < cnt ? tab[q] : EMPTY;
-    rank[j] = 0;
-  }
-  for (long long q = 0; q < cnt; ++q) {
-    const IT key = tab[q];
-#pragma unroll
-    for (int j = 0; j < RANKED; ++j) rank[j] += key < mykey[j];
-  }
+  rank_keys<G, RANKED>(tab, cnt, t, mykey, rank);
   if (write) {
 #pragma unroll
     for (int j = 0; j < RANKED; ++j)
